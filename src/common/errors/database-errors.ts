@@ -1,0 +1,53 @@
+import { AppError } from './app-error';
+import { ErrorCode } from './error-codes';
+
+/** A PostgreSQL server error as pg surfaces it (pg's DatabaseError). */
+interface PgServerError {
+  code: string;
+  severity?: string;
+}
+
+export function isPgServerError(error: unknown): error is PgServerError {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as PgServerError).code === 'string' &&
+    /^[0-9A-Z]{5}$/.test((error as PgServerError).code) &&
+    'severity' in error
+  );
+}
+
+/**
+ * Maps a database error to a domain error by SQLSTATE only. The server's message
+ * names constraints and may echo values, so none of it reaches the client.
+ * Returns undefined for errors that are not the caller's fault (-> 500/503).
+ */
+export function mapDatabaseError(error: unknown): AppError | undefined {
+  // drizzle wraps driver errors in DrizzleQueryError with the pg error as `cause`.
+  const cause = isPgServerError(error) ? error : (error as { cause?: unknown })?.cause;
+  if (!isPgServerError(cause)) return undefined;
+  switch (cause.code) {
+    case '23505': // unique_violation
+      return new AppError(ErrorCode.Conflict, 'A resource with the same unique value already exists');
+    case '23503': // foreign_key_violation
+      return new AppError(ErrorCode.Conflict, 'The resource refers to something that does not exist or is still referenced');
+    case '23514': // check_violation
+    case '23502': // not_null_violation
+    case '22P02': // invalid_text_representation
+    case '22001': // string_data_right_truncation
+    case '22003': // numeric_value_out_of_range
+    case '22007': // invalid_datetime_format
+    case '22008': // datetime_field_overflow
+      return AppError.validation([{ path: '', message: 'A value is not valid for this field' }]);
+    case '40001': // serialization_failure
+    case '40P01': // deadlock_detected
+    case '55P03': // lock_not_available
+    case '57014': // query_canceled (statement_timeout)
+    case '53300': // too_many_connections
+      return new AppError(ErrorCode.ServiceUnavailable, 'The service is busy, retry shortly', undefined, {
+        'retry-after': '1',
+      });
+    default:
+      return undefined;
+  }
+}

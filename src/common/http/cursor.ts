@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { AppError } from '../errors/app-error';
+import { ErrorCode } from '../errors/error-codes';
+
+/**
+ * Opaque keyset cursor: the sort key of the last item returned. Base64url so
+ * clients treat it as a token; tampering only moves the position inside the
+ * caller's own tenant (every query is tenant-scoped), so it needs no signature.
+ */
+const cursorSchema = z.strictObject({ t: z.iso.datetime({ offset: true }), id: z.uuid() });
+export type Cursor = { createdAt: Date; id: string };
+
+export function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify({ t: cursor.createdAt.toISOString(), id: cursor.id })).toString('base64url');
+}
+
+export function decodeCursor(token: string | undefined): Cursor | undefined {
+  if (token === undefined) return undefined;
+  try {
+    const parsed = cursorSchema.parse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')));
+    return { createdAt: new Date(parsed.t), id: parsed.id };
+  } catch {
+    throw new AppError(ErrorCode.InvalidCursor, 'The cursor is not valid', [{ path: 'cursor', message: 'Invalid cursor' }]);
+  }
+}
+
+export const paginationQuery = {
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).max(200).optional(),
+};
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** Callers fetch limit + 1 rows; the extra row only says whether another page exists. */
+export function toPage<T extends { createdAt: Date; id: string }, R>(rows: T[], limit: number, map: (row: T) => R): Page<R> {
+  const hasMore = rows.length > limit;
+  const items = hasMore ? rows.slice(0, limit) : rows;
+  const last = items[items.length - 1];
+  return { items: items.map(map), nextCursor: hasMore && last ? encodeCursor(last) : null };
+}

@@ -1,0 +1,40 @@
+import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import pg from 'pg';
+import { AppConfig } from '../config/app-config';
+import { createPool } from './pg/pool';
+import { SystemDb } from './system-db';
+import { createTenantDb, TenantDb } from './tenant-db';
+
+/** Private to this module: feature code can inject TenantDb or SystemDb, never the pool. */
+const POOL = Symbol('pg.Pool');
+
+@Injectable()
+class PoolCloser implements OnApplicationShutdown {
+  constructor(@Inject(POOL) private readonly pool: pg.Pool) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: POOL,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) =>
+        createPool({
+          url: config.database.url,
+          max: config.database.poolSize,
+          statementTimeoutMs: config.database.statementTimeoutMs,
+          applicationName: 'tenancy-api',
+        }),
+    },
+    { provide: TenantDb, inject: [POOL], useFactory: (pool: pg.Pool) => createTenantDb(pool) },
+    { provide: SystemDb, inject: [POOL], useFactory: (pool: pg.Pool) => new SystemDb(pool) },
+    PoolCloser,
+  ],
+  exports: [TenantDb, SystemDb],
+})
+export class DatabaseModule {}

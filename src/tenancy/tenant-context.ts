@@ -1,0 +1,63 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { AppError } from '../common/errors/app-error';
+import { ErrorCode } from '../common/errors/error-codes';
+import type { TenantStatus } from '../database/schema/tenants';
+
+/** What the rest of the request knows about its tenant. */
+export interface Tenant {
+  id: string;
+  slug: string;
+  name: string;
+  status: TenantStatus;
+  plan: string;
+}
+
+export interface TenantScope {
+  tenant: Tenant;
+  /** Correlates log lines of this unit of work (the HTTP request id, or a job id). */
+  requestId?: string;
+  /** Filled by authentication (identity module) for HTTP requests. */
+  principal?: unknown;
+}
+
+/** Reading the tenant outside a tenant scope is a bug; it must fail, never fall back to "all tenants". */
+export class MissingTenantContextError extends AppError {
+  constructor() {
+    super(ErrorCode.Internal, 'No tenant context: tenant data accessed outside a tenant scope');
+    this.name = 'MissingTenantContextError';
+  }
+}
+
+const storage = new AsyncLocalStorage<TenantScope>();
+
+/**
+ * The tenant of the current unit of work. Entered only with run() (never
+ * enterWith(), which leaks into whatever continues on the same async path), by
+ * TenantContextInterceptor for HTTP and by TenancyService.runForTenant for
+ * scripts and jobs.
+ */
+export const TenantContext = {
+  run<T>(scope: TenantScope, fn: () => T): T {
+    return storage.run(Object.freeze({ ...scope }), fn);
+  },
+
+  /** The current tenant; throws when there is none. */
+  current(): Tenant {
+    const scope = storage.getStore();
+    if (!scope) throw new MissingTenantContextError();
+    return scope.tenant;
+  },
+
+  currentId(): string {
+    return TenantContext.current().id;
+  },
+
+  scope(): TenantScope | undefined {
+    return storage.getStore();
+  },
+
+  /** Runs fn with no tenant at all, e.g. to prove that untenanted code sees nothing. */
+  exit<T>(fn: () => T): T {
+    return storage.exit(fn);
+  },
+};

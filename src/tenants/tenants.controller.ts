@@ -1,0 +1,39 @@
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
+import { PlatformAdminRoute } from '../tenancy/route-access.decorator';
+import {
+  createTenantSchema,
+  CreateTenantInput,
+  listTenantsQuerySchema,
+  updateTenantSchema,
+  UpdateTenantInput,
+} from './tenants.schemas';
+import { TenantsService } from './tenants.service';
+import { z } from 'zod';
+
+@PlatformAdminRoute()
+@Controller('tenants')
+export class TenantsController {
+  constructor(private readonly tenants: TenantsService) {}
+
+  @Post()
+  @HttpCode(201)
+  create(@Body(new ZodValidationPipe(createTenantSchema)) body: CreateTenantInput) {
+    return this.tenants.create(body);
+  }
+
+  @Get()
+  list(@Query(new ZodValidationPipe(listTenantsQuerySchema)) query: z.infer<typeof listTenantsQuerySchema>) {
+    return this.tenants.list(query.limit, query.cursor);
+  }
+
+  @Get(':idOrSlug')
+  get(@Param('idOrSlug') idOrSlug: string) {
+    return this.tenants.get(idOrSlug);
+  }
+
+  @Patch(':idOrSlug')
+  update(@Param('idOrSlug') idOrSlug: string, @Body(new ZodValidationPipe(updateTenantSchema)) body: UpdateTenantInput) {
+    return this.tenants.update(idOrSlug, body);
+  }
+}

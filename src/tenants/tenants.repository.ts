@@ -1,0 +1,66 @@
+import { Injectable } from '@nestjs/common';
+import { and, asc, eq, gt } from 'drizzle-orm';
+import { SystemDb } from '../database/system-db';
+import { TenantRow, tenants, TenantStatus } from '../database/schema';
+
+export interface NewTenant {
+  slug: string;
+  name: string;
+  plan?: string;
+}
+
+export interface TenantChanges {
+  name?: string;
+  plan?: string;
+  status?: TenantStatus;
+}
+
+/** Platform table: every query is a named system operation. */
+@Injectable()
+export class TenantsRepository {
+  constructor(private readonly systemDb: SystemDb) {}
+
+  create(input: NewTenant): Promise<TenantRow> {
+    return this.systemDb.run('tenants.create', async (db) => {
+      const [row] = await db.insert(tenants).values(input).returning();
+      return row;
+    });
+  }
+
+  findById(id: string): Promise<TenantRow | undefined> {
+    return this.systemDb.run('tenants.findById', async (db) => {
+      const [row] = await db.select().from(tenants).where(eq(tenants.id, id)).limit(1);
+      return row;
+    });
+  }
+
+  findBySlug(slug: string): Promise<TenantRow | undefined> {
+    return this.systemDb.run('tenants.findBySlug', async (db) => {
+      const [row] = await db.select().from(tenants).where(eq(tenants.slug, slug)).limit(1);
+      return row;
+    });
+  }
+
+  /** Ordered by slug, keyset-paginated on it (slugs are unique). */
+  list(limit: number, afterSlug?: string): Promise<TenantRow[]> {
+    return this.systemDb.run('tenants.list', (db) =>
+      db
+        .select()
+        .from(tenants)
+        .where(afterSlug ? gt(tenants.slug, afterSlug) : undefined)
+        .orderBy(asc(tenants.slug))
+        .limit(limit),
+    );
+  }
+
+  update(id: string, changes: TenantChanges): Promise<TenantRow | undefined> {
+    return this.systemDb.run('tenants.update', async (db) => {
+      const [row] = await db
+        .update(tenants)
+        .set({ ...changes, updatedAt: new Date() })
+        .where(and(eq(tenants.id, id)))
+        .returning();
+      return row;
+    });
+  }
+}

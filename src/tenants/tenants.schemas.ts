@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { paginationQuery } from '../common/http/cursor';
+import { RESERVED_SLUGS, SLUG_PATTERN } from '../tenancy/tenant-identifier';
+import { TENANT_STATUSES } from '../database/schema';
+
+const name = z.string().trim().min(1).max(200);
+const plan = z.string().trim().min(1).max(50).regex(/^[a-z0-9_-]+$/, 'lowercase letters, digits, "-" and "_" only');
+
+export const createTenantSchema = z.strictObject({
+  slug: z
+    .string()
+    .regex(SLUG_PATTERN, '3-63 characters: lowercase letters, digits and "-", not starting or ending with "-"')
+    .refine((slug) => !RESERVED_SLUGS.has(slug), 'this name is reserved'),
+  name,
+  plan: plan.optional(),
+});
+export type CreateTenantInput = z.infer<typeof createTenantSchema>;
+
+export const updateTenantSchema = z
+  .strictObject({ name: name.optional(), plan: plan.optional(), status: z.enum(TENANT_STATUSES).optional() })
+  .refine((body) => Object.keys(body).length > 0, 'at least one of name, plan, status is required');
+export type UpdateTenantInput = z.infer<typeof updateTenantSchema>;
+
+export const listTenantsQuerySchema = z.strictObject(paginationQuery);

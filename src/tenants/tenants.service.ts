@@ -1,0 +1,85 @@
+import { Injectable } from '@nestjs/common';
+import { AppError } from '../common/errors/app-error';
+import { Page } from '../common/http/cursor';
+import { TenantRow } from '../database/schema';
+import { parseTenantHeader } from '../tenancy/tenant-identifier';
+import { TenantResolver } from '../tenancy/tenant-resolver.service';
+import { ErrorCode } from '../common/errors/error-codes';
+import { TenantsRepository } from './tenants.repository';
+import { CreateTenantInput, UpdateTenantInput } from './tenants.schemas';
+
+export interface TenantView {
+  id: string;
+  slug: string;
+  name: string;
+  status: string;
+  plan: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function toTenantView(row: TenantRow): TenantView {
+  return {
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    status: row.status,
+    plan: row.plan,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+/** Slug cursors are opaque to clients like every other cursor. */
+const encodeSlugCursor = (slug: string) => Buffer.from(slug).toString('base64url');
+function decodeSlugCursor(cursor: string | undefined): string | undefined {
+  if (cursor === undefined) return undefined;
+  const slug = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!/^[a-z0-9-]{1,63}$/.test(slug)) throw new AppError(ErrorCode.InvalidCursor, 'The cursor is not valid');
+  return slug;
+}
+
+@Injectable()
+export class TenantsService {
+  constructor(
+    private readonly tenants: TenantsRepository,
+    private readonly resolver: TenantResolver,
+  ) {}
+
+  async create(input: CreateTenantInput): Promise<TenantView> {
+    return toTenantView(await this.tenants.create(input));
+  }
+
+  async list(limit: number, cursor?: string): Promise<Page<TenantView>> {
+    const rows = await this.tenants.list(limit + 1, decodeSlugCursor(cursor));
+    const hasMore = rows.length > limit;
+    const items = rows.slice(0, limit);
+    return { items: items.map(toTenantView), nextCursor: hasMore ? encodeSlugCursor(items[items.length - 1].slug) : null };
+  }
+
+  async get(idOrSlug: string): Promise<TenantView> {
+    return toTenantView(await this.findRow(idOrSlug));
+  }
+
+  async update(idOrSlug: string, changes: UpdateTenantInput): Promise<TenantView> {
+    const existing = await this.findRow(idOrSlug);
+    const row = await this.tenants.update(existing.id, changes);
+    if (!row) throw AppError.notFound('Tenant');
+    // A suspension must bite at once on this instance; others follow within the cache TTL.
+    this.resolver.forget(row);
+    return toTenantView(row);
+  }
+
+  private async findRow(idOrSlug: string): Promise<TenantRow> {
+    let identifier;
+    try {
+      identifier = parseTenantHeader(idOrSlug);
+    } catch {
+      throw AppError.notFound('Tenant');
+    }
+    const row =
+      identifier?.kind === 'id' ? await this.tenants.findById(identifier.value) : identifier ? await this.tenants.findBySlug(identifier.value) : undefined;
+    if (!row) throw AppError.notFound('Tenant');
+    return row;
+  }
+}
