@@ -1,0 +1,58 @@
+import pg from 'pg';
+import { withCredentials, withDatabase } from '../../src/database/provisioning';
+import { APP_ROLE, OWNER_ROLE } from '../../src/database/schema/roles';
+import { TEST_ROLE_PASSWORDS } from './test-env';
+
+export interface TestDatabase {
+  name: string;
+  /** Superuser: for test setup only (it bypasses RLS). */
+  superuserUrl: string;
+  /** app_owner: owns the tables, migrations; sees no tenant rows either. */
+  ownerUrl: string;
+  /** app_user: what the API connects as. */
+  appUrl: string;
+  drop(): Promise<void>;
+}
+
+let counter = 0;
+
+/** A fresh, migrated database cloned from the run's template (see global-setup.ts). */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const superuser = process.env.TEST_PG_SUPERUSER_URL;
+  const template = process.env.TEST_PG_TEMPLATE;
+  const runId = process.env.TEST_RUN_ID;
+  if (!superuser || !template || !runId) throw new Error('Run tests through jest (npm test): global setup provisions PostgreSQL');
+  const name = `tt_${runId}_${process.pid}_${++counter}`;
+  const admin = new pg.Client({ connectionString: superuser });
+  await admin.connect();
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await admin.query(`create database "${name}" template "${template}" owner "${OWNER_ROLE}"`);
+        break;
+      } catch (error) {
+        // 55006: the template is briefly "being accessed" by a concurrent clone.
+        if ((error as { code?: string }).code !== '55006' || attempt > 20) throw error;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } finally {
+    await admin.end();
+  }
+  const base = withDatabase(superuser, name);
+  return {
+    name,
+    superuserUrl: base,
+    ownerUrl: withCredentials(base, OWNER_ROLE, TEST_ROLE_PASSWORDS.owner),
+    appUrl: withCredentials(base, APP_ROLE, TEST_ROLE_PASSWORDS.app),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: superuser });
+      await client.connect();
+      try {
+        await client.query(`drop database if exists "${name}" with (force)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}

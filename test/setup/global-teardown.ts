@@ -1,0 +1,20 @@
+import pg from 'pg';
+import { state } from './services';
+
+export default async function globalTeardown(): Promise<void> {
+  const superuserUrl = process.env.TEST_PG_SUPERUSER_URL;
+  const runId = process.env.TEST_RUN_ID;
+  if (superuserUrl && runId) {
+    const client = new pg.Client({ connectionString: superuserUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ datname: string }>('select datname from pg_database where datname like $1', [`tt\\_${runId}\\_%`]);
+      for (const { datname } of rows) await client.query(`drop database if exists "${datname}" with (force)`);
+    } finally {
+      await client.end();
+    }
+  }
+  for (const fn of state.cleanup) await fn();
+  state.redisProcess?.kill();
+  await state.stopPostgres?.();
+}
