@@ -61,7 +61,15 @@ export async function createDatabase(superuserUrl: string, name: string, templat
   } finally {
     await client.end();
   }
-  if (template) return;
+  await restrictDatabaseAccess(superuserUrl, name);
+}
+
+/**
+ * Database-level rights: only the app role may connect, nobody else may create
+ * schemas or temp tables. These live on pg_database, which CREATE DATABASE ...
+ * TEMPLATE does not copy, so clones need this call too.
+ */
+export async function restrictDatabaseAccess(superuserUrl: string, name: string): Promise<void> {
   const db = new pg.Client({ connectionString: withDatabase(superuserUrl, name) });
   await db.connect();
   try {

@@ -19,6 +19,8 @@ export interface RequestOptions {
   rawBody?: string;
   headers?: Record<string, string>;
   admin?: boolean;
+  /** Send to another instance (same database) instead of this app. */
+  baseUrl?: string;
 }
 
 export interface TestApp {
@@ -59,7 +61,7 @@ export async function startTestApp(envOverrides: Record<string, string> = {}): P
     if (options.rawBody !== undefined) body = options.rawBody;
     else if (options.body !== undefined) body = JSON.stringify(options.body);
     if (body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
-    const response = await fetchWithHost(baseUrl + path, { method, headers, body });
+    const response = await fetchWithHost((options.baseUrl ?? baseUrl) + path, { method, headers, body });
     const text = await response.text();
     let parsed: unknown = text;
     try {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { withCredentials, withDatabase } from '../../src/database/provisioning';
+import { restrictDatabaseAccess, withCredentials, withDatabase } from '../../src/database/provisioning';
 import { APP_ROLE, OWNER_ROLE } from '../../src/database/schema/roles';
 import { TEST_ROLE_PASSWORDS } from './test-env';
 
@@ -39,6 +39,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   } finally {
     await admin.end();
   }
+  await restrictDatabaseAccess(superuser, name);
   const base = withDatabase(superuser, name);
   return {
     name,

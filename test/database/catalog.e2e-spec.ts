@@ -1,0 +1,134 @@
+import pg from 'pg';
+import { APP_ROLE, OWNER_ROLE } from '../../src/database/schema/roles';
+import { createTestDatabase, TestDatabase } from '../helpers/test-database';
+
+/**
+ * drizzle-kit cannot emit FORCE ROW LEVEL SECURITY and does not detect drift in
+ * RLS at all, so the guarantees are checked on the live catalog of a migrated
+ * database instead of trusting the generator.
+ */
+describe('database catalog after migrations', () => {
+  let db: TestDatabase;
+  let client: pg.Client;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    client = new pg.Client({ connectionString: db.superuserUrl });
+    await client.connect();
+  });
+  afterAll(async () => {
+    await client?.end();
+    await db?.drop();
+  });
+
+  async function tenantTables(): Promise<string[]> {
+    const { rows } = await client.query<{ table_name: string }>(
+      `select c.table_name from information_schema.columns c
+         join information_schema.tables t using (table_schema, table_name)
+        where c.table_schema = 'public' and c.column_name = 'tenant_id' and t.table_type = 'BASE TABLE'
+        order by 1`,
+    );
+    return rows.map((r) => r.table_name);
+  }
+
+  it('finds the tenant tables (positive control for the checks below)', async () => {
+    expect(await tenantTables()).toEqual(expect.arrayContaining(['documents', 'comments', 'memberships', 'api_keys', 'attachments']));
+  });
+
+  it('has RLS enabled and forced, with a USING + WITH CHECK policy on tenant_id, on every table with tenant_id', async () => {
+    const tables = await tenantTables();
+    const problems: string[] = [];
+    for (const table of tables) {
+      const { rows: cls } = await client.query(
+        `select relrowsecurity, relforcerowsecurity from pg_class where oid = $1::regclass`,
+        [`public.${table}`],
+      );
+      if (!cls[0].relrowsecurity) problems.push(`${table}: RLS not enabled`);
+      if (!cls[0].relforcerowsecurity) problems.push(`${table}: RLS not forced`);
+      const { rows: policies } = await client.query(
+        `select policyname, cmd, roles, qual, with_check from pg_policies where schemaname = 'public' and tablename = $1`,
+        [table],
+      );
+      const isolation = policies.find(
+        (p) => p.cmd === 'ALL' && /tenant_id = \(\s*SELECT \(NULLIF\(current_setting\('app\.tenant_id'::text, true\), ''::text\)\)::uuid/i.test(p.qual ?? '') &&
+          /tenant_id = \(\s*SELECT/i.test(p.with_check ?? ''),
+      );
+      if (!isolation) problems.push(`${table}: no tenant isolation policy for ALL with USING and WITH CHECK (${JSON.stringify(policies)})`);
+      // No permissive policy may open writes beyond the tenant.
+      for (const p of policies) {
+        if (p !== isolation && p.cmd !== 'SELECT') problems.push(`${table}: extra non-SELECT policy ${p.policyname}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('has tenant_id first in the primary key and an index led by tenant_id on every tenant table', async () => {
+    const problems: string[] = [];
+    for (const table of await tenantTables()) {
+      const { rows } = await client.query<{ indexdef: string; is_primary: boolean }>(
+        `select pg_get_indexdef(i.indexrelid) as indexdef, i.indisprimary as is_primary,
+                (select a.attname from pg_attribute a where a.attrelid = i.indrelid and a.attnum = i.indkey[0]) as first_column
+           from pg_index i where i.indrelid = $1::regclass`,
+        [`public.${table}`],
+      );
+      const primary = rows.find((r) => r.is_primary) as any;
+      if (!primary || primary.first_column !== 'tenant_id') problems.push(`${table}: primary key not led by tenant_id`);
+      for (const r of rows as any[]) {
+        if (/UNIQUE/i.test(r.indexdef) && r.first_column !== 'tenant_id') problems.push(`${table}: unique index not scoped by tenant: ${r.indexdef}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('has only composite, tenant-carrying foreign keys between tenant tables', async () => {
+    const tables = new Set(await tenantTables());
+    const { rows } = await client.query<{ source: string; target: string; def: string }>(
+      `select conrelid::regclass::text as source, confrelid::regclass::text as target, pg_get_constraintdef(oid) as def
+         from pg_constraint where contype = 'f' and connamespace = 'public'::regnamespace`,
+    );
+    const between = rows.filter((r) => tables.has(r.source) && tables.has(r.target));
+    expect(between.length).toBeGreaterThan(0);
+    for (const fk of between) expect(fk.def).toMatch(/^FOREIGN KEY \(tenant_id, \w+\) REFERENCES \w+\(tenant_id, id\)/);
+  });
+
+  it('connects the API as a role that cannot bypass RLS, owns nothing and has no DDL, TRUNCATE or REFERENCES rights', async () => {
+    const { rows: roles } = await client.query(
+      `select rolname, rolsuper, rolbypassrls, rolcreaterole, rolcreatedb from pg_roles where rolname in ($1, $2) order by rolname`,
+      [APP_ROLE, OWNER_ROLE],
+    );
+    expect(roles).toEqual([
+      { rolname: OWNER_ROLE, rolsuper: false, rolbypassrls: false, rolcreaterole: false, rolcreatedb: false },
+      { rolname: APP_ROLE, rolsuper: false, rolbypassrls: false, rolcreaterole: false, rolcreatedb: false },
+    ]);
+
+    const { rows: owned } = await client.query(
+      `select c.relname from pg_class c where c.relowner = (select oid from pg_roles where rolname = $1)
+       union all select nspname from pg_namespace where nspowner = (select oid from pg_roles where rolname = $1)
+       union all select datname from pg_database where datdba = (select oid from pg_roles where rolname = $1)`,
+      [APP_ROLE],
+    );
+    expect(owned).toEqual([]);
+
+    const { rows: privileges } = await client.query(
+      `select c.relname,
+              has_table_privilege($1, c.oid, 'TRUNCATE') as truncate,
+              has_table_privilege($1, c.oid, 'REFERENCES') as references,
+              has_table_privilege($1, c.oid, 'TRIGGER') as trigger,
+              has_table_privilege($1, c.oid, 'SELECT') as select
+         from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind = 'r'`,
+      [APP_ROLE],
+    );
+    // Positive control: the role can read the tables at all.
+    expect(privileges.filter((p) => p.select).map((p) => p.relname)).toEqual(expect.arrayContaining(['documents', 'tenants']));
+    expect(privileges.filter((p) => p.truncate || p.references || p.trigger)).toEqual([]);
+
+    const { rows: ddl } = await client.query(
+      `select has_schema_privilege($1, 'public', 'CREATE') as schema_create,
+              has_database_privilege($1, current_database(), 'CREATE') as db_create,
+              has_database_privilege($1, current_database(), 'TEMP') as db_temp,
+              has_schema_privilege($1, 'public', 'USAGE') as schema_usage`,
+      [APP_ROLE],
+    );
+    expect(ddl[0]).toEqual({ schema_create: false, db_create: false, db_temp: false, schema_usage: true });
+  });
+});

@@ -1,0 +1,267 @@
+import { and, count, eq, sql } from 'drizzle-orm';
+import pg from 'pg';
+import { createPool } from '../../src/database/pg/pool';
+import { queryForTenant } from '../../src/database/pg/tenant-batch-query';
+import { comments, documents, tenants } from '../../src/database/schema';
+import { createTenantDb, TenantDb, TenantMismatchError, UnscopedTableError } from '../../src/database/tenant-db';
+import { MissingTenantContextError, Tenant, TenantContext } from '../../src/tenancy/tenant-context';
+import { createTestDatabase, TestDatabase } from '../helpers/test-database';
+
+/**
+ * The two isolation layers, each proven alone on a real PostgreSQL:
+ * the scoped client with RLS switched off, and RLS with the scoped client bypassed.
+ */
+describe('tenant data layer', () => {
+  let db: TestDatabase;
+  let superuser: pg.Client;
+  let pool: pg.Pool;
+  let tenantDb: TenantDb;
+  let a: Tenant;
+  let b: Tenant;
+  const docsOf: Record<string, string[]> = {};
+
+  // Drizzle builders are lazy thenables: await inside the scope, or they run outside it (and fail closed).
+  const as = <T>(tenant: Tenant, fn: () => PromiseLike<T>): Promise<T> => TenantContext.run({ tenant }, async () => await fn());
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    superuser = new pg.Client({ connectionString: db.superuserUrl });
+    await superuser.connect();
+    pool = createPool({ url: db.appUrl, max: 4, statementTimeoutMs: 5000, applicationName: 'test' });
+    tenantDb = createTenantDb(pool);
+    const { rows } = await superuser.query(
+      `insert into tenants (slug, name) values ('tenant-a', 'A'), ('tenant-b', 'B') returning id, slug, name, status, plan`,
+    );
+    [a, b] = rows;
+    for (const tenant of [a, b]) {
+      docsOf[tenant.id] = [];
+      for (let i = 0; i < 3; i++) {
+        const [doc] = await as(tenant, () => tenantDb.insert(documents).values({ title: `${tenant.slug} doc ${i}`, body: '', tags: [] }).returning());
+        docsOf[tenant.id].push(doc.id);
+        await as(tenant, () => tenantDb.insert(comments).values({ documentId: doc.id, body: `comment on ${doc.title}` }));
+      }
+    }
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    await superuser?.end();
+    await db?.drop();
+  });
+
+  describe('scoped client', () => {
+    it('fills tenant_id on insert and reads back only the current tenant', async () => {
+      const { rows } = await superuser.query('select tenant_id, count(*)::int as n from documents group by tenant_id order by tenant_id');
+      expect(rows).toHaveLength(2); // positive control: both tenants' rows exist
+      const seenByA = await as(a, () => tenantDb.select().from(documents));
+      expect(seenByA.map((d) => d.id).sort()).toEqual([...docsOf[a.id]].sort());
+      expect(new Set(seenByA.map((d) => d.tenantId))).toEqual(new Set([a.id]));
+    });
+
+    it("ANDs the caller's where with the tenant filter instead of letting it replace it", async () => {
+      const bDoc = docsOf[b.id][0];
+      // Positive control: B finds its own document by id.
+      expect(await as(b, () => tenantDb.select().from(documents).where(eq(documents.id, bDoc)))).toHaveLength(1);
+      // A's where names B's row explicitly, and even ORs in "everything": still nothing of B.
+      const rows = await as(a, () => tenantDb.select().from(documents).where(sql`${documents.id} = ${bDoc} or true`));
+      expect(rows.every((row) => row.tenantId === a.id)).toBe(true);
+      expect(rows.map((r) => r.id)).not.toContain(bDoc);
+    });
+
+    it('rejects rows and updates that name another tenant, and never rewrites tenant_id', async () => {
+      await expect(as(a, () => tenantDb.insert(documents).values({ tenantId: b.id, title: 'x' }))).rejects.toBeInstanceOf(TenantMismatchError);
+      await expect(as(a, () => tenantDb.update(documents).set({ tenantId: b.id, title: 'x' }))).rejects.toBeInstanceOf(TenantMismatchError);
+      // Positive control: naming the own tenant explicitly is allowed.
+      const [own] = await as(a, () => tenantDb.insert(documents).values({ tenantId: a.id, title: 'explicit own' }).returning());
+      expect(own.tenantId).toBe(a.id);
+      await as(a, () => tenantDb.delete(documents).where(eq(documents.id, own.id)));
+    });
+
+    it('refuses platform tables and widening joins', async () => {
+      await expect(as(a, async () => tenantDb.select().from(tenants))).rejects.toBeInstanceOf(UnscopedTableError);
+      await expect(as(a, async () => (tenantDb.select().from(documents) as any).rightJoin(comments, sql`true`))).rejects.toThrow(/not supported/);
+      // Positive control: the joins that stay inside the tenant are allowed.
+      await expect(as(a, () => tenantDb.select().from(documents).leftJoin(comments, eq(comments.documentId, documents.id)))).resolves.toHaveLength(3);
+    });
+
+    it('isolates alone when RLS is disabled on the tables', async () => {
+      await superuser.query('alter table documents disable row level security; alter table comments disable row level security');
+      try {
+        // Positive control: with RLS off, a raw query as the app role sees both tenants.
+        const raw = new pg.Client({ connectionString: db.appUrl });
+        await raw.connect();
+        const { rows } = await raw.query('select count(distinct tenant_id)::int as tenants from documents');
+        await raw.end();
+        expect(rows[0].tenants).toBe(2);
+
+        const bDoc = docsOf[b.id][0];
+        const seen = await as(a, () => tenantDb.select().from(documents));
+        expect(seen.map((d) => d.id).sort()).toEqual([...docsOf[a.id]].sort());
+        expect(await as(a, () => tenantDb.select().from(documents).where(eq(documents.id, bDoc)))).toEqual([]);
+
+        // A join: A's documents left-joined to comments, where a B comment is made to "match" everything.
+        const joined = await as(a, () =>
+          tenantDb
+            .select({ doc: documents.id, commentTenant: comments.tenantId })
+            .from(documents)
+            .leftJoin(comments, sql`true`),
+        );
+        expect(joined.length).toBe(docsOf[a.id].length * docsOf[a.id].length);
+        expect(joined.every((r) => r.commentTenant === a.id)).toBe(true);
+
+        // Aggregates count only the tenant's rows.
+        const [{ n }] = await as(a, () => tenantDb.select({ n: count() }).from(comments));
+        expect(n).toBe(3);
+
+        // Cross-tenant update and delete change nothing.
+        const updated = await as(a, () => tenantDb.update(documents).set({ title: 'hijacked' }).where(eq(documents.id, bDoc)).returning());
+        const deleted = await as(a, () => tenantDb.delete(documents).where(eq(documents.id, bDoc)).returning());
+        expect([updated, deleted]).toEqual([[], []]);
+        const { rows: check } = await superuser.query('select title from documents where id = $1', [bDoc]);
+        expect(check[0].title).not.toBe('hijacked');
+      } finally {
+        await superuser.query('alter table documents enable row level security; alter table comments enable row level security');
+      }
+    });
+  });
+
+  describe('row-level security alone (scoped client bypassed: raw SQL as the app role)', () => {
+    async function rawAsTenant<T extends pg.QueryResultRow>(tenantId: string | null, text: string, values: unknown[] = []): Promise<T[]> {
+      const client = new pg.Client({ connectionString: db.appUrl });
+      await client.connect();
+      try {
+        await client.query('begin');
+        if (tenantId) await client.query("select set_config('app.tenant_id', $1, true)", [tenantId]);
+        const { rows } = await client.query<T>(text, values);
+        await client.query('commit');
+        return rows;
+      } finally {
+        await client.end();
+      }
+    }
+
+    it('shows a tenant only its rows, in joins and aggregates too', async () => {
+      // Positive control: the superuser (bypasses RLS) sees both tenants.
+      const { rows: all } = await superuser.query('select count(*)::int as n from documents');
+      expect(all[0].n).toBe(6);
+
+      const rows = await rawAsTenant<{ tenant_id: string; n: number }>(a.id, 'select tenant_id, count(*)::int as n from documents group by tenant_id');
+      expect(rows).toEqual([{ tenant_id: a.id, n: 3 }]);
+
+      const joined = await rawAsTenant<{ ct: string; dt: string }>(
+        a.id,
+        'select c.tenant_id as ct, d.tenant_id as dt from documents d full join comments c on true',
+      );
+      expect(joined.length).toBe(9);
+      expect(joined.every((r) => r.ct === a.id && r.dt === a.id)).toBe(true);
+
+      const [agg] = await rawAsTenant<{ docs: number; comments: number }>(
+        b.id,
+        'select (select count(*) from documents)::int as docs, (select count(*) from comments)::int as comments',
+      );
+      expect(agg).toEqual({ docs: 3, comments: 3 });
+    });
+
+    it('sees nothing without a tenant, and rejects writes into another tenant', async () => {
+      expect(await rawAsTenant(null, 'select * from documents')).toEqual([]);
+      await expect(rawAsTenant(a.id, "insert into documents (tenant_id, title) values ($1, 'x')", [b.id])).rejects.toThrow(/row-level security/);
+      await expect(
+        rawAsTenant(a.id, 'update documents set tenant_id = $1 where tenant_id = $2', [b.id, a.id]),
+      ).rejects.toThrow(/row-level security/);
+      // Positive control: the same insert into the own tenant succeeds.
+      const [row] = await rawAsTenant<{ id: string }>(a.id, "insert into documents (tenant_id, title) values ($1, 'ok') returning id", [a.id]);
+      expect(row.id).toBeDefined();
+      await rawAsTenant(a.id, 'delete from documents where id = $1', [row.id]);
+    });
+
+    it('keeps the owner role out too (FORCE)', async () => {
+      const owner = new pg.Client({ connectionString: db.ownerUrl });
+      await owner.connect();
+      try {
+        const { rows } = await owner.query('select count(*)::int as n from documents');
+        expect(rows[0].n).toBe(0);
+      } finally {
+        await owner.end();
+      }
+    });
+  });
+
+  describe('fails closed', () => {
+    it('throws before any SQL when there is no tenant context', async () => {
+      await expect(TenantContext.exit(async () => await tenantDb.select().from(documents))).rejects.toBeInstanceOf(MissingTenantContextError);
+      await expect(TenantContext.exit(async () => await tenantDb.insert(documents).values({ title: "x" }))).rejects.toBeInstanceOf(MissingTenantContextError);
+      expect(() => TenantContext.current()).toThrow(MissingTenantContextError);
+    });
+
+    it('leaves no tenant on a pooled connection: pool of 1, tenant A statement then an untenanted query sees 0 rows', async () => {
+      const single = createPool({ url: db.appUrl, max: 1, statementTimeoutMs: 5000, applicationName: 'test-single' });
+      try {
+        const scoped = createTenantDb(single);
+        const seen = await as(a, () => scoped.select().from(documents));
+        expect(seen.length).toBe(3); // positive control: the tenant statement saw A's rows
+        const { rows } = await single.query(
+          "select count(*)::int as n, current_setting('app.tenant_id', true) as setting, (select count(*) from documents)::int as visible",
+        );
+        expect(rows[0]).toEqual({ n: 1, setting: '', visible: 0 });
+        // A multi-statement transaction too.
+        await as(a, () => scoped.transaction(async (tx) => tx.select().from(documents)));
+        const after = await single.query('select count(*)::int as n from documents');
+        expect(after.rows[0].n).toBe(0);
+      } finally {
+        await single.end();
+      }
+    });
+
+    it('leaves the connection clean after a failed statement in the batch', async () => {
+      const single = createPool({ url: db.appUrl, max: 1, statementTimeoutMs: 5000, applicationName: 'test-fail' });
+      try {
+        const client = await single.connect();
+        try {
+          await expect(queryForTenant(client, a.id, { text: 'select 1 / $1::int as x', values: [0] })).rejects.toThrow(/division by zero/);
+          await expect(queryForTenant(client, a.id, { text: 'select * from no_such_table' })).rejects.toThrow(/does not exist/);
+          await expect(queryForTenant(client, a.id, { text: "insert into documents (tenant_id, title) values ($1, 'x')", values: [b.id] })).rejects.toThrow(
+            /row-level security/,
+          );
+          const { rows } = await client.query(
+            "select current_setting('app.tenant_id', true) as setting, (select count(*) from documents)::int as visible, pg_current_xact_id_if_assigned() as xact",
+          );
+          expect(rows[0]).toEqual({ setting: '', visible: 0, xact: null });
+          const status = await client.query('select 1 as ok');
+          expect(status.rows).toEqual([{ ok: 1 }]);
+          // The same statements work again afterwards (prepared-statement bookkeeping survived the errors).
+          const again = await queryForTenant(client, a.id, { text: 'select count(*)::int as n from documents' });
+          expect(again.rows).toEqual([{ n: 3 }]);
+          const ok = await queryForTenant(client, a.id, { text: 'select 10 / $1::int as x', values: [2] });
+          expect(ok.rows).toEqual([{ x: 5 }]);
+        } finally {
+          client.release();
+        }
+      } finally {
+        await single.end();
+      }
+    });
+
+    it('rolls back a failed transaction completely', async () => {
+      const before = await as(a, () => tenantDb.select({ n: count() }).from(documents));
+      await expect(
+        as(a, () =>
+          tenantDb.transaction(async (tx) => {
+            await tx.insert(documents).values({ title: 'in tx' });
+            await tx.insert(comments).values({ documentId: '00000000-0000-4000-8000-000000000000', body: 'dangling' });
+          }),
+        ),
+      ).rejects.toThrow();
+      const after = await as(a, () => tenantDb.select({ n: count() }).from(documents));
+      expect(after).toEqual(before);
+      // Positive control: a successful transaction commits.
+      const id = await as(a, () =>
+        tenantDb.transaction(async (tx) => {
+          const [doc] = await tx.insert(documents).values({ title: 'committed' }).returning();
+          await tx.insert(comments).values({ documentId: doc.id, body: 'ok' });
+          return doc.id;
+        }),
+      );
+      expect(await as(a, () => tenantDb.select().from(documents).where(and(eq(documents.id, id))))).toHaveLength(1);
+    });
+  });
+});
