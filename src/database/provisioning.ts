@@ -51,12 +51,12 @@ export async function ensureRoles(superuserUrl: string, passwords: RolePasswords
 }
 
 /** Creates a database owned by the owner role, with no rights for anyone else but schema usage for the app. */
-export async function createDatabase(superuserUrl: string, name: string, template?: string): Promise<void> {
+export async function createDatabase(superuserUrl: string, name: string): Promise<void> {
   const client = new pg.Client({ connectionString: superuserUrl });
   await client.connect();
   try {
     await client.query(
-      `create database ${identifier(name)} owner ${identifier(OWNER_ROLE)}` + (template ? ` template ${identifier(template)}` : ''),
+      `create database ${identifier(name)} owner ${identifier(OWNER_ROLE)}`,
     );
   } finally {
     await client.end();

@@ -1,0 +1,44 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * The raw, unscoped database client must stay inside src/database (and the
+ * provisioning/runtime code that runs before the app). Feature code gets
+ * TenantDb or SystemDb only.
+ */
+describe('architecture', () => {
+  const SRC = path.resolve(__dirname, '..', 'src');
+  const ALLOWED = [/^database\//, /^runtime\//, /^main\.ts$/];
+  const RAW_CLIENT = /from ['"](pg|drizzle-orm\/node-postgres[^'"]*|[./]+\/database\/pg\/[^'"]+|[./]*pg\/[^'"]+)['"]/;
+
+  function files(dir: string): string[] {
+    return readdirSync(dir).flatMap((name) => {
+      const full = path.join(dir, name);
+      return statSync(full).isDirectory() ? files(full) : full.endsWith('.ts') && !full.endsWith('.spec.ts') ? [full] : [];
+    });
+  }
+
+  it('finds source files (positive control)', () => {
+    expect(files(SRC).length).toBeGreaterThan(20);
+    expect(RAW_CLIENT.test("import pg from 'pg';")).toBe(true);
+    expect(RAW_CLIENT.test("import { drizzle } from 'drizzle-orm/node-postgres';")).toBe(true);
+  });
+
+  it('keeps pg, drizzle-orm/node-postgres and the pool out of feature code', () => {
+    const offenders = files(SRC)
+      .map((file) => path.relative(SRC, file).split(path.sep).join('/'))
+      .filter((rel) => !ALLOWED.some((pattern) => pattern.test(rel)))
+      .filter((rel) => RAW_CLIENT.test(readFileSync(path.join(SRC, rel), 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+
+  it('never enters the tenant context with enterWith()', () => {
+    const offenders = files(SRC).filter((file) => /\.enterWith\(/.test(readFileSync(file, 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+
+  it('has no request-scoped providers in the tenancy path', () => {
+    const offenders = files(SRC).filter((file) => /Scope\.REQUEST|scope:\s*Scope\.REQUEST/.test(readFileSync(file, 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+});
