@@ -3,7 +3,7 @@
  * and integration/e2e specs (test/**\/*.e2e-spec.ts) against real PostgreSQL,
  * Redis and an S3-protocol server provisioned by test/setup/global-setup.ts.
  *
- * The @nestjs/* 12 packages (and a few of their dependencies) are ES modules;
+ * The @nestjs/* 12 packages (and a few of their dependencies) and jose 6 are ES modules;
  * Jest runs CommonJS, so those are transpiled too (see TOOLCHAIN notes in README).
  */
 const swc = [
@@ -26,7 +26,7 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   transform: { '^.+\\.(t|j)s$': swc },
   transformIgnorePatterns: [
-    '/node_modules/(?!.*/node_modules/)(?!(@nestjs|cookie|@standard-schema|uid|file-type|load-esm|strtok3|token-types|@tokenizer|uint8array-extras|@borewit)/)',
+    '/node_modules/(?!.*/node_modules/)(?!(@nestjs|cookie|@standard-schema|uid|file-type|load-esm|strtok3|token-types|@tokenizer|uint8array-extras|@borewit|jose)/)',
   ],
   globalSetup: '<rootDir>/test/setup/global-setup.ts',
   globalTeardown: '<rootDir>/test/setup/global-teardown.ts',

@@ -1,8 +1,14 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { CacheModule } from './cache/cache.module';
+import { ApiKeysModule } from './api-keys/api-keys.module';
+import { AuthModule } from './auth/auth.module';
+import { AttachmentsModule } from './attachments/attachments.module';
 import { AppConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { DocumentsModule } from './documents/documents.module';
 import { HealthController } from './health/health.controller';
+import { MembersModule } from './members/members.module';
+import { StorageModule } from './storage/storage.module';
 import { TenancyModule } from './tenancy/tenancy.module';
 import { TenantsModule } from './tenants/tenants.module';
 
@@ -12,7 +18,7 @@ export class AppModule {
   static forRoot(env: Record<string, string | undefined> = process.env): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(env), DatabaseModule, TenancyModule, TenantsModule, DocumentsModule],
+      imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, StorageModule, TenancyModule, AuthModule, MembersModule, ApiKeysModule, TenantsModule, DocumentsModule, AttachmentsModule],
       controllers: [HealthController],
     };
   }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Env } from './env.schema';
 
 /**
@@ -17,6 +18,37 @@ export class AppConfig {
   };
   readonly adminApiKey: string;
   readonly tenancy: { baseDomain: string; cacheTtlMs: number };
+  readonly auth: {
+    /** Unset outside production: AccessTokenService then uses a random per-process key. */
+    jwtSecret?: string;
+    jwtIssuer: string;
+    jwtAudience: string;
+    accessTokenTtlSeconds: number;
+    loginThrottle: { maxFailuresPerAccount: number; maxFailuresPerAddress: number; windowSeconds: number };
+    invitationTtlHours: number;
+  };
+  readonly cache: {
+    /** Unset => the in-process LRU driver. */
+    redisUrl?: string;
+    redisCommandTimeoutMs: number;
+    redisConnectTimeoutMs: number;
+    ttlSeconds: number;
+    lruMaxEntries: number;
+  };
+  readonly storage: {
+    /** Set => S3 driver; unset => local disk under localRoot. */
+    s3?: {
+      bucket: string;
+      endpoint?: string;
+      region: string;
+      credentials?: { accessKeyId: string; secretAccessKey: string };
+      forcePathStyle: boolean;
+      requestTimeoutMs: number;
+    };
+    localRoot: string;
+    maxUploadBytes: number;
+    presignTtlSeconds: number;
+  };
 
   constructor(env: Env) {
     this.env = env.NODE_ENV;
@@ -31,5 +63,42 @@ export class AppConfig {
     };
     this.adminApiKey = env.ADMIN_API_KEY;
     this.tenancy = { baseDomain: env.TENANT_BASE_DOMAIN, cacheTtlMs: env.TENANT_CACHE_TTL_MS };
+    this.auth = {
+      jwtSecret: env.JWT_SECRET,
+      jwtIssuer: env.JWT_ISSUER,
+      jwtAudience: env.JWT_AUDIENCE,
+      accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
+      loginThrottle: {
+        maxFailuresPerAccount: env.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+        maxFailuresPerAddress: env.LOGIN_MAX_FAILURES_PER_ADDRESS,
+        windowSeconds: env.LOGIN_FAILURE_WINDOW_SECONDS,
+      },
+      invitationTtlHours: env.INVITATION_TTL_HOURS,
+    };
+    this.cache = {
+      redisUrl: env.REDIS_URL,
+      redisCommandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+      redisConnectTimeoutMs: env.REDIS_CONNECT_TIMEOUT_MS,
+      ttlSeconds: env.CACHE_TTL_SECONDS,
+      lruMaxEntries: env.CACHE_LRU_MAX_ENTRIES,
+    };
+    this.storage = {
+      s3: env.S3_BUCKET
+        ? {
+            bucket: env.S3_BUCKET,
+            endpoint: env.S3_ENDPOINT,
+            region: env.S3_REGION,
+            credentials:
+              env.S3_ACCESS_KEY_ID && env.S3_SECRET_ACCESS_KEY
+                ? { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY }
+                : undefined,
+            forcePathStyle: env.S3_FORCE_PATH_STYLE,
+            requestTimeoutMs: env.S3_REQUEST_TIMEOUT_MS,
+          }
+        : undefined,
+      localRoot: path.resolve(env.DATA_DIR, 'files'),
+      maxUploadBytes: env.ATTACHMENT_MAX_BYTES,
+      presignTtlSeconds: env.ATTACHMENT_URL_TTL_SECONDS,
+    };
   }
 }

@@ -18,6 +18,7 @@ export const envSchema = z
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
     HOST: z.string().min(1).default('127.0.0.1'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    /** Fastify by measurement: about 1.4-2x Express's throughput on the same routes (README "Benchmarks"). */
     HTTP_ADAPTER: z.enum(['fastify', 'express']).default('fastify'),
     LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 
@@ -43,6 +44,54 @@ export const envSchema = z
       .default('localhost'),
     /** How long a tenant lookup (and so a suspension) may be served from memory. */
     TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+
+    /**
+     * Identity (src/auth). HS256 key for access tokens. Required in production; embedded mode
+     * generates and keeps one in DATA_DIR/secrets.json; otherwise (development/test) a random
+     * per-process key is used, so tokens do not survive a restart.
+     */
+    JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    JWT_ISSUER: z.string().min(1).max(200).default('tenancy-api'),
+    JWT_AUDIENCE: z.string().min(1).max(200).default('tenancy-api'),
+    /** Lifetime of an access token. Revocation does not wait for it: membership is checked on every request. */
+    ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
+    /** Failed sign-ins allowed per account (email) and per client address within the window; then 429. */
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).max(10_000).default(5),
+    LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(30),
+    LOGIN_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+    /** How long an invitation token (member invite, or a new tenant's first owner) can be accepted. */
+    INVITATION_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 90).default(168),
+
+    /** Cache (src/cache). Unset => an in-process LRU with the same behaviour (no Redis needed). */
+    REDIS_URL: z
+      .string()
+      .url()
+      .refine((value) => /^rediss?:\/\//.test(value), 'must be a redis:// or rediss:// URL')
+      .optional(),
+    /** Upper bound on one Redis command; past it the request falls back to PostgreSQL. */
+    REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(250),
+    REDIS_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
+    /** How long cached document reads and lists live (writes invalidate them earlier). */
+    CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
+    /** Capacity of the in-process LRU driver (entries). */
+    CACHE_LRU_MAX_ENTRIES: z.coerce.number().int().min(100).max(10_000_000).default(10_000),
+
+    /** File storage (src/storage). S3_BUCKET unset => local disk under DATA_DIR/files. */
+    S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name').optional(),
+    /** S3-compatible endpoint (MinIO, R2, ...); unset => AWS S3 for S3_REGION. */
+    S3_ENDPOINT: z.string().url().optional(),
+    S3_REGION: z.string().regex(/^[a-z0-9-]{2,32}$/, 'must be a region name such as us-east-1').default('us-east-1'),
+    /** Both or neither; neither => the SDK's default credential chain (env, profile, instance role). */
+    S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+    S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+    /** Path-style URLs (http://host/bucket/key), needed by MinIO and most self-hosted servers. */
+    S3_FORCE_PATH_STYLE: booleanFromString.default(false),
+    /** Upper bound on one S3 request without progress; past it the request answers 503. */
+    S3_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+    /** Largest accepted attachment, enforced while the upload streams (413 past it). */
+    ATTACHMENT_MAX_BYTES: z.coerce.number().int().min(1).max(5 * 1024 ** 3).default(25 * 1024 * 1024),
+    /** Lifetime of a presigned download URL (S3 driver only). */
+    ATTACHMENT_URL_TTL_SECONDS: z.coerce.number().int().min(1).max(3_600).default(60),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && env.MIGRATE_ON_BOOT && !env.DATABASE_MIGRATION_URL) {
@@ -50,6 +99,16 @@ export const envSchema = z
         code: 'custom',
         path: ['DATABASE_MIGRATION_URL'],
         message: 'is required when MIGRATE_ON_BOOT=true',
+      });
+    }
+    if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'is required in production' });
+    }
+    if (Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.S3_ACCESS_KEY_ID ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID'],
+        message: 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are set together or not at all',
       });
     }
   });
@@ -62,6 +121,7 @@ export const embeddedEnvSchema = z.object({
   DATA_DIR: z.string().min(1).default('.data'),
   EMBEDDED_PG_PORT: z.coerce.number().int().min(1024).max(65535).default(54329),
   ADMIN_API_KEY: z.string().optional(),
+  JWT_SECRET: z.string().optional(),
 });
 
 export class InvalidEnvironmentError extends Error {}

@@ -23,8 +23,8 @@ export class CommentsRepository {
   }
 
   /** Oldest first within a document, keyset-paginated on (created_at, id). */
-  listForDocument(documentId: string, options: { limit: number; after?: Cursor }): Promise<CommentRow[]> {
-    return this.db
+  async listForDocument(documentId: string, options: { limit: number; after?: Cursor }): Promise<CommentRow[]> {
+    return await this.db
       .select()
       .from(comments)
       .where(
@@ -37,10 +37,11 @@ export class CommentsRepository {
       .limit(options.limit);
   }
 
-  async delete(documentId: string, id: string): Promise<boolean> {
+  /** `createdBy`: delete only if this principal created it (roles that may delete only their own content). */
+  async delete(documentId: string, id: string, createdBy?: string): Promise<boolean> {
     const rows = await this.db
       .delete(comments)
-      .where(and(eq(comments.documentId, documentId), eq(comments.id, id)))
+      .where(and(eq(comments.documentId, documentId), eq(comments.id, id), createdBy ? eq(comments.createdBy, createdBy) : undefined))
       .returning({ id: comments.id });
     return rows.length > 0;
   }

@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { z } from 'zod';
 import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
+import { Can } from '../auth/can.decorator';
 import { TenantRoute } from '../tenancy/route-access.decorator';
 import {
   commentParamsSchema,
@@ -27,21 +28,25 @@ export class DocumentsController {
 
   @Post()
   @HttpCode(201)
+  @Can('documents:write')
   create(@Body(new ZodValidationPipe(createDocumentSchema)) body: CreateDocumentInput) {
     return this.documents.create(body);
   }
 
   @Get()
+  @Can('documents:read')
   list(@Query(new ZodValidationPipe(listDocumentsQuerySchema)) query: ListDocumentsQuery) {
     return this.documents.list(query);
   }
 
   @Get(':id')
+  @Can('documents:read')
   get(@Param(new ZodValidationPipe(documentParamsSchema)) params: DocumentParams) {
     return this.documents.get(params.id);
   }
 
   @Patch(':id')
+  @Can('documents:write')
   update(
     @Param(new ZodValidationPipe(documentParamsSchema)) params: DocumentParams,
     @Body(new ZodValidationPipe(updateDocumentSchema)) body: UpdateDocumentInput,
@@ -51,12 +56,14 @@ export class DocumentsController {
 
   @Delete(':id')
   @HttpCode(204)
+  @Can('documents:delete-own')
   delete(@Param(new ZodValidationPipe(documentParamsSchema)) params: DocumentParams) {
     return this.documents.delete(params.id);
   }
 
   @Post(':id/comments')
   @HttpCode(201)
+  @Can('documents:write')
   addComment(
     @Param(new ZodValidationPipe(documentParamsSchema)) params: DocumentParams,
     @Body(new ZodValidationPipe(createCommentSchema)) body: CreateCommentInput,
@@ -65,6 +72,7 @@ export class DocumentsController {
   }
 
   @Get(':id/comments')
+  @Can('documents:read')
   listComments(
     @Param(new ZodValidationPipe(documentParamsSchema)) params: DocumentParams,
     @Query(new ZodValidationPipe(listCommentsQuerySchema)) query: z.infer<typeof listCommentsQuerySchema>,
@@ -74,6 +82,7 @@ export class DocumentsController {
 
   @Delete(':id/comments/:commentId')
   @HttpCode(204)
+  @Can('documents:delete-own')
   deleteComment(@Param(new ZodValidationPipe(commentParamsSchema)) params: CommentParams) {
     return this.documents.deleteComment(params.id, params.commentId);
   }

@@ -1,6 +1,12 @@
 import { Injectable } from '@nestjs/common';
+import { keyPart } from '../cache/cache-keys';
+import { CacheService } from '../cache/cache.service';
+import { StorageService } from '../storage/storage.service';
+import { allows } from '../auth/permissions';
+import { currentPrincipal, optionalPrincipal } from '../auth/principal';
 import { AppError } from '../common/errors/app-error';
-import { decodeCursor, Page, toPage } from '../common/http/cursor';
+import { ErrorCode } from '../common/errors/error-codes';
+import { decodeCursor, encodeCursor, Page, toPage } from '../common/http/cursor';
 import { CommentRow, DocumentRow } from '../database/schema';
 import { CommentsRepository } from './comments.repository';
 import { DocumentsRepository } from './documents.repository';
@@ -39,46 +45,95 @@ const toCommentView = (row: CommentRow): CommentView => ({
 });
 
 /**
+ * Cache namespace of document reads and lists. Entries are versioned: every
+ * document write bumps the tenant's version after it commits, so no read after
+ * a successful write can see the old state (see CacheService).
+ */
+const CACHE_NAMESPACE = 'documents';
+
+/**
  * Documents and their comments for the current tenant. "Not found" is the same
  * answer for a random id and for another tenant's id: the scoped queries cannot
  * tell them apart either.
  */
+/**
+ * The role matrix lets members delete only what they created (documents:delete-own,
+ * the route's @Can) and admins anyone's (documents:delete-any). Returns the author
+ * the delete is limited to, or undefined when the caller may delete anyone's content.
+ */
+function authorLimit(): string | undefined {
+  const principal = currentPrincipal();
+  return allows(principal.role, 'documents:delete-any') ? undefined : principal.id;
+}
+
+function notYours(): AppError {
+  return new AppError(ErrorCode.InsufficientRole, 'Your role may delete only content you created');
+}
+
 @Injectable()
 export class DocumentsService {
   constructor(
     private readonly documents: DocumentsRepository,
     private readonly comments: CommentsRepository,
+    private readonly cache: CacheService,
+    private readonly storage: StorageService,
   ) {}
 
   async create(input: CreateDocumentInput): Promise<DocumentView> {
-    return toDocumentView(await this.documents.create(input));
+    const view = toDocumentView(await this.documents.create({ ...input, createdBy: optionalPrincipal()?.id ?? null }));
+    await this.cache.invalidateNamespace(CACHE_NAMESPACE);
+    return view;
   }
 
   async get(id: string): Promise<DocumentView> {
-    const row = await this.documents.findById(id);
-    if (!row) throw AppError.notFound('Document');
-    return toDocumentView(row);
+    // "Not found" is cached too (as null), so floods of random ids stay off PostgreSQL.
+    const view = await this.cache.getOrSet(
+      CACHE_NAMESPACE,
+      `doc.${id}`,
+      async () => {
+        const row = await this.documents.findById(id);
+        return row ? toDocumentView(row) : null;
+      },
+      { versioned: true },
+    );
+    if (!view) throw AppError.notFound('Document');
+    return view;
   }
 
   async list(query: ListDocumentsQuery): Promise<Page<DocumentView>> {
-    const rows = await this.documents.list({ limit: query.limit + 1, after: decodeCursor(query.cursor), tag: query.tag });
-    return toPage(rows, query.limit, toDocumentView);
+    const after = decodeCursor(query.cursor);
+    // The cursor is re-encoded from its parsed form, so equivalent tokens share an entry.
+    const key = ['list', query.limit, after ? encodeCursor(after) : '-', query.tag === undefined ? '-' : keyPart(query.tag)].join('.');
+    return this.cache.getOrSet(
+      CACHE_NAMESPACE,
+      key,
+      async () => toPage(await this.documents.list({ limit: query.limit + 1, after, tag: query.tag }), query.limit, toDocumentView),
+      { versioned: true },
+    );
   }
 
   async update(id: string, changes: UpdateDocumentInput): Promise<DocumentView> {
     const row = await this.documents.update(id, changes);
     if (!row) throw AppError.notFound('Document');
+    await this.cache.invalidateNamespace(CACHE_NAMESPACE);
     return toDocumentView(row);
   }
 
   async delete(id: string): Promise<void> {
-    if (!(await this.documents.delete(id))) throw AppError.notFound('Document');
+    if (!(await this.documents.delete(id, authorLimit()))) {
+      // Nothing deleted: either there is no such document, or it is someone else's.
+      if (await this.documents.findById(id)) throw notYours();
+      throw AppError.notFound('Document');
+    }
+    await this.cache.invalidateNamespace(CACHE_NAMESPACE);
+    // Attachment rows went with the document (FK cascade); their objects go now, best effort.
+    await this.storage.removeDocumentObjects(id);
   }
 
   async addComment(documentId: string, input: CreateCommentInput): Promise<CommentView> {
     await this.get(documentId);
     // The composite FK would also refuse a comment on a document deleted meanwhile (-> 409).
-    return toCommentView(await this.comments.create({ documentId, body: input.body }));
+    return toCommentView(await this.comments.create({ documentId, body: input.body, createdBy: optionalPrincipal()?.id ?? null }));
   }
 
   async listComments(documentId: string, limit: number, cursor?: string): Promise<Page<CommentView>> {
@@ -88,6 +143,9 @@ export class DocumentsService {
   }
 
   async deleteComment(documentId: string, commentId: string): Promise<void> {
-    if (!(await this.comments.delete(documentId, commentId))) throw AppError.notFound('Comment');
+    if (!(await this.comments.delete(documentId, commentId, authorLimit()))) {
+      if (await this.comments.findById(documentId, commentId)) throw notYours();
+      throw AppError.notFound('Comment');
+    }
   }
 }

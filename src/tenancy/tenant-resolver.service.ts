@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { CacheService } from '../cache/cache.service';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { AppConfig } from '../config/app-config';
@@ -7,12 +8,9 @@ import { TenantsRepository } from '../tenants/tenants.repository';
 import { Tenant } from './tenant-context';
 import { TenantIdentifier } from './tenant-identifier';
 
-interface CacheEntry {
-  tenant: Tenant | null;
-  expiresAt: number;
-}
-
-const MAX_ENTRIES = 10_000;
+/** Platform cache namespace (`p:tenant-lookup:...`): tenant lookups run before any tenant context exists. */
+const LOOKUP_NAMESPACE = 'tenant-lookup';
+const lookupKey = (identifier: TenantIdentifier) => `${identifier.kind}.${identifier.value}`;
 
 export function toTenant(row: TenantRow): Tenant {
   return { id: row.id, slug: row.slug, name: row.name, status: row.status, plan: row.plan };
@@ -21,16 +19,19 @@ export function toTenant(row: TenantRow): Tenant {
 /**
  * Turns an identifier into an active tenant, or the right error. Lookups
  * (misses included, so a flood of unknown slugs does not reach Postgres) are
- * kept in memory for TENANT_CACHE_TTL_MS: a suspension made on another instance
- * takes effect within that time, one made through this instance at once.
+ * cached for TENANT_CACHE_TTL_MS through CacheService's platform namespace
+ * (Redis when configured, so shared by every instance; else in-process). A
+ * suspension made through TenantsService.update is forgotten at once in that
+ * store (every instance sharing the Redis sees it immediately); otherwise it
+ * takes effect within the TTL.
  */
 @Injectable()
 export class TenantResolver {
-  private readonly cache = new Map<string, CacheEntry>();
   private readonly ttlMs: number;
 
   constructor(
     private readonly tenants: TenantsRepository,
+    private readonly cache: CacheService,
     config: AppConfig,
   ) {
     this.ttlMs = config.tenancy.cacheTtlMs;
@@ -38,17 +39,15 @@ export class TenantResolver {
 
   /** Any status; undefined when no such tenant. */
   async find(identifier: TenantIdentifier): Promise<Tenant | undefined> {
-    const key = `${identifier.kind}:${identifier.value}`;
-    const now = Date.now();
-    const cached = this.cache.get(key);
-    if (cached && cached.expiresAt > now) return cached.tenant ?? undefined;
-
-    const row = identifier.kind === 'id' ? await this.tenants.findById(identifier.value) : await this.tenants.findBySlug(identifier.value);
-    const tenant = row ? toTenant(row) : null;
-    if (this.ttlMs > 0) {
-      if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value as string);
-      this.cache.set(key, { tenant, expiresAt: now + this.ttlMs });
-    }
+    const tenant = await this.cache.platform.getOrSet(
+      LOOKUP_NAMESPACE,
+      lookupKey(identifier),
+      async (): Promise<Tenant | null> => {
+        const row = identifier.kind === 'id' ? await this.tenants.findById(identifier.value) : await this.tenants.findBySlug(identifier.value);
+        return row ? toTenant(row) : null;
+      },
+      this.ttlMs,
+    );
     return tenant ?? undefined;
   }
 
@@ -60,9 +59,12 @@ export class TenantResolver {
     return tenant;
   }
 
-  /** Called when this instance changes a tenant, so the change is visible here immediately. */
-  forget(tenant: Pick<Tenant, 'id' | 'slug'>): void {
-    this.cache.delete(`id:${tenant.id}`);
-    this.cache.delete(`slug:${tenant.slug}`);
+  /**
+   * Called after a tenant changes, so the change is visible at once. If the store
+   * is down the deletion is replayed when it returns (CacheService), and entries
+   * expire within the TTL anyway.
+   */
+  forget(tenant: Pick<Tenant, 'id' | 'slug'>): Promise<void> {
+    return this.cache.platform.delete(LOOKUP_NAMESPACE, lookupKey({ kind: 'id', value: tenant.id }), lookupKey({ kind: 'slug', value: tenant.slug }));
   }
 }

@@ -1,8 +1,10 @@
 import { Module } from '@nestjs/common';
+import { MembersModule } from '../members/members.module';
 import { TenantsController } from './tenants.controller';
 import { TenantsService } from './tenants.service';
 
 @Module({
+  imports: [MembersModule],
   controllers: [TenantsController],
   providers: [TenantsService],
   exports: [TenantsService],

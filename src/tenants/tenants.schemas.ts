@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { paginationQuery } from '../common/http/cursor';
 import { RESERVED_SLUGS, SLUG_PATTERN } from '../tenancy/tenant-identifier';
 import { TENANT_STATUSES } from '../database/schema';
+import { emailField, passwordField, personNameField } from '../members/members.schemas';
 
 const name = z.string().trim().min(1).max(200);
 const plan = z.string().trim().min(1).max(50).regex(/^[a-z0-9_-]+$/, 'lowercase letters, digits, "-" and "_" only');
@@ -13,6 +14,11 @@ export const createTenantSchema = z.strictObject({
     .refine((slug) => !RESERVED_SLUGS.has(slug), 'this name is reserved'),
   name,
   plan: plan.optional(),
+  /**
+   * The first owner (optional). With a password: an account is created (409 if the email has one).
+   * Without: an existing account becomes owner at once, a new email gets an invitation token (returned once).
+   */
+  owner: z.strictObject({ email: emailField, password: passwordField.optional(), name: personNameField.optional() }).optional(),
 });
 export type CreateTenantInput = z.infer<typeof createTenantSchema>;
 

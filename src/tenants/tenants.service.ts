@@ -5,6 +5,8 @@ import { TenantRow } from '../database/schema';
 import { parseTenantHeader } from '../tenancy/tenant-identifier';
 import { TenantResolver } from '../tenancy/tenant-resolver.service';
 import { ErrorCode } from '../common/errors/error-codes';
+import { AddMemberResult, MembersService } from '../members/members.service';
+import { TenancyService } from '../tenancy/tenancy.service';
 import { TenantsRepository } from './tenants.repository';
 import { CreateTenantInput, UpdateTenantInput } from './tenants.schemas';
 
@@ -44,10 +46,22 @@ export class TenantsService {
   constructor(
     private readonly tenants: TenantsRepository,
     private readonly resolver: TenantResolver,
+    private readonly tenancy: TenancyService,
+    private readonly members: MembersService,
   ) {}
 
-  async create(input: CreateTenantInput): Promise<TenantView> {
-    return toTenantView(await this.tenants.create(input));
+  async create(input: CreateTenantInput): Promise<TenantView & { owner?: AddMemberResult }> {
+    const { owner, ...fields } = input;
+    // Checked before the tenant exists, so the likely mistake does not leave a tenant without its owner.
+    if (owner?.password !== undefined) await this.members.assertNoAccount(owner.email);
+    const row = await this.tenants.create(fields);
+    // A lookup of this slug cached as "unknown" just before must not hide the new tenant.
+    await this.resolver.forget(row);
+    const view = toTenantView(row);
+    if (!owner) return view;
+    // A membership is a tenant row: the first one is written in the new tenant's own context, through TenantDb.
+    const result = await this.tenancy.runForTenant(row.id, () => this.members.add({ ...owner, role: 'owner' }, undefined));
+    return { ...view, owner: result };
   }
 
   async list(limit: number, cursor?: string): Promise<Page<TenantView>> {
@@ -65,8 +79,8 @@ export class TenantsService {
     const existing = await this.findRow(idOrSlug);
     const row = await this.tenants.update(existing.id, changes);
     if (!row) throw AppError.notFound('Tenant');
-    // A suspension must bite at once on this instance; others follow within the cache TTL.
-    this.resolver.forget(row);
+    // A suspension must bite at once here (and on every instance sharing the Redis cache); others follow within the TTL.
+    await this.resolver.forget(row);
     return toTenantView(row);
   }
 

@@ -2,7 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { AddressInfo } from 'node:net';
 import { createApp } from '../../src/app.factory';
 import { createTestDatabase, TestDatabase } from './test-database';
-import { TEST_ADMIN_KEY, TEST_BASE_DOMAIN } from './test-env';
+import { TEST_ADMIN_KEY, TEST_BASE_DOMAIN, TEST_JWT_SECRET, TEST_OWNER_PASSWORD } from './test-env';
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -16,11 +16,21 @@ export interface RequestOptions {
   /** Sent as Host (e.g. "acme.example.test"). */
   host?: string;
   body?: unknown;
-  rawBody?: string;
+  /** Sent as is (uploads): bytes, or a stream (sent chunked, without Content-Length). */
+  rawBody?: string | Uint8Array | ReadableStream<Uint8Array>;
+  /** 'buffer': the response body as raw bytes (downloads) instead of parsed JSON/text. */
+  responseType?: 'json' | 'buffer';
   headers?: Record<string, string>;
   admin?: boolean;
   /** Send to another instance (same database) instead of this app. */
   baseUrl?: string;
+  /**
+   * Tenant routes need a credential. By default the owner token that createTenant()
+   * obtained for the tenant named by `tenant` (or the `host` subdomain) is sent.
+   * `false`: send none; a string: send it as the bearer (a JWT or an API key).
+   * An explicit `authorization` in `headers`, or `admin`, also replaces it.
+   */
+  auth?: false | string;
 }
 
 export interface TestApp {
@@ -29,8 +39,30 @@ export interface TestApp {
   db: TestDatabase;
   env: Record<string, string>;
   request<T = any>(method: string, path: string, options?: RequestOptions): Promise<ApiResponse<T>>;
+  /**
+   * POST /tenants as platform admin. Unless `extra.owner` says otherwise, also makes
+   * an owner (owner@<slug>.test / TEST_OWNER_PASSWORD), signs in and keeps the token,
+   * so request(..., { tenant }) is authenticated as that owner. Returns the tenant
+   * as GET /tenants shows it (without the `owner` part of the response).
+   */
   createTenant(slug: string, extra?: Record<string, unknown>): Promise<{ id: string; slug: string }>;
+  /** POST /auth/login for the tenant (id or slug); the response as is. */
+  login(tenant: string, email: string, password: string): Promise<ApiResponse>;
+  /** The token request() sends by default for a tenant (id or slug). */
+  tokenFor(tenant: string): string | undefined;
+  setToken(tenant: { id: string; slug: string }, token: string | undefined): void;
   close(): Promise<void>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The tenant slug in a test Host header (`acme.example.test[:port]`), as the API parses it. */
+function slugFromHost(host: string | undefined): string | undefined {
+  const name = host?.trim().toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
+  const suffix = `.${TEST_BASE_DOMAIN}`;
+  if (!name?.endsWith(suffix)) return undefined;
+  const label = name.slice(0, -suffix.length);
+  return label && !label.includes('.') ? label : undefined;
 }
 
 /** The real application on a fresh database, listening on a random port. */
@@ -42,6 +74,7 @@ export async function startTestApp(envOverrides: Record<string, string> = {}): P
     DATABASE_URL: db.appUrl,
     DATABASE_MIGRATION_URL: db.ownerUrl,
     ADMIN_API_KEY: TEST_ADMIN_KEY,
+    JWT_SECRET: TEST_JWT_SECRET,
     TENANT_BASE_DOMAIN: TEST_BASE_DOMAIN,
     TENANT_CACHE_TTL_MS: '1000',
     DB_POOL_SIZE: '10',
@@ -51,17 +84,28 @@ export async function startTestApp(envOverrides: Record<string, string> = {}): P
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   const baseUrl = `http://127.0.0.1:${port}`;
+  // Owner tokens by tenant id (lower-case) and slug.
+  const tokens = new Map<string, string>();
+  const tokenFor = (tenant: string) => tokens.get(UUID.test(tenant) ? tenant.toLowerCase() : tenant);
 
-  const request = async <T>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> => {
+  const request = async <T = any>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> => {
     const headers: Record<string, string> = { ...options.headers };
     if (options.tenant !== undefined) headers['x-tenant-id'] = options.tenant;
     if (options.host !== undefined) headers.host = options.host;
     if (options.admin) headers.authorization = `Bearer ${TEST_ADMIN_KEY}`;
-    let body: string | undefined;
+    const explicitAuthorization = Object.keys(headers).some((name) => name.toLowerCase() === 'authorization');
+    if (typeof options.auth === 'string') headers.authorization = `Bearer ${options.auth}`;
+    else if (options.auth === undefined && !explicitAuthorization) {
+      const named = options.tenant ?? slugFromHost(options.host);
+      const token = named === undefined ? undefined : tokenFor(named);
+      if (token) headers.authorization = `Bearer ${token}`;
+    }
+    let body: RequestBody | undefined;
     if (options.rawBody !== undefined) body = options.rawBody;
     else if (options.body !== undefined) body = JSON.stringify(options.body);
     if (body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
     const response = await fetchWithHost((options.baseUrl ?? baseUrl) + path, { method, headers, body });
+    if (options.responseType === 'buffer') return { status: response.status, body: Buffer.from(await response.arrayBuffer()) as T, headers: response.headers };
     const text = await response.text();
     let parsed: unknown = text;
     try {
@@ -72,16 +116,36 @@ export async function startTestApp(envOverrides: Record<string, string> = {}): P
     return { status: response.status, body: parsed as T, headers: response.headers };
   };
 
+  const login = (tenant: string, email: string, password: string) =>
+    request('POST', '/auth/login', { tenant, auth: false, body: { email, password } });
+
   return {
     app,
     baseUrl,
     db,
     env,
     request,
+    login,
+    tokenFor,
+    setToken(tenant, token) {
+      for (const key of [tenant.id.toLowerCase(), tenant.slug]) {
+        if (token === undefined) tokens.delete(key);
+        else tokens.set(key, token);
+      }
+    },
     async createTenant(slug, extra = {}) {
-      const response = await request('POST', '/tenants', { admin: true, body: { slug, name: `Tenant ${slug}`, ...extra } });
+      const owner = ('owner' in extra ? extra.owner : { email: `owner@${slug}.test`, password: TEST_OWNER_PASSWORD }) as
+        | { email: string; password?: string }
+        | undefined;
+      const response = await request('POST', '/tenants', { admin: true, body: { slug, name: `Tenant ${slug}`, ...extra, owner } });
       if (response.status !== 201) throw new Error(`createTenant(${slug}) -> ${response.status} ${JSON.stringify(response.body)}`);
-      return response.body;
+      const { owner: _created, ...tenant } = response.body;
+      if (owner?.password) {
+        const session = await login(tenant.id, owner.email, owner.password);
+        if (session.status !== 200) throw new Error(`login as the owner of ${slug} -> ${session.status} ${JSON.stringify(session.body)}`);
+        for (const key of [tenant.id.toLowerCase(), tenant.slug]) tokens.set(key, session.body.accessToken);
+      }
+      return tenant;
     },
     async close() {
       await app.close();
@@ -94,8 +158,12 @@ export async function startTestApp(envOverrides: Record<string, string> = {}): P
  * fetch() refuses to set Host, so requests that need one (subdomain tenants)
  * go through node:http instead.
  */
-async function fetchWithHost(url: string, init: { method: string; headers: Record<string, string>; body?: string }): Promise<Response> {
-  if (!init.headers.host) return fetch(url, init);
+type RequestBody = string | Uint8Array | ReadableStream<Uint8Array>;
+
+async function fetchWithHost(url: string, init: { method: string; headers: Record<string, string>; body?: RequestBody }): Promise<Response> {
+  // A stream body needs duplex: 'half' (fetch then sends it chunked).
+  if (!init.headers.host) return fetch(url, init.body instanceof ReadableStream ? { ...init, duplex: 'half' } as RequestInit : (init as RequestInit));
+  if (init.body instanceof ReadableStream) throw new Error('stream bodies are not supported together with a Host header');
   const http = await import('node:http');
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: init.method, headers: init.headers }, (res) => {

@@ -49,14 +49,29 @@ export class AppExceptionFilter implements ExceptionFilter {
     if (exception instanceof HttpException) return fromHttpException(exception);
     const mapped = mapDatabaseError(exception);
     if (mapped) return mapped;
-    this.logger.error(`[${requestId}] unhandled ${describe(exception)}`, (exception as Error)?.stack);
+    this.logger.error(`[${requestId}] unhandled ${describe(exception)}`, stackOf(exception));
     return new AppError(ErrorCode.Internal, 'Internal server error');
   }
 }
 
+/**
+ * drizzle's DrizzleQueryError puts the bound parameters in its message and
+ * stack ("params: ..."): password hashes, key hashes, emails. Only its cause
+ * (the driver's error, which carries no parameters) may reach the log.
+ */
+function isQueryError(exception: unknown): exception is Error & { query: string; params: unknown; cause?: unknown } {
+  return exception instanceof Error && 'params' in exception && 'query' in exception;
+}
+
 function describe(exception: unknown): string {
+  if (isQueryError(exception)) return `query failed: ${exception.cause ? describe(exception.cause) : 'no cause'}`;
   if (exception instanceof Error) return `${exception.name}: ${exception.message}`;
   return String(exception);
+}
+
+function stackOf(exception: unknown): string | undefined {
+  if (isQueryError(exception)) return exception.cause instanceof Error ? exception.cause.stack : undefined;
+  return (exception as Error)?.stack;
 }
 
 /** Framework errors: unknown routes, body parser failures, size limits. */

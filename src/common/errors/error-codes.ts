@@ -15,13 +15,24 @@ export enum ErrorCode {
   TenantNotFound = 'TENANT_NOT_FOUND',
   TenantSuspended = 'TENANT_SUSPENDED',
   Unauthenticated = 'UNAUTHENTICATED',
+  /** Login: wrong email, wrong password and "not a member of this tenant" all look the same. */
+  InvalidCredentials = 'INVALID_CREDENTIALS',
+  InvitationInvalid = 'INVITATION_INVALID',
   Forbidden = 'FORBIDDEN',
+  /** The credential is valid but not for the tenant the request names (or no longer a member). */
+  TenantAccessDenied = 'TENANT_ACCESS_DENIED',
+  /** The caller is in the tenant, but their role does not allow this action. */
+  InsufficientRole = 'INSUFFICIENT_ROLE',
   NotFound = 'NOT_FOUND',
   RouteNotFound = 'ROUTE_NOT_FOUND',
   MethodNotAllowed = 'METHOD_NOT_ALLOWED',
   Conflict = 'CONFLICT',
+  /** The change would leave the tenant without an owner. */
+  LastOwner = 'LAST_OWNER',
   TooManyRequests = 'TOO_MANY_REQUESTS',
   ServiceUnavailable = 'SERVICE_UNAVAILABLE',
+  /** File storage (S3 or disk) unreachable or failing; retry after Retry-After. */
+  StorageUnavailable = 'STORAGE_UNAVAILABLE',
   Internal = 'INTERNAL_ERROR',
 }
 
@@ -39,8 +50,12 @@ export function httpStatusFor(code: ErrorCode): number {
     case ErrorCode.TenantAmbiguous:
       return 400;
     case ErrorCode.Unauthenticated:
+    case ErrorCode.InvalidCredentials:
+    case ErrorCode.InvitationInvalid:
       return 401;
     case ErrorCode.Forbidden:
+    case ErrorCode.TenantAccessDenied:
+    case ErrorCode.InsufficientRole:
     case ErrorCode.TenantSuspended:
       return 403;
     case ErrorCode.NotFound:
@@ -50,6 +65,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case ErrorCode.MethodNotAllowed:
       return 405;
     case ErrorCode.Conflict:
+    case ErrorCode.LastOwner:
       return 409;
     case ErrorCode.PayloadTooLarge:
       return 413;
@@ -58,6 +74,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case ErrorCode.TooManyRequests:
       return 429;
     case ErrorCode.ServiceUnavailable:
+    case ErrorCode.StorageUnavailable:
       return 503;
     case ErrorCode.Internal:
       return 500;

@@ -6,3 +6,4 @@ export * from './comments';
 export * from './memberships';
 export * from './api-keys';
 export * from './attachments';
+export * from './invitations';

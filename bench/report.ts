@@ -1,0 +1,233 @@
+import type { BenchConfig } from './config';
+import type { LoadResult } from './load';
+
+/** Turns measured runs into the summary, the ratios against their targets, and the markdown table. */
+
+export type RouteId = 'get' | 'list';
+
+export const ROUTE_LABELS: Record<RouteId, string> = {
+  get: 'GET /documents/:id',
+  list: 'GET /documents?limit=20',
+};
+
+export interface VariantInfo {
+  id: string;
+  label: string;
+  adapter: 'fastify' | 'express';
+  tenants: number;
+}
+
+export interface MeasuredRun {
+  variant: string;
+  route: RouteId;
+  round: number;
+  load: LoadResult;
+  rss: { maxMb: number; meanMb: number };
+  /** CPU time per request of the API process and of PostgreSQL (all its processes; NaN when not visible). */
+  cpu: { apiMsPerRequest: number; postgresMsPerRequest: number };
+}
+
+export interface VariantSummary {
+  variant: string;
+  route: RouteId;
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  requestsPerSecondByRound: number[];
+  p50ByRound: number[];
+  rssMaxMb: number;
+  /** Median CPU ms per request: API process, PostgreSQL, and their sum. */
+  apiCpuMs: number;
+  postgresCpuMs: number;
+  cpuMsPerRequest: number;
+  cpuMsByRound: number[];
+}
+
+export interface Ratio {
+  name: string;
+  route: RouteId;
+  /** What is divided by what. */
+  definition: string;
+  value: number;
+  byRound: number[];
+  target?: { op: '>=' | '<='; value: number };
+  met?: boolean;
+}
+
+export interface Summary {
+  rows: VariantSummary[];
+  ratios: Ratio[];
+  rssMaxMb: number;
+  rssTargetMb: number;
+}
+
+export interface BenchReport {
+  startedAt: string;
+  finishedAt: string;
+  command: string;
+  config: Omit<BenchConfig, 'databaseUrl'> & { databaseUrl?: string };
+  machine: {
+    nproc: number;
+    cpuModel?: string;
+    memoryGb: number;
+    node: string;
+    platform: string;
+    gitCommit?: string;
+    gitDirty: boolean;
+    loadAverageBefore: number[];
+    loadAverageAfter: number[];
+  };
+  postgres: { version: string; server: string };
+  datasets: Array<{ tenants: number; documents: number; seedSeconds: number; tableMb: number; activeTenants: number }>;
+  variants: VariantInfo[];
+  runs: MeasuredRun[];
+  idleRssMb: Record<string, number>;
+  migrations: Array<{ tenants: number; documents: number; milliseconds: number }>;
+  plans: Record<string, string[]>;
+  summary: Summary;
+}
+
+const RSS_TARGET_MB = 250;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+export function summarise(variants: VariantInfo[], runs: MeasuredRun[], config: BenchConfig): Summary {
+  const rows: VariantSummary[] = [];
+  for (const route of ['get', 'list'] as RouteId[]) {
+    for (const variant of variants) {
+      const mine = runs.filter((run) => run.variant === variant.id && run.route === route).sort((a, b) => a.round - b.round);
+      if (mine.length === 0) continue;
+      rows.push({
+        variant: variant.id,
+        route,
+        requestsPerSecond: median(mine.map((run) => run.load.requestsPerSecond)),
+        p50: median(mine.map((run) => run.load.p50)),
+        p99: median(mine.map((run) => run.load.p99)),
+        requestsPerSecondByRound: mine.map((run) => run.load.requestsPerSecond),
+        p50ByRound: mine.map((run) => run.load.p50),
+        rssMaxMb: Math.max(...mine.map((run) => run.rss.maxMb)),
+        apiCpuMs: median(mine.map((run) => run.cpu.apiMsPerRequest)),
+        postgresCpuMs: median(mine.map((run) => run.cpu.postgresMsPerRequest)),
+        cpuMsPerRequest: median(mine.map((run) => run.cpu.apiMsPerRequest + run.cpu.postgresMsPerRequest)),
+        cpuMsByRound: mine.map((run) => run.cpu.apiMsPerRequest + run.cpu.postgresMsPerRequest),
+      });
+    }
+  }
+
+  const row = (variant: string, route: RouteId) => rows.find((r) => r.variant === variant && r.route === route);
+  const ratios: Ratio[] = [];
+  const throughputRatio = (name: string, route: RouteId, top: string, bottom: string, target?: Ratio['target']) => {
+    const a = row(top, route);
+    const b = row(bottom, route);
+    if (!a || !b) return;
+    // Each round runs both within a minute of each other: the median of those paired ratios
+    // resists a burst of outside load hitting one run better than a ratio of medians would.
+    const byRound = a.requestsPerSecondByRound.map((v, i) => v / b.requestsPerSecondByRound[i]);
+    const value = median(byRound);
+    ratios.push({
+      name,
+      route,
+      definition: `req/s ${top} / ${bottom}`,
+      value,
+      byRound,
+      target,
+      met: target ? (target.op === '>=' ? value >= target.value : value <= target.value) : undefined,
+    });
+  };
+  /** Requests per CPU-second, top over bottom: what the throughput ratio would be on a machine left to the benchmark. */
+  const cpuRatio = (name: string, route: RouteId, top: string, bottom: string) => {
+    const a = row(top, route);
+    const b = row(bottom, route);
+    if (!a || !b || !Number.isFinite(a.cpuMsPerRequest) || !Number.isFinite(b.cpuMsPerRequest)) return;
+    ratios.push({
+      name,
+      route,
+      definition: `CPU per request ${bottom} / ${top} (API + PostgreSQL)`,
+      value: median(a.cpuMsByRound.map((v, i) => b.cpuMsByRound[i] / v)),
+      byRound: a.cpuMsByRound.map((v, i) => b.cpuMsByRound[i] / v),
+    });
+  };
+  for (const route of ['get', 'list'] as RouteId[]) {
+    throughputRatio('cost of tenancy', route, 'scoped', 'unscoped', { op: '>=', value: 0.9 });
+    cpuRatio('cost of tenancy, CPU-normalised', route, 'scoped', 'unscoped');
+    throughputRatio('vs best untenanted (prepared)', route, 'scoped', 'unscoped-prepared');
+    throughputRatio('vs request-scoped design', route, 'scoped', 'request-scoped', { op: '>=', value: 1.5 });
+    cpuRatio('vs request-scoped design, CPU-normalised', route, 'scoped', 'request-scoped');
+    throughputRatio('Fastify vs Express (scoped)', route, 'scoped', 'scoped-express');
+    cpuRatio('Fastify vs Express (scoped), CPU-normalised', route, 'scoped', 'scoped-express');
+    for (const tenants of config.tenants.slice(1)) {
+      const big = row(`scoped@${tenants}`, route);
+      const small = row('scoped', route);
+      if (!big || !small) continue;
+      const byRound = big.p50ByRound.map((v, i) => v / small.p50ByRound[i]);
+      const value = median(byRound);
+      const target = { op: '<=' as const, value: 1.2 };
+      ratios.push({
+        name: 'flat with tenant count',
+        route,
+        definition: `p50 at ${tenants} tenants / p50 at ${config.tenants[0]} tenants (scoped)`,
+        value,
+        byRound,
+        target,
+        met: value <= target.value,
+      });
+    }
+  }
+  const rssMaxMb = Math.max(...rows.map((r) => r.rssMaxMb));
+  return { rows, ratios, rssMaxMb, rssTargetMb: RSS_TARGET_MB };
+}
+
+const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '-');
+const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '-');
+const f3 = (n: number) => (Number.isFinite(n) ? n.toFixed(3) : '-');
+
+export function renderMarkdown(report: BenchReport): string {
+  const { machine, config, summary } = report;
+  const label = (id: string) => report.variants.find((v) => v.id === id)?.label ?? id;
+  const lines: string[] = [];
+  lines.push(`### Benchmark ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC`, '');
+  lines.push(
+    `Machine: ${machine.nproc} cores (${machine.cpuModel ?? 'unknown CPU'}), ${machine.memoryGb} GB, ${machine.platform}, Node ${machine.node}; ` +
+      `PostgreSQL ${report.postgres.version} (${report.postgres.server}) on the same machine. ` +
+      `Load average (1/5/15 min) before ${machine.loadAverageBefore.map(f2).join('/')}, after ${machine.loadAverageAfter.map(f2).join('/')}. ` +
+      `Commit ${machine.gitCommit ?? '?'}${machine.gitDirty ? ' (uncommitted changes)' : ''}.`,
+    '',
+  );
+  lines.push(
+    `Datasets: ${report.datasets.map((d) => `${d.tenants.toLocaleString('en-US')} tenants x ${config.docsPerTenant} documents (${d.documents.toLocaleString('en-US')} rows, ${f0(d.tableMb)} MB, seeded in ${d.seedSeconds.toFixed(1)} s; traffic spread over ${d.activeTenants} tenants)`).join('; ')}. ` +
+      `autocannon, ${config.connections} connections, ${config.durationSeconds} s per variant and route, ${config.rounds} rounds (order rotated each round), ${config.warmupSeconds} s warm-up each; pool of ${config.poolSize} per variant.`,
+    '',
+  );
+  lines.push(`Command: \`${report.command}\``, '');
+
+  lines.push(
+    '| route | variant | req/s | p50 ms | p99 ms | req/s by round | CPU ms/req (API + PG) | API RSS max MB |',
+    '|---|---|---:|---:|---:|---|---:|---:|',
+  );
+  for (const r of summary.rows) {
+    lines.push(
+      `| ${ROUTE_LABELS[r.route]} | ${label(r.variant)} | ${f0(r.requestsPerSecond)} | ${f2(r.p50)} | ${f2(r.p99)} | ${r.requestsPerSecondByRound.map(f0).join(', ')} | ` +
+        `${f3(r.cpuMsPerRequest)} (${f3(r.apiCpuMs)} + ${f3(r.postgresCpuMs)}) | ${f0(r.rssMaxMb)} |`,
+    );
+  }
+  lines.push('', '| ratio (median of the per-round ratios) | route | value | by round | target | met |', '|---|---|---:|---|---|---|');
+  for (const r of summary.ratios) {
+    lines.push(
+      `| ${r.name} (${r.definition}) | ${ROUTE_LABELS[r.route]} | ${f2(r.value)} | ${r.byRound.map(f2).join(', ')} | ${r.target ? `${r.target.op} ${r.target.value}` : '-'} | ${r.met === undefined ? '-' : r.met ? 'yes' : 'no'} |`,
+    );
+  }
+  lines.push(
+    '',
+    `Resident memory of the API processes: max ${f0(summary.rssMaxMb)} MB under load (target < ${summary.rssTargetMb} MB: ${summary.rssMaxMb < summary.rssTargetMb ? 'met' : 'not met'}); ` +
+      `idle after start ${Object.entries(report.idleRssMb).map(([name, mb]) => `${name} ${f0(mb)} MB`).join(', ')}.`,
+    '',
+  );
+  lines.push('| schema change (one migration run: add column + index on documents) | documents | time |', '|---|---:|---:|');
+  for (const m of report.migrations) lines.push(`| ${m.tenants.toLocaleString('en-US')} tenants | ${m.documents.toLocaleString('en-US')} | ${f0(m.milliseconds)} ms |`);
+  lines.push('');
+  return lines.join('\n');
+}

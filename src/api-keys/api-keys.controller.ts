@@ -1,0 +1,32 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { z } from 'zod';
+import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
+import { Can } from '../auth/can.decorator';
+import { currentPrincipal } from '../auth/principal';
+import { TenantRoute } from '../tenancy/route-access.decorator';
+import { apiKeyParamsSchema, createApiKeySchema, CreateApiKeyInput, listApiKeysQuerySchema, ListApiKeysQuery } from './api-keys.schemas';
+import { ApiKeysService } from './api-keys.service';
+
+@TenantRoute()
+@Can('api-keys:manage')
+@Controller('api-keys')
+export class ApiKeysController {
+  constructor(private readonly keys: ApiKeysService) {}
+
+  @Post()
+  @HttpCode(201)
+  create(@Body(new ZodValidationPipe(createApiKeySchema)) body: CreateApiKeyInput) {
+    return this.keys.create(body, currentPrincipal());
+  }
+
+  @Get()
+  list(@Query(new ZodValidationPipe(listApiKeysQuerySchema)) query: ListApiKeysQuery) {
+    return this.keys.list(query);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  revoke(@Param(new ZodValidationPipe(apiKeyParamsSchema)) params: z.infer<typeof apiKeyParamsSchema>) {
+    return this.keys.revoke(params.id, currentPrincipal());
+  }
+}

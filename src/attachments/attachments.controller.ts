@@ -1,0 +1,84 @@
+import { Controller, Delete, Get, Header, HttpCode, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
+import { z } from 'zod';
+import { Can } from '../auth/can.decorator';
+import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
+import { TenantRoute } from '../tenancy/route-access.decorator';
+import {
+  AttachmentParams,
+  attachmentParamsSchema,
+  documentAttachmentsParamsSchema,
+  ListAttachmentsQuery,
+  listAttachmentsQuerySchema,
+  UploadQuery,
+  uploadQuerySchema,
+} from './attachments.schemas';
+import { AttachmentsService } from './attachments.service';
+import { StreamedBody, streamedUploadFrom } from './streamed-upload';
+
+type DocumentParams = z.infer<typeof documentAttachmentsParamsSchema>;
+
+/** Either adapter's reply: both have header(name, value). */
+interface ReplyWithHeaders {
+  header(name: string, value: string): unknown;
+}
+
+@TenantRoute()
+@Controller('documents/:id/attachments')
+export class AttachmentsController {
+  constructor(private readonly attachments: AttachmentsService) {}
+
+  /** Raw body streamed to storage; file name in ?filename= or x-filename, type from Content-Type. */
+  @Post()
+  @HttpCode(201)
+  @Can('documents:write')
+  @StreamedBody()
+  upload(
+    @Param(new ZodValidationPipe(documentAttachmentsParamsSchema)) params: DocumentParams,
+    @Query(new ZodValidationPipe(uploadQuerySchema)) query: UploadQuery,
+    @Req() request: unknown,
+  ) {
+    return this.attachments.upload(params.id, streamedUploadFrom(request, query.filename));
+  }
+
+  @Get()
+  @Can('documents:read')
+  list(
+    @Param(new ZodValidationPipe(documentAttachmentsParamsSchema)) params: DocumentParams,
+    @Query(new ZodValidationPipe(listAttachmentsQuerySchema)) query: ListAttachmentsQuery,
+  ) {
+    return this.attachments.list(params.id, query);
+  }
+
+  @Get(':attachmentId')
+  @Can('documents:read')
+  get(@Param(new ZodValidationPipe(attachmentParamsSchema)) params: AttachmentParams) {
+    return this.attachments.get(params.id, params.attachmentId);
+  }
+
+  /** Streams the bytes through the API; never rendered inline (attachment, nosniff, sandbox). */
+  @Get(':attachmentId/content')
+  @Can('documents:read')
+  @Header('x-content-type-options', 'nosniff')
+  @Header('content-security-policy', "default-src 'none'; sandbox")
+  @Header('cache-control', 'private, no-store')
+  async content(@Param(new ZodValidationPipe(attachmentParamsSchema)) params: AttachmentParams, @Res({ passthrough: true }) reply: ReplyWithHeaders) {
+    const file = await this.attachments.openContent(params.id, params.attachmentId);
+    reply.header('x-checksum-sha256', file.checksumSha256);
+    return new StreamableFile(file.body, { type: file.contentType, disposition: file.contentDisposition, length: file.sizeBytes });
+  }
+
+  /** A short-lived presigned GET for this one object (S3), or the content route (local disk). */
+  @Get(':attachmentId/download-url')
+  @Can('documents:read')
+  @Header('cache-control', 'private, no-store')
+  downloadUrl(@Param(new ZodValidationPipe(attachmentParamsSchema)) params: AttachmentParams) {
+    return this.attachments.downloadUrl(params.id, params.attachmentId);
+  }
+
+  @Delete(':attachmentId')
+  @HttpCode(204)
+  @Can('documents:delete-own')
+  delete(@Param(new ZodValidationPipe(attachmentParamsSchema)) params: AttachmentParams) {
+    return this.attachments.delete(params.id, params.attachmentId);
+  }
+}

@@ -1,0 +1,72 @@
+import { Injectable } from '@nestjs/common';
+import { and, asc, eq, sql } from 'drizzle-orm';
+import { Cursor } from '../common/http/cursor';
+import { AttachmentRow, attachments, documents } from '../database/schema';
+import { TenantDb } from '../database/tenant-db';
+
+export interface NewAttachment {
+  documentId: string;
+  storageKey: string;
+  filename: string;
+  contentType: string;
+  sizeBytes: number;
+  checksumSha256: string;
+  createdBy?: string | null;
+}
+
+/** Every query goes through TenantDb: the tenant is never a parameter here. */
+@Injectable()
+export class AttachmentsRepository {
+  constructor(private readonly db: TenantDb) {}
+
+  async documentExists(documentId: string): Promise<boolean> {
+    const rows = await this.db.select({ id: documents.id }).from(documents).where(eq(documents.id, documentId)).limit(1);
+    return rows.length > 0;
+  }
+
+  /** One statement: the row appears complete ('ready', with size and checksum) or not at all. */
+  async create(input: NewAttachment): Promise<AttachmentRow> {
+    const [row] = await this.db
+      .insert(attachments)
+      .values({ ...input, status: 'ready' })
+      .returning();
+    return row;
+  }
+
+  async findReady(documentId: string, id: string): Promise<AttachmentRow | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(attachments)
+      .where(and(eq(attachments.documentId, documentId), eq(attachments.id, id), eq(attachments.status, 'ready')))
+      .limit(1);
+    return row;
+  }
+
+  /** Oldest first within a document, keyset-paginated on (created_at, id) like attachments_tenant_document_created_idx. */
+  listReady(documentId: string, options: { limit: number; after?: Cursor }): Promise<AttachmentRow[]> {
+    return this.db
+      .select()
+      .from(attachments)
+      .where(
+        and(
+          eq(attachments.documentId, documentId),
+          eq(attachments.status, 'ready'),
+          options.after ? sql`(${attachments.createdAt}, ${attachments.id}) > (${options.after.createdAt}, ${options.after.id})` : undefined,
+        ),
+      )
+      .orderBy(asc(attachments.createdAt), asc(attachments.id))
+      .limit(options.limit);
+  }
+
+  /**
+   * Deletes the row and returns it (its storage key is needed to delete the object next).
+   * `createdBy`: only if this principal uploaded it (roles that may delete only their own content).
+   */
+  async delete(documentId: string, id: string, createdBy?: string): Promise<AttachmentRow | undefined> {
+    const [row] = await this.db
+      .delete(attachments)
+      .where(and(eq(attachments.documentId, documentId), eq(attachments.id, id), createdBy ? eq(attachments.createdBy, createdBy) : undefined))
+      .returning();
+    return row;
+  }
+}

@@ -1,0 +1,17 @@
+import { Controller, Get } from '@nestjs/common';
+import { TenantRoute } from '../tenancy/route-access.decorator';
+import { AuthService } from './auth.service';
+import { Can } from './can.decorator';
+
+@TenantRoute()
+@Controller('me')
+export class MeController {
+  constructor(private readonly auth: AuthService) {}
+
+  /** The caller, the current tenant and role, and every tenant the user belongs to. */
+  @Get()
+  @Can('session:read')
+  me() {
+    return this.auth.me();
+  }
+}

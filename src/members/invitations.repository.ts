@@ -1,0 +1,64 @@
+import { Injectable } from '@nestjs/common';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { Cursor } from '../common/http/cursor';
+import { InvitationRow, invitations, MembershipRole } from '../database/schema';
+import { TenantDb } from '../database/tenant-db';
+
+export interface NewInvitation {
+  id: string;
+  email: string;
+  role: MembershipRole;
+  tokenHash: string;
+  invitedBy: string | null;
+  expiresAt: Date;
+}
+
+/** Invitations of the current tenant; every query through TenantDb. */
+@Injectable()
+export class InvitationsRepository {
+  constructor(private readonly db: TenantDb) {}
+
+  async create(input: NewInvitation): Promise<InvitationRow> {
+    const [row] = await this.db.insert(invitations).values(input).returning();
+    return row;
+  }
+
+  async findById(id: string): Promise<InvitationRow | undefined> {
+    const [row] = await this.db.select().from(invitations).where(eq(invitations.id, id)).limit(1);
+    return row;
+  }
+
+  /** Locks the invitation so that two acceptances of the same token cannot both succeed. */
+  async lockById(tx: TenantDb, id: string): Promise<InvitationRow | undefined> {
+    const [row] = await tx.select().from(invitations).where(eq(invitations.id, id)).limit(1).for('update');
+    return row;
+  }
+
+  async markAccepted(tx: TenantDb, id: string, userId: string): Promise<void> {
+    await tx.update(invitations).set({ acceptedAt: new Date(), acceptedBy: userId }).where(eq(invitations.id, id));
+  }
+
+  /** Not yet accepted (expired ones included, so an admin sees and can revoke them), oldest first. */
+  listPending(options: { limit: number; after?: Cursor }): Promise<InvitationRow[]> {
+    return this.db
+      .select()
+      .from(invitations)
+      .where(
+        and(
+          isNull(invitations.acceptedAt),
+          options.after ? sql`(${invitations.createdAt}, ${invitations.id}) > (${options.after.createdAt}, ${options.after.id})` : undefined,
+        ),
+      )
+      .orderBy(asc(invitations.createdAt), asc(invitations.id))
+      .limit(options.limit);
+  }
+
+  /** Deletes a pending invitation; accepted ones stay as a record. */
+  async deletePending(id: string): Promise<boolean> {
+    const rows = await this.db
+      .delete(invitations)
+      .where(and(eq(invitations.id, id), isNull(invitations.acceptedAt)))
+      .returning({ id: invitations.id });
+    return rows.length > 0;
+  }
+}

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { paginationQuery } from '../common/http/cursor';
+import { uuidParam } from '../common/http/zod-validation.pipe';
+import { MEMBERSHIP_ROLES } from '../database/schema/memberships';
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../users/password-hasher';
+
+export const emailField = z
+  .string()
+  .trim()
+  .max(254)
+  .pipe(z.email({ message: 'must be an email address' }))
+  .transform((email) => email.toLowerCase());
+export const passwordField = z.string().min(MIN_PASSWORD_LENGTH).max(MAX_PASSWORD_LENGTH);
+export const personNameField = z.string().trim().max(200);
+export const roleField = z.enum(MEMBERSHIP_ROLES);
+
+/**
+ * With a password: creates the account (409 if the email already has one).
+ * Without: links an existing account at once, or returns an invitation token for a new one.
+ */
+export const addMemberSchema = z.strictObject({
+  email: emailField,
+  role: roleField,
+  name: personNameField.optional(),
+  password: passwordField.optional(),
+});
+export type AddMemberInput = z.infer<typeof addMemberSchema>;
+
+export const changeRoleSchema = z.strictObject({ role: roleField });
+export type ChangeRoleInput = z.infer<typeof changeRoleSchema>;
+
+export const memberParamsSchema = z.strictObject({ userId: uuidParam });
+export const invitationParamsSchema = z.strictObject({ id: uuidParam });
+export const listQuerySchema = z.strictObject(paginationQuery);
+export type ListQuery = z.infer<typeof listQuerySchema>;

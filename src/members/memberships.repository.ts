@@ -1,0 +1,123 @@
+import { Injectable } from '@nestjs/common';
+import { and, asc, eq, or, sql } from 'drizzle-orm';
+import { Cursor } from '../common/http/cursor';
+import { MembershipRole, memberships, tenants, TenantStatus, users } from '../database/schema';
+import { SystemDb } from '../database/system-db';
+import { TenantDb } from '../database/tenant-db';
+
+export interface MemberRow {
+  /** The membership id (cursor key); the API addresses members by userId. */
+  id: string;
+  userId: string;
+  email: string;
+  name: string;
+  role: MembershipRole;
+  createdAt: Date;
+}
+
+export interface UserTenantRow {
+  id: string;
+  slug: string;
+  name: string;
+  status: TenantStatus;
+  role: MembershipRole;
+}
+
+const memberColumns = {
+  id: memberships.id,
+  userId: memberships.userId,
+  email: users.email,
+  name: users.name,
+  role: memberships.role,
+  createdAt: memberships.createdAt,
+};
+
+/**
+ * Memberships of the current tenant (TenantDb: filtered by tenant and RLS),
+ * plus the one cross-tenant read: a user's own memberships (SystemDb.asUser,
+ * allowed by the memberships_self_read policy). Methods that take part in a
+ * transaction accept the transaction's handle.
+ */
+@Injectable()
+export class MembershipsRepository {
+  constructor(
+    private readonly db: TenantDb,
+    private readonly systemDb: SystemDb,
+  ) {}
+
+  /** The per-request check behind "revocation is immediate": one indexed lookup (tenant_id, user_id). */
+  async findRole(userId: string): Promise<MembershipRole | undefined> {
+    const [row] = await this.db
+      .select({ role: memberships.role })
+      .from(memberships)
+      .where(eq(memberships.userId, userId))
+      .limit(1);
+    return row?.role;
+  }
+
+  async findMember(userId: string): Promise<MemberRow | undefined> {
+    const [row] = await this.db
+      .select(memberColumns)
+      .from(memberships)
+      .innerJoin(users, eq(users.id, memberships.userId))
+      .where(eq(memberships.userId, userId))
+      .limit(1);
+    return row;
+  }
+
+  /** Oldest first, keyset-paginated on (created_at, id). */
+  list(options: { limit: number; after?: Cursor }): Promise<MemberRow[]> {
+    return this.db
+      .select(memberColumns)
+      .from(memberships)
+      .innerJoin(users, eq(users.id, memberships.userId))
+      .where(options.after ? sql`(${memberships.createdAt}, ${memberships.id}) > (${options.after.createdAt}, ${options.after.id})` : undefined)
+      .orderBy(asc(memberships.createdAt), asc(memberships.id))
+      .limit(options.limit);
+  }
+
+  /** 409 CONFLICT when the user is already a member. */
+  async create(input: { userId: string; role: MembershipRole }, db: TenantDb = this.db): Promise<void> {
+    await db.insert(memberships).values(input);
+  }
+
+  /** For invitation acceptance: an existing membership (added meanwhile) is kept as it is. */
+  async createIfAbsent(input: { userId: string; role: MembershipRole }, db: TenantDb): Promise<void> {
+    await db.insert(memberships).values(input).onConflictDoNothing();
+  }
+
+  /**
+   * Locks the target's membership and every owner's, in id order (so two
+   * concurrent owner changes queue instead of deadlocking), and returns them.
+   * Under READ COMMITTED a waiting transaction re-reads the rows after the
+   * first commits, so it counts the owners as they are now.
+   */
+  lockOwnersAnd(tx: TenantDb, userId: string): Promise<Array<{ userId: string; role: MembershipRole }>> {
+    return tx
+      .select({ userId: memberships.userId, role: memberships.role })
+      .from(memberships)
+      .where(or(eq(memberships.role, 'owner'), eq(memberships.userId, userId)))
+      .orderBy(asc(memberships.id))
+      .for('update');
+  }
+
+  async updateRole(tx: TenantDb, userId: string, role: MembershipRole): Promise<void> {
+    await tx.update(memberships).set({ role, updatedAt: new Date() }).where(eq(memberships.userId, userId));
+  }
+
+  async delete(tx: TenantDb, userId: string): Promise<void> {
+    await tx.delete(memberships).where(eq(memberships.userId, userId));
+  }
+
+  /** Every tenant the user belongs to, with their role there (GET /me, switching tenants). */
+  listTenantsOfUser(userId: string): Promise<UserTenantRow[]> {
+    return this.systemDb.asUser('memberships.listTenantsOfUser', userId, (db) =>
+      db
+        .select({ id: tenants.id, slug: tenants.slug, name: tenants.name, status: tenants.status, role: memberships.role })
+        .from(memberships)
+        .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
+        .where(and(eq(memberships.userId, userId)))
+        .orderBy(asc(tenants.slug)),
+    );
+  }
+}

@@ -1,0 +1,94 @@
+import { Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Readable } from 'node:stream';
+import { TenantContext } from '../tenancy/tenant-context';
+import { PresignOptions, PutOptions, StorageDriver, StorageObjectMissingError, StoredObject } from './storage-driver';
+import { assertObjectKey, documentStoragePrefix, InvalidStorageKeyError, newDocumentObjectKey, tenantStoragePrefix } from './storage-keys';
+
+/**
+ * Tenant-aware file storage. The tenant comes from TenantContext; keys are
+ * built by storage-keys.ts and every key handed back in (from a metadata row)
+ * must lie under the current tenant's prefix before the driver sees it, so a
+ * mixed-up row cannot reach another tenant's object.
+ */
+export class StorageService implements OnApplicationShutdown {
+  private readonly logger = new Logger('Storage');
+
+  constructor(private readonly driver: StorageDriver) {}
+
+  get driverName(): StorageDriver['name'] {
+    return this.driver.name;
+  }
+
+  /** A fresh, server-generated key for an attachment of documentId. */
+  newDocumentObjectKey(documentId: string): string {
+    return newDocumentObjectKey(TenantContext.currentId(), documentId);
+  }
+
+  async put(key: string, body: Readable, options: PutOptions): Promise<void> {
+    return this.driver.put(this.ownKey(key), body, options);
+  }
+
+  async open(key: string): Promise<{ body: Readable; size: number }> {
+    try {
+      return await this.driver.open(this.ownKey(key));
+    } catch (error) {
+      // Uploads commit the row after the object, so this is an invariant breach worth a loud log line.
+      if (error instanceof StorageObjectMissingError) this.logger.error(`metadata points at a missing object: ${key}`);
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    return this.driver.delete([this.ownKey(key)]);
+  }
+
+  /**
+   * For cleanup paths where the metadata is already gone or never written: a
+   * failure leaves an orphan object (invisible to users, costs only space) and
+   * is logged with its key for a sweep; it never fails the request.
+   */
+  async deleteQuietly(key: string): Promise<void> {
+    try {
+      await this.delete(key);
+    } catch (error) {
+      this.logger.warn(`could not delete object ${key}; if it exists it is an orphan (${(error as Error).message})`);
+    }
+  }
+
+  async presignGet(key: string, options: PresignOptions): Promise<string | undefined> {
+    return this.driver.presignGet(this.ownKey(key), options);
+  }
+
+  /** Objects of the current tenant: prefix `tenants/<id>/`, trailing slash included. */
+  listTenantObjects(): AsyncIterable<StoredObject> {
+    return this.driver.list(tenantStoragePrefix(TenantContext.currentId()));
+  }
+
+  async deleteTenantObjects(): Promise<number> {
+    return this.driver.deleteByPrefix(tenantStoragePrefix(TenantContext.currentId()));
+  }
+
+  /**
+   * Every object of one document (`tenants/<id>/documents/<documentId>/`), once its
+   * rows are gone. Best effort like deleteQuietly: a failure leaves orphans, logged.
+   */
+  async removeDocumentObjects(documentId: string): Promise<number> {
+    const prefix = documentStoragePrefix(TenantContext.currentId(), documentId);
+    try {
+      return await this.driver.deleteByPrefix(prefix);
+    } catch (error) {
+      this.logger.warn(`orphan objects may be left under ${prefix} (${(error as Error).message})`);
+      return 0;
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.driver.close();
+  }
+
+  private ownKey(key: string): string {
+    assertObjectKey(key);
+    if (!key.startsWith(tenantStoragePrefix(TenantContext.currentId()))) throw new InvalidStorageKeyError('key of another tenant', key);
+    return key;
+  }
+}

@@ -1,0 +1,73 @@
+import { Injectable } from '@nestjs/common';
+import { eq, sql } from 'drizzle-orm';
+import { SystemDb } from '../database/system-db';
+import { users } from '../database/schema';
+
+/** What callers see of a user: never the password hash. */
+export interface UserProfile {
+  id: string;
+  email: string;
+  name: string;
+}
+
+/** A user with the hash, for the one place that verifies passwords (sign-in). */
+export interface UserCredentials extends UserProfile {
+  passwordHash: string | null;
+}
+
+const profileColumns = { id: users.id, email: users.email, name: users.name };
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/**
+ * Users are global (a platform table): every query is a named, logged system
+ * operation. Emails are stored lower-case and looked up through the
+ * lower(email) unique index, so "Ann@X.io" and "ann@x.io" are one account.
+ */
+@Injectable()
+export class UsersRepository {
+  constructor(private readonly systemDb: SystemDb) {}
+
+  findCredentialsByEmail(email: string): Promise<UserCredentials | undefined> {
+    return this.systemDb.run('users.findCredentialsByEmail', async (db) => {
+      const [row] = await db
+        .select({ ...profileColumns, passwordHash: users.passwordHash })
+        .from(users)
+        .where(eq(sql`lower(${users.email})`, normalizeEmail(email)))
+        .limit(1);
+      return row;
+    });
+  }
+
+  findById(id: string): Promise<UserProfile | undefined> {
+    return this.systemDb.run('users.findById', async (db) => {
+      const [row] = await db.select(profileColumns).from(users).where(eq(users.id, id)).limit(1);
+      return row;
+    });
+  }
+
+  /** 409 CONFLICT (unique lower(email)) when the email already has an account. */
+  create(input: { email: string; name?: string; passwordHash: string }): Promise<UserProfile> {
+    return this.systemDb.run('users.create', async (db) => {
+      const [row] = await db
+        .insert(users)
+        .values({ email: normalizeEmail(input.email), name: input.name ?? '', passwordHash: input.passwordHash })
+        .returning(profileColumns);
+      return row;
+    });
+  }
+
+  /** Only for accounts that have no password yet (never overwrites one). */
+  setInitialPassword(id: string, passwordHash: string): Promise<boolean> {
+    return this.systemDb.run('users.setInitialPassword', async (db) => {
+      const rows = await db
+        .update(users)
+        .set({ passwordHash, updatedAt: new Date() })
+        .where(sql`${users.id} = ${id} and ${users.passwordHash} is null`)
+        .returning({ id: users.id });
+      return rows.length === 1;
+    });
+  }
+}
