@@ -81,7 +81,7 @@ function listWhere(table: { createdAt: Column; id: Column; tags: Column }, optio
     options.tag ? arrayContains(table.tags, [options.tag]) : undefined,
   );
 }
-const newestFirst = (table: { createdAt: Column; id: Column }) => [sql`${table.createdAt} desc nulls last`, sql`${table.id} desc nulls last`];
+const newestFirst = (table: { createdAt: Column; id: Column }) => [sql`${table.createdAt} desc`, sql`${table.id} desc`];
 
 /** Rows without tenant_id; DocumentsService reads only the columns both tables share. */
 const asDocumentRows = (rows: Array<typeof untenantedDocuments.$inferSelect>) => rows as unknown as DocumentRow[];

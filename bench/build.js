@@ -9,7 +9,7 @@
  * under bench/dist/src and loaded as different classes from the ones the built
  * app registers, and Nest's dependency injection matches providers by class
  * identity. Loading the app's own dist/ keeps one copy of each.
- * Type checking is done by `tsc -p tsconfig.test.json` (it includes bench/).
+ * Type checking is done by `tsc -p test/tsconfig.json` (it includes bench/).
  */
 const { transformFileSync } = require('@swc/core');
 const fs = require('node:fs');

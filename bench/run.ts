@@ -217,7 +217,7 @@ async function createUntenantedCopy(db: BenchDatabase): Promise<void> {
         updated_at timestamp(3) with time zone not null
       );
       insert into bench_untenanted_documents select id, title, body, tags, created_by, created_at, updated_at from documents;
-      create index bench_untenanted_documents_created_idx on bench_untenanted_documents (created_at desc nulls last, id desc nulls last);
+      create index bench_untenanted_documents_created_idx on bench_untenanted_documents (created_at desc, id desc);
       analyze bench_untenanted_documents;
     `),
   );
@@ -233,9 +233,9 @@ async function explainHotQueries(dataset: Dataset): Promise<Record<string, strin
   const untenanted = `"id", "title", "body", "tags", "created_by", "created_at", "updated_at"`;
   const queries: Record<string, { sql: string; values: unknown[]; asApp: boolean }> = {
     'scoped get': { sql: `select ${columns} from "documents" where ("documents"."tenant_id" = $1 and "documents"."id" = $2) limit $3`, values: [tenant.id, tenant.documentIds[0], 1], asApp: true },
-    'scoped list': { sql: `select ${columns} from "documents" where "documents"."tenant_id" = $1 order by "documents"."created_at" desc nulls last, "documents"."id" desc nulls last limit $2`, values: [tenant.id, 21], asApp: true },
+    'scoped list': { sql: `select ${columns} from "documents" where "documents"."tenant_id" = $1 order by "documents"."created_at" desc, "documents"."id" desc limit $2`, values: [tenant.id, 21], asApp: true },
     'unscoped get': { sql: `select ${untenanted} from "bench_untenanted_documents" where "id" = $1 limit $2`, values: [tenant.documentIds[0], 1], asApp: false },
-    'unscoped list': { sql: `select ${untenanted} from "bench_untenanted_documents" order by "created_at" desc nulls last, "id" desc nulls last limit $1`, values: [21], asApp: false },
+    'unscoped list': { sql: `select ${untenanted} from "bench_untenanted_documents" order by "created_at" desc, "id" desc limit $1`, values: [21], asApp: false },
   };
   const plans: Record<string, string[]> = {};
   for (const [name, query] of Object.entries(queries)) {

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { jwtVerify, SignJWT } from 'jose';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createSecretKey, KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
@@ -40,7 +40,7 @@ export interface IssuedAccessToken {
 @Injectable()
 export class AccessTokenService {
   private readonly logger = new Logger(AccessTokenService.name);
-  private readonly key: Uint8Array;
+  private readonly key: KeyObject;
   private readonly issuer: string;
   private readonly audience: string;
   private readonly ttlSeconds: number;
@@ -52,7 +52,8 @@ export class AccessTokenService {
       secret = randomBytes(32).toString('base64url');
       this.logger.warn('JWT_SECRET is not set: using a random key for this process; tokens will not survive a restart');
     }
-    this.key = new TextEncoder().encode(secret);
+    // A KeyObject made once: given raw bytes, jose imports the key again on every sign and verify.
+    this.key = createSecretKey(Buffer.from(secret, 'utf8'));
     this.issuer = config.auth.jwtIssuer;
     this.audience = config.auth.jwtAudience;
     this.ttlSeconds = config.auth.accessTokenTtlSeconds;

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, arrayContains, eq, sql } from 'drizzle-orm';
+import { and, arrayContains, desc, eq, sql } from 'drizzle-orm';
 import { Cursor } from '../common/http/cursor';
 import { DocumentRow, documents } from '../database/schema';
 import { TenantDb } from '../database/tenant-db';
@@ -39,11 +39,9 @@ export class DocumentsRepository {
           options.tag ? arrayContains(documents.tags, [options.tag]) : undefined,
         ),
       )
-      // Spelled to match the index exactly: drizzle-kit created it as DESC NULLS LAST, while desc()
-      // alone means DESC NULLS FIRST, and Postgres then sorts every row of the tenant instead of
-      // reading 21 index entries. The columns are NOT NULL, so the order is the same
-      // (test/database/query-plans.e2e-spec.ts checks the plan).
-      .orderBy(sql`${documents.createdAt} desc nulls last`, sql`${documents.id} desc nulls last`)
+      // Matches documents_tenant_created_idx (DESC NULLS FIRST, what desc() means), so Postgres reads
+      // limit + 1 index entries instead of sorting the tenant's rows (test/database/query-plans.e2e-spec.ts).
+      .orderBy(desc(documents.createdAt), desc(documents.id))
       .limit(options.limit);
   }
 

@@ -158,7 +158,7 @@ describe('query plans of the hot document reads', () => {
     expect(byId.text).toMatch(/from "documents" where \("documents"\."tenant_id" = \$1 and "documents"\."id" = \$2\) limit \$3/);
     expect(byId.values).toEqual([tenant.id, documentId, 1]);
     const list = await captureSql((repository) => repository.list({ limit: 21 }));
-    expect(list.text).toMatch(/where "documents"\."tenant_id" = \$1 order by "documents"\."created_at" desc nulls last, "documents"\."id" desc nulls last limit \$2/);
+    expect(list.text).toMatch(/where "documents"\."tenant_id" = \$1 order by "documents"\."created_at" desc, "documents"\."id" desc limit \$2/);
   });
 
   it('the app role sees the tenant rows through these statements (the plans below are of real reads)', async () => {

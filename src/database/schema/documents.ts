@@ -19,8 +19,10 @@ export const documents = pgTable(
   (t) => [
     primaryKey({ name: 'documents_pkey', columns: [t.tenantId, t.id] }),
     foreignKey({ name: 'documents_tenant_fk', columns: [t.tenantId], foreignColumns: [tenants.id] }).onDelete('cascade'),
-    // Serves the cursor-paginated list (newest first) without a sort.
-    index('documents_tenant_created_idx').on(t.tenantId, t.createdAt.desc(), t.id.desc()),
+    // Serves the cursor-paginated list (newest first) without a sort. NULLS FIRST because that is
+    // what ORDER BY ... DESC means; drizzle-kit would otherwise write DESC NULLS LAST and the
+    // planner would sort the tenant's rows instead of reading the index in order.
+    index('documents_tenant_created_idx').on(t.tenantId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
     tenantIsolationPolicy('documents'),
   ],
 ).enableRLS();

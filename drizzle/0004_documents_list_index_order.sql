@@ -1,0 +1,2 @@
+DROP INDEX "documents_tenant_created_idx";--> statement-breakpoint
+CREATE INDEX "documents_tenant_created_idx" ON "documents" USING btree ("tenant_id","created_at" DESC NULLS FIRST,"id" DESC NULLS FIRST);
