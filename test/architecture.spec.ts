@@ -9,7 +9,8 @@ import path from 'node:path';
 describe('architecture', () => {
   const SRC = path.resolve(__dirname, '..', 'src');
   const ALLOWED = [/^database\//, /^runtime\//, /^main\.ts$/];
-  const RAW_CLIENT = /from ['"](pg|drizzle-orm\/node-postgres[^'"]*|[./]+\/database\/pg\/[^'"]+|[./]*pg\/[^'"]+)['"]/;
+  const RAW_CLIENT =
+    /(from|require\(|import\()\s*['"](pg|pg-pool|drizzle-orm\/node-postgres[^'"]*|[./]+\/database\/pg\/[^'"]+|[./]*pg\/[^'"]+)['"]/;
 
   function files(dir: string): string[] {
     return readdirSync(dir).flatMap((name) => {
@@ -22,6 +23,9 @@ describe('architecture', () => {
     expect(files(SRC).length).toBeGreaterThan(20);
     expect(RAW_CLIENT.test("import pg from 'pg';")).toBe(true);
     expect(RAW_CLIENT.test("import { drizzle } from 'drizzle-orm/node-postgres';")).toBe(true);
+    expect(RAW_CLIENT.test("const pg = require('pg');")).toBe(true);
+    expect(RAW_CLIENT.test("await import('pg')")).toBe(true);
+    expect(RAW_CLIENT.test("import { TenantDb } from '../database/tenant-db';")).toBe(false);
   });
 
   it('keeps pg, drizzle-orm/node-postgres and the pool out of feature code', () => {

@@ -72,4 +72,16 @@ describe('cache keys', () => {
     for (const part of parts) expect(() => tenantKey(tenant, 'documents', `list.${part}`)).not.toThrow();
     expect(new Set(parts).size).toBe(parts.length);
   });
+
+  it('keeps long parts bounded (a digest) and still distinct', () => {
+    const long = ['漢'.repeat(50), '漢'.repeat(49) + '字', 'x'.repeat(10_000)].map(keyPart);
+    for (const part of long) {
+      expect(part).toMatch(/^h\.[A-Za-z0-9_-]{43}$/);
+      // The longest key the documents list composes: version token + limit + cursor + tag.
+      expect(() => tenantKey(tenant, 'documents', `${'v'.repeat(12)}.list.100.${'c'.repeat(120)}.${part}`)).not.toThrow();
+    }
+    expect(new Set(long).size).toBe(long.length);
+    // Positive control: short values stay readable base64url.
+    expect(keyPart('plan')).toBe(Buffer.from('plan').toString('base64url'));
+  });
 });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /**
  * The one place cache keys are spelled. Callers name a namespace and a key;
@@ -77,8 +77,15 @@ export function assertPurgePrefix(prefix: string): string {
  * a delimiter or a glob character, and distinct inputs stay distinct.
  */
 export function keyPart(value: string): string {
-  return Buffer.from(value, 'utf8').toString('base64url') || '_';
+  const encoded = Buffer.from(value, 'utf8').toString('base64url');
+  if (encoded.length <= MAX_PLAIN_PART) return encoded || '_';
+  // Long values (50 CJK characters are 200 base64url characters) would push a composed key past
+  // the length limit; a digest keeps it bounded. '.' never occurs in base64url, so "h.<digest>"
+  // cannot equal the plain encoding of another value.
+  return `h.${createHash('sha256').update(value, 'utf8').digest('base64url')}`;
 }
+
+const MAX_PLAIN_PART = 64;
 
 /** A fresh namespace version: random, so two writers never produce the same token. */
 export function newVersionToken(): string {

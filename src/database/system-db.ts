@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { drizzle, NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import { TenantContext } from '../tenancy/tenant-context';
-import { withClient } from './pg/pool';
+import { inTransaction } from './pg/pool';
 import * as schema from './schema';
 
 export type SystemDatabase = NodePgDatabase<typeof schema>;
@@ -36,17 +36,7 @@ export class SystemDb {
   asUser<T>(operation: string, userId: string, fn: (db: SystemDatabase) => Promise<T>): Promise<T> {
     if (!UUID.test(userId)) throw new Error('asUser needs a user id (UUID)');
     this.audit(operation, userId);
-    return withClient(this.pool, async (client) => {
-      await client.query(`begin; select set_config('app.user_id', '${userId}', true)`);
-      try {
-        const result = await fn(drizzle({ client, schema }));
-        await client.query('commit');
-        return result;
-      } catch (error) {
-        await client.query('rollback').catch(() => undefined);
-        throw error;
-      }
-    });
+    return inTransaction(this.pool, `select set_config('app.user_id', '${userId}', true)`, (client) => fn(drizzle({ client, schema })));
   }
 
   private audit(operation: string, userId?: string): void {

@@ -7,7 +7,7 @@ import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { TenantContext } from '../tenancy/tenant-context';
 import { queryForTenant } from './pg/tenant-batch-query';
-import { withClient } from './pg/pool';
+import { inTransaction, withClient } from './pg/pool';
 import * as schema from './schema';
 
 /**
@@ -202,19 +202,11 @@ export function createTenantDb(pool: pg.Pool): TenantDb {
   const runTransaction = async <T>(fn: (tx: TenantDb) => Promise<T>): Promise<T> => {
     const tenantId = TenantContext.currentId();
     if (!UUID.test(tenantId)) throw new TenantMismatchError();
-    return withClient(pool, async (client) => {
-      // One simple-protocol round trip; the tenant id is a validated UUID, so the literal is safe.
-      await client.query(`begin; select set_config('app.tenant_id', '${tenantId}', true)`);
-      try {
-        const txDb = drizzle({ client, schema });
-        const tx: TenantDb = new TenantDb(txDb, (inner) => inner(tx));
-        const result = await fn(tx);
-        await client.query('commit');
-        return result;
-      } catch (error) {
-        await client.query('rollback').catch(() => undefined);
-        throw error;
-      }
+    // The tenant id is a validated UUID, so the literal is safe; BEGIN and set_config share one round trip.
+    return inTransaction(pool, `select set_config('app.tenant_id', '${tenantId}', true)`, (client) => {
+      const txDb = drizzle({ client, schema });
+      const tx: TenantDb = new TenantDb(txDb, (inner) => inner(tx));
+      return fn(tx);
     });
   };
   return new TenantDb(db, runTransaction);

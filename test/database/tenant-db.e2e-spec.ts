@@ -241,6 +241,30 @@ describe('tenant data layer', () => {
       }
     });
 
+    it('reports a transaction whose error was swallowed as failed, and keeps the connection after a business error', async () => {
+      const single = createPool({ url: db.appUrl, max: 1, statementTimeoutMs: 5000, applicationName: 'test-tx' });
+      try {
+        const scoped = createTenantDb(single);
+        const pid = async () => (await single.query('select pg_backend_pid() as pid')).rows[0].pid;
+        const before = await pid();
+        // fn catches the error of a failed statement: PostgreSQL aborted the transaction, COMMIT becomes ROLLBACK.
+        await expect(
+          as(a, () =>
+            scoped.transaction(async (tx) => {
+              await tx.insert(documents).values({ title: 'lost' });
+              await tx.insert(comments).values({ documentId: '00000000-0000-4000-8000-000000000000', body: 'x' }).catch(() => undefined);
+            }),
+          ),
+        ).rejects.toThrow(/not committed/);
+        expect(await as(a, () => tenantDb.select().from(documents).where(eq(documents.title, 'lost')))).toEqual([]);
+        // A domain error thrown inside fn: rolled back, and the same connection is reused (not destroyed).
+        await expect(as(a, () => scoped.transaction(async () => { throw new Error('business rule'); }))).rejects.toThrow('business rule');
+        expect(await pid()).toBe(before);
+      } finally {
+        await single.end();
+      }
+    });
+
     it('rolls back a failed transaction completely', async () => {
       const before = await as(a, () => tenantDb.select({ n: count() }).from(documents));
       await expect(
@@ -250,7 +274,7 @@ describe('tenant data layer', () => {
             await tx.insert(comments).values({ documentId: '00000000-0000-4000-8000-000000000000', body: 'dangling' });
           }),
         ),
-      ).rejects.toThrow();
+      ).rejects.toMatchObject({ cause: { code: '23503' } }); // the composite FK refused the dangling comment
       const after = await as(a, () => tenantDb.select({ n: count() }).from(documents));
       expect(after).toEqual(before);
       // Positive control: a successful transaction commits.

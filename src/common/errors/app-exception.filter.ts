@@ -43,12 +43,17 @@ export class AppExceptionFilter implements ExceptionFilter {
 
   private toAppError(exception: unknown, requestId: string | undefined): AppError {
     if (exception instanceof AppError) {
-      if (exception.code === ErrorCode.Internal) this.logger.error(`[${requestId}] ${exception.message}`, exception.stack);
-      return exception;
+      if (exception.code !== ErrorCode.Internal) return exception;
+      // Internal errors describe our bug ("no tenant context", "row named another tenant"): log, never echo.
+      this.logger.error(`[${requestId}] ${exception.message}`, exception.stack);
+      return new AppError(ErrorCode.Internal, 'Internal server error');
     }
     if (exception instanceof HttpException) return fromHttpException(exception);
     const mapped = mapDatabaseError(exception);
-    if (mapped) return mapped;
+    if (mapped) {
+      if (mapped.code === ErrorCode.ServiceUnavailable) this.logger.warn(`[${requestId}] database unavailable: ${describe(exception)}`);
+      return mapped;
+    }
     this.logger.error(`[${requestId}] unhandled ${describe(exception)}`, stackOf(exception));
     return new AppError(ErrorCode.Internal, 'Internal server error');
   }

@@ -22,6 +22,22 @@ describe('mapDatabaseError', () => {
   it('leaves unknown and non-database errors to the 500 path', () => {
     expect(mapDatabaseError(pgError('XX000'))).toBeUndefined();
     expect(mapDatabaseError(new Error('boom'))).toBeUndefined();
-    expect(mapDatabaseError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBeUndefined();
+    expect(mapDatabaseError(Object.assign(new Error('x'), { code: 'ENOENT' }))).toBeUndefined();
+  });
+});
+
+describe('mapDatabaseError: availability and encoding', () => {
+  it('maps a NUL byte in text (22021) to a 400, not a 500', () => {
+    expect(mapDatabaseError(pgError('22021'))?.code).toBe('VALIDATION_FAILED');
+  });
+
+  it.each([
+    [Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })],
+    [new Error('timeout exceeded when trying to connect')],
+    [Object.assign(new Error('Failed query: select 1'), { cause: new Error('Connection terminated unexpectedly') })],
+  ])('maps an unreachable or exhausted database to 503 with Retry-After (%#)', (error) => {
+    const mapped = mapDatabaseError(error);
+    expect(mapped?.code).toBe('SERVICE_UNAVAILABLE');
+    expect(mapped?.headers).toEqual({ 'retry-after': '1' });
   });
 });

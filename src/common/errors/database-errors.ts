@@ -22,9 +22,27 @@ export function isPgServerError(error: unknown): error is PgServerError {
  * names constraints and may echo values, so none of it reaches the client.
  * Returns undefined for errors that are not the caller's fault (-> 500/503).
  */
+const busy = () =>
+  new AppError(ErrorCode.ServiceUnavailable, 'The service is busy, retry shortly', undefined, { 'retry-after': '1' });
+
+/**
+ * The database could not be reached or no connection was free in time: pg and
+ * pg-pool report these as plain errors (no SQLSTATE). A 503 the client may retry.
+ */
+function isConnectionFailure(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | undefined;
+  if (!e) return false;
+  if (typeof e.code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(e.code)) return true;
+  return (
+    typeof e.message === 'string' &&
+    /timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|Query read timeout/i.test(e.message)
+  );
+}
+
 export function mapDatabaseError(error: unknown): AppError | undefined {
   // drizzle wraps driver errors in DrizzleQueryError with the pg error as `cause`.
   const cause = isPgServerError(error) ? error : (error as { cause?: unknown })?.cause;
+  if (isConnectionFailure(error) || isConnectionFailure(cause)) return busy();
   if (!isPgServerError(cause)) return undefined;
   switch (cause.code) {
     case '23505': // unique_violation
@@ -38,15 +56,18 @@ export function mapDatabaseError(error: unknown): AppError | undefined {
     case '22003': // numeric_value_out_of_range
     case '22007': // invalid_datetime_format
     case '22008': // datetime_field_overflow
+    case '22021': // character_not_in_repertoire (e.g. a NUL byte in text)
+    case '22P05': // untranslatable_character
+    case '54000': // program_limit_exceeded (e.g. an index row too large)
       return AppError.validation([{ path: '', message: 'A value is not valid for this field' }]);
     case '40001': // serialization_failure
     case '40P01': // deadlock_detected
     case '55P03': // lock_not_available
     case '57014': // query_canceled (statement_timeout)
     case '53300': // too_many_connections
-      return new AppError(ErrorCode.ServiceUnavailable, 'The service is busy, retry shortly', undefined, {
-        'retry-after': '1',
-      });
+    case '57P01': // admin_shutdown
+    case '57P03': // cannot_connect_now
+      return busy();
     default:
       return undefined;
   }

@@ -42,3 +42,31 @@ export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) =
     client.release(broken);
   }
 }
+
+/**
+ * BEGIN + `setup` (one round trip), fn, COMMIT. Whatever fn throws, the
+ * transaction is rolled back; the connection goes back to the pool unless the
+ * rollback itself failed (then the connection's state is unknown and it is
+ * destroyed). A COMMIT that the server turned into a ROLLBACK (fn swallowed an
+ * error inside the transaction) is reported as a failure, never as success.
+ */
+export async function inTransaction<T>(pool: pg.Pool, setup: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query(`begin; ${setup}`);
+    const result = await fn(client);
+    const commit = await client.query('commit');
+    if (commit.command !== 'COMMIT') throw new Error(`transaction was not committed (server answered ${commit.command})`);
+    return result;
+  } catch (error) {
+    try {
+      await client.query('rollback');
+    } catch (rollbackError) {
+      broken = rollbackError as Error;
+    }
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}

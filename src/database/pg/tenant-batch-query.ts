@@ -204,9 +204,12 @@ export class TenantBatchQuery {
   }
 }
 
-/** Runs `statement` for `tenantId` on a client (or a pool, which lends one for the round trip). */
+/**
+ * Runs `statement` for `tenantId` on a checked-out client. Not on a pool:
+ * pool.query() releases its client from a callback this query does not use.
+ */
 export function queryForTenant(
-  client: pg.Pool | pg.PoolClient | pg.Client,
+  client: pg.PoolClient | pg.Client,
   tenantId: string,
   statement: StatementConfig,
 ): Promise<pg.QueryResult> {
