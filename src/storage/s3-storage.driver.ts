@@ -14,15 +14,10 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Logger } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { PresignOptions, PutOptions, StorageDriver, StorageObjectMissingError, StoredObject, StorageUnavailableError } from './storage-driver';
+import type { AppConfig } from '../config/app-config';
 
-export interface S3DriverOptions {
-  bucket: string;
-  endpoint?: string;
-  region: string;
-  credentials?: { accessKeyId: string; secretAccessKey: string };
-  forcePathStyle: boolean;
-  requestTimeoutMs: number;
-}
+/** Exactly the validated S3 settings (AppConfig.storage.s3). */
+export type S3DriverOptions = NonNullable<AppConfig['storage']['s3']>;
 
 const nestLogger = new Logger('S3');
 const sdkLogger = {

