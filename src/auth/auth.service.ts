@@ -9,7 +9,7 @@ import { parseTenantHeader, TenantIdentifier } from '../tenancy/tenant-identifie
 import { PasswordHasher } from '../users/password-hasher';
 import { UserProfile, UsersRepository } from '../users/users.repository';
 import { AccessTokenService, IssuedAccessToken } from './access-token.service';
-import { accountKey, addressKey, LoginThrottle } from './login-throttle';
+import { accountKey, addressKey, LoginThrottle, ThrottleReservation } from './login-throttle';
 import { AcceptInvitationInput, LoginInput } from './auth.schemas';
 import { currentPrincipal } from './principal';
 
@@ -48,6 +48,10 @@ function invalidCredentials(): AppError {
   return new AppError(ErrorCode.InvalidCredentials, 'Invalid email or password for this tenant');
 }
 
+function invitationInvalid(): AppError {
+  return new AppError(ErrorCode.InvitationInvalid, 'The invitation is invalid, expired or already used');
+}
+
 @Injectable()
 export class AuthService {
   constructor(
@@ -64,40 +68,63 @@ export class AuthService {
    * credential). A wrong email, a wrong password and a user who is not a
    * member of this tenant get the same 401, after the same work: one argon2
    * verification (of a dummy hash when there is no user) and one membership lookup.
+   * The attempt is counted against the account and the address before the
+   * password is verified (so parallel guesses cannot all slip under the limit)
+   * and given back if it succeeds.
    */
   async login(input: LoginInput, address: string | undefined): Promise<SessionView> {
-    const keys = [accountKey(input.email), addressKey(address)];
-    this.refuseIfThrottled(keys);
-    const user = await this.users.findCredentialsByEmail(input.email);
-    const passwordOk = await this.hasher.verify(user?.passwordHash, input.password);
-    const role = await this.memberships.findRole(user?.id ?? NO_USER);
-    if (!user || !passwordOk || !role) {
-      this.throttle.recordFailure(keys);
-      throw invalidCredentials();
-    }
-    this.throttle.reset(keys[0]);
-    return this.session({ id: user.id, email: user.email, name: user.name }, TenantContext.current(), role);
+    const account = accountKey(input.email);
+    return this.throttled([await this.reserve([account, addressKey(address)])], async () => {
+      const user = await this.users.findCredentialsByEmail(input.email);
+      const passwordOk = await this.hasher.verify(user?.passwordHash, input.password);
+      const role = await this.memberships.findRole(user?.id ?? NO_USER);
+      if (!user || !passwordOk || !role) throw invalidCredentials();
+      await this.throttle.reset(account);
+      return this.session({ id: user.id, email: user.email, name: user.name }, TenantContext.current(), role);
+    });
   }
 
-  /** Accepts an invitation of the tenant the request names and signs the user in there. */
+  /**
+   * Accepts an invitation of the tenant the request names and signs the user
+   * in there. The token says which email is invited; the caller must then be
+   * that email's account holder: if the email has an account, `password` must
+   * be that account's current password (counted like a sign-in, per account and
+   * per address); if it has none, the account is created with `password`. So
+   * an account joins a tenant only with its holder's password, and an
+   * invitation never sets or replaces the password of an existing account.
+   */
   async acceptInvitation(input: AcceptInvitationInput, address: string | undefined): Promise<SessionView> {
-    const addressKeys = [addressKey(address)];
-    this.refuseIfThrottled(addressKeys);
-    const result = await this.invitations.accept(input.token, input.password, input.name);
-    if (result.outcome === 'invalid-invitation') {
-      this.throttle.recordFailure(addressKeys);
-      throw new AppError(ErrorCode.InvitationInvalid, 'The invitation is invalid, expired or already used');
+    const reservations = [await this.reserve([addressKey(address)])];
+    return this.throttled(reservations, async () => {
+      const invitation = await this.invitations.findUsable(input.token);
+      if (!invitation) throw invitationInvalid();
+      const userId = await this.accountHolder(invitation.email, input.password, input.name, reservations);
+      const role = await this.invitations.complete(invitation, input.token, userId);
+      if (!role) throw invitationInvalid();
+      const user = await this.users.findById(userId);
+      if (!user) throw new AppError(ErrorCode.Internal, 'Accepted invitation left no user');
+      return this.session(user, TenantContext.current(), role);
+    });
+  }
+
+  /** The id of the account for `email`, proved by its password, or created with it when the email has none. */
+  private async accountHolder(email: string, password: string, name: string | undefined, reservations: ThrottleReservation[]): Promise<string> {
+    let existing = await this.users.findCredentialsByEmail(email);
+    if (!existing) {
+      const created = await this.users.createIfAbsent({ email, name, passwordHash: await this.hasher.hash(password) });
+      if (created) return created.id;
+      // Created concurrently (another acceptance for the same email): it is an existing account now.
+      existing = await this.users.findCredentialsByEmail(email);
+      if (!existing) throw new AppError(ErrorCode.Internal, 'Account vanished while accepting an invitation');
     }
-    if (result.outcome === 'wrong-password') {
-      this.throttle.recordFailure([accountKey(result.email), ...addressKeys]);
-      throw new AppError(
-        ErrorCode.InvalidCredentials,
-        'This email already has an account: accept the invitation with that account\'s password',
-      );
+    const account = accountKey(email);
+    reservations.push(await this.reserve([account]));
+    // An account without a password (none is created by the API) cannot prove itself: refused like a wrong password.
+    if (!(await this.hasher.verify(existing.passwordHash, password))) {
+      throw new AppError(ErrorCode.InvalidCredentials, "This email already has an account: accept the invitation with that account's password");
     }
-    const [user, role] = await Promise.all([this.users.findById(result.userId), this.memberships.findRole(result.userId)]);
-    if (!user || !role) throw new AppError(ErrorCode.Internal, 'Accepted invitation left no membership');
-    return this.session(user, TenantContext.current(), role);
+    await this.throttle.reset(account);
+    return existing.id;
   }
 
   /**
@@ -136,13 +163,36 @@ export class AuthService {
     };
   }
 
-  private refuseIfThrottled(keys: string[]): void {
-    const wait = this.throttle.retryAfterSeconds(keys);
-    if (wait > 0) {
+  /** Counts one attempt against `keys`, or answers 429 with Retry-After (nothing counted) when one of them is at its limit. */
+  private async reserve(keys: string[]): Promise<ThrottleReservation> {
+    const reservation = await this.throttle.reserve(keys);
+    if (!reservation.granted) {
       throw new AppError(ErrorCode.TooManyRequests, 'Too many failed sign-in attempts: retry later', undefined, {
-        'retry-after': String(wait),
+        'retry-after': String(reservation.retryAfterSeconds),
       });
     }
+    return reservation;
+  }
+
+  /**
+   * Runs an attempt whose reservations were taken: a wrong password or
+   * invitation keeps them (they are the recorded failure); a success, or any
+   * other failure (429 on a second key, a database error), gives them back.
+   */
+  private async throttled<T>(reservations: ThrottleReservation[], attempt: () => Promise<T>): Promise<T> {
+    try {
+      const result = await attempt();
+      await this.releaseAll(reservations);
+      return result;
+    } catch (error) {
+      const guessFailed = error instanceof AppError && (error.code === ErrorCode.InvalidCredentials || error.code === ErrorCode.InvitationInvalid);
+      if (!guessFailed) await this.releaseAll(reservations);
+      throw error;
+    }
+  }
+
+  private async releaseAll(reservations: ThrottleReservation[]): Promise<void> {
+    for (const reservation of reservations) await this.throttle.release(reservation);
   }
 
   private async session(user: UserProfile, tenant: Pick<Tenant, 'id' | 'slug' | 'name'>, role: MembershipRole): Promise<SessionView> {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { Cursor } from '../common/http/cursor';
 import { InvitationRow, invitations, MembershipRole } from '../database/schema';
 import { TenantDb } from '../database/tenant-db';
@@ -18,9 +18,29 @@ export interface NewInvitation {
 export class InvitationsRepository {
   constructor(private readonly db: TenantDb) {}
 
-  async create(input: NewInvitation): Promise<InvitationRow> {
-    const [row] = await this.db.insert(invitations).values(input).returning();
+  async create(input: NewInvitation, db: TenantDb = this.db): Promise<InvitationRow> {
+    const [row] = await db.insert(invitations).values(input).returning();
     return row;
+  }
+
+  /**
+   * Locks this tenant's pending invitations for `email` (expired ones
+   * included), so the one that replaces them is written under the lock. Two
+   * concurrent invitations of an email that has none yet cannot block each
+   * other this way (there is no row to lock): both are kept, see README.
+   */
+  lockPendingByEmail(tx: TenantDb, email: string): Promise<InvitationRow[]> {
+    return tx
+      .select()
+      .from(invitations)
+      .where(and(eq(invitations.email, email), isNull(invitations.acceptedAt)))
+      .orderBy(asc(invitations.id))
+      .for('update');
+  }
+
+  async deletePendingByIds(tx: TenantDb, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await tx.delete(invitations).where(and(inArray(invitations.id, ids), isNull(invitations.acceptedAt)));
   }
 
   async findById(id: string): Promise<InvitationRow | undefined> {

@@ -6,8 +6,6 @@ import { AppConfig } from '../config/app-config';
 import { InvitationRow, MembershipRole } from '../database/schema';
 import { TenantDb } from '../database/tenant-db';
 import { hexToUuid, randomSecret, sameDigest, sha256Hex, uuidToHex } from '../auth/secret-token';
-import { PasswordHasher } from '../users/password-hasher';
-import { UsersRepository } from '../users/users.repository';
 import { InvitationsRepository } from './invitations.repository';
 import { MembershipsRepository } from './memberships.repository';
 import { ListQuery } from './members.schemas';
@@ -25,10 +23,12 @@ export interface CreatedInvitation extends InvitationView {
   token: string;
 }
 
-export type AcceptResult =
-  | { outcome: 'accepted'; userId: string; email: string; role: MembershipRole }
-  | { outcome: 'invalid-invitation' }
-  | { outcome: 'wrong-password'; email: string };
+/** An invitation whose token matched, not used, not expired: what acceptance works on. */
+export interface UsableInvitation {
+  id: string;
+  email: string;
+  role: MembershipRole;
+}
 
 /** `inv_<invitation id, 32 hex>_<secret>`: the id finds the row, the SHA-256 of the whole token must match. */
 const TOKEN_PATTERN = /^inv_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
@@ -46,7 +46,13 @@ const toView = (row: InvitationRow): InvitationView => ({
   expiresAt: row.expiresAt.toISOString(),
 });
 
-/** Invitations of the current tenant: create (token shown once), list, revoke, accept. */
+/**
+ * Invitations of the current tenant: issue (token shown once), list, revoke,
+ * and the tenant side of acceptance. Who may accept (the account's own
+ * password, or a new account) is decided by AuthService.acceptInvitation
+ * before complete() adds the membership: this service never reads or writes
+ * an account.
+ */
 @Injectable()
 export class InvitationsService {
   private readonly ttlMs: number;
@@ -54,24 +60,36 @@ export class InvitationsService {
   constructor(
     private readonly invitations: InvitationsRepository,
     private readonly memberships: MembershipsRepository,
-    private readonly users: UsersRepository,
-    private readonly hasher: PasswordHasher,
     private readonly db: TenantDb,
     config: AppConfig,
   ) {
     this.ttlMs = config.auth.invitationTtlHours * 3600 * 1000;
   }
 
-  async create(email: string, role: MembershipRole, invitedBy: string | null): Promise<CreatedInvitation> {
+  /**
+   * A new invitation for `email`, replacing this tenant's pending ones for the
+   * same email (their tokens stop working): inviting again renews. The same
+   * whether or not the email has an account anywhere. `assertMayReplace` guards
+   * the replaced invitations' roles (an admin cannot cancel an owner
+   * invitation, as they cannot revoke one); it throws to refuse.
+   */
+  async issue(
+    email: string,
+    role: MembershipRole,
+    invitedBy: string | null,
+    assertMayReplace: (role: MembershipRole) => void = () => undefined,
+  ): Promise<CreatedInvitation> {
+    const normalized = email.trim().toLowerCase();
     const id = randomUUID();
     const token = `inv_${uuidToHex(id)}_${randomSecret()}`;
-    const row = await this.invitations.create({
-      id,
-      email: email.toLowerCase(),
-      role,
-      tokenHash: sha256Hex(token),
-      invitedBy,
-      expiresAt: new Date(Date.now() + this.ttlMs),
+    const row = await this.db.transaction(async (tx) => {
+      const pending = await this.invitations.lockPendingByEmail(tx, normalized);
+      for (const old of pending) assertMayReplace(old.role);
+      await this.invitations.deletePendingByIds(tx, pending.map((old) => old.id));
+      return this.invitations.create(
+        { id, email: normalized, role, tokenHash: sha256Hex(token), invitedBy, expiresAt: new Date(Date.now() + this.ttlMs) },
+        tx,
+      );
     });
     return { ...toView(row), token };
   }
@@ -90,37 +108,29 @@ export class InvitationsService {
     if (!(await this.invitations.deletePending(id))) throw AppError.notFound('Invitation');
   }
 
-  /**
-   * Accepts an invitation of the current tenant. A new email gets an account
-   * with `password`; an existing account must prove it knows its password (an
-   * invitation token alone never sets or replaces anyone's password).
-   */
-  async accept(token: string, password: string, name: string | undefined): Promise<AcceptResult> {
+  /** The invitation of the current tenant this token opens, if it can still be accepted. */
+  async findUsable(token: string): Promise<UsableInvitation | undefined> {
     const parsed = parseInvitationToken(token);
-    if (!parsed) return { outcome: 'invalid-invitation' };
-    const invitation = await this.invitations.findById(parsed.id);
-    if (!invitation || !this.usable(invitation, token)) return { outcome: 'invalid-invitation' };
+    if (!parsed) return undefined;
+    const row = await this.invitations.findById(parsed.id);
+    if (!row || !this.usable(row, token)) return undefined;
+    return { id: row.id, email: row.email, role: row.role };
+  }
 
-    // Account work first, outside the transaction, so one request never holds two pooled connections.
-    const existing = await this.users.findCredentialsByEmail(invitation.email);
-    let userId: string;
-    if (existing?.passwordHash) {
-      if (!(await this.hasher.verify(existing.passwordHash, password))) return { outcome: 'wrong-password', email: invitation.email };
-      userId = existing.id;
-    } else if (existing) {
-      await this.users.setInitialPassword(existing.id, await this.hasher.hash(password));
-      userId = existing.id;
-    } else {
-      userId = (await this.users.create({ email: invitation.email, name, passwordHash: await this.hasher.hash(password) })).id;
-    }
-
+  /**
+   * Adds `userId` (an account that has just proved it holds the invitation's
+   * email: see AuthService.acceptInvitation) with the invitation's role and
+   * marks the invitation used. Re-checked under the row lock, so of two
+   * concurrent acceptances of one token only one wins; undefined for the loser,
+   * or when the invitation was revoked or replaced meanwhile.
+   */
+  complete(invitation: UsableInvitation, token: string, userId: string): Promise<MembershipRole | undefined> {
     return this.db.transaction(async (tx) => {
-      // Re-checked under the row lock: two concurrent acceptances of one token, only one wins.
       const locked = await this.invitations.lockById(tx, invitation.id);
-      if (!locked || !this.usable(locked, token)) return { outcome: 'invalid-invitation' } as const;
+      if (!locked || !this.usable(locked, token)) return undefined;
       await this.memberships.createIfAbsent({ userId, role: locked.role }, tx);
       await this.invitations.markAccepted(tx, locked.id, userId);
-      return { outcome: 'accepted', userId, email: locked.email, role: locked.role } as const;
+      return locked.role;
     });
   }
 

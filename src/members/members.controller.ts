@@ -6,11 +6,11 @@ import { currentPrincipal } from '../auth/principal';
 import { TenantRoute } from '../tenancy/route-access.decorator';
 import { InvitationsService } from './invitations.service';
 import {
-  addMemberSchema,
-  AddMemberInput,
   changeRoleSchema,
   ChangeRoleInput,
   invitationParamsSchema,
+  inviteMemberSchema,
+  InviteMemberInput,
   listQuerySchema,
   ListQuery,
   memberParamsSchema,
@@ -31,11 +31,12 @@ export class MembersController {
     return this.members.list(query);
   }
 
+  /** Always an invitation (token shown once); the account joins when its holder accepts it. */
   @Post()
   @Can('members:manage')
   @HttpCode(201)
-  add(@Body(new ZodValidationPipe(addMemberSchema)) body: AddMemberInput) {
-    return this.members.add(body, currentPrincipal());
+  invite(@Body(new ZodValidationPipe(inviteMemberSchema)) body: InviteMemberInput) {
+    return this.members.invite(body, currentPrincipal());
   }
 
   @Get('invitations')

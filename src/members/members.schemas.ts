@@ -15,16 +15,15 @@ export const personNameField = z.string().trim().max(200);
 export const roleField = z.enum(MEMBERSHIP_ROLES);
 
 /**
- * With a password: creates the account (409 if the email already has one).
- * Without: links an existing account at once, or returns an invitation token for a new one.
+ * POST /members: always creates an invitation. Strict: `password` or `name`
+ * (anything that would set an account's attributes) is a 400, so an admin can
+ * never choose the credentials of a global account.
  */
-export const addMemberSchema = z.strictObject({
+export const inviteMemberSchema = z.strictObject({
   email: emailField,
   role: roleField,
-  name: personNameField.optional(),
-  password: passwordField.optional(),
 });
-export type AddMemberInput = z.infer<typeof addMemberSchema>;
+export type InviteMemberInput = z.infer<typeof inviteMemberSchema>;
 
 export const changeRoleSchema = z.strictObject({ role: roleField });
 export type ChangeRoleInput = z.infer<typeof changeRoleSchema>;

@@ -10,7 +10,7 @@ import { PasswordHasher } from '../users/password-hasher';
 import { UsersRepository } from '../users/users.repository';
 import { CreatedInvitation, InvitationsService } from './invitations.service';
 import { MemberRow, MembershipsRepository } from './memberships.repository';
-import { AddMemberInput, ListQuery } from './members.schemas';
+import { InviteMemberInput, ListQuery } from './members.schemas';
 
 export interface MemberView {
   userId: string;
@@ -20,10 +20,26 @@ export interface MemberView {
   joinedAt: string;
 }
 
-/** Exactly one of the two is set: the member added now, or the invitation that will add them. */
-export interface AddMemberResult {
+/** POST /members: always an invitation, whatever the email (see MembersService.invite). */
+export interface InviteMemberResult {
+  invitation: CreatedInvitation;
+}
+
+/**
+ * A new tenant's first owner (POST /tenants, platform admin): `member` when the
+ * account was created by this request, otherwise `invitation` (the email had
+ * an account, which is never linked without its holder accepting, or no
+ * password was given). Exactly one of the two is set.
+ */
+export interface FirstOwnerResult {
   member: MemberView | null;
   invitation: CreatedInvitation | null;
+}
+
+/** The first owner, checked and hashed before the tenant exists (TenantsService.create). */
+export interface PreparedFirstOwner {
+  email: string;
+  account?: { passwordHash: string; name?: string };
 }
 
 const toView = (row: MemberRow): MemberView => ({
@@ -34,8 +50,8 @@ const toView = (row: MemberRow): MemberView => ({
   joinedAt: row.createdAt.toISOString(),
 });
 
-function accountExists(): AppError {
-  return new AppError(ErrorCode.Conflict, 'An account with this email already exists: add it without a password');
+function alreadyMember(): AppError {
+  return new AppError(ErrorCode.Conflict, 'This email is already a member of this tenant');
 }
 
 function insufficientRole(): AppError {
@@ -64,25 +80,48 @@ export class MembersService {
   }
 
   /**
-   * `actor` is undefined only for a new tenant's first owner, named by the platform admin.
-   * - with a password: creates the account (409 if the email already has one: we never set an existing account's password);
-   * - without: links an existing account now, or creates an invitation for a new one (token returned once).
+   * POST /members. An admin never creates, changes or links an account: the
+   * answer is always a new invitation (token shown once), the same response
+   * whether or not the email has an account anywhere, and the account joins
+   * only when the token's holder accepts it proving they own it (AuthService.acceptInvitation).
+   * 409 only if the email is already a member of this tenant (visible to its
+   * admins in GET /members anyway). A pending invitation for the same email is replaced.
    */
-  async add(input: AddMemberInput, actor: Principal | undefined): Promise<AddMemberResult> {
-    if (actor && !mayManageRole(actor.role, input.role)) throw insufficientRole();
-    const existing = await this.users.findCredentialsByEmail(input.email);
-    if (input.password !== undefined) {
-      if (existing) throw accountExists();
-      const user = await this.users.create({ email: input.email, name: input.name, passwordHash: await this.hasher.hash(input.password) });
-      return { member: await this.link(user.id, input.role), invitation: null };
-    }
-    if (existing) return { member: await this.link(existing.id, input.role), invitation: null };
-    return { member: null, invitation: await this.invitations.create(input.email, input.role, actor?.id ?? null) };
+  async invite(input: InviteMemberInput, actor: Principal): Promise<InviteMemberResult> {
+    if (!mayManageRole(actor.role, input.role)) throw insufficientRole();
+    if (await this.memberships.findMemberByEmail(input.email)) throw alreadyMember();
+    const invitation = await this.invitations.issue(input.email, input.role, actor.id, (replaced) => {
+      if (!mayManageRole(actor.role, replaced)) throw insufficientRole();
+    });
+    return { invitation };
   }
 
-  /** 409 when the email already has an account (so a password cannot be set for it). */
-  async assertNoAccount(email: string): Promise<void> {
-    if (await this.users.findCredentialsByEmail(email)) throw accountExists();
+  /**
+   * Before the tenant is created: hashes the first owner's password, if one was
+   * given, so nothing that can fail is left for after (the tenant is never
+   * created for a request that fails here).
+   */
+  async prepareFirstOwner(owner: { email: string; password?: string; name?: string }): Promise<PreparedFirstOwner> {
+    if (owner.password === undefined) return { email: owner.email };
+    return { email: owner.email, account: { passwordHash: await this.hasher.hash(owner.password), name: owner.name } };
+  }
+
+  /**
+   * In the new tenant's context (platform admin, trusted): with a password and
+   * an email that has no account, creates the account and makes it owner. An
+   * email that already has an account is never linked (its holder may not
+   * know about this tenant) and never gets this password: it gets an owner
+   * invitation instead, exactly as when no password was given.
+   */
+  async addFirstOwner(owner: PreparedFirstOwner): Promise<FirstOwnerResult> {
+    if (owner.account) {
+      const created = await this.users.createIfAbsent({ email: owner.email, ...owner.account });
+      if (created) {
+        await this.memberships.create({ userId: created.id, role: 'owner' });
+        return { member: await this.get(created.id), invitation: null };
+      }
+    }
+    return { member: null, invitation: await this.invitations.issue(owner.email, 'owner', null) };
   }
 
   async changeRole(userId: string, role: MembershipRole, actor: Principal): Promise<MemberView> {
@@ -119,11 +158,6 @@ export class MembersService {
     if (!invitation) throw AppError.notFound('Invitation');
     if (!mayManageRole(actor.role, invitation.role)) throw insufficientRole();
     await this.invitations.revoke(id);
-  }
-
-  private async link(userId: string, role: MembershipRole): Promise<MemberView> {
-    await this.memberships.create({ userId, role });
-    return this.get(userId);
   }
 }
 

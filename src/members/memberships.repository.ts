@@ -65,6 +65,21 @@ export class MembershipsRepository {
     return row;
   }
 
+  /**
+   * The member of this tenant with this email, if any. One query (memberships
+   * of this tenant joined to users), the same work whether or not the email
+   * has an account elsewhere: only membership here is visible to the caller.
+   */
+  async findMemberByEmail(email: string): Promise<MemberRow | undefined> {
+    const [row] = await this.db
+      .select(memberColumns)
+      .from(memberships)
+      .innerJoin(users, eq(users.id, memberships.userId))
+      .where(eq(sql`lower(${users.email})`, email.trim().toLowerCase()))
+      .limit(1);
+    return row;
+  }
+
   /** Oldest first, keyset-paginated on (created_at, id). */
   list(options: { limit: number; after?: Cursor }): Promise<MemberRow[]> {
     return this.db
@@ -76,12 +91,16 @@ export class MembershipsRepository {
       .limit(options.limit);
   }
 
-  /** 409 CONFLICT when the user is already a member. */
+  /**
+   * 409 CONFLICT when the user is already a member. Only for an account created
+   * in the same request (a new tenant's first owner, by the platform admin):
+   * an existing account joins a tenant only by accepting an invitation (createIfAbsent).
+   */
   async create(input: { userId: string; role: MembershipRole }, db: TenantDb = this.db): Promise<void> {
     await db.insert(memberships).values(input);
   }
 
-  /** For invitation acceptance: an existing membership (added meanwhile) is kept as it is. */
+  /** For invitation acceptance (the account proved itself): an existing membership (added meanwhile) is kept as it is. */
   async createIfAbsent(input: { userId: string; role: MembershipRole }, db: TenantDb): Promise<void> {
     await db.insert(memberships).values(input).onConflictDoNothing();
   }

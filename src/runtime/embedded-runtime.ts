@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { Logger } from '@nestjs/common';
@@ -48,6 +48,8 @@ export async function prepareRuntime(source: Record<string, string | undefined>)
   const pgDir = path.join(dataDir, 'postgres');
   const secretsFile = path.join(dataDir, 'secrets.json');
   mkdirSync(dataDir, { recursive: true });
+  // As root, PostgreSQL runs as a "postgres" OS user that must be able to reach its data dir.
+  if (process.getuid?.() === 0) chmodSync(dataDir, 0o755);
 
   let secrets: EmbeddedSecrets;
   let firstStart = false;

@@ -15,8 +15,9 @@ export const createTenantSchema = z.strictObject({
   name,
   plan: plan.optional(),
   /**
-   * The first owner (optional). With a password: an account is created (409 if the email has one).
-   * Without: an existing account becomes owner at once, a new email gets an invitation token (returned once).
+   * The first owner (optional). With a password and an email that has no account: the account is
+   * created as owner. Otherwise (no password, or the email already has an account, which is never
+   * linked without its holder's consent): an owner invitation, token returned once.
    */
   owner: z.strictObject({ email: emailField, password: passwordField.optional(), name: personNameField.optional() }).optional(),
 });

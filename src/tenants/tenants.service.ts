@@ -5,7 +5,7 @@ import { TenantRow } from '../database/schema';
 import { parseTenantHeader } from '../tenancy/tenant-identifier';
 import { TenantResolver } from '../tenancy/tenant-resolver.service';
 import { ErrorCode } from '../common/errors/error-codes';
-import { AddMemberResult, MembersService } from '../members/members.service';
+import { FirstOwnerResult, MembersService } from '../members/members.service';
 import { TenancyService } from '../tenancy/tenancy.service';
 import { TenantsRepository } from './tenants.repository';
 import { CreateTenantInput, UpdateTenantInput } from './tenants.schemas';
@@ -50,17 +50,24 @@ export class TenantsService {
     private readonly members: MembersService,
   ) {}
 
-  async create(input: CreateTenantInput): Promise<TenantView & { owner?: AddMemberResult }> {
+  /**
+   * With `owner`: a password and an email without an account create the
+   * account as owner (`owner.member`); an email that already has an account is
+   * never linked (nor given this password): it gets an owner invitation
+   * (`owner.invitation`, token shown once), as does an owner named without a
+   * password. The password is hashed before the tenant is created, so a
+   * request that fails there leaves no tenant.
+   */
+  async create(input: CreateTenantInput): Promise<TenantView & { owner?: FirstOwnerResult }> {
     const { owner, ...fields } = input;
-    // Checked before the tenant exists, so the likely mistake does not leave a tenant without its owner.
-    if (owner?.password !== undefined) await this.members.assertNoAccount(owner.email);
+    const prepared = owner ? await this.members.prepareFirstOwner(owner) : undefined;
     const row = await this.tenants.create(fields);
     // A lookup of this slug cached as "unknown" just before must not hide the new tenant.
     await this.resolver.forget(row);
     const view = toTenantView(row);
-    if (!owner) return view;
-    // A membership is a tenant row: the first one is written in the new tenant's own context, through TenantDb.
-    const result = await this.tenancy.runForTenant(row.id, () => this.members.add({ ...owner, role: 'owner' }, undefined));
+    if (!prepared) return view;
+    // A membership or invitation is a tenant row: written in the new tenant's own context, through TenantDb.
+    const result = await this.tenancy.runForTenant(row.id, () => this.members.addFirstOwner(prepared));
     return { ...view, owner: result };
   }
 

@@ -10,7 +10,7 @@ export interface UserProfile {
   name: string;
 }
 
-/** A user with the hash, for the one place that verifies passwords (sign-in). */
+/** A user with the hash, for the places that verify passwords (sign-in, accepting an invitation). */
 export interface UserCredentials extends UserProfile {
   passwordHash: string | null;
 }
@@ -48,26 +48,21 @@ export class UsersRepository {
     });
   }
 
-  /** 409 CONFLICT (unique lower(email)) when the email already has an account. */
-  create(input: { email: string; name?: string; passwordHash: string }): Promise<UserProfile> {
+  /**
+   * Creates the account unless the email already has one: then nothing is
+   * written and the result is undefined (ON CONFLICT on the lower(email) unique
+   * index), so a concurrent creation of the same email is a clean "exists" for
+   * the caller, never a 409 after other work was done. Callers decide what an
+   * existing account means; no caller ever changes an existing account's password.
+   */
+  createIfAbsent(input: { email: string; name?: string; passwordHash: string }): Promise<UserProfile | undefined> {
     return this.systemDb.run('users.create', async (db) => {
       const [row] = await db
         .insert(users)
         .values({ email: normalizeEmail(input.email), name: input.name ?? '', passwordHash: input.passwordHash })
+        .onConflictDoNothing()
         .returning(profileColumns);
       return row;
-    });
-  }
-
-  /** Only for accounts that have no password yet (never overwrites one). */
-  setInitialPassword(id: string, passwordHash: string): Promise<boolean> {
-    return this.systemDb.run('users.setInitialPassword', async (db) => {
-      const rows = await db
-        .update(users)
-        .set({ passwordHash, updatedAt: new Date() })
-        .where(sql`${users.id} = ${id} and ${users.passwordHash} is null`)
-        .returning({ id: users.id });
-      return rows.length === 1;
     });
   }
 }

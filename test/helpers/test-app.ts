@@ -41,7 +41,8 @@ export interface TestApp {
   request<T = any>(method: string, path: string, options?: RequestOptions): Promise<ApiResponse<T>>;
   /**
    * POST /tenants as platform admin. Unless `extra.owner` says otherwise, also makes
-   * an owner (owner@<slug>.test / TEST_OWNER_PASSWORD), signs in and keeps the token,
+   * an owner (owner@<slug>.test / TEST_OWNER_PASSWORD, a NEW account: the API creates
+   * an account only for an email that has none), signs in and keeps the token,
    * so request(..., { tenant }) is authenticated as that owner. Returns the tenant
    * as GET /tenants shows it (without the `owner` part of the response).
    */
@@ -139,8 +140,10 @@ export async function startTestApp(envOverrides: Record<string, string> = {}): P
         | undefined;
       const response = await request('POST', '/tenants', { admin: true, body: { slug, name: `Tenant ${slug}`, ...extra, owner } });
       if (response.status !== 201) throw new Error(`createTenant(${slug}) -> ${response.status} ${JSON.stringify(response.body)}`);
-      const { owner: _created, ...tenant } = response.body;
+      const { owner: created, ...tenant } = response.body;
       if (owner?.password) {
+        // An email that already has an account is never linked: the API answers with an owner invitation instead.
+        if (!created?.member) throw new Error(`createTenant(${slug}): ${owner.email} already has an account, got an invitation, not an owner`);
         const session = await login(tenant.id, owner.email, owner.password);
         if (session.status !== 200) throw new Error(`login as the owner of ${slug} -> ${session.status} ${JSON.stringify(session.body)}`);
         for (const key of [tenant.id.toLowerCase(), tenant.slug]) tokens.set(key, session.body.accessToken);

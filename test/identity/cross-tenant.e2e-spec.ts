@@ -5,7 +5,7 @@ import { Can } from '../../src/auth/can.decorator';
 import { TenantRoute } from '../../src/tenancy/route-access.decorator';
 import { startTestApp, TestApp } from '../helpers/test-app';
 import { TEST_OWNER_PASSWORD } from '../helpers/test-env';
-import { createApiKey, expectStatus, stable } from './identity-fixtures';
+import { acceptInvitation, createApiKey, expectStatus, invite, stable } from './identity-fixtures';
 
 @TenantRoute()
 @Controller('probe')
@@ -93,10 +93,9 @@ describe('cross-tenant credentials and the order of checks', () => {
     let bravoToken: string;
 
     beforeAll(async () => {
-      // bravo's owner adds alpha's owner (an existing account: linked, no password needed) as a member.
-      const added = await t.request('POST', '/members', { tenant: bravo.slug, body: { email: `owner@${alpha.slug}.test`, role: 'member' } });
-      expectStatus(added, 201);
-      expect(added.body.invitation).toBeNull();
+      // bravo's owner invites alpha's owner (an existing account); it joins when its holder accepts with its own password.
+      const { token } = await invite(t, bravo.slug, `owner@${alpha.slug}.test`, 'member');
+      expectStatus(await acceptInvitation(t, bravo.slug, token, TEST_OWNER_PASSWORD), 200);
       const session = await t.login(bravo.slug, `owner@${alpha.slug}.test`, TEST_OWNER_PASSWORD);
       expectStatus(session, 200);
       expect(session.body.role).toBe('member');

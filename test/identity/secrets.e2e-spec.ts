@@ -58,9 +58,14 @@ describe('no secret in any response or log line', () => {
       await call('login unknown', 'POST', '/auth/login', { tenant: T, auth: false, body: { email: 'ghost@x.test', password: 'wrong-guess-pass-1' } });
       await call('login bad body', 'POST', '/auth/login', { tenant: T, auth: false, body: { email: 'not-an-email', password: 'wrong-guess-pass-1', extra: 'wrong-guess-pass-1' } });
       await call('login too long', 'POST', '/auth/login', { tenant: T, auth: false, body: { email: `owner@${T}.test`, password: 'x'.repeat(500) } });
+      // An admin can no longer send a password for a member: refused by validation, never echoed.
       await call('add member with password', 'POST', '/members', { tenant: T, body: { email: 'mia@people.test', role: 'member', password: 'member-secret-pass-1' } });
       await call('add member, password too short', 'POST', '/members', { tenant: T, body: { email: 'short@people.test', role: 'member', password: 'short' } });
       await call('add existing with password', 'POST', '/members', { tenant: T, body: { email: 'second@owner.test', role: 'member', password: 'member-secret-pass-1' } });
+      const miaInvite = await call('invite mia', 'POST', '/members', { tenant: T, body: { email: 'mia@people.test', role: 'member' } });
+      issued.push(miaInvite.body.invitation.token);
+      responses[responses.length - 1].allowed.push(miaInvite.body.invitation.token);
+      await call('accept mia', 'POST', '/auth/accept-invitation', { tenant: T, auth: false, body: { token: miaInvite.body.invitation.token, password: 'member-secret-pass-1' } });
       const key = await call('create key', 'POST', '/api-keys', { tenant: T, body: { name: 'deploy', role: 'admin' } });
       issued.push(key.body.key, key.body.key.slice(-43));
       responses[responses.length - 1].allowed.push(key.body.key, key.body.key.slice(-43));
@@ -73,6 +78,14 @@ describe('no secret in any response or log line', () => {
       await call('list invitations', 'GET', '/members/invitations', { tenant: T });
       await call('accept', 'POST', '/auth/accept-invitation', { tenant: T, auth: false, body: { token: invite.body.invitation.token, password: 'invitee-secret-pass-1' } });
       await call('accept again', 'POST', '/auth/accept-invitation', { tenant: T, auth: false, body: { token: invite.body.invitation.token, password: 'invitee-secret-pass-1' } });
+      // An existing account (globex's owner) invited to acme: accepted only with its own password.
+      const existingInvite = await call('invite existing', 'POST', '/members', { tenant: T, body: { email: 'second@owner.test', role: 'viewer' } });
+      issued.push(existingInvite.body.invitation.token);
+      responses[responses.length - 1].allowed.push(existingInvite.body.invitation.token);
+      const acceptExisting = (label: string, password: string) =>
+        call(label, 'POST', '/auth/accept-invitation', { tenant: T, auth: false, body: { token: existingInvite.body.invitation.token, password } });
+      await acceptExisting('accept existing, wrong password', 'wrong-guess-pass-1');
+      await acceptExisting('accept existing', 'second-owner-pass-1');
       await call('members', 'GET', '/members', { tenant: T });
       await call('me', 'GET', '/me', { tenant: T });
       await call('switch', 'POST', '/auth/switch-tenant', { tenant: T, body: { tenant: 'secrets-globex' } });
@@ -104,15 +117,27 @@ describe('no secret in any response or log line', () => {
     expect(responses.length).toBeGreaterThan(20);
     expect(logs.join('')).toContain('system operation=users.create');
     const hashes = await storedHashes();
-    // Four accounts with a password (argon2id), one API key, one invitation.
+    // Four accounts with a password (argon2id), one API key, three invitations.
     expect(hashes.filter((h) => h.startsWith('$argon2id$'))).toHaveLength(4);
-    expect(hashes).toHaveLength(6);
-    expect(issued).toHaveLength(3);
+    expect(hashes).toHaveLength(8);
+    expect(issued).toHaveLength(5);
     // The scanner finds what it looks for.
     expect(findIn(`{"x":"${passwords[1]}"}`, passwords)).toEqual([passwords[1]]);
     // The flows did what they should (so the scan covers successes and failures).
     const statuses = responses.map((r) => r.label);
-    for (const expected of ['login ok (200)', 'login wrong password (401)', 'create key (201)', 'accept (200)', 'accept again (401)', 'revoked key (401)', 'add existing with password (409)']) {
+    for (const expected of [
+      'login ok (200)',
+      'login wrong password (401)',
+      'create key (201)',
+      'accept (200)',
+      'accept again (401)',
+      'revoked key (401)',
+      'add member with password (400)',
+      'add existing with password (400)',
+      'accept mia (200)',
+      'accept existing, wrong password (401)',
+      'accept existing (200)',
+    ]) {
       expect(statuses).toContain(expected);
     }
   });
@@ -130,7 +155,7 @@ describe('no secret in any response or log line', () => {
 
   it('the creating responses did hand the secret out once (positive control for the exceptions)', () => {
     const allowedShown = responses.filter((r) => r.allowed.length > 0);
-    expect(allowedShown.map((r) => r.label)).toEqual(['create key (201)', 'invite (201)']);
+    expect(allowedShown.map((r) => r.label)).toEqual(['invite mia (201)', 'create key (201)', 'invite (201)', 'invite existing (201)']);
     for (const r of allowedShown) expect(findIn(r.text, r.allowed).length).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,6 @@
-import { startTestApp, TestApp } from '../helpers/test-app';
+import { ApiResponse, startTestApp, TestApp } from '../helpers/test-app';
 import { TEST_OWNER_PASSWORD } from '../helpers/test-env';
-import { addMember, expectStatus, MEMBER_PASSWORD, stable } from './identity-fixtures';
+import { acceptInvitation, addMember, expectStatus, invite, MEMBER_PASSWORD, stable } from './identity-fixtures';
 
 describe('sign-in, first owners and invitations', () => {
   let t: TestApp;
@@ -98,24 +98,17 @@ describe('sign-in, first owners and invitations', () => {
       expectStatus(await t.login('signin-hooli', 'gavin@hooli.test', 'another-password-1'), 401, 'INVALID_CREDENTIALS');
     });
 
-    it('names an existing account as owner without a password; refuses to set a password for it', async () => {
-      const linked = await t.request('POST', '/tenants', {
-        admin: true,
-        body: { slug: 'signin-umbrella', name: 'Umbrella', owner: { email: `owner@${acme.slug}.test` } },
-      });
-      expectStatus(linked, 201);
-      expect(linked.body.owner).toMatchObject({ member: { email: `owner@${acme.slug}.test`, role: 'owner' }, invitation: null });
-      expectStatus(await t.login('signin-umbrella', `owner@${acme.slug}.test`, TEST_OWNER_PASSWORD), 200);
-
-      const refused = await t.request('POST', '/tenants', {
-        admin: true,
-        body: { slug: 'signin-stark', name: 'Stark', owner: { email: `owner@${acme.slug}.test`, password: 'takeover-attempt-1' } },
-      });
-      expectStatus(refused, 409, 'CONFLICT');
-      // Checked before the tenant was created, and the account's password is unchanged.
-      expectStatus(await t.request('GET', '/tenants/signin-stark', { admin: true }), 404);
-      expectStatus(await t.login(acme.slug, `owner@${acme.slug}.test`, 'takeover-attempt-1'), 401, 'INVALID_CREDENTIALS');
-      expectStatus(await t.login(acme.slug, `owner@${acme.slug}.test`, TEST_OWNER_PASSWORD), 200);
+    it('hashes the password and checks the slug before anything is written: a refused request leaves no tenant and no account', async () => {
+      const body = (slug: string, password: string) => ({ slug, name: 'Wayne', owner: { email: 'bruce@wayne.test', password } });
+      // The slug of an existing tenant: 409, and the owner's account was not created on the way.
+      expectStatus(await t.request('POST', '/tenants', { admin: true, body: body(acme.slug, 'bruce-password-1') }), 409, 'CONFLICT');
+      expectStatus(await t.request('POST', '/tenants', { admin: true, body: body('signin-wayne', 'short') }), 400, 'VALIDATION_FAILED');
+      expectStatus(await t.request('GET', '/tenants/signin-wayne', { admin: true }), 404);
+      // Positive control: the account did not exist, so a valid request creates it (member, not invitation).
+      const created = await t.request('POST', '/tenants', { admin: true, body: body('signin-wayne', 'bruce-password-2') });
+      expectStatus(created, 201);
+      expect(created.body.owner).toEqual({ member: expect.objectContaining({ email: 'bruce@wayne.test', role: 'owner' }), invitation: null });
+      expectStatus(await t.login('signin-wayne', 'bruce@wayne.test', 'bruce-password-2'), 200);
     });
   });
 
@@ -127,8 +120,9 @@ describe('sign-in, first owners and invitations', () => {
       const listed = await t.request('GET', '/members/invitations', { tenant: acme.slug });
       expect(listed.body.items.map((i: any) => i.id)).toContain(id);
       expect(JSON.stringify(listed.body)).not.toContain(token);
-      // Meanwhile dana gets an account in globex.
+      // Meanwhile dana gets an account by accepting an invitation to globex.
       await addMember(t, globex.slug, 'member', 'dana@people.test');
+      // The acme token opens the invitation, but only dana's password lets her account join acme.
       const accept = (password: string) => t.request('POST', '/auth/accept-invitation', { tenant: acme.slug, auth: false, body: { token, password } });
       expectStatus(await accept('someone-elses-guess'), 401, 'INVALID_CREDENTIALS');
       const accepted = await accept(MEMBER_PASSWORD);
@@ -154,10 +148,12 @@ describe('sign-in, first owners and invitations', () => {
       expectStatus(await t.request('DELETE', `/members/invitations/${id}`, { tenant: acme.slug }), 404);
     });
 
-    it('adding a user who is already a member is a conflict', async () => {
-      const duplicate = await t.request('POST', '/members', { tenant: acme.slug, body: { email: `owner@${acme.slug}.test`, role: 'viewer' } });
+    it('inviting an email that is already a member of this tenant is a conflict', async () => {
+      const duplicate = await t.request('POST', '/members', { tenant: acme.slug, body: { email: `OWNER@${acme.slug}.test`, role: 'viewer' } });
       expectStatus(duplicate, 409, 'CONFLICT');
       expect((await t.request('GET', '/me', { tenant: acme.slug })).body.role).toBe('owner');
+      // Positive control: the same account is not a member of globex, which can invite it.
+      expectStatus(await t.request('POST', '/members', { tenant: globex.slug, body: { email: `owner@${acme.slug}.test`, role: 'viewer' } }), 201);
     });
   });
 });
@@ -202,6 +198,61 @@ describe('failed sign-in throttling', () => {
       expectStatus(blocked, 429, 'TOO_MANY_REQUESTS');
       expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
     });
+  });
+});
+
+describe('parallel guesses against one account', () => {
+  const MAX = 3;
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ LOGIN_MAX_FAILURES_PER_ACCOUNT: String(MAX), LOGIN_MAX_FAILURES_PER_ADDRESS: '1000', LOGIN_FAILURE_WINDOW_SECONDS: '600' });
+    await t.createTenant('race-a');
+    await t.createTenant('race-b');
+  });
+  afterAll(() => t?.close());
+
+  /** How many responses per "status CODE". */
+  const tally = (responses: ApiResponse[]) => {
+    const counts: Record<string, number> = {};
+    for (const r of responses) {
+      const key = `${r.status} ${r.body?.error?.code ?? ''}`.trim();
+      counts[key] = (counts[key] ?? 0) + 1;
+    }
+    return counts;
+  };
+
+  it('login: of 20 simultaneous wrong passwords, at most LOGIN_MAX_FAILURES_PER_ACCOUNT are verified (401), the rest get 429', async () => {
+    const victim = await addMember(t, 'race-a', 'member');
+    // Positive control: MAX simultaneous sign-ins with the right password all succeed, and give their attempt back.
+    const rightOnes = await Promise.all(Array.from({ length: MAX }, () => t.login('race-a', victim.email, victim.password)));
+    expect(rightOnes.map((r) => r.status)).toEqual(Array(MAX).fill(200));
+
+    const guesses = await Promise.all(Array.from({ length: 20 }, (_, i) => t.login('race-a', victim.email, `guess-number-${i}`)));
+    const counts = tally(guesses);
+    expect(counts['401 INVALID_CREDENTIALS']).toBeLessThanOrEqual(MAX);
+    expect(counts).toEqual({ '401 INVALID_CREDENTIALS': MAX, '429 TOO_MANY_REQUESTS': 20 - MAX });
+    for (const r of guesses.filter((g) => g.status === 429)) expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+
+    // Blocked now, even with the right password; another account from the same address is not (positive control).
+    expectStatus(await t.login('race-a', victim.email, victim.password), 429, 'TOO_MANY_REQUESTS');
+    expectStatus(await t.login('race-a', 'owner@race-a.test', TEST_OWNER_PASSWORD), 200);
+  });
+
+  it('accept-invitation for an existing account counts its password guesses per account the same way', async () => {
+    const victim = await addMember(t, 'race-a', 'member');
+    const bystander = await addMember(t, 'race-a', 'member');
+    // race-b invites both existing accounts; the token opens the invitation, the password proves the account.
+    const victimInvite = await invite(t, 'race-b', victim.email, 'viewer');
+    const bystanderInvite = await invite(t, 'race-b', bystander.email, 'viewer');
+
+    const guesses = await Promise.all(Array.from({ length: 20 }, (_, i) => acceptInvitation(t, 'race-b', victimInvite.token, `guess-number-${i}`)));
+    expect(tally(guesses)).toEqual({ '401 INVALID_CREDENTIALS': MAX, '429 TOO_MANY_REQUESTS': 20 - MAX });
+    // The victim's account is blocked everywhere for the window, acceptance and sign-in alike.
+    expectStatus(await acceptInvitation(t, 'race-b', victimInvite.token, victim.password), 429, 'TOO_MANY_REQUESTS');
+    expectStatus(await t.login('race-a', victim.email, victim.password), 429, 'TOO_MANY_REQUESTS');
+    // Positive control: another account accepts its invitation with its password, from the same address.
+    expectStatus(await acceptInvitation(t, 'race-b', bystanderInvite.token, bystander.password), 200);
+    expectStatus(await t.login('race-b', bystander.email, bystander.password), 200);
   });
 });
 
