@@ -30,15 +30,18 @@ export async function createApp(env: Record<string, string | undefined>, options
   const root = AppModule.forRoot(env);
   if (options.imports?.length) root.imports = [...(root.imports ?? []), ...options.imports];
 
-  return parsed.HTTP_ADAPTER === 'express' ? createExpressApp(root, logger) : createFastifyApp(root, logger);
+  return parsed.HTTP_ADAPTER === 'express' ? createExpressApp(root, logger, parsed.TRUST_PROXY) : createFastifyApp(root, logger, parsed.TRUST_PROXY);
 }
 
-async function createFastifyApp(root: DynamicModule, logger: LogLevel[]): Promise<INestApplication> {
+type TrustProxy = boolean | number | string;
+
+async function createFastifyApp(root: DynamicModule, logger: LogLevel[], trustProxy: TrustProxy): Promise<INestApplication> {
   const { FastifyAdapter } = await import('@nestjs/platform-fastify');
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: (request: { headers: Record<string, string | string[] | undefined> }) => requestIdFrom(request.headers['x-request-id']),
-    trustProxy: false,
+    // A hop count as the function form (Fastify's types list boolean, string and function).
+    trustProxy: typeof trustProxy === 'number' ? (_address: string, hop: number) => hop < trustProxy : trustProxy,
   });
   const app = await NestFactory.create<NestFastifyApplication>(root, adapter, { logger, bufferLogs: false });
   app.useGlobalFilters(new AppExceptionFilter());
@@ -58,11 +61,11 @@ interface ExpressResponse {
   setHeader(name: string, value: string): void;
 }
 
-async function createExpressApp(root: DynamicModule, logger: LogLevel[]): Promise<INestApplication> {
+async function createExpressApp(root: DynamicModule, logger: LogLevel[], trustProxy: TrustProxy): Promise<INestApplication> {
   const { ExpressAdapter } = await import('@nestjs/platform-express');
   const app = await NestFactory.create<NestExpressApplication>(root, new ExpressAdapter(), { logger, bufferLogs: false });
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  app.set('trust proxy', trustProxy);
   // First middleware, so even a body-parser failure carries the id. Fastify does the same with genReqId.
   app.use((request: ExpressRequest, response: ExpressResponse, next: () => void) => {
     request.id = requestIdFrom(request.headers['x-request-id']);

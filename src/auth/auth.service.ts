@@ -9,7 +9,7 @@ import { parseTenantHeader, TenantIdentifier } from '../tenancy/tenant-identifie
 import { PasswordHasher } from '../users/password-hasher';
 import { UserProfile, UsersRepository } from '../users/users.repository';
 import { AccessTokenService, IssuedAccessToken } from './access-token.service';
-import { accountKey, addressKey, LoginThrottle, ThrottleReservation } from './login-throttle';
+import { accountAddressKey, accountKey, addressKey, LoginThrottle, ThrottleReservation } from './login-throttle';
 import { AcceptInvitationInput, LoginInput } from './auth.schemas';
 import { currentPrincipal } from './principal';
 
@@ -73,13 +73,13 @@ export class AuthService {
    * and given back if it succeeds.
    */
   async login(input: LoginInput, address: string | undefined): Promise<SessionView> {
-    const account = accountKey(input.email);
-    return this.throttled([await this.reserve([account, addressKey(address)])], async () => {
+    const pair = accountAddressKey(input.email, address);
+    return this.throttled([await this.reserve([pair, accountKey(input.email), addressKey(address)])], async () => {
       const user = await this.users.findCredentialsByEmail(input.email);
       const passwordOk = await this.hasher.verify(user?.passwordHash, input.password);
       const role = await this.memberships.findRole(user?.id ?? NO_USER);
       if (!user || !passwordOk || !role) throw invalidCredentials();
-      await this.throttle.reset(account);
+      await this.throttle.reset(pair);
       return this.session({ id: user.id, email: user.email, name: user.name }, TenantContext.current(), role);
     });
   }
@@ -98,7 +98,7 @@ export class AuthService {
     return this.throttled(reservations, async () => {
       const invitation = await this.invitations.findUsable(input.token);
       if (!invitation) throw invitationInvalid();
-      const userId = await this.accountHolder(invitation.email, input.password, input.name, reservations);
+      const userId = await this.accountHolder(invitation.email, input.password, input.name, address, reservations);
       const role = await this.invitations.complete(invitation, input.token, userId);
       if (!role) throw invitationInvalid();
       const user = await this.users.findById(userId);
@@ -108,7 +108,13 @@ export class AuthService {
   }
 
   /** The id of the account for `email`, proved by its password, or created with it when the email has none. */
-  private async accountHolder(email: string, password: string, name: string | undefined, reservations: ThrottleReservation[]): Promise<string> {
+  private async accountHolder(
+    email: string,
+    password: string,
+    name: string | undefined,
+    address: string | undefined,
+    reservations: ThrottleReservation[],
+  ): Promise<string> {
     let existing = await this.users.findCredentialsByEmail(email);
     if (!existing) {
       const created = await this.users.createIfAbsent({ email, name, passwordHash: await this.hasher.hash(password) });
@@ -117,13 +123,13 @@ export class AuthService {
       existing = await this.users.findCredentialsByEmail(email);
       if (!existing) throw new AppError(ErrorCode.Internal, 'Account vanished while accepting an invitation');
     }
-    const account = accountKey(email);
-    reservations.push(await this.reserve([account]));
+    const pair = accountAddressKey(email, address);
+    reservations.push(await this.reserve([pair, accountKey(email)]));
     // An account without a password (none is created by the API) cannot prove itself: refused like a wrong password.
     if (!(await this.hasher.verify(existing.passwordHash, password))) {
       throw new AppError(ErrorCode.InvalidCredentials, "This email already has an account: accept the invitation with that account's password");
     }
-    await this.throttle.reset(account);
+    await this.throttle.reset(pair);
     return existing.id;
   }
 

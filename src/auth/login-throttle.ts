@@ -43,19 +43,31 @@ interface Window {
 }
 
 /** Bounded, so a flood of distinct emails or addresses cannot grow memory without limit. */
-const MAX_KEYS = 100_000;
+export const MAX_THROTTLE_KEYS = 100_000;
+/** How often a full map is swept for ended windows (a sweep walks every entry). */
+const SWEEP_INTERVAL_MS = 1_000;
+/**
+ * The hard per-account limit applies per (account, address): one address
+ * guessing one account. Across all addresses an account gets this many times
+ * more, so a stranger cannot lock a user out of every tenant with a handful of
+ * wrong passwords, while a distributed guess is still bounded.
+ */
+export const ACCOUNT_WIDE_FACTOR = 10;
 
 /**
  * Fixed window per key: after `max` counted attempts within `windowSeconds` of
- * the first one, the key is blocked until that window ends. Per account bounds
- * guessing one password from many addresses; per address bounds one client
- * trying many accounts. In-process: each instance counts on its own, so with N
+ * the first one, the key is blocked until that window ends. Per (account,
+ * address) bounds one client guessing one password; per account (ten times
+ * higher) bounds a guess spread over many addresses; per address bounds one
+ * client trying many accounts. A success resets only its (account, address)
+ * pair, so it neither clears other guessers' counts nor tells them it happened. In-process: each instance counts on its own, so with N
  * instances an attacker gets up to N times the budget. Check and count happen
  * in one synchronous step (no await between them), which is what makes them
  * atomic in a single Node.js process.
  */
 export class InMemoryLoginThrottle extends LoginThrottle {
   private readonly windows = new Map<string, Window>();
+  private lastSweep = 0;
 
   constructor(
     private readonly limits: ThrottleLimits,
@@ -85,13 +97,20 @@ export class InMemoryLoginThrottle extends LoginThrottle {
     const now = this.now();
     const wait = this.waitFor(keys, now);
     if (wait > 0) return { granted: false, retryAfterSeconds: wait };
+    const unique = [...new Set(keys)];
+    const fresh = unique.filter((key) => !this.current(key, now)).length;
+    if (fresh > 0 && this.windows.size + fresh > MAX_THROTTLE_KEYS) {
+      this.sweep(now);
+      // Never evict a live window (that would unblock whoever it blocks): when the map is still
+      // full of them, new keys wait. Fails closed, with memory bounded.
+      if (this.windows.size + fresh > MAX_THROTTLE_KEYS) return { granted: false, retryAfterSeconds: 1 };
+    }
     const counted: Array<[string, Window]> = [];
-    for (const key of new Set(keys)) {
+    for (const key of unique) {
       let window = this.current(key, now);
       if (window) {
         window.failures += 1;
       } else {
-        if (this.windows.size >= MAX_KEYS) this.evict(now);
         window = { startedAt: now, failures: 1 };
         this.windows.set(key, window);
       }
@@ -131,17 +150,45 @@ export class InMemoryLoginThrottle extends LoginThrottle {
   }
 
   private maxFor(key: string): number {
-    return key.startsWith('address:') ? this.limits.maxFailuresPerAddress : this.limits.maxFailuresPerAccount;
+    if (key.startsWith('address:')) return this.limits.maxFailuresPerAddress;
+    if (key.startsWith('account-address:')) return this.limits.maxFailuresPerAccount;
+    return this.limits.maxFailuresPerAccount * ACCOUNT_WIDE_FACTOR;
   }
 
-  /** Drops expired windows; if none expired, the oldest one (Map keeps insertion order). */
-  private evict(now: number): void {
+  /** Drops ended windows, at most once per SWEEP_INTERVAL_MS. */
+  private sweep(now: number): void {
+    if (now - this.lastSweep < SWEEP_INTERVAL_MS) return;
+    this.lastSweep = now;
     for (const [key, window] of this.windows) {
       if (now - window.startedAt >= this.limits.windowSeconds * 1000) this.windows.delete(key);
     }
-    if (this.windows.size >= MAX_KEYS) this.windows.delete(this.windows.keys().next().value as string);
   }
 }
 
-export const accountKey = (email: string) => `account:${email.trim().toLowerCase()}`;
-export const addressKey = (address: string | undefined) => `address:${address ?? 'unknown'}`;
+const normalizeEmail = (email: string) => email.trim().toLowerCase();
+
+/**
+ * The client, as far as a limit can tell: IPv4 as is, IPv6 by its /64 (one
+ * subscriber usually holds a whole /64, so per-/128 keys would be free to rotate).
+ */
+export function clientNetwork(address: string | undefined): string {
+  if (!address) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1];
+  if (!address.includes(':')) return address;
+  const bare = address.split('%')[0].toLowerCase();
+  const halves = bare.split('::');
+  if (halves.length > 2) return bare;
+  const head = halves[0] ? halves[0].split(':') : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  const groups = halves.length === 2 ? [...head, ...Array(8 - head.length - tail.length).fill('0'), ...tail] : head;
+  if (groups.length !== 8 || !groups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return bare;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
+/** Every attempt on an account, from anywhere (the wider, account-wide limit). */
+export const accountKey = (email: string) => `account:${normalizeEmail(email)}`;
+/** One address guessing one account (the hard per-account limit). */
+export const accountAddressKey = (email: string, address: string | undefined) =>
+  `account-address:${normalizeEmail(email)}|${clientNetwork(address)}`;
+export const addressKey = (address: string | undefined) => `address:${clientNetwork(address)}`;

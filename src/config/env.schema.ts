@@ -21,6 +21,17 @@ export const envSchema = z
     /** Fastify by measurement: 1.15-1.35x Express's throughput on the same routes, less memory (README "Benchmarks"). */
     HTTP_ADAPTER: z.enum(['fastify', 'express']).default('fastify'),
     LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+    /**
+     * Which proxies may set X-Forwarded-For (the client address that sign-in
+     * limits count by). false: none, the socket address counts; true: any
+     * (only behind a proxy that strips the header); a number: that many hops;
+     * otherwise a comma-separated list of proxy addresses/CIDRs.
+     */
+    TRUST_PROXY: z
+      .string()
+      .regex(/^(true|false|\d{1,2}|[0-9a-fA-F.:/]+(\s*,\s*[0-9a-fA-F.:/]+)*)$/, 'must be true, false, a hop count or a list of proxy addresses/CIDRs')
+      .default('false')
+      .transform((value): boolean | number | string => (value === 'true' ? true : value === 'false' ? false : /^\d+$/.test(value) ? Number(value) : value)),
 
     /** Runtime connection: the non-owner, RLS-bound application role. Unset => embedded PostgreSQL. */
     DATABASE_URL: postgresUrl,

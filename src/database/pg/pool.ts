@@ -1,5 +1,7 @@
 import pg from 'pg';
+import { AppError } from '../../common/errors/app-error';
 import { isPgServerError } from '../../common/errors/database-errors';
+import { ErrorCode } from '../../common/errors/error-codes';
 
 export interface PoolOptions {
   url: string;
@@ -18,6 +20,10 @@ export function createPool(options: PoolOptions): pg.Pool {
     // A transaction left open by a crashed request must not hold locks forever.
     idle_in_transaction_session_timeout: Math.max(options.statementTimeoutMs, 10_000),
     application_name: options.applicationName,
+    // Client-side bound above the server's statement_timeout: a half-open socket cannot hang a
+    // request (or a COMMIT) forever; the timed-out client is then destroyed by withClient.
+    query_timeout: options.statementTimeoutMs + 5_000,
+    keepAlive: true,
   });
   // An idle client losing its connection emits on the pool; without a listener that crashes the process.
   pool.on('error', () => undefined);
@@ -56,14 +62,25 @@ export async function inTransaction<T>(pool: pg.Pool, setup: string, fn: (client
   try {
     await client.query(`begin; ${setup}`);
     const result = await fn(client);
-    const commit = await client.query('commit');
+    let commit: pg.QueryResult;
+    try {
+      commit = await client.query('commit');
+    } catch (error) {
+      if (isPgServerError(error)) throw error; // e.g. a deferred constraint: rolled back, a clean answer
+      // The connection failed during COMMIT: the transaction may or may not have committed.
+      // Never a "retry" (503): retrying a write whose outcome is unknown could apply it twice.
+      broken = error as Error;
+      throw new AppError(ErrorCode.Internal, `transaction outcome unknown: ${(error as Error).message}`);
+    }
     if (commit.command !== 'COMMIT') throw new Error(`transaction was not committed (server answered ${commit.command})`);
     return result;
   } catch (error) {
-    try {
-      await client.query('rollback');
-    } catch (rollbackError) {
-      broken = rollbackError as Error;
+    if (!broken) {
+      try {
+        await client.query('rollback');
+      } catch (rollbackError) {
+        broken = rollbackError as Error;
+      }
     }
     throw error;
   } finally {
