@@ -126,10 +126,11 @@ export class MembersService {
 
   async changeRole(userId: string, role: MembershipRole, actor: Principal): Promise<MemberView> {
     await this.db.transaction(async (tx) => {
-      const locked = await this.memberships.lockOwnersAnd(tx, userId);
+      const locked = await this.memberships.lockOwnersAnd(tx, userId, ...actingUser(actor));
       const target = locked.find((m) => m.userId === userId);
       if (!target) throw AppError.notFound('Member');
-      if (!mayManageRole(actor.role, target.role) || !mayManageRole(actor.role, role)) throw insufficientRole();
+      const actorRole = roleUnderLock(actor, locked);
+      if (!mayManageRole(actorRole, target.role) || !mayManageRole(actorRole, role)) throw insufficientRole();
       if (target.role === 'owner' && role !== 'owner') assertAnotherOwner(locked, userId);
       await this.memberships.updateRole(tx, userId, role);
     });
@@ -138,10 +139,10 @@ export class MembersService {
 
   async remove(userId: string, actor: Principal): Promise<void> {
     await this.db.transaction(async (tx) => {
-      const locked = await this.memberships.lockOwnersAnd(tx, userId);
+      const locked = await this.memberships.lockOwnersAnd(tx, userId, ...actingUser(actor));
       const target = locked.find((m) => m.userId === userId);
       if (!target) throw AppError.notFound('Member');
-      if (!mayManageRole(actor.role, target.role)) throw insufficientRole();
+      if (!mayManageRole(roleUnderLock(actor, locked), target.role)) throw insufficientRole();
       if (target.role === 'owner') assertAnotherOwner(locked, userId);
       await this.memberships.delete(tx, userId);
     });
@@ -159,6 +160,19 @@ export class MembersService {
     if (!mayManageRole(actor.role, invitation.role)) throw insufficientRole();
     await this.invitations.revoke(id);
   }
+}
+
+/** A user acting is locked too, so a demotion committed meanwhile is seen (API keys have a fixed role). */
+function actingUser(actor: Principal): string[] {
+  return actor.kind === 'user' ? [actor.userId] : [];
+}
+
+/** The actor's role as of the lock: the guard admitted it earlier, and it may have changed since. */
+function roleUnderLock(actor: Principal, locked: Array<{ userId: string; role: MembershipRole }>): MembershipRole {
+  if (actor.kind !== 'user') return actor.role;
+  const own = locked.find((m) => m.userId === actor.userId);
+  if (!own) throw insufficientRole();
+  return own.role;
 }
 
 function assertAnotherOwner(locked: Array<{ userId: string; role: MembershipRole }>, userId: string): void {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, asc, eq, or, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, or, sql } from 'drizzle-orm';
 import { Cursor } from '../common/http/cursor';
 import { MembershipRole, memberships, tenants, TenantStatus, users } from '../database/schema';
 import { SystemDb } from '../database/system-db';
@@ -111,11 +111,11 @@ export class MembershipsRepository {
    * Under READ COMMITTED a waiting transaction re-reads the rows after the
    * first commits, so it counts the owners as they are now.
    */
-  lockOwnersAnd(tx: TenantDb, userId: string): Promise<Array<{ userId: string; role: MembershipRole }>> {
+  lockOwnersAnd(tx: TenantDb, ...userIds: string[]): Promise<Array<{ userId: string; role: MembershipRole }>> {
     return tx
       .select({ userId: memberships.userId, role: memberships.role })
       .from(memberships)
-      .where(or(eq(memberships.role, 'owner'), eq(memberships.userId, userId)))
+      .where(or(eq(memberships.role, 'owner'), inArray(memberships.userId, userIds)))
       .orderBy(asc(memberships.id))
       .for('update');
   }

@@ -11,7 +11,9 @@ export const createTenantSchema = z.strictObject({
   slug: z
     .string()
     .regex(SLUG_PATTERN, '3-63 characters: lowercase letters, digits and "-", not starting or ending with "-"')
-    .refine((slug) => !RESERVED_SLUGS.has(slug), 'this name is reserved'),
+    .refine((slug) => !RESERVED_SLUGS.has(slug), 'this name is reserved')
+    // x-tenant-id reads a UUID as an id, so a UUID-shaped slug could never be named by slug.
+    .refine((slug) => !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(slug), 'must not look like a tenant id (UUID)'),
   name,
   plan: plan.optional(),
   /**

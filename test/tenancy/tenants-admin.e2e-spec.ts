@@ -28,7 +28,7 @@ describe('platform admin: /tenants', () => {
   });
 
   it('validates slugs and bodies with a 400 listing the bad fields', async () => {
-    for (const slug of ['ab', 'Acme', '-acme', 'acme-', 'a_b_c', 'x'.repeat(64), 'www', 'api']) {
+    for (const slug of ['ab', 'Acme', '-acme', 'acme-', 'a_b_c', 'x'.repeat(64), 'www', 'api', '6f1c2b1e-1111-4222-8333-444455556666']) {
       const response = await t.request('POST', '/tenants', { admin: true, body: { slug, name: 'n' } });
       expect({ slug, status: response.status, path: response.body.error.details?.[0]?.path }).toEqual({ slug, status: 400, path: 'slug' });
     }
