@@ -36,6 +36,16 @@ describe('architecture', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('lets only the platform repositories use the SystemDb escape hatch', () => {
+    // Each of these names its operations (SystemDb.run('<name>', ...)) and touches platform tables only.
+    const allowed = ['database/', 'tenants/tenants.repository.ts', 'users/users.repository.ts', 'members/memberships.repository.ts'];
+    const users = files(SRC)
+      .map((file) => path.relative(SRC, file).split(path.sep).join('/'))
+      .filter((rel) => /import[^;]*\bSystemDb\b[^;]*from/.test(readFileSync(path.join(SRC, rel), 'utf8')));
+    expect(users.length).toBeGreaterThan(0); // positive control: the import pattern matches real imports
+    expect(users.filter((rel) => !allowed.some((prefix) => rel.startsWith(prefix)))).toEqual([]);
+  });
+
   it('never enters the tenant context with enterWith()', () => {
     const offenders = files(SRC).filter((file) => /\.enterWith\(/.test(readFileSync(file, 'utf8')));
     expect(offenders).toEqual([]);

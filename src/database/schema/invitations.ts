@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, foreignKey, index, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { check, foreignKey, index, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { MEMBERSHIP_ROLES } from './memberships';
 import { tenantIsolationPolicy } from './roles';
 import { tenants } from './tenants';
@@ -29,6 +29,8 @@ export const invitations = pgTable(
     primaryKey({ name: 'invitations_pkey', columns: [t.tenantId, t.id] }),
     // Serves the cursor-paginated list of pending invitations.
     index('invitations_tenant_created_idx').on(t.tenantId, t.createdAt, t.id),
+    // At most one pending invitation per email and tenant: two concurrent invites cannot both win.
+    uniqueIndex('invitations_tenant_pending_email_key').on(t.tenantId, t.email).where(sql`accepted_at is null`),
     foreignKey({ name: 'invitations_tenant_fk', columns: [t.tenantId], foreignColumns: [tenants.id] }).onDelete('cascade'),
     check('invitations_role_valid', sql`${t.role} in ('owner', 'admin', 'member', 'viewer')`),
     tenantIsolationPolicy('invitations'),

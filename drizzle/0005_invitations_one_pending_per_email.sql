@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX "invitations_tenant_pending_email_key" ON "invitations" USING btree ("tenant_id","email") WHERE accepted_at is null;
