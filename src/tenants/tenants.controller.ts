@@ -3,6 +3,8 @@ import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
 import { PlatformAdminRoute } from '../tenancy/route-access.decorator';
 import {
   createTenantSchema,
+  inviteOwnerSchema,
+  InviteOwnerInput,
   CreateTenantInput,
   listTenantsQuerySchema,
   updateTenantSchema,
@@ -30,6 +32,12 @@ export class TenantsController {
   @Get(':idOrSlug')
   get(@Param('idOrSlug') idOrSlug: string) {
     return this.tenants.get(idOrSlug);
+  }
+
+  @Post(':idOrSlug/owner-invitations')
+  @HttpCode(201)
+  inviteOwner(@Param('idOrSlug') idOrSlug: string, @Body(new ZodValidationPipe(inviteOwnerSchema)) body: InviteOwnerInput) {
+    return this.tenants.inviteOwner(idOrSlug, body.email);
   }
 
   @Patch(':idOrSlug')

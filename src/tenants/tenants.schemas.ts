@@ -31,3 +31,6 @@ export const updateTenantSchema = z
 export type UpdateTenantInput = z.infer<typeof updateTenantSchema>;
 
 export const listTenantsQuerySchema = z.strictObject(paginationQuery);
+
+export const inviteOwnerSchema = z.strictObject({ email: emailField });
+export type InviteOwnerInput = z.infer<typeof inviteOwnerSchema>;

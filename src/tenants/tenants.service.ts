@@ -71,6 +71,18 @@ export class TenantsService {
     return { ...view, owner: result };
   }
 
+  /**
+   * An owner invitation for an existing tenant: how the platform admin gives a
+   * tenant an owner again (its owner left, or creating it stopped halfway).
+   * Never links an account directly; the holder accepts with their own password.
+   */
+  async inviteOwner(idOrSlug: string, email: string): Promise<{ invitation: FirstOwnerResult['invitation'] }> {
+    const row = await this.findRow(idOrSlug);
+    const prepared = await this.members.prepareFirstOwner({ email });
+    const result = await this.tenancy.runForTenant(row.id, () => this.members.addFirstOwner(prepared));
+    return { invitation: result.invitation };
+  }
+
   async list(limit: number, cursor?: string): Promise<Page<TenantView>> {
     const rows = await this.tenants.list(limit + 1, decodeSlugCursor(cursor));
     const hasMore = rows.length > limit;
