@@ -7,8 +7,6 @@ import * as schema from './schema';
 
 export type SystemDatabase = NodePgDatabase<typeof schema>;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 /**
  * The named, logged escape hatch for platform work: tenants, users, and the
  * one cross-tenant read a user may do (their own memberships). It connects as
@@ -34,9 +32,8 @@ export class SystemDb {
    * memberships_self_read policy needs to show that user's memberships in every tenant.
    */
   asUser<T>(operation: string, userId: string, fn: (db: SystemDatabase) => Promise<T>): Promise<T> {
-    if (!UUID.test(userId)) throw new Error('asUser needs a user id (UUID)');
     this.audit(operation, userId);
-    return inTransaction(this.pool, `select set_config('app.user_id', '${userId}', true)`, (client) => fn(drizzle({ client, schema })));
+    return inTransaction(this.pool, { name: 'app.user_id', uuid: userId }, (client) => fn(drizzle({ client, schema })));
   }
 
   private audit(operation: string, userId?: string): void {

@@ -179,8 +179,6 @@ export class TenantDb {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 /**
  * The drizzle "client" behind TenantDb: drizzle hands it each statement, it
  * adds the tenant of the current context and runs the one-round-trip batch.
@@ -200,10 +198,7 @@ class TenantBatchClient {
 export function createTenantDb(pool: pg.Pool): TenantDb {
   const db = drizzle({ client: new TenantBatchClient(pool) as unknown as pg.Pool, schema });
   const runTransaction = async <T>(fn: (tx: TenantDb) => Promise<T>): Promise<T> => {
-    const tenantId = TenantContext.currentId();
-    if (!UUID.test(tenantId)) throw new TenantMismatchError();
-    // The tenant id is a validated UUID, so the literal is safe; BEGIN and set_config share one round trip.
-    return inTransaction(pool, `select set_config('app.tenant_id', '${tenantId}', true)`, (client) => {
+    return inTransaction(pool, { name: 'app.tenant_id', uuid: TenantContext.currentId() }, (client) => {
       const txDb = drizzle({ client, schema });
       const tx: TenantDb = new TenantDb(txDb, (inner) => inner(tx));
       return fn(tx);

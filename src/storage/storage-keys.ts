@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { UUID_SOURCE } from '../common/uuid';
 
 /**
  * The one place object keys are spelled. Every key is built here from ids the
@@ -12,8 +13,7 @@ import { randomUUID } from 'node:crypto';
  */
 
 const ID = /^[0-9a-f-]{1,36}$/;
-const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
-const OBJECT_KEY = new RegExp(`^tenants/[0-9a-f-]{1,36}/documents/[0-9a-f-]{1,36}/${UUID}$`);
+const OBJECT_KEY = new RegExp(`^tenants/[0-9a-f-]{1,36}/documents/[0-9a-f-]{1,36}/${UUID_SOURCE}$`);
 
 export class InvalidStorageKeyError extends Error {
   constructor(what: string, value: string) {

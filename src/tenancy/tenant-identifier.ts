@@ -1,5 +1,6 @@
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
+import { UUID_SOURCE } from '../common/uuid';
 
 /**
  * Pure parsing of what a request says about its tenant. No I/O here: the
@@ -7,7 +8,8 @@ import { ErrorCode } from '../common/errors/error-codes';
  */
 
 export const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$/;
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Case-insensitive here: a client may send an id upper-cased; it is lower-cased below.
+const UUID_ANY_CASE = new RegExp(`^${UUID_SOURCE}$`, 'i');
 
 /** Subdomains that name the platform itself, never a tenant. Slugs may not take them. */
 export const RESERVED_SLUGS = new Set(['www', 'api', 'app', 'admin', 'auth', 'static', 'assets', 'mail', 'status']);
@@ -27,7 +29,7 @@ export function parseTenantHeader(raw: string | string[] | undefined): TenantIde
   }
   const value = raw.trim();
   if (value === '') throw new AppError(ErrorCode.TenantHeaderInvalid, 'x-tenant-id is empty');
-  if (UUID_PATTERN.test(value)) return { kind: 'id', value: value.toLowerCase() };
+  if (UUID_ANY_CASE.test(value)) return { kind: 'id', value: value.toLowerCase() };
   if (SLUG_PATTERN.test(value)) return { kind: 'slug', value };
   throw new AppError(ErrorCode.TenantHeaderInvalid, 'x-tenant-id must be a tenant id (UUID) or slug');
 }

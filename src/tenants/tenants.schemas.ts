@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { paginationQuery } from '../common/http/cursor';
+import { UUID_PATTERN } from '../common/uuid';
 import { RESERVED_SLUGS, SLUG_PATTERN } from '../tenancy/tenant-identifier';
 import { TENANT_STATUSES } from '../database/schema';
 import { emailField, passwordField, personNameField } from '../members/members.schemas';
@@ -13,7 +14,7 @@ export const createTenantSchema = z.strictObject({
     .regex(SLUG_PATTERN, '3-63 characters: lowercase letters, digits and "-", not starting or ending with "-"')
     .refine((slug) => !RESERVED_SLUGS.has(slug), 'this name is reserved')
     // x-tenant-id reads a UUID as an id, so a UUID-shaped slug could never be named by slug.
-    .refine((slug) => !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(slug), 'must not look like a tenant id (UUID)'),
+    .refine((slug) => !UUID_PATTERN.test(slug), 'must not look like a tenant id (UUID)'),
   name,
   plan: plan.optional(),
   /**

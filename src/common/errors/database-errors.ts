@@ -17,11 +17,6 @@ export function isPgServerError(error: unknown): error is PgServerError {
   );
 }
 
-/**
- * Maps a database error to a domain error by SQLSTATE only. The server's message
- * names constraints and may echo values, so none of it reaches the client.
- * Returns undefined for errors that are not the caller's fault (-> 500/503).
- */
 const busy = () =>
   new AppError(ErrorCode.ServiceUnavailable, 'The service is busy, retry shortly', undefined, { 'retry-after': '1' });
 
@@ -39,6 +34,11 @@ function isConnectionFailure(error: unknown): boolean {
   );
 }
 
+/**
+ * Maps a database error to a domain error by SQLSTATE only. The server's message
+ * names constraints and may echo values, so none of it reaches the client.
+ * Returns undefined for errors that are not the caller's fault (-> 500/503).
+ */
 export function mapDatabaseError(error: unknown): AppError | undefined {
   // drizzle wraps driver errors in DrizzleQueryError with the pg error as `cause`.
   const cause = isPgServerError(error) ? error : (error as { cause?: unknown })?.cause;

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { AppError } from '../../common/errors/app-error';
 import { isPgServerError } from '../../common/errors/database-errors';
 import { ErrorCode } from '../../common/errors/error-codes';
+import { UUID_PATTERN } from '../../common/uuid';
 
 export interface PoolOptions {
   url: string;
@@ -49,18 +50,27 @@ export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) =
   }
 }
 
+/** A transaction-local setting carried by a transaction: the tenant, or the user of a self-read. */
+export interface LocalSetting {
+  name: 'app.tenant_id' | 'app.user_id';
+  /** Must be a UUID: it is written into the BEGIN statement as a literal. */
+  uuid: string;
+}
+
 /**
- * BEGIN + `setup` (one round trip), fn, COMMIT. Whatever fn throws, the
+ * BEGIN + `set_config(setting, true)` (one round trip), fn, COMMIT. Whatever fn throws, the
  * transaction is rolled back; the connection goes back to the pool unless the
  * rollback itself failed (then the connection's state is unknown and it is
  * destroyed). A COMMIT that the server turned into a ROLLBACK (fn swallowed an
  * error inside the transaction) is reported as a failure, never as success.
  */
-export async function inTransaction<T>(pool: pg.Pool, setup: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(pool: pg.Pool, setting: LocalSetting, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  // Validated before it is spliced into SQL: a UUID cannot carry a quote.
+  if (!UUID_PATTERN.test(setting.uuid)) throw new Error(`${setting.name} must be a UUID`);
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await client.query(`begin; ${setup}`);
+    await client.query(`begin; select set_config('${setting.name}', '${setting.uuid}', true)`);
     const result = await fn(client);
     let commit: pg.QueryResult;
     try {
