@@ -7,7 +7,7 @@ import { isApiKeyLike, parseApiKey } from '../api-keys/api-key-token';
 import { MembershipsRepository } from '../members/memberships.repository';
 import { bearerToken, TenantRequest } from '../tenancy/access.guard';
 import { RequestAuthenticator } from '../tenancy/request-authenticator';
-import { TenancyService } from '../tenancy/tenancy.service';
+import { TenancyService, tenantAmbiguous } from '../tenancy/tenancy.service';
 import { Tenant, TenantContext } from '../tenancy/tenant-context';
 import { TenantIdentifier } from '../tenancy/tenant-identifier';
 import { TenantResolver } from '../tenancy/tenant-resolver.service';
@@ -85,14 +85,10 @@ export class CredentialAuthenticator extends RequestAuthenticator {
       throw new AppError(ErrorCode.Forbidden, 'Forbidden');
     }
 
-    const { header, host } = this.tenancy.identifiersOf(request.headers);
-    const named = [header, host].filter((id): id is TenantIdentifier => id !== undefined);
-    if (named.length === 0) {
-      throw new AppError(ErrorCode.TenantRequired, 'Name the tenant with the x-tenant-id header or a tenant subdomain');
-    }
-    if (header && host && header.kind === host.kind && header.value !== host.value) {
-      throw new AppError(ErrorCode.TenantAmbiguous, 'x-tenant-id and the subdomain name different tenants');
-    }
+    const named = this.tenancy.namedIdentifiers(request.headers);
+    const [first, second] = named;
+    // Two identifiers of the same kind that differ visibly disagree, without any lookup.
+    if (second && first.kind === second.kind && first.value !== second.value) throw tenantAmbiguous();
 
     if (request.headers.authorization === undefined) {
       await this.tenancy.resolveRequestTenant(request.headers);
@@ -107,7 +103,7 @@ export class CredentialAuthenticator extends RequestAuthenticator {
 
     const matching = named.filter((id) => names(id, tenant)).length;
     if (matching === 0) throw accessDenied();
-    if (matching < named.length) throw new AppError(ErrorCode.TenantAmbiguous, 'x-tenant-id and the subdomain name different tenants');
+    if (matching < named.length) throw tenantAmbiguous();
     if (tenant.status !== 'active') throw new AppError(ErrorCode.TenantSuspended, 'Tenant is suspended');
 
     const resolved = principal.kind === 'user' ? await this.withMembership(tenant, principal.userId, request.id) : principal;

@@ -13,6 +13,11 @@ export interface TenantRequestHeaders {
   host?: string;
 }
 
+/** The same 400 wherever the header and the subdomain turn out to name two tenants. */
+export function tenantAmbiguous(): AppError {
+  return new AppError(ErrorCode.TenantAmbiguous, 'x-tenant-id and the subdomain name different tenants');
+}
+
 @Injectable()
 export class TenancyService {
   constructor(
@@ -30,18 +35,25 @@ export class TenancyService {
     return { header, host: slug ? { kind: 'slug', value: slug } : undefined };
   }
 
-  /** Resolution order: 400 missing/malformed -> 404 unknown -> 400 header/subdomain disagree -> 403 suspended. */
-  async resolveRequestTenant(headers: TenantRequestHeaders): Promise<Tenant> {
+  /** The identifiers the request gives (header first, then subdomain); 400 TENANT_REQUIRED when none. */
+  namedIdentifiers(headers: TenantRequestHeaders): TenantIdentifier[] {
     const { header, host } = this.identifiersOf(headers);
-    if (!header && !host) {
+    const named = [header, host].filter((id): id is TenantIdentifier => id !== undefined);
+    if (named.length === 0) {
       throw new AppError(ErrorCode.TenantRequired, 'Name the tenant with the x-tenant-id header or a tenant subdomain');
     }
-    if (header && host && !sameIdentifier(header, host)) {
-      const [a, b] = await Promise.all([this.resolver.find(header), this.resolver.find(host)]);
+    return named;
+  }
+
+  /** Resolution order: 400 missing/malformed -> 404 unknown -> 400 header/subdomain disagree -> 403 suspended. */
+  async resolveRequestTenant(headers: TenantRequestHeaders): Promise<Tenant> {
+    const [first, second] = this.namedIdentifiers(headers);
+    if (second && !sameIdentifier(first, second)) {
+      const [a, b] = await Promise.all([this.resolver.find(first), this.resolver.find(second)]);
       if (!a || !b) throw new AppError(ErrorCode.TenantNotFound, 'Tenant not found');
-      if (a.id !== b.id) throw new AppError(ErrorCode.TenantAmbiguous, 'x-tenant-id and the subdomain name different tenants');
+      if (a.id !== b.id) throw tenantAmbiguous();
     }
-    return this.resolver.resolveActive((header ?? host)!);
+    return this.resolver.resolveActive(first);
   }
 
   /**
