@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { childPids } from './processes';
-import { createDatabase, ensureRoles, runMigrations, withCredentials, withDatabase } from '../src/database/provisioning';
+import { createDatabase, dropDatabase, ensureRoles, runMigrations, withCredentials, withDatabase } from '../src/database/provisioning';
 import { APP_ROLE, OWNER_ROLE } from '../src/database/schema/roles';
 import { startThrowawayPostgres } from '../src/runtime/embedded-postgres';
 
@@ -67,16 +67,6 @@ export async function createBenchDatabase(superuserUrl: string, label: string): 
     appUrl: withCredentials(base, APP_ROLE, BENCH_ROLE_PASSWORDS.app),
     drop: () => dropDatabase(superuserUrl, name),
   };
-}
-
-export async function dropDatabase(superuserUrl: string, name: string): Promise<void> {
-  const client = new pg.Client({ connectionString: superuserUrl });
-  await client.connect();
-  try {
-    await client.query(`drop database if exists "${name}" with (force)`);
-  } finally {
-    await client.end();
-  }
 }
 
 export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {

@@ -85,6 +85,17 @@ export async function restrictDatabaseAccess(superuserUrl: string, name: string)
   }
 }
 
+/** Drops a database even while clients are connected (throwaway test and bench databases). */
+export async function dropDatabase(superuserUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: superuserUrl });
+  await client.connect();
+  try {
+    await client.query(`drop database if exists ${identifier(name)} with (force)`);
+  } finally {
+    await client.end();
+  }
+}
+
 export async function databaseExists(superuserUrl: string, name: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: superuserUrl });
   await client.connect();

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { restrictDatabaseAccess, withCredentials, withDatabase } from '../../src/database/provisioning';
+import { dropDatabase, restrictDatabaseAccess, withCredentials, withDatabase } from '../../src/database/provisioning';
 import { APP_ROLE, OWNER_ROLE } from '../../src/database/schema/roles';
 import { TEST_ROLE_PASSWORDS } from './test-env';
 
@@ -46,14 +46,6 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     superuserUrl: base,
     ownerUrl: withCredentials(base, OWNER_ROLE, TEST_ROLE_PASSWORDS.owner),
     appUrl: withCredentials(base, APP_ROLE, TEST_ROLE_PASSWORDS.app),
-    drop: async () => {
-      const client = new pg.Client({ connectionString: superuser });
-      await client.connect();
-      try {
-        await client.query(`drop database if exists "${name}" with (force)`);
-      } finally {
-        await client.end();
-      }
-    },
+    drop: () => dropDatabase(superuser, name),
   };
 }

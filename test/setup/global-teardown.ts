@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { dropDatabase } from '../../src/database/provisioning';
 import { state } from './services';
 
 export default async function globalTeardown(): Promise<void> {
@@ -9,7 +10,7 @@ export default async function globalTeardown(): Promise<void> {
     await client.connect();
     try {
       const { rows } = await client.query<{ datname: string }>('select datname from pg_database where datname like $1', [`tt\\_${runId}\\_%`]);
-      for (const { datname } of rows) await client.query(`drop database if exists "${datname}" with (force)`);
+      for (const { datname } of rows) await dropDatabase(superuserUrl, datname);
     } finally {
       await client.end();
     }
