@@ -12,8 +12,8 @@ import { CommentsRepository } from '../src/documents/comments.repository';
 import { DocumentsController } from '../src/documents/documents.controller';
 import { DocumentsRepository } from '../src/documents/documents.repository';
 import { DocumentsService } from '../src/documents/documents.service';
-import type { TenantRequest } from '../src/tenancy/access.guard';
-import { TenantRoute } from '../src/tenancy/route-access.decorator';
+import type { TenantRequest } from '../src/admission/access.guard';
+import { TenantRoute } from '../src/access/route-access.decorator';
 
 /**
  * Bench-only routes (never part of the shipped app): the same documents API,

@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
-import { AppExceptionFilter } from './common/errors/app-exception.filter';
+import { AppExceptionFilter } from './common/http/app-exception.filter';
 import { requestIdFrom } from './common/http/request-id';
 import { parseEnv } from './config/env.schema';
 

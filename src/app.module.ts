@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { CacheModule } from './cache/cache.module';
+import { AdmissionModule } from './admission/admission.module';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuthModule } from './auth/auth.module';
 import { AttachmentsModule } from './attachments/attachments.module';
@@ -9,7 +10,6 @@ import { DocumentsModule } from './documents/documents.module';
 import { HealthController } from './health/health.controller';
 import { MembersModule } from './members/members.module';
 import { StorageModule } from './storage/storage.module';
-import { TenancyModule } from './tenancy/tenancy.module';
 import { TenantsModule } from './tenants/tenants.module';
 
 @Module({})
@@ -18,7 +18,7 @@ export class AppModule {
   static forRoot(env: Record<string, string | undefined> = process.env): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, StorageModule, TenancyModule, AuthModule, MembersModule, ApiKeysModule, TenantsModule, DocumentsModule, AttachmentsModule],
+      imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, StorageModule, AdmissionModule, AuthModule, MembersModule, ApiKeysModule, TenantsModule, DocumentsModule, AttachmentsModule],
       controllers: [HealthController],
     };
   }

@@ -1,4 +1,4 @@
-import { sha256Hex } from '../auth/secret-token';
+import { sha256Hex } from '../common/crypto/secret-token';
 import { isApiKeyLike, newApiKey, parseApiKey } from './api-key-token';
 
 describe('API key format', () => {

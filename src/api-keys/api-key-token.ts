@@ -1,4 +1,4 @@
-import { hexToUuid, randomSecret, sha256Hex, uuidToHex } from '../auth/secret-token';
+import { hexToUuid, randomSecret, sha256Hex, uuidToHex } from '../common/crypto/secret-token';
 
 /**
  * `tk_<key id, 32 hex>_<tenant id, 32 hex>_<secret, 43 base64url>`

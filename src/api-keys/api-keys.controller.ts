@@ -1,9 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { z } from 'zod';
 import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
-import { Can } from '../auth/can.decorator';
-import { currentPrincipal } from '../auth/principal';
-import { TenantRoute } from '../tenancy/route-access.decorator';
+import { Can } from '../access/can.decorator';
+import { currentPrincipal } from '../access/principal';
+import { TenantRoute } from '../access/route-access.decorator';
 import { apiKeyParamsSchema, createApiKeySchema, CreateApiKeyInput, listApiKeysQuerySchema, ListApiKeysQuery } from './api-keys.schemas';
 import { ApiKeysService } from './api-keys.service';
 

@@ -1,8 +1,8 @@
 import { Controller, Delete, Get, Header, HttpCode, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
 import { z } from 'zod';
-import { Can } from '../auth/can.decorator';
+import { Can } from '../access/can.decorator';
 import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
-import { TenantRoute } from '../tenancy/route-access.decorator';
+import { TenantRoute } from '../access/route-access.decorator';
 import {
   AttachmentParams,
   attachmentParamsSchema,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Readable } from 'node:stream';
-import { allows } from '../auth/permissions';
-import { currentPrincipal, optionalPrincipal } from '../auth/principal';
+import { allows } from '../access/permissions';
+import { currentPrincipal, optionalPrincipal } from '../access/principal';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { decodeCursor, Page, toPage } from '../common/http/cursor';

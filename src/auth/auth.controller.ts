@@ -1,9 +1,9 @@
 import { Body, Controller, HttpCode, Ip, Post } from '@nestjs/common';
 import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
-import { TenantRoute, TenantSignInRoute } from '../tenancy/route-access.decorator';
+import { TenantRoute, TenantSignInRoute } from '../access/route-access.decorator';
 import { AcceptInvitationInput, acceptInvitationSchema, LoginInput, loginSchema, switchTenantSchema, SwitchTenantInput } from './auth.schemas';
 import { AuthService } from './auth.service';
-import { Can } from './can.decorator';
+import { Can } from '../access/can.decorator';
 
 @Controller('auth')
 export class AuthController {

@@ -1,31 +1,26 @@
-import { Global, Module } from '@nestjs/common';
-import { ApiKeysModule } from '../api-keys/api-keys.module';
+import { Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { MembersModule } from '../members/members.module';
-import { RequestAuthenticator } from '../tenancy/request-authenticator';
 import { UsersModule } from '../users/users.module';
 import { AccessTokenService } from './access-token.service';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
-import { CredentialAuthenticator } from './credential-authenticator.service';
 import { InMemoryLoginThrottle, LoginThrottle } from './login-throttle';
 import { MeController } from './me.controller';
 
 /**
- * Authentication (sessions, API keys) and authorization (the role matrix).
- * Global because the tenancy core's AccessGuard needs its RequestAuthenticator.
+ * Sessions: sign-in, invitation acceptance, tenant switching, and the access
+ * tokens they issue. Admission (src/admission) verifies those tokens with the
+ * exported AccessTokenService.
  */
-@Global()
 @Module({
-  imports: [UsersModule, MembersModule, ApiKeysModule],
+  imports: [UsersModule, MembersModule],
   controllers: [AuthController, MeController],
   providers: [
     AccessTokenService,
     AuthService,
-    CredentialAuthenticator,
-    { provide: RequestAuthenticator, useExisting: CredentialAuthenticator },
     { provide: LoginThrottle, inject: [AppConfig], useFactory: (config: AppConfig) => new InMemoryLoginThrottle(config.auth.loginThrottle) },
   ],
-  exports: [RequestAuthenticator, AccessTokenService],
+  exports: [AccessTokenService],
 })
 export class AuthModule {}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { emailField, passwordField, personNameField } from '../members/members.schemas';
+import { emailField, passwordField, personNameField } from '../users/users.schemas';
 import { MAX_PASSWORD_LENGTH } from '../users/password-hasher';
 
 /** Any length up to the cap at sign-in: the length policy applies when a password is set, not when one is tried. */

@@ -11,7 +11,7 @@ import { UserProfile, UsersRepository } from '../users/users.repository';
 import { AccessTokenService, IssuedAccessToken } from './access-token.service';
 import { accountAddressKey, accountKey, addressKey, LoginThrottle, ThrottleReservation } from './login-throttle';
 import { AcceptInvitationInput, LoginInput } from './auth.schemas';
-import { currentPrincipal } from './principal';
+import { currentPrincipal } from '../access/principal';
 
 export interface TenantSummary {
   id: string;

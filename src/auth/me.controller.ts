@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
-import { TenantRoute } from '../tenancy/route-access.decorator';
+import { TenantRoute } from '../access/route-access.decorator';
 import { AuthService } from './auth.service';
-import { Can } from './can.decorator';
+import { Can } from '../access/can.decorator';
 
 @TenantRoute()
 @Controller('me')

@@ -1,8 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { z } from 'zod';
 import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
-import { Can } from '../auth/can.decorator';
-import { TenantRoute } from '../tenancy/route-access.decorator';
+import { Can } from '../access/can.decorator';
+import { TenantRoute } from '../access/route-access.decorator';
 import {
   commentParamsSchema,
   createCommentSchema,

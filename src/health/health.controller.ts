@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { CacheService } from '../cache/cache.service';
 import { StorageService } from '../storage/storage.service';
-import { PlatformAdminRoute, PublicRoute } from '../tenancy/route-access.decorator';
+import { PlatformAdminRoute, PublicRoute } from '../access/route-access.decorator';
 
 @PublicRoute()
 @Controller('health')

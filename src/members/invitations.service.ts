@@ -5,7 +5,7 @@ import { decodeCursor, Page, toPage } from '../common/http/cursor';
 import { AppConfig } from '../config/app-config';
 import { InvitationRow, MembershipRole } from '../database/schema';
 import { TenantDb } from '../database/tenant-db';
-import { hexToUuid, randomSecret, sameDigest, sha256Hex, uuidToHex } from '../auth/secret-token';
+import { hexToUuid, randomSecret, sameDigest, sha256Hex, uuidToHex } from '../common/crypto/secret-token';
 import { InvitationsRepository } from './invitations.repository';
 import { MembershipsRepository } from './memberships.repository';
 import { ListQuery } from './members.schemas';

@@ -2,16 +2,8 @@ import { z } from 'zod';
 import { paginationQuery } from '../common/http/cursor';
 import { uuidParam } from '../common/http/zod-validation.pipe';
 import { MEMBERSHIP_ROLES } from '../database/schema/memberships';
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../users/password-hasher';
+import { emailField } from '../users/users.schemas';
 
-export const emailField = z
-  .string()
-  .trim()
-  .max(254)
-  .pipe(z.email({ message: 'must be an email address' }))
-  .transform((email) => email.toLowerCase());
-export const passwordField = z.string().min(MIN_PASSWORD_LENGTH).max(MAX_PASSWORD_LENGTH);
-export const personNameField = z.string().trim().max(200);
 export const roleField = z.enum(MEMBERSHIP_ROLES);
 
 /**

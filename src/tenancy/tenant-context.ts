@@ -1,22 +1,16 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
-import type { TenantStatus } from '../database/schema/tenants';
+import type { Tenant } from './tenant';
 
-/** What the rest of the request knows about its tenant. */
-export interface Tenant {
-  id: string;
-  slug: string;
-  name: string;
-  status: TenantStatus;
-  plan: string;
-}
+// Re-exported: most code that enters or reads the context also names the Tenant type.
+export type { Tenant } from './tenant';
 
 export interface TenantScope {
   tenant: Tenant;
   /** Correlates log lines of this unit of work (the HTTP request id, or a job id). */
   requestId?: string;
-  /** Filled by authentication (identity module) for HTTP requests. */
+  /** Filled by admission (the Principal of src/access) for HTTP requests. */
   principal?: unknown;
 }
 
@@ -33,8 +27,8 @@ const storage = new AsyncLocalStorage<TenantScope>();
 /**
  * The tenant of the current unit of work. Entered only with run() (never
  * enterWith(), which leaks into whatever continues on the same async path), by
- * TenantContextInterceptor for HTTP and by TenancyService.runForTenant for
- * scripts and jobs.
+ * TenantContextInterceptor (src/admission) for HTTP and by
+ * TenantResolver.runForTenant (src/tenants) for scripts and jobs.
  */
 export const TenantContext = {
   run<T>(scope: TenantScope, fn: () => T): T {

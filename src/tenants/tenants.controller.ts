@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
-import { PlatformAdminRoute } from '../tenancy/route-access.decorator';
+import { PlatformAdminRoute } from '../access/route-access.decorator';
 import {
   createTenantSchema,
   inviteOwnerSchema,

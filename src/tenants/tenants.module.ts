@@ -1,12 +1,18 @@
 import { Module } from '@nestjs/common';
 import { MembersModule } from '../members/members.module';
+import { TenantResolver } from './tenant-resolver.service';
 import { TenantsController } from './tenants.controller';
+import { TenantsRepository } from './tenants.repository';
 import { TenantsService } from './tenants.service';
 
+/**
+ * The tenant registry: platform administration of tenants, and the cached
+ * lookup (TenantResolver) that admission (src/admission) resolves requests with.
+ */
 @Module({
   imports: [MembersModule],
   controllers: [TenantsController],
-  providers: [TenantsService],
-  exports: [TenantsService],
+  providers: [TenantsRepository, TenantResolver, TenantsService],
+  exports: [TenantsRepository, TenantResolver, TenantsService],
 })
 export class TenantsModule {}

@@ -3,7 +3,7 @@ import { paginationQuery } from '../common/http/cursor';
 import { UUID_PATTERN } from '../common/uuid';
 import { RESERVED_SLUGS, SLUG_PATTERN } from '../tenancy/tenant-identifier';
 import { TENANT_STATUSES } from '../database/schema';
-import { emailField, passwordField, personNameField } from '../members/members.schemas';
+import { emailField, passwordField, personNameField } from '../users/users.schemas';
 
 const name = z.string().trim().min(1).max(200);
 const plan = z.string().trim().min(1).max(50).regex(/^[a-z0-9_-]+$/, 'lowercase letters, digits, "-" and "_" only');

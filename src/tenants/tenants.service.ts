@@ -3,10 +3,9 @@ import { AppError } from '../common/errors/app-error';
 import { Page } from '../common/http/cursor';
 import { TenantRow } from '../database/schema';
 import { parseTenantHeader } from '../tenancy/tenant-identifier';
-import { TenantResolver } from '../tenancy/tenant-resolver.service';
 import { ErrorCode } from '../common/errors/error-codes';
 import { FirstOwnerResult, MembersService } from '../members/members.service';
-import { TenancyService } from '../tenancy/tenancy.service';
+import { TenantResolver } from './tenant-resolver.service';
 import { TenantsRepository } from './tenants.repository';
 import { CreateTenantInput, UpdateTenantInput } from './tenants.schemas';
 
@@ -46,7 +45,6 @@ export class TenantsService {
   constructor(
     private readonly tenants: TenantsRepository,
     private readonly resolver: TenantResolver,
-    private readonly tenancy: TenancyService,
     private readonly members: MembersService,
   ) {}
 
@@ -67,7 +65,7 @@ export class TenantsService {
     const view = toTenantView(row);
     if (!prepared) return view;
     // A membership or invitation is a tenant row: written in the new tenant's own context, through TenantDb.
-    const result = await this.tenancy.runForTenant(row.id, () => this.members.addFirstOwner(prepared));
+    const result = await this.resolver.runForTenant(row.id, () => this.members.addFirstOwner(prepared));
     return { ...view, owner: result };
   }
 
@@ -79,7 +77,7 @@ export class TenantsService {
   async inviteOwner(idOrSlug: string, email: string): Promise<{ invitation: FirstOwnerResult['invitation'] }> {
     const row = await this.findRow(idOrSlug);
     const prepared = await this.members.prepareFirstOwner({ email });
-    const result = await this.tenancy.runForTenant(row.id, () => this.members.addFirstOwner(prepared));
+    const result = await this.resolver.runForTenant(row.id, () => this.members.addFirstOwner(prepared));
     return { invitation: result.invitation };
   }
 

@@ -1,8 +1,8 @@
 import { Controller, Get, Module } from '@nestjs/common';
 import { AddressInfo } from 'node:net';
 import { createApp } from '../../src/app.factory';
-import { Can } from '../../src/auth/can.decorator';
-import { TenantRoute } from '../../src/tenancy/route-access.decorator';
+import { Can } from '../../src/access/can.decorator';
+import { TenantRoute } from '../../src/access/route-access.decorator';
 import { startTestApp, TestApp } from '../helpers/test-app';
 import { TEST_OWNER_PASSWORD } from '../helpers/test-env';
 import { acceptInvitation, createApiKey, expectStatus, invite, stable } from './identity-fixtures';

@@ -1,6 +1,6 @@
-import { Principal } from '../../src/auth/principal';
+import { Principal } from '../../src/access/principal';
 import { MembersService } from '../../src/members/members.service';
-import { TenancyService } from '../../src/tenancy/tenancy.service';
+import { TenantResolver } from '../../src/tenants/tenant-resolver.service';
 import { startTestApp, TestApp } from '../helpers/test-app';
 import { addMember, expectStatus } from './identity-fixtures';
 
@@ -11,12 +11,12 @@ import { addMember, expectStatus } from './identity-fixtures';
 describe('role changes judge the actor by their role at the time of the change', () => {
   let t: TestApp;
   let members: MembersService;
-  let tenancy: TenancyService;
+  let tenancy: TenantResolver;
 
   beforeAll(async () => {
     t = await startTestApp();
     members = t.app.get(MembersService);
-    tenancy = t.app.get(TenancyService);
+    tenancy = t.app.get(TenantResolver);
     await t.createTenant('stale-actor');
   });
   afterAll(() => t?.close());

@@ -1,17 +1,17 @@
 import { DocumentsRepository } from '../../src/documents/documents.repository';
 import { MissingTenantContextError, TenantContext } from '../../src/tenancy/tenant-context';
-import { TenancyService } from '../../src/tenancy/tenancy.service';
+import { TenantResolver } from '../../src/tenants/tenant-resolver.service';
 import { startTestApp, TestApp } from '../helpers/test-app';
 
 /** Scripts and jobs work for a tenant through the same context as requests. */
-describe('TenancyService.runForTenant', () => {
+describe('TenantResolver.runForTenant', () => {
   let t: TestApp;
-  let tenancy: TenancyService;
+  let tenancy: TenantResolver;
   let documents: DocumentsRepository;
 
   beforeAll(async () => {
     t = await startTestApp();
-    tenancy = t.app.get(TenancyService);
+    tenancy = t.app.get(TenantResolver);
     documents = t.app.get(DocumentsRepository);
     const acme = await t.createTenant('job-acme');
     await t.createTenant('job-globex');

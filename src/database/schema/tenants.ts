@@ -1,8 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { check, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { TENANT_STATUSES } from '../../tenancy/tenant';
 
-export const TENANT_STATUSES = ['active', 'suspended'] as const;
-export type TenantStatus = (typeof TENANT_STATUSES)[number];
+export { TENANT_STATUSES, type TenantStatus } from '../../tenancy/tenant';
 
 /** Platform table: one row per customer. Not tenant-scoped; reached only through SystemDb. */
 export const tenants = pgTable(

@@ -9,7 +9,7 @@ export const ROUTE_ACCESS = 'route-access';
 
 /**
  * Needs a credential (bearer JWT or API key) for the tenant the request names,
- * and a role allowed to do the route's action (@Can, src/auth); runs inside its
+ * and a role allowed to do the route's action (@Can, can.decorator.ts); runs inside its
  * TenantContext with the principal.
  */
 export const TenantRoute = () => SetMetadata(ROUTE_ACCESS, 'tenant' satisfies RouteAccess);

@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { CacheService } from '../cache/cache.service';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { AppConfig } from '../config/app-config';
 import { TenantRow } from '../database/schema';
-import { TenantsRepository } from '../tenants/tenants.repository';
-import { Tenant } from './tenant-context';
-import { TenantIdentifier } from './tenant-identifier';
+import { Tenant, TenantContext } from '../tenancy/tenant-context';
+import { parseTenantHeader, TenantIdentifier } from '../tenancy/tenant-identifier';
+import { TenantsRepository } from './tenants.repository';
 
 /** Platform cache namespace (`p:tenant-lookup:...`): tenant lookups run before any tenant context exists. */
 const LOOKUP_NAMESPACE = 'tenant-lookup';
@@ -24,6 +25,10 @@ export function toTenant(row: TenantRow): Tenant {
  * suspension made through TenantsService.update is forgotten at once in that
  * store (every instance sharing the Redis sees it immediately); otherwise it
  * takes effect within the TTL.
+ *
+ * It lives with the tenants feature, not with admission (src/admission), because
+ * TenantsService must forget a tenant it changed and run work as a tenant it
+ * created; admission uses it from above, so the arrow stays one-way.
  */
 @Injectable()
 export class TenantResolver {
@@ -66,5 +71,17 @@ export class TenantResolver {
    */
   forget(tenant: Pick<Tenant, 'id' | 'slug'>): Promise<void> {
     return this.cache.platform.delete(LOOKUP_NAMESPACE, lookupKey({ kind: 'id', value: tenant.id }), lookupKey({ kind: 'slug', value: tenant.slug }));
+  }
+
+  /**
+   * Runs fn as the given tenant outside HTTP (scripts, jobs). The tenant must
+   * exist and be active, exactly as for a request.
+   */
+  async runForTenant<T>(idOrSlug: string, fn: () => PromiseLike<T>, jobId: string = randomUUID()): Promise<T> {
+    const identifier = parseTenantHeader(idOrSlug);
+    if (!identifier) throw new AppError(ErrorCode.TenantRequired, 'A tenant is required');
+    const tenant = await this.resolveActive(identifier);
+    // Awaited inside the scope: a lazy Drizzle builder returned by fn must execute there too.
+    return TenantContext.run({ tenant, requestId: jobId }, async () => await fn());
   }
 }

@@ -4,7 +4,7 @@ import type { MembershipRole } from '../database/schema/memberships';
 import { TenantContext } from '../tenancy/tenant-context';
 
 /**
- * Who is calling, as admitted by CredentialAuthenticator for the current
+ * Who is calling, as admitted by AccessGuard (src/admission) for the current
  * tenant. `id` is what feature code records as the author (created_by): the
  * user id for a session, the key id for an API key. `role` was read on this
  * request (membership or key), never taken from the token.

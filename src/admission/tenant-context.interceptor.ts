@@ -1,7 +1,7 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { TenantRequest } from './access.guard';
-import { TenantContext } from './tenant-context';
+import { TenantContext } from '../tenancy/tenant-context';
 
 /**
  * Enters the tenant context with run() around everything after the guards:

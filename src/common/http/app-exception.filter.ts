@@ -1,8 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import { requestIdOf } from '../http/request-id';
-import { AppError, ErrorDetail } from './app-error';
-import { mapDatabaseError } from './database-errors';
-import { ErrorCode, httpStatusFor } from './error-codes';
+import { requestIdOf } from './request-id';
+import { AppError, ErrorDetail } from '../errors/app-error';
+import { mapDatabaseError } from '../errors/database-errors';
+import { ErrorCode, httpStatusFor } from '../errors/error-codes';
 
 /** The one error envelope every failing response uses. */
 export interface ErrorBody {

@@ -1,0 +1,245 @@
+import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { REQUIRED_ACTION } from '../access/can.decorator';
+import { Action, allows } from '../access/permissions';
+import { Principal } from '../access/principal';
+import { ROUTE_ACCESS, RouteAccess } from '../access/route-access.decorator';
+import { isApiKeyLike, parseApiKey } from '../api-keys/api-key-token';
+import { ApiKeysService } from '../api-keys/api-keys.service';
+import { AccessTokenService } from '../auth/access-token.service';
+import { AppError } from '../common/errors/app-error';
+import { ErrorCode } from '../common/errors/error-codes';
+import { AppConfig } from '../config/app-config';
+import { MembershipsRepository } from '../members/memberships.repository';
+import { Tenant, TenantContext } from '../tenancy/tenant-context';
+import { parseTenantHeader, sameIdentifier, TenantIdentifier, tenantSlugFromHost } from '../tenancy/tenant-identifier';
+import { TenantResolver } from '../tenants/tenant-resolver.service';
+
+/** What AccessGuard leaves on the request for TenantContextInterceptor. */
+export interface TenantRequest {
+  id?: string;
+  headers: Record<string, string | string[] | undefined>;
+  tenant?: Tenant;
+  /** Who is calling (a Principal, set on tenant routes); carried into the TenantContext. */
+  principal?: unknown;
+}
+
+interface Verified {
+  /** The tenant the credential belongs to (not yet compared with the one the request names). */
+  tenant: Tenant;
+  principal: { kind: 'user'; userId: string } | Principal;
+}
+
+const CHALLENGE = { 'www-authenticate': 'Bearer' };
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+export function bearerToken(header: string | string[] | undefined): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+function unauthenticated(message = 'A valid bearer token or API key is required'): AppError {
+  return new AppError(ErrorCode.Unauthenticated, message, undefined, CHALLENGE);
+}
+
+/** The same 400 wherever the header and the subdomain turn out to name two tenants. */
+function tenantAmbiguous(): AppError {
+  return new AppError(ErrorCode.TenantAmbiguous, 'x-tenant-id and the subdomain name different tenants');
+}
+
+/**
+ * One body for "your credential is not for this tenant", whether the tenant the
+ * request names exists or not (it is never looked up), and for "you are no
+ * longer a member of it".
+ */
+function accessDenied(): AppError {
+  return new AppError(ErrorCode.TenantAccessDenied, 'This credential does not give access to the tenant named by the request');
+}
+
+function names(identifier: TenantIdentifier, tenant: Tenant): boolean {
+  return identifier.kind === 'id' ? identifier.value === tenant.id : identifier.value === tenant.slug;
+}
+
+/**
+ * Global guard, the first thing a request meets after routing, and the one
+ * place that decides whether a request gets in (README "Authentication and
+ * roles" has the same order):
+ * - public routes: always;
+ * - platform-admin routes: the admin bearer key (compared in constant time);
+ *   no tenant credential of any kind is accepted there;
+ * - tenant routes: admitToTenant, steps 1..8 below;
+ * - tenant sign-in routes: resolve the tenant (400/404/403) only;
+ * - routes that declare nothing are refused.
+ * Guards run before interceptors, so the tenant context itself is entered by
+ * TenantContextInterceptor, around pipes, handler and response. Singleton, no
+ * request scope: the membership and key lookups run in a TenantContext entered
+ * here just for them.
+ */
+@Injectable()
+export class AccessGuard implements CanActivate {
+  private readonly logger = new Logger(AccessGuard.name);
+  private readonly adminKeyDigest: Buffer;
+  private readonly baseDomain: string;
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly resolver: TenantResolver,
+    private readonly tokens: AccessTokenService,
+    private readonly memberships: MembershipsRepository,
+    private readonly apiKeys: ApiKeysService,
+    config: AppConfig,
+  ) {
+    this.adminKeyDigest = digest(config.adminApiKey);
+    this.baseDomain = config.tenancy.baseDomain;
+  }
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const access = this.reflector.getAllAndOverride<RouteAccess | undefined>(ROUTE_ACCESS, [context.getHandler(), context.getClass()]);
+    const request = context.switchToHttp().getRequest<TenantRequest>();
+    switch (access) {
+      case 'public':
+        return true;
+      case 'platform-admin':
+        this.requireAdminKey(request);
+        return true;
+      case 'tenant':
+        await this.admitToTenant(context, request);
+        return true;
+      case 'tenant-sign-in':
+        request.tenant = await this.resolveNamedTenant(this.namedIdentifiers(request));
+        return true;
+      default:
+        this.logger.error(`route ${context.getClass().name}.${context.getHandler().name} declares no access rule; refused`);
+        throw new AppError(ErrorCode.Forbidden, 'Forbidden');
+    }
+  }
+
+  /**
+   * A tenant route. Each step runs only after the previous one passed:
+   *
+   * 1. the route declares an action (@Can), else refused: fail closed;
+   * 2. what the request names: 400 missing/malformed/two values, or header and
+   *    subdomain that visibly disagree;
+   * 3. no credential: the tenancy answers as for sign-in (404 unknown, 403
+   *    suspended), and otherwise 401;
+   * 4. the credential: a JWT (HS256, iss/aud/exp/nbf) or an API key (looked up
+   *    in the scope of its own tenant, SHA-256 compared in constant time, not
+   *    revoked); anything wrong: 401;
+   * 5. the credential's tenant must be the one named: 403 TENANT_ACCESS_DENIED
+   *    (or 400 TENANT_AMBIGUOUS when header and subdomain name different ones);
+   * 6. that tenant must be active: 403 TENANT_SUSPENDED, for every credential;
+   * 7. a user must still be a member (read now, not from the token): 403;
+   * 8. the role (membership's or key's) must allow the action: 403 INSUFFICIENT_ROLE.
+   *
+   * Only then are request.tenant and request.principal set.
+   */
+  private async admitToTenant(context: ExecutionContext, request: TenantRequest): Promise<void> {
+    // 1. The action.
+    const action = this.reflector.getAllAndOverride<Action | undefined>(REQUIRED_ACTION, [context.getHandler(), context.getClass()]);
+    if (!action) {
+      this.logger.error(`tenant route ${context.getClass().name}.${context.getHandler().name} declares no @Can action; refused`);
+      throw new AppError(ErrorCode.Forbidden, 'Forbidden');
+    }
+
+    // 2. What the request names. Two identifiers of the same kind that differ visibly disagree, without any lookup.
+    const named = this.namedIdentifiers(request);
+    const [first, second] = named;
+    if (second && first.kind === second.kind && first.value !== second.value) throw tenantAmbiguous();
+
+    // 3. No credential at all.
+    if (request.headers.authorization === undefined) {
+      await this.resolveNamedTenant(named);
+      throw unauthenticated();
+    }
+    const token = bearerToken(request.headers.authorization);
+    if (!token) throw unauthenticated();
+
+    // 4. The credential, and the tenant it belongs to.
+    const { tenant, principal } = isApiKeyLike(token) ? await this.verifyApiKey(token, request.id) : await this.verifyAccessToken(token);
+
+    // 5. Its tenant is the one named (by every identifier given).
+    const matching = named.filter((id) => names(id, tenant)).length;
+    if (matching === 0) throw accessDenied();
+    if (matching < named.length) throw tenantAmbiguous();
+
+    // 6. The tenant is active.
+    if (tenant.status !== 'active') throw new AppError(ErrorCode.TenantSuspended, 'Tenant is suspended');
+
+    // 7. A user is still a member; their role is read now.
+    const resolved = principal.kind === 'user' ? await this.withMembership(tenant, principal.userId, request.id) : principal;
+
+    // 8. The role allows the action.
+    if (!allows(resolved.role, action)) {
+      throw new AppError(ErrorCode.InsufficientRole, `Your role (${resolved.role}) does not allow this action`);
+    }
+    request.tenant = tenant;
+    request.principal = Object.freeze(resolved);
+  }
+
+  /**
+   * The identifiers the request gives, from x-tenant-id and/or the subdomain
+   * (header first). 400 for a malformed or doubled header; 400 TENANT_REQUIRED
+   * when neither names a tenant.
+   */
+  private namedIdentifiers(request: TenantRequest): TenantIdentifier[] {
+    const header = parseTenantHeader(request.headers['x-tenant-id']);
+    // Node and Fastify always give Host as one string.
+    const slug = tenantSlugFromHost(request.headers.host as string | undefined, this.baseDomain);
+    const named: TenantIdentifier[] = [];
+    if (header) named.push(header);
+    if (slug) named.push({ kind: 'slug', value: slug });
+    if (named.length === 0) {
+      throw new AppError(ErrorCode.TenantRequired, 'Name the tenant with the x-tenant-id header or a tenant subdomain');
+    }
+    return named;
+  }
+
+  /**
+   * The tenant the identifiers name, without a credential (sign-in routes, step 3).
+   * Order: 404 unknown -> 400 header/subdomain disagree -> 403 suspended.
+   */
+  private async resolveNamedTenant([first, second]: TenantIdentifier[]): Promise<Tenant> {
+    if (second && !sameIdentifier(first, second)) {
+      const [a, b] = await Promise.all([this.resolver.find(first), this.resolver.find(second)]);
+      if (!a || !b) throw new AppError(ErrorCode.TenantNotFound, 'Tenant not found');
+      if (a.id !== b.id) throw tenantAmbiguous();
+    }
+    return this.resolver.resolveActive(first);
+  }
+
+  private requireAdminKey(request: TenantRequest): void {
+    const token = bearerToken(request.headers.authorization);
+    if (!token || !timingSafeEqual(digest(token), this.adminKeyDigest)) {
+      throw new AppError(ErrorCode.Unauthenticated, 'A valid platform admin key is required');
+    }
+  }
+
+  /** A verified user session: the role comes later, from the membership. */
+  private async verifyAccessToken(token: string): Promise<Verified> {
+    const claims = await this.tokens.verify(token);
+    const tenant = await this.resolver.find({ kind: 'id', value: claims.tenantId });
+    if (!tenant) throw unauthenticated('The access token is invalid or expired');
+    return { tenant, principal: { kind: 'user', userId: claims.userId } };
+  }
+
+  private async verifyApiKey(token: string, requestId: string | undefined): Promise<Verified> {
+    const parsed = parseApiKey(token);
+    const tenant = parsed && (await this.resolver.find({ kind: 'id', value: parsed.tenantId }));
+    if (!parsed || !tenant) throw unauthenticated('The API key is invalid or revoked');
+    // Looked up in the scope of the tenant the key names: TenantDb and RLS both confine the lookup to it.
+    const key = await TenantContext.run({ tenant, requestId }, () => this.apiKeys.verify(parsed, token));
+    if (!key) throw unauthenticated('The API key is invalid or revoked');
+    return { tenant, principal: { kind: 'api-key', id: key.id, keyId: key.id, name: key.name, role: key.role } };
+  }
+
+  private async withMembership(tenant: Tenant, userId: string, requestId: string | undefined): Promise<Principal> {
+    const role = await TenantContext.run({ tenant, requestId }, () => this.memberships.findRole(userId));
+    if (!role) throw accessDenied();
+    return { kind: 'user', id: userId, userId, role };
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * The tenant as every layer knows it. Declared here, at the bottom, so the
+ * schema (database/schema/tenants.ts) and the tenant context share one
+ * definition without the context depending on the data layer.
+ */
+export const TENANT_STATUSES = ['active', 'suspended'] as const;
+export type TenantStatus = (typeof TENANT_STATUSES)[number];
+
+/** What the rest of the request knows about its tenant. */
+export interface Tenant {
+  id: string;
+  slug: string;
+  name: string;
+  status: TenantStatus;
+  plan: string;
+}
