@@ -4,7 +4,8 @@ import path from 'node:path';
 /**
  * The raw, unscoped database client must stay inside src/database (and the
  * provisioning/runtime code that runs before the app). Feature code gets
- * TenantDb or SystemDb only.
+ * TenantDb or SystemDb only. Folders import each other in one direction only
+ * (the layer table below).
  */
 describe('architecture', () => {
   const SRC = path.resolve(__dirname, '..', 'src');
@@ -54,5 +55,140 @@ describe('architecture', () => {
   it('has no request-scoped providers in the tenancy path', () => {
     const offenders = files(SRC).filter((file) => /Scope\.REQUEST|scope:\s*Scope\.REQUEST/.test(readFileSync(file, 'utf8')));
     expect(offenders).toEqual([]);
+  });
+  /**
+   * Folder layering. A layer is a top-level folder of src (database/schema is
+   * its own layer: entity types that the access layer may name without
+   * depending on the data layer). Each may import itself and the layers listed
+   * here, nothing else; the composition root (app.module.ts, app.factory.ts,
+   * main.ts) may import anything. Bottom to top.
+   */
+  const LAYERS: Record<string, readonly string[]> = {
+    common: [],
+    config: ['common'],
+    tenancy: ['common'],
+    'database/schema': ['tenancy'],
+    database: ['common', 'config', 'tenancy', 'database/schema'],
+    runtime: ['config', 'database', 'database/schema'],
+    cache: ['common', 'config', 'tenancy'],
+    storage: ['common', 'config', 'tenancy'],
+    access: ['common', 'tenancy', 'database/schema'],
+    users: ['common', 'database', 'database/schema'],
+    members: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access', 'users'],
+    'api-keys': ['common', 'tenancy', 'database', 'database/schema', 'access'],
+    auth: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access', 'users', 'members'],
+    tenants: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'access', 'users', 'members'],
+    documents: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'storage', 'access'],
+    attachments: ['common', 'config', 'tenancy', 'database', 'database/schema', 'storage', 'access'],
+    health: ['common', 'cache', 'storage', 'access'],
+    // Request admission sits above the features whose data it checks.
+    admission: ['common', 'config', 'tenancy', 'access', 'auth', 'members', 'api-keys', 'tenants'],
+  };
+  const ROOT = '(root)';
+
+  interface Import {
+    /** Importing file, relative to src. */
+    file: string;
+    /** Imported module, relative to src, without extension. */
+    target: string;
+  }
+
+  const IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|^\s*import\s+)['"](\.{1,2}\/[^'"]*)['"]/gm;
+
+  /** Relative imports of one file's source, resolved against its folder. */
+  function parseImports(file: string, source: string): Import[] {
+    return [...source.matchAll(IMPORT)].map((match) => ({
+      file,
+      target: path.posix.normalize(path.posix.join(path.posix.dirname(file), match[1])),
+    }));
+  }
+
+  function layerOf(rel: string): string {
+    if (rel.startsWith('database/schema/') || rel === 'database/schema') return 'database/schema';
+    return rel.includes('/') ? rel.split('/')[0] : ROOT;
+  }
+
+  /** "from -> to (file => import)" for every import that crosses layers against the table. */
+  function forbiddenImports(imports: Import[], layers: Record<string, readonly string[]>): string[] {
+    return imports.flatMap(({ file, target }) => {
+      const from = layerOf(file);
+      const to = layerOf(target);
+      if (from === ROOT || from === to || layers[from]?.includes(to)) return [];
+      return [`${from} -> ${to} (${file} imports ${target})`];
+    });
+  }
+
+  /** Every cycle of the folder graph, as "a -> b -> a" (each reported once per starting edge found). */
+  function folderCycles(edges: Array<[string, string]>): string[] {
+    const next = new Map<string, Set<string>>();
+    for (const [from, to] of edges) if (from !== to) next.set(from, (next.get(from) ?? new Set()).add(to));
+    const cycles = new Set<string>();
+    const done = new Set<string>();
+    const visit = (node: string, trail: string[]) => {
+      const at = trail.indexOf(node);
+      if (at >= 0) {
+        const loop = trail.slice(at);
+        // Rotated so the same cycle found from another node reads the same.
+        const first = loop.indexOf([...loop].sort()[0]);
+        const canonical = [...loop.slice(first), ...loop.slice(0, first)];
+        cycles.add([...canonical, canonical[0]].join(' -> '));
+        return;
+      }
+      if (done.has(node)) return;
+      for (const to of next.get(node) ?? []) visit(to, [...trail, node]);
+      done.add(node);
+    };
+    for (const node of next.keys()) visit(node, []);
+    return [...cycles].sort();
+  }
+
+  const allImports = () =>
+    files(SRC).flatMap((full) => {
+      const rel = path.relative(SRC, full).split(path.sep).join('/');
+      return parseImports(rel, readFileSync(full, 'utf8'));
+    });
+
+  describe('layers', () => {
+    it('parses real imports and reports forbidden edges and cycles (positive controls)', () => {
+      const imports = allImports();
+      expect(imports.length).toBeGreaterThan(100);
+      expect(imports).toContainEqual({ file: 'admission/access.guard.ts', target: 'tenants/tenant-resolver.service' });
+      expect(parseImports('a/b.ts', "import x from '../c/d';\nexport { y } from './e';\nconst z = await import('../f');\nimport './g';")).toEqual([
+        { file: 'a/b.ts', target: 'c/d' },
+        { file: 'a/b.ts', target: 'a/e' },
+        { file: 'a/b.ts', target: 'f' },
+        { file: 'a/b.ts', target: 'a/g' },
+      ]);
+      expect(parseImports('a/b.ts', "import { z } from 'zod';")).toEqual([]);
+
+      expect(forbiddenImports([{ file: 'tenancy/tenant-context.ts', target: 'admission/access.guard' }], LAYERS)).toEqual([
+        'tenancy -> admission (tenancy/tenant-context.ts imports admission/access.guard)',
+      ]);
+      expect(forbiddenImports([{ file: 'access/principal.ts', target: 'database/tenant-db' }], LAYERS)).toHaveLength(1);
+      expect(forbiddenImports([{ file: 'access/principal.ts', target: 'database/schema/memberships' }], LAYERS)).toEqual([]);
+      expect(forbiddenImports([{ file: 'app.module.ts', target: 'admission/admission.module' }], LAYERS)).toEqual([]);
+
+      expect(folderCycles([['a', 'b'], ['b', 'c'], ['c', 'a'], ['c', 'd']])).toEqual(['a -> b -> c -> a']);
+      expect(folderCycles([['a', 'b'], ['b', 'c']])).toEqual([]);
+    });
+
+    it('places every folder of src in the layer table', () => {
+      const folders = new Set(files(SRC).map((full) => layerOf(path.relative(SRC, full).split(path.sep).join('/'))));
+      folders.delete(ROOT);
+      expect([...folders].filter((folder) => !(folder in LAYERS)).sort()).toEqual([]);
+    });
+
+    it('imports only in the allowed directions between top-level folders', () => {
+      expect(forbiddenImports(allImports(), LAYERS)).toEqual([]);
+    });
+
+    it('has no cycles between folders, at any depth', () => {
+      const imports = allImports();
+      const topLevel = imports.map(({ file, target }): [string, string] => [layerOf(file), layerOf(target)]);
+      // Every directory on its own too (common/errors vs common/http, database vs database/pg ...).
+      const directories = imports.map(({ file, target }): [string, string] => [path.posix.dirname(file), path.posix.dirname(target)]);
+      expect(folderCycles(topLevel)).toEqual([]);
+      expect(folderCycles(directories)).toEqual([]);
+    });
   });
 });
