@@ -3,6 +3,7 @@ import { and, asc, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import { Cursor } from '../common/http/cursor';
 import { ApiKeyRow, apiKeys, MembershipRole } from '../database/schema';
 import { TenantDb } from '../database/tenant-db';
+import { DummyValue, GenerateSql } from '../database/generate-sql.decorator';
 
 export interface NewApiKey {
   id: string;
@@ -21,17 +22,20 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 export class ApiKeysRepository {
   constructor(private readonly db: TenantDb) {}
 
+  @GenerateSql({ params: [{ id: DummyValue.UUID, name: DummyValue.STRING, role: 'member', prefix: DummyValue.STRING, secretHash: DummyValue.STRING, createdBy: DummyValue.UUID_2 }] })
   async create(input: NewApiKey): Promise<ApiKeyRow> {
     const [row] = await this.db.insert(apiKeys).values(input).returning();
     return row;
   }
 
+  @GenerateSql({ params: [DummyValue.UUID] })
   async findById(id: string): Promise<ApiKeyRow | undefined> {
     const [row] = await this.db.select().from(apiKeys).where(eq(apiKeys.id, id)).limit(1);
     return row;
   }
 
   /** Oldest first, revoked keys included (with revokedAt), keyset-paginated on (created_at, id). */
+  @GenerateSql({ name: 'first page', params: [{ limit: DummyValue.NUMBER }] }, { name: 'after a cursor', params: [{ limit: DummyValue.NUMBER, after: { createdAt: DummyValue.DATE, id: DummyValue.UUID_2 } }] })
   list(options: { limit: number; after?: Cursor }): Promise<ApiKeyRow[]> {
     return this.db
       .select()
@@ -41,6 +45,7 @@ export class ApiKeysRepository {
       .limit(options.limit);
   }
 
+  @GenerateSql({ params: [DummyValue.UUID] })
   async revoke(id: string): Promise<boolean> {
     const rows = await this.db
       .update(apiKeys)
@@ -51,6 +56,7 @@ export class ApiKeysRepository {
   }
 
   /** Records use, at most once per LAST_USED_RESOLUTION_MS per key. */
+  @GenerateSql({ params: [DummyValue.UUID, null] })
   async touch(id: string, lastUsedAt: Date | null): Promise<void> {
     const now = Date.now();
     if (lastUsedAt && now - lastUsedAt.getTime() < LAST_USED_RESOLUTION_MS) return;

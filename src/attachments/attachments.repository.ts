@@ -3,6 +3,7 @@ import { and, asc, eq, sql } from 'drizzle-orm';
 import { Cursor } from '../common/http/cursor';
 import { AttachmentRow, attachments, documents } from '../database/schema';
 import { TenantDb } from '../database/tenant-db';
+import { DummyValue, GenerateSql } from '../database/generate-sql.decorator';
 
 export interface NewAttachment {
   documentId: string;
@@ -19,12 +20,14 @@ export interface NewAttachment {
 export class AttachmentsRepository {
   constructor(private readonly db: TenantDb) {}
 
+  @GenerateSql({ params: [DummyValue.UUID] })
   async documentExists(documentId: string): Promise<boolean> {
     const rows = await this.db.select({ id: documents.id }).from(documents).where(eq(documents.id, documentId)).limit(1);
     return rows.length > 0;
   }
 
   /** One statement: the row appears complete ('ready', with size and checksum) or not at all. */
+  @GenerateSql({ params: [{ documentId: DummyValue.UUID, storageKey: DummyValue.STRING, filename: DummyValue.STRING, contentType: 'text/plain', sizeBytes: DummyValue.NUMBER, checksumSha256: DummyValue.STRING, createdBy: DummyValue.UUID_2 }] })
   async create(input: NewAttachment): Promise<AttachmentRow> {
     const [row] = await this.db
       .insert(attachments)
@@ -33,6 +36,7 @@ export class AttachmentsRepository {
     return row;
   }
 
+  @GenerateSql({ params: [DummyValue.UUID, DummyValue.UUID_2] })
   async findReady(documentId: string, id: string): Promise<AttachmentRow | undefined> {
     const [row] = await this.db
       .select()
@@ -43,6 +47,7 @@ export class AttachmentsRepository {
   }
 
   /** Oldest first within a document, keyset-paginated on (created_at, id) like attachments_tenant_document_created_idx. */
+  @GenerateSql({ name: 'first page', params: [DummyValue.UUID, { limit: DummyValue.NUMBER }] }, { name: 'after a cursor', params: [DummyValue.UUID, { limit: DummyValue.NUMBER, after: { createdAt: DummyValue.DATE, id: DummyValue.UUID_2 } }] })
   listReady(documentId: string, options: { limit: number; after?: Cursor }): Promise<AttachmentRow[]> {
     return this.db
       .select()
@@ -62,6 +67,7 @@ export class AttachmentsRepository {
    * Deletes the row and returns it (its storage key is needed to delete the object next).
    * `createdBy`: only if this principal uploaded it (roles that may delete only their own content).
    */
+  @GenerateSql({ name: 'any', params: [DummyValue.UUID, DummyValue.UUID_2] }, { name: 'own only', params: [DummyValue.UUID, DummyValue.UUID_2, DummyValue.UUID_2] })
   async delete(documentId: string, id: string, createdBy?: string): Promise<AttachmentRow | undefined> {
     const [row] = await this.db
       .delete(attachments)

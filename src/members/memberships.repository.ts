@@ -4,6 +4,7 @@ import { Cursor } from '../common/http/cursor';
 import { MembershipRole, memberships, tenants, TenantStatus, users } from '../database/schema';
 import { SystemDb } from '../database/system-db';
 import { TenantDb } from '../database/tenant-db';
+import { DummyValue, GenerateSql } from '../database/generate-sql.decorator';
 
 export interface MemberRow {
   /** The membership id (cursor key); the API addresses members by userId. */
@@ -46,6 +47,7 @@ export class MembershipsRepository {
   ) {}
 
   /** The per-request check behind "revocation is immediate": one indexed lookup (tenant_id, user_id). */
+  @GenerateSql({ params: [DummyValue.UUID] })
   async findRole(userId: string): Promise<MembershipRole | undefined> {
     const [row] = await this.db
       .select({ role: memberships.role })
@@ -55,6 +57,7 @@ export class MembershipsRepository {
     return row?.role;
   }
 
+  @GenerateSql({ params: [DummyValue.UUID] })
   async findMember(userId: string): Promise<MemberRow | undefined> {
     const [row] = await this.db
       .select(memberColumns)
@@ -70,6 +73,7 @@ export class MembershipsRepository {
    * of this tenant joined to users), the same work whether or not the email
    * has an account elsewhere: only membership here is visible to the caller.
    */
+  @GenerateSql({ params: [DummyValue.EMAIL] })
   async findMemberByEmail(email: string): Promise<MemberRow | undefined> {
     const [row] = await this.db
       .select(memberColumns)
@@ -81,6 +85,7 @@ export class MembershipsRepository {
   }
 
   /** Oldest first, keyset-paginated on (created_at, id). */
+  @GenerateSql({ name: 'first page', params: [{ limit: DummyValue.NUMBER }] }, { name: 'after a cursor', params: [{ limit: DummyValue.NUMBER, after: { createdAt: DummyValue.DATE, id: DummyValue.UUID_2 } }] })
   list(options: { limit: number; after?: Cursor }): Promise<MemberRow[]> {
     return this.db
       .select(memberColumns)
@@ -96,11 +101,13 @@ export class MembershipsRepository {
    * in the same request (a new tenant's first owner, by the platform admin):
    * an existing account joins a tenant only by accepting an invitation (createIfAbsent).
    */
+  @GenerateSql({ params: [{ userId: DummyValue.UUID, role: 'member' }] })
   async create(input: { userId: string; role: MembershipRole }, db: TenantDb = this.db): Promise<void> {
     await db.insert(memberships).values(input);
   }
 
   /** For invitation acceptance (the account proved itself): an existing membership (added meanwhile) is kept as it is. */
+  @GenerateSql({ params: [{ userId: DummyValue.UUID, role: 'member' }, DummyValue.TX] })
   async createIfAbsent(input: { userId: string; role: MembershipRole }, db: TenantDb): Promise<void> {
     await db.insert(memberships).values(input).onConflictDoNothing();
   }
@@ -111,6 +118,7 @@ export class MembershipsRepository {
    * Under READ COMMITTED a waiting transaction re-reads the rows after the
    * first commits, so it counts the owners as they are now.
    */
+  @GenerateSql({ params: [DummyValue.TX, DummyValue.UUID, DummyValue.UUID_2] })
   lockOwnersAnd(tx: TenantDb, ...userIds: string[]): Promise<Array<{ userId: string; role: MembershipRole }>> {
     return tx
       .select({ userId: memberships.userId, role: memberships.role })
@@ -120,15 +128,18 @@ export class MembershipsRepository {
       .for('update');
   }
 
+  @GenerateSql({ params: [DummyValue.TX, DummyValue.UUID, 'admin'] })
   async updateRole(tx: TenantDb, userId: string, role: MembershipRole): Promise<void> {
     await tx.update(memberships).set({ role, updatedAt: new Date() }).where(eq(memberships.userId, userId));
   }
 
+  @GenerateSql({ params: [DummyValue.TX, DummyValue.UUID] })
   async delete(tx: TenantDb, userId: string): Promise<void> {
     await tx.delete(memberships).where(eq(memberships.userId, userId));
   }
 
   /** Every tenant the user belongs to, with their role there (GET /me, switching tenants). */
+  @GenerateSql({ params: [DummyValue.UUID] })
   listTenantsOfUser(userId: string): Promise<UserTenantRow[]> {
     return this.systemDb.asUser('memberships.listTenantsOfUser', userId, (db) =>
       db

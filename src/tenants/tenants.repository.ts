@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { and, asc, eq, gt } from 'drizzle-orm';
 import { SystemDb } from '../database/system-db';
 import { TenantRow, tenants, TenantStatus } from '../database/schema';
+import { DummyValue, GenerateSql } from '../database/generate-sql.decorator';
 
 export interface NewTenant {
   slug: string;
@@ -20,6 +21,7 @@ export interface TenantChanges {
 export class TenantsRepository {
   constructor(private readonly systemDb: SystemDb) {}
 
+  @GenerateSql({ params: [{ slug: 'sample-tenant', name: DummyValue.STRING, plan: 'free' }] })
   create(input: NewTenant): Promise<TenantRow> {
     return this.systemDb.run('tenants.create', async (db) => {
       const [row] = await db.insert(tenants).values(input).returning();
@@ -27,6 +29,7 @@ export class TenantsRepository {
     });
   }
 
+  @GenerateSql({ params: [DummyValue.UUID] })
   findById(id: string): Promise<TenantRow | undefined> {
     return this.systemDb.run('tenants.findById', async (db) => {
       const [row] = await db.select().from(tenants).where(eq(tenants.id, id)).limit(1);
@@ -34,6 +37,7 @@ export class TenantsRepository {
     });
   }
 
+  @GenerateSql({ params: [DummyValue.STRING] })
   findBySlug(slug: string): Promise<TenantRow | undefined> {
     return this.systemDb.run('tenants.findBySlug', async (db) => {
       const [row] = await db.select().from(tenants).where(eq(tenants.slug, slug)).limit(1);
@@ -42,6 +46,7 @@ export class TenantsRepository {
   }
 
   /** Ordered by slug, keyset-paginated on it (slugs are unique). */
+  @GenerateSql({ name: 'first page', params: [DummyValue.NUMBER] }, { name: 'after a slug', params: [DummyValue.NUMBER, DummyValue.STRING] })
   list(limit: number, afterSlug?: string): Promise<TenantRow[]> {
     return this.systemDb.run('tenants.list', (db) =>
       db
@@ -53,6 +58,7 @@ export class TenantsRepository {
     );
   }
 
+  @GenerateSql({ params: [DummyValue.UUID, { name: DummyValue.STRING, plan: 'free', status: 'active' }] })
   update(id: string, changes: TenantChanges): Promise<TenantRow | undefined> {
     return this.systemDb.run('tenants.update', async (db) => {
       const [row] = await db

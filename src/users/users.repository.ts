@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { eq, sql } from 'drizzle-orm';
 import { SystemDb } from '../database/system-db';
 import { users } from '../database/schema';
+import { DummyValue, GenerateSql } from '../database/generate-sql.decorator';
 
 /** What callers see of a user: never the password hash. */
 export interface UserProfile {
@@ -30,6 +31,7 @@ export function normalizeEmail(email: string): string {
 export class UsersRepository {
   constructor(private readonly systemDb: SystemDb) {}
 
+  @GenerateSql({ params: [DummyValue.EMAIL] })
   findCredentialsByEmail(email: string): Promise<UserCredentials | undefined> {
     return this.systemDb.run('users.findCredentialsByEmail', async (db) => {
       const [row] = await db
@@ -41,6 +43,7 @@ export class UsersRepository {
     });
   }
 
+  @GenerateSql({ params: [DummyValue.UUID] })
   findById(id: string): Promise<UserProfile | undefined> {
     return this.systemDb.run('users.findById', async (db) => {
       const [row] = await db.select(profileColumns).from(users).where(eq(users.id, id)).limit(1);
@@ -55,6 +58,7 @@ export class UsersRepository {
    * the caller, never a 409 after other work was done. Callers decide what an
    * existing account means; no caller ever changes an existing account's password.
    */
+  @GenerateSql({ params: [{ email: DummyValue.EMAIL, name: DummyValue.STRING, passwordHash: DummyValue.STRING }] })
   createIfAbsent(input: { email: string; name?: string; passwordHash: string }): Promise<UserProfile | undefined> {
     return this.systemDb.run('users.create', async (db) => {
       const [row] = await db
