@@ -1,13 +1,10 @@
 import { sql } from 'drizzle-orm';
-import { foreignKey, index, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
-import { tenantIsolationPolicy } from './roles';
-import { tenants } from './tenants';
+import { index, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { tenantTable } from './tenant-table';
 
-export const documents = pgTable(
+export const documents = tenantTable(
   'documents',
   {
-    tenantId: uuid('tenant_id').notNull(),
-    id: uuid('id').notNull().defaultRandom(),
     title: text('title').notNull(),
     body: text('body').notNull().default(''),
     tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
@@ -17,14 +14,11 @@ export const documents = pgTable(
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
   },
   (t) => [
-    primaryKey({ name: 'documents_pkey', columns: [t.tenantId, t.id] }),
-    foreignKey({ name: 'documents_tenant_fk', columns: [t.tenantId], foreignColumns: [tenants.id] }).onDelete('cascade'),
     // Serves the cursor-paginated list (newest first) without a sort. NULLS FIRST because that is
     // what ORDER BY ... DESC means; drizzle-kit would otherwise write DESC NULLS LAST and the
     // planner would sort the tenant's rows instead of reading the index in order.
     index('documents_tenant_created_idx').on(t.tenantId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
-    tenantIsolationPolicy('documents'),
   ],
-).enableRLS();
+);
 
 export type DocumentRow = typeof documents.$inferSelect;
