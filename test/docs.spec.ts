@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { envSchema } from '../src/config/env.schema';
 
@@ -15,5 +15,29 @@ describe('.env.example', () => {
 
   it('documents every environment variable of the schema', () => {
     expect(keys.filter((key) => !documented.has(key))).toEqual([]);
+  });
+});
+
+/** The repository is read on its own: no doc or comment may send a reader to files outside it. */
+describe('self-contained docs', () => {
+  const ROOT = path.resolve(__dirname, '..');
+  const OUTSIDE = /\.\.\/shared\b|\bTOOLCHAIN\.md\b|\bDEVELOPERS\.md\b/;
+
+  function files(dir: string): string[] {
+    return readdirSync(dir).flatMap((name) => {
+      const full = path.join(dir, name);
+      return statSync(full).isDirectory() ? files(full) : /\.(ts|md|sql|json)$/.test(name) ? [full] : [];
+    });
+  }
+  const candidates = [path.join(ROOT, 'README.md'), ...files(path.join(ROOT, 'src')), ...files(path.join(ROOT, 'bench')).filter((f) => !f.includes(`${path.sep}dist${path.sep}`))];
+
+  it('checks real files, and the pattern matches a reference (positive control)', () => {
+    expect(candidates.length).toBeGreaterThan(50);
+    expect(OUTSIDE.test('see ../shared/TOOLCHAIN.md')).toBe(true);
+  });
+
+  it('names no file outside the repository', () => {
+    const offenders = candidates.filter((file) => OUTSIDE.test(readFileSync(file, 'utf8'))).map((file) => path.relative(ROOT, file));
+    expect(offenders).toEqual([]);
   });
 });

@@ -35,7 +35,7 @@ const DELETE_BATCH = 1000;
  * S3 or any S3-compatible server (MinIO, s3rver) through @aws-sdk/client-s3.
  * - Checksums only WHEN_REQUIRED: with the SDK's default, streamed bodies are
  *   sent with aws-chunked framing that several S3-compatible servers store as
- *   data (see TOOLCHAIN.md).
+ *   data (README, "Toolchain facts").
  * - Uploads with a known length stream straight through in one PutObject;
  *   chunked uploads go part by part (multipart, aborted on failure), so a
  *   failed upload never leaves an object.

@@ -15,7 +15,7 @@ const Result: new (rowMode?: string, types?: unknown) => PgResult = require('pg/
  * Everything up to a Sync runs in one implicit transaction, so the
  * transaction-local set_config applies to the statement and ends with it. No
  * BEGIN/COMMIT is sent: under load those cost as much as the query itself (see
- * TOOLCHAIN.md, "Cost of telling Postgres the tenant"). After the Sync the setting
+ * README, "Toolchain facts"). After the Sync the setting
  * is gone from the connection whatever happened, so a pooled connection never
  * carries a tenant into the next request.
  *
