@@ -25,7 +25,9 @@ import { ApiResponse, RequestOptions, TestApp } from './test-app';
  *   then each victim id goes into each param, the other params keep the
  *   attacker's own ids, and the answer must equal (status and body, without
  *   requestId/timestamp/path, the tried id masked) the answer for a random UUID
- *   in the same place. DELETE routes are attacked after everything else and
+ *   in the same place; routes with several params are also called with victim
+ *   ids in all of them (from the tables the own ids came from: the victim's
+ *   document with the victim's comment). DELETE routes are attacked after everything else and
  *   their positive controls run last (deepest routes first).
  * - Every tenant route without path params (lists, creates) must answer 2xx,
  *   and no positive control may carry any victim id anywhere in its body.
@@ -246,13 +248,13 @@ function sampleQuery(schema: z.ZodType | undefined): Record<string, string> {
 
 // ---------------------------------------------------------------- helpers
 
-function stableText(response: ApiResponse, maskedId?: string): string {
+function stableText(response: ApiResponse, ...maskedIds: string[]): string {
   let body: unknown = response.body;
   if (body && typeof body === 'object' && !Buffer.isBuffer(body) && !Array.isArray(body)) {
     body = { ...(body as object), requestId: undefined, timestamp: undefined, path: undefined };
   }
   let text = typeof body === 'string' ? body : (JSON.stringify(body) ?? '');
-  if (maskedId) text = text.split(maskedId).join('<ID>');
+  for (const id of maskedIds) text = text.split(id).join('<ID>');
   return `${response.status} ${text}`;
 }
 
@@ -321,6 +323,14 @@ interface TenantRows {
   snapshot: Map<string, string>;
 }
 
+/** Each id once, named after the most telling column: primary keys first (documents.id, not comments.document_id), then *_id references (memberships.user_id, not api_keys.created_by). */
+function labelIds(rows: TenantRows): Map<string, string> {
+  const rank = (source: string) => (source.endsWith('.id') ? 0 : source.endsWith('_id') ? 1 : 2);
+  const labels = new Map<string, string>();
+  for (const [source, ids] of [...rows.bySource].sort(([a], [b]) => rank(a) - rank(b))) for (const id of ids) if (!labels.has(id)) labels.set(id, source);
+  return labels;
+}
+
 async function readTenantRows(client: pg.Client, tables: string[], tenantId: string): Promise<TenantRows> {
   const bySource = new Map<string, string[]>();
   const snapshot = new Map<string, string>();
@@ -360,12 +370,8 @@ export async function runIsolationHarness(options: HarnessOptions): Promise<Isol
 
     // Victim ids: every UUID in the victim's rows that is not also the attacker's (a shared user, say), plus the victim tenant id.
     const victimIds = new Map<string, string>([[victim.tenantId.toLowerCase(), 'tenants.id']]);
-    // Named after the most telling column: primary keys first (documents.id, not comments.document_id), then *_id references (memberships.user_id, not api_keys.created_by).
-    const rank = (source: string) => (source.endsWith('.id') ? 0 : source.endsWith('_id') ? 1 : 2);
-    const sources = [...victimRows.bySource].sort(([a], [b]) => rank(a) - rank(b));
-    for (const [source, ids] of sources) {
-      for (const id of ids) if (!ownIds.has(id) && id !== attacker.userId && !victimIds.has(id)) victimIds.set(id, source);
-    }
+    for (const [id, source] of labelIds(victimRows)) if (!ownIds.has(id) && id !== attacker.userId && !victimIds.has(id)) victimIds.set(id, source);
+    const ownSources = labelIds(ownRows);
 
     const report: IsolationReport = {
       routes: routes.map(routeKey),
@@ -448,6 +454,23 @@ export async function runIsolationHarness(options: HarnessOptions): Promise<Isol
           if (seen !== expected) report.leaks.push({ route: routeKey(route), param, victimId, source, foreign: seen.slice(0, 300), random: expected.slice(0, 300) });
         });
       }
+      // All params foreign at once (a victim's document with the victim's comment): victim ids from the tables the own ids came from.
+      if (route.params.length < 2) return;
+      const sources = route.params.map((param) => ownSources.get(own[param]));
+      const lists = sources.map((source) => [...victimIds].filter(([, s]) => s === source).map(([id]) => id));
+      if (lists.some((list) => list.length === 0)) return;
+      const randoms = route.params.map(() => randomUUID());
+      const { response: randomResponse } = await call(route, Object.fromEntries(route.params.map((param, i) => [param, randoms[i]])));
+      const slot = route.params.map((param) => `:${param}`).join('+');
+      report.randomStatuses.set(`${routeKey(route)} ${slot}`, randomResponse.status);
+      const expected = stableText(randomResponse, ...randoms);
+      await mapLimit([...combinations(lists, 16)], CONCURRENCY, async (combo) => {
+        const { response } = await call(route, Object.fromEntries(route.params.map((param, i) => [param, combo[i]])));
+        const seen = stableText(response, ...combo);
+        if (seen !== expected) {
+          report.leaks.push({ route: routeKey(route), param: slot.replace(/:/g, ''), victimId: combo.join('/'), source: sources.join('/'), foreign: seen.slice(0, 300), random: expected.slice(0, 300) });
+        }
+      });
     };
 
     // Routes without path params (lists, creates): 2xx, and not one victim id in the body. GETs first: a create must not hide what a list shows.

@@ -141,8 +141,11 @@ describe('isolation harness: every tenant route, every tenant table, found by it
   it('compared with answers that are 404s: a random id is not found in any param of any route', () => {
     const notFound = [...report.randomStatuses].filter(([, status]) => status !== 404);
     expect(notFound).toEqual([]);
-    // Every param of every route with params was attacked.
-    const slots = report.routes.flatMap((route) => [...route.matchAll(/:(\w+)/g)].map((m) => `${route} :${m[1]}`));
+    // Every param of every route with params was attacked, and all params at once where there are several.
+    const slots = report.routes.flatMap((route) => {
+      const params = [...route.matchAll(/:(\w+)/g)].map((m) => `:${m[1]}`);
+      return [...params, ...(params.length > 1 ? [params.join('+')] : [])].map((slot) => `${route} ${slot}`);
+    });
     expect([...report.randomStatuses.keys()].sort()).toEqual(slots.sort());
   });
 
