@@ -1,6 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { AddressInfo } from 'node:net';
-import { createApp } from '../../src/app.factory';
+import { createApp, CreateAppOptions } from '../../src/app.factory';
 import { createTestDatabase, TestDatabase } from './test-database';
 import { TEST_ADMIN_KEY, TEST_BASE_DOMAIN, TEST_JWT_SECRET, TEST_OWNER_PASSWORD } from './test-env';
 
@@ -66,8 +66,13 @@ function slugFromHost(host: string | undefined): string | undefined {
   return label && !label.includes('.') ? label : undefined;
 }
 
+export interface StartTestAppOptions {
+  /** Extra (test-only) modules mounted beside the application's own; a function gets the fresh database first. */
+  imports?: CreateAppOptions['imports'] | ((db: TestDatabase) => CreateAppOptions['imports']);
+}
+
 /** The real application on a fresh database, listening on a random port. */
-export async function startTestApp(envOverrides: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(envOverrides: Record<string, string> = {}, options: StartTestAppOptions = {}): Promise<TestApp> {
   const db = await createTestDatabase();
   const env: Record<string, string> = {
     NODE_ENV: 'test',
@@ -81,7 +86,8 @@ export async function startTestApp(envOverrides: Record<string, string> = {}): P
     DB_POOL_SIZE: '10',
     ...envOverrides,
   };
-  const app = await createApp(env);
+  const imports = typeof options.imports === 'function' ? options.imports(db) : options.imports;
+  const app = await createApp(env, { imports });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   const baseUrl = `http://127.0.0.1:${port}`;

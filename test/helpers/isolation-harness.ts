@@ -1,0 +1,549 @@
+import { INestApplication, RequestMethod } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
+import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
+import { ModulesContainer } from '@nestjs/core';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { z } from 'zod';
+import { ROUTE_ACCESS } from '../../src/tenancy/route-access.decorator';
+import { addMember, createApiKey, invite } from '../identity/identity-fixtures';
+import { ApiResponse, RequestOptions, TestApp } from './test-app';
+
+/**
+ * Isolation harness: finds what to attack by itself.
+ *
+ * - Routes: every handler of every controller the Nest container holds whose
+ *   access metadata (ROUTE_ACCESS) is 'tenant', with its method and path from
+ *   Nest's route metadata, cross-checked against Fastify's router (hasRoute),
+ *   so a new route is attacked without anyone listing it.
+ * - Tables: every base table of schema public with a tenant_id column, read
+ *   from the live catalog; the victim must have rows in every one (else the
+ *   harness throws naming the table), and every UUID in the victim's rows (ids,
+ *   user ids, parents) becomes an id to attack with.
+ * - For each route with path params, as the attacker (an owner: the role never
+ *   blocks): a positive control with the attacker's own ids must answer 2xx;
+ *   then each victim id goes into each param, the other params keep the
+ *   attacker's own ids, and the answer must equal (status and body, without
+ *   requestId/timestamp/path, the tried id masked) the answer for a random UUID
+ *   in the same place; routes with several params are also called with victim
+ *   ids in all of them (from the tables the own ids came from: the victim's
+ *   document with the victim's comment). DELETE routes are attacked after everything else and
+ *   their positive controls run last (deepest routes first).
+ * - Every tenant route without path params (lists, creates) must answer 2xx,
+ *   and no positive control may carry any victim id anywhere in its body.
+ *   Ids sent in request bodies are not attacked (no tenant route takes one today).
+ * - The victim's rows must be byte-for-byte the same after the attack.
+ */
+
+export interface HarnessRoute {
+  method: string;
+  /** Router pattern, e.g. /documents/:id/comments/:commentId. */
+  path: string;
+  params: string[];
+  controller: string;
+  handler: string;
+  /** Has a parsed @Body(); POST/PUT/PATCH routes without one get raw bytes (uploads). */
+  hasBody: boolean;
+  bodySchema?: z.ZodType;
+  querySchema?: z.ZodType;
+}
+
+export const routeKey = (route: { method: string; path: string }) => `${route.method} ${route.path}`;
+
+/** What a route needs that its schemas cannot say (e.g. the upload's file name, checked in the service). */
+export interface RequestHint {
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: unknown;
+  rawBody?: string;
+}
+
+export interface Leak {
+  route: string;
+  param: string;
+  /** The victim's id that was substituted, and where it came from (table.column). */
+  victimId: string;
+  source: string;
+  foreign: string;
+  random: string;
+}
+
+export interface IsolationReport {
+  /** Every tenant route found ("GET /documents/:id"). */
+  routes: string[];
+  /** Every tenant table found in the catalog. */
+  tables: string[];
+  /** Victim ids attacked with, by id: the table.column it was read from. */
+  victimIds: Map<string, string>;
+  /** Answers to a victim id that differ from the answer to a random id. */
+  leaks: Leak[];
+  /** Routes whose own-id (or param-less) answer contains victim ids. */
+  bodyLeaks: Array<{ route: string; path: string; victimIds: string[] }>;
+  /** Routes for which no call with the attacker's own ids answered 2xx: their comparisons prove nothing. */
+  noPositiveControl: Array<{ route: string; attempts: string[] }>;
+  /** The own-id call that answered 2xx, by route. */
+  positiveControls: Map<string, string>;
+  /** The status a random UUID got, by "route :param" (what every victim id was compared with). */
+  randomStatuses: Map<string, number>;
+  /** Tenant tables whose victim rows changed during the attack. */
+  victimDataChanged: string[];
+  calls: number;
+}
+
+export interface HarnessOptions {
+  t: TestApp;
+  /** Tenant slug or id of the attacker, and the attacker's user id (never targeted, so it cannot lock itself out). */
+  attacker: { tenant: string; tenantId: string; userId: string };
+  victim: { tenantId: string };
+  hints?: Record<string, RequestHint>;
+}
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+const MAX_POSITIVE_ATTEMPTS = 40;
+const CONCURRENCY = 8;
+
+// ---------------------------------------------------------------- discovery
+
+function asArray<T>(value: T | T[] | undefined): T[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
+function joinPath(...parts: string[]): string {
+  const joined = '/' + parts.map((p) => p.replace(/^\/+|\/+$/g, '')).filter(Boolean).join('/');
+  return joined;
+}
+
+function handlerNames(prototype: object): string[] {
+  const names = new Set<string>();
+  for (let proto = prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const descriptor = Object.getOwnPropertyDescriptor(proto, name);
+      if (name !== 'constructor' && typeof descriptor?.value === 'function') names.add(name);
+    }
+  }
+  return [...names];
+}
+
+function zodSchemaOf(pipes: unknown[] | undefined): z.ZodType | undefined {
+  for (const pipe of pipes ?? []) {
+    const schema = (pipe as { schema?: unknown } | undefined)?.schema;
+    if (schema instanceof z.ZodType) return schema;
+  }
+  return undefined;
+}
+
+/** Every tenant route (ROUTE_ACCESS 'tenant') of every controller in the running application. */
+export function discoverTenantRoutes(app: INestApplication): HarnessRoute[] {
+  const routes: HarnessRoute[] = [];
+  const seen = new Set<unknown>();
+  const router = app.getHttpAdapter().getInstance() as { hasRoute?: (route: { method: string; url: string }) => boolean };
+  for (const module of app.get(ModulesContainer).values()) {
+    for (const wrapper of module.controllers.values()) {
+      const type = wrapper.metatype as (new (...args: never[]) => object) | undefined;
+      if (!type || seen.has(type)) continue;
+      seen.add(type);
+      const classPaths = asArray<string>(Reflect.getMetadata(PATH_METADATA, type));
+      for (const name of handlerNames(type.prototype)) {
+        const handler = (type.prototype as Record<string, unknown>)[name] as object;
+        const requestMethod = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
+        if (requestMethod === undefined) continue;
+        const access = Reflect.getMetadata(ROUTE_ACCESS, handler) ?? Reflect.getMetadata(ROUTE_ACCESS, type);
+        if (access !== 'tenant') continue;
+        const method = requestMethod === RequestMethod.ALL ? 'GET' : RequestMethod[requestMethod];
+        const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, type, name) ?? {}) as Record<string, { pipes?: unknown[] }>;
+        let hasBody = false;
+        let bodySchema: z.ZodType | undefined;
+        let querySchema: z.ZodType | undefined;
+        for (const [key, arg] of Object.entries(args)) {
+          const kind = Number(key.split(':')[0]);
+          if (kind === RouteParamtypes.BODY) {
+            hasBody = true;
+            bodySchema ??= zodSchemaOf(arg.pipes);
+          } else if (kind === RouteParamtypes.QUERY) querySchema ??= zodSchemaOf(arg.pipes);
+        }
+        for (const classPath of classPaths.length ? classPaths : ['']) {
+          for (const methodPath of asArray<string>(Reflect.getMetadata(PATH_METADATA, handler))) {
+            const path = joinPath(classPath, methodPath);
+            // The path must be what the router serves (a global prefix or versioning would change it).
+            if (router.hasRoute && !router.hasRoute({ method, url: path })) {
+              throw new Error(`isolation harness: ${method} ${path} (${type.name}.${name}) is not in the Fastify router; does the app use a prefix or versioning the harness does not know?`);
+            }
+            const params = [...path.matchAll(/:(\w+)/g)].map((m) => m[1]);
+            routes.push({ method, path, params, controller: type.name, handler: name, hasBody, bodySchema, querySchema });
+          }
+        }
+      }
+    }
+  }
+  return routes.sort((a, b) => routeKey(a).localeCompare(routeKey(b)));
+}
+
+/** Every base table in schema public with a tenant_id column. */
+export async function tenantTables(client: pg.Client): Promise<string[]> {
+  const { rows } = await client.query<{ table_name: string }>(
+    `select c.table_name from information_schema.columns c
+       join information_schema.tables t using (table_schema, table_name)
+      where c.table_schema = 'public' and c.column_name = 'tenant_id' and t.table_type = 'BASE TABLE'
+      order by 1`,
+  );
+  return rows.map((r) => r.table_name);
+}
+
+// ---------------------------------------------------------------- request bodies
+
+type JsonSchema = Record<string, any>;
+
+/** A value the JSON schema accepts (every property, optional ones included, so "at least one of" refinements pass). */
+function sample(schema: JsonSchema | undefined, name = ''): unknown {
+  if (!schema || typeof schema !== 'object') return undefined;
+  if (schema.const !== undefined) return schema.const;
+  if (Array.isArray(schema.enum)) return schema.enum[schema.enum.length - 1]; // last: usually the least privileged
+  const union = schema.anyOf ?? schema.oneOf;
+  if (Array.isArray(union)) return sample(union.find((s: JsonSchema) => s.type !== 'null') ?? union[0], name);
+  if (Array.isArray(schema.allOf)) return sample(schema.allOf[0], name);
+  switch (schema.type) {
+    case 'object': {
+      const out: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries<JsonSchema>(schema.properties ?? {})) out[key] = sample(value, key);
+      return out;
+    }
+    case 'array': {
+      const item = sample(schema.items, name);
+      return item === undefined ? [] : Array.from({ length: Math.max(1, schema.minItems ?? 1) }, () => item);
+    }
+    case 'string': {
+      if (schema.format === 'email' || /email/i.test(name)) return 'isolation-harness@example.test';
+      if (schema.format === 'uuid') return '00000000-0000-4000-8000-000000000000';
+      if (schema.format === 'date-time') return new Date(0).toISOString();
+      const min = schema.minLength ?? 1;
+      const max = schema.maxLength ?? 64;
+      return 'isolation-harness'.padEnd(min, 'x').slice(0, Math.max(min, Math.min(max, 17)));
+    }
+    case 'integer':
+    case 'number':
+      return schema.minimum ?? (schema.exclusiveMinimum !== undefined ? schema.exclusiveMinimum + 1 : 1);
+    case 'boolean':
+      return true;
+    default:
+      return undefined;
+  }
+}
+
+function jsonSchemaOf(schema: z.ZodType | undefined): JsonSchema | undefined {
+  if (!schema) return undefined;
+  try {
+    return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Only the required query fields (optional ones such as cursors have meaning a sample cannot give). */
+function sampleQuery(schema: z.ZodType | undefined): Record<string, string> {
+  const json = jsonSchemaOf(schema);
+  const out: Record<string, string> = {};
+  for (const key of (json?.required as string[] | undefined) ?? []) out[key] = String(sample(json?.properties?.[key], key));
+  return out;
+}
+
+// ---------------------------------------------------------------- helpers
+
+function stableText(response: ApiResponse, ...maskedIds: string[]): string {
+  let body: unknown = response.body;
+  if (body && typeof body === 'object' && !Buffer.isBuffer(body) && !Array.isArray(body)) {
+    body = { ...(body as object), requestId: undefined, timestamp: undefined, path: undefined };
+  }
+  let text = typeof body === 'string' ? body : (JSON.stringify(body) ?? '');
+  for (const id of maskedIds) text = text.split(id).join('<ID>');
+  return `${response.status} ${text}`;
+}
+
+function short(response: ApiResponse): string {
+  return stableText(response).slice(0, 300);
+}
+
+const is2xx = (response: ApiResponse) => response.status >= 200 && response.status < 300;
+
+async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
+}
+
+function snake(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/-/g, '_').toLowerCase();
+}
+
+/** The path up to and including `param`: the key under which a working own value is remembered. */
+function prefixThrough(path: string, param: string): string {
+  const at = path.indexOf(`:${param}`);
+  return path.slice(0, at + param.length + 1);
+}
+
+/** Tables a param probably refers to: `:xId` -> x's table, `:id` -> the segment before it. */
+function tablesFor(path: string, param: string, tables: string[]): string[] {
+  let resource: string | undefined;
+  if (param === 'id') {
+    const segments = path.slice(0, path.indexOf(`:${param}`)).split('/').filter((s) => s && !s.startsWith(':'));
+    resource = segments.at(-1);
+  } else if (/Id$/.test(param)) resource = param.slice(0, -2);
+  if (!resource) return [];
+  const name = snake(resource);
+  return tables.filter((t) => t === name || t === `${name}s` || t === `${name}es` || t.replace(/s$/, '') === name);
+}
+
+function* combinations(lists: string[][], limit: number): Generator<string[]> {
+  // Breadth-first over the sum of indexes: the most likely candidates (first in each list) first.
+  const maxSum = lists.reduce((sum, list) => sum + list.length - 1, 0);
+  let produced = 0;
+  for (let sum = 0; sum <= maxSum; sum++) {
+    const walk = function* (i: number, left: number, acc: string[]): Generator<string[]> {
+      if (i === lists.length) {
+        if (left === 0) yield acc;
+        return;
+      }
+      for (let k = 0; k <= Math.min(left, lists[i].length - 1); k++) yield* walk(i + 1, left - k, [...acc, lists[i][k]]);
+    };
+    for (const combo of walk(0, sum, [])) {
+      yield combo;
+      if (++produced >= limit) return;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the harness
+
+interface TenantRows {
+  /** table.column -> distinct UUIDs in that column of the tenant's rows. */
+  bySource: Map<string, string[]>;
+  /** table -> the tenant's rows, serialized (to detect changes). */
+  snapshot: Map<string, string>;
+}
+
+/** Each id once, named after the most telling column: primary keys first (documents.id, not comments.document_id), then *_id references (memberships.user_id, not api_keys.created_by). */
+function labelIds(rows: TenantRows): Map<string, string> {
+  const rank = (source: string) => (source.endsWith('.id') ? 0 : source.endsWith('_id') ? 1 : 2);
+  const labels = new Map<string, string>();
+  for (const [source, ids] of [...rows.bySource].sort(([a], [b]) => rank(a) - rank(b))) for (const id of ids) if (!labels.has(id)) labels.set(id, source);
+  return labels;
+}
+
+async function readTenantRows(client: pg.Client, tables: string[], tenantId: string): Promise<TenantRows> {
+  const bySource = new Map<string, string[]>();
+  const snapshot = new Map<string, string>();
+  for (const table of tables) {
+    const { rows } = await client.query(`select * from "${table}" where tenant_id = $1 order by 1, 2`, [tenantId]);
+    snapshot.set(table, JSON.stringify(rows));
+    for (const row of rows) {
+      for (const [column, value] of Object.entries(row)) {
+        if (column === 'tenant_id' || typeof value !== 'string' || !new RegExp(`^${UUID.source}$`, 'i').test(value)) continue;
+        const source = `${table}.${column}`;
+        const list = bySource.get(source) ?? [];
+        if (!list.includes(value.toLowerCase())) list.push(value.toLowerCase());
+        bySource.set(source, list);
+      }
+    }
+  }
+  return { bySource, snapshot };
+}
+
+export async function runIsolationHarness(options: HarnessOptions): Promise<IsolationReport> {
+  const { t, attacker, victim, hints = {} } = options;
+  const routes = discoverTenantRoutes(t.app);
+  const client = new pg.Client({ connectionString: t.db.superuserUrl });
+  await client.connect();
+  try {
+    const tables = await tenantTables(client);
+    const victimRows = await readTenantRows(client, tables, victim.tenantId);
+    const uncovered = tables.filter((table) => victimRows.snapshot.get(table) === '[]');
+    if (uncovered.length) {
+      throw new Error(
+        `isolation harness: tenant table(s) with no rows for the victim tenant: ${uncovered.join(', ')}. ` +
+          'Seed them through the API (seedTenantData) so their ids are attacked.',
+      );
+    }
+    const ownRows = await readTenantRows(client, tables, attacker.tenantId);
+    const ownIds = new Set([...ownRows.bySource.values()].flat());
+
+    // Victim ids: every UUID in the victim's rows that is not also the attacker's (a shared user, say), plus the victim tenant id.
+    const victimIds = new Map<string, string>([[victim.tenantId.toLowerCase(), 'tenants.id']]);
+    for (const [id, source] of labelIds(victimRows)) if (!ownIds.has(id) && id !== attacker.userId && !victimIds.has(id)) victimIds.set(id, source);
+    const ownSources = labelIds(ownRows);
+
+    const report: IsolationReport = {
+      routes: routes.map(routeKey),
+      tables,
+      victimIds,
+      leaks: [],
+      bodyLeaks: [],
+      noPositiveControl: [],
+      positiveControls: new Map(),
+      randomStatuses: new Map(),
+      victimDataChanged: [],
+      calls: 0,
+    };
+
+    const call = (route: HarnessRoute, values: Record<string, string>) => {
+      const hint = hints[routeKey(route)] ?? {};
+      const path = route.path.replace(/:(\w+)/g, (_, param: string) => encodeURIComponent(values[param]));
+      const query = new URLSearchParams({ ...sampleQuery(route.querySchema), ...hint.query }).toString();
+      const request: RequestOptions = { tenant: attacker.tenant, headers: { ...hint.headers } };
+      if (route.hasBody) request.body = hint.body ?? sample(jsonSchemaOf(route.bodySchema)) ?? {};
+      else if (['POST', 'PUT', 'PATCH'].includes(route.method)) {
+        request.rawBody = hint.rawBody ?? 'isolation harness bytes\n';
+        request.headers = { 'content-type': 'application/octet-stream', ...request.headers };
+      }
+      report.calls++;
+      return t.request(route.method, query ? `${path}?${query}` : path, request).then((response) => ({ response, path }));
+    };
+
+    const scanForVictimIds = (route: HarnessRoute, path: string, response: ApiResponse) => {
+      const text = typeof response.body === 'string' ? response.body : Buffer.isBuffer(response.body) ? response.body.toString('latin1') : JSON.stringify(response.body ?? '');
+      const found = [...new Set((text.match(UUID) ?? []).map((id) => id.toLowerCase()))].filter((id) => victimIds.has(id));
+      if (found.length) report.bodyLeaks.push({ route: routeKey(route), path, victimIds: found });
+    };
+
+    // Own values that worked, by the path prefix through the param ("/documents/:id").
+    const learned = new Map<string, string>();
+    const allOwn = [...new Set([...ownRows.bySource.values()].flat())].filter((id) => id !== attacker.userId);
+
+    const candidates = (route: HarnessRoute, param: string): string[] => {
+      const inferred: string[] = [];
+      for (const table of tablesFor(route.path, param, tables)) inferred.push(...(ownRows.bySource.get(`${table}.id`) ?? []));
+      if (param !== 'id') {
+        for (const [source, ids] of ownRows.bySource) if (source.endsWith(`.${snake(param)}`)) inferred.push(...ids);
+      }
+      const first = learned.get(prefixThrough(route.path, param));
+      return [...new Set([...(first ? [first] : []), ...inferred, ...allOwn])].filter((id) => id !== attacker.userId);
+    };
+
+    /** Tries own ids until one call answers 2xx; remembers what worked. Returns the values to fill params with. */
+    const positiveControl = async (route: HarnessRoute): Promise<Record<string, string>> => {
+      const lists = route.params.map((param) => candidates(route, param));
+      const attempts: string[] = [];
+      for (const combo of combinations(lists, MAX_POSITIVE_ATTEMPTS)) {
+        const values = Object.fromEntries(route.params.map((param, i) => [param, combo[i]]));
+        const { response, path } = await call(route, values);
+        if (is2xx(response)) {
+          report.positiveControls.set(routeKey(route), path);
+          for (const param of route.params) learned.set(prefixThrough(route.path, param), values[param]);
+          scanForVictimIds(route, path, response);
+          return values;
+        }
+        attempts.push(`${path} -> ${short(response)}`);
+      }
+      report.noPositiveControl.push({ route: routeKey(route), attempts });
+      return Object.fromEntries(route.params.map((param, i) => [param, lists[i][0] ?? randomUUID()]));
+    };
+
+    /** The values a DELETE route is attacked with, without calling it: what other routes learned, else the best guess. */
+    const guessedValues = (route: HarnessRoute) => Object.fromEntries(route.params.map((param) => [param, candidates(route, param)[0] ?? randomUUID()]));
+
+    const attack = async (route: HarnessRoute, own: Record<string, string>) => {
+      for (const param of route.params) {
+        const random = randomUUID();
+        const { response: randomResponse } = await call(route, { ...own, [param]: random });
+        report.randomStatuses.set(`${routeKey(route)} :${param}`, randomResponse.status);
+        const expected = stableText(randomResponse, random);
+        await mapLimit([...victimIds], CONCURRENCY, async ([victimId, source]) => {
+          const { response } = await call(route, { ...own, [param]: victimId });
+          const seen = stableText(response, victimId);
+          if (seen !== expected) report.leaks.push({ route: routeKey(route), param, victimId, source, foreign: seen.slice(0, 300), random: expected.slice(0, 300) });
+        });
+      }
+      // All params foreign at once (a victim's document with the victim's comment): victim ids from the tables the own ids came from.
+      if (route.params.length < 2) return;
+      const sources = route.params.map((param) => ownSources.get(own[param]));
+      const lists = sources.map((source) => [...victimIds].filter(([, s]) => s === source).map(([id]) => id));
+      if (lists.some((list) => list.length === 0)) return;
+      const randoms = route.params.map(() => randomUUID());
+      const { response: randomResponse } = await call(route, Object.fromEntries(route.params.map((param, i) => [param, randoms[i]])));
+      const slot = route.params.map((param) => `:${param}`).join('+');
+      report.randomStatuses.set(`${routeKey(route)} ${slot}`, randomResponse.status);
+      const expected = stableText(randomResponse, ...randoms);
+      await mapLimit([...combinations(lists, 16)], CONCURRENCY, async (combo) => {
+        const { response } = await call(route, Object.fromEntries(route.params.map((param, i) => [param, combo[i]])));
+        const seen = stableText(response, ...combo);
+        if (seen !== expected) {
+          report.leaks.push({ route: routeKey(route), param: slot.replace(/:/g, ''), victimId: combo.join('/'), source: sources.join('/'), foreign: seen.slice(0, 300), random: expected.slice(0, 300) });
+        }
+      });
+    };
+
+    // Routes without path params (lists, creates): 2xx, and not one victim id in the body. GETs first: a create must not hide what a list shows.
+    const paramless = routes.filter((r) => r.params.length === 0 && r.method !== 'DELETE').sort((a, b) => Number(a.method !== 'GET') - Number(b.method !== 'GET'));
+    for (const route of paramless) {
+      const { response, path } = await call(route, {});
+      if (is2xx(response)) {
+        report.positiveControls.set(routeKey(route), path);
+        scanForVictimIds(route, path, response);
+      } else report.noPositiveControl.push({ route: routeKey(route), attempts: [`${path} -> ${short(response)}`] });
+    }
+
+    const withParams = routes.filter((r) => r.params.length > 0);
+    const byDepth = (a: HarnessRoute, b: HarnessRoute) => a.params.length - b.params.length || a.path.localeCompare(b.path);
+    const reads = withParams.filter((r) => r.method === 'GET').sort(byDepth);
+    const writes = withParams.filter((r) => r.method !== 'GET' && r.method !== 'DELETE').sort(byDepth);
+    const deletes = withParams.filter((r) => r.method === 'DELETE').sort(byDepth);
+
+    // Reads first (shallow routes teach the own ids deeper ones need), then non-destructive writes.
+    const own = new Map<HarnessRoute, Record<string, string>>();
+    for (const route of [...reads, ...writes]) own.set(route, await positiveControl(route));
+    for (const route of [...reads, ...writes]) await attack(route, own.get(route)!);
+    // Deletes: attacked with the learned own ids, then their own positive controls, deepest first so parents still exist.
+    for (const route of deletes) await attack(route, guessedValues(route));
+    for (const route of [...deletes].reverse()) await positiveControl(route);
+
+    const after = await readTenantRows(client, tables, victim.tenantId);
+    report.victimDataChanged = tables.filter((table) => after.snapshot.get(table) !== victimRows.snapshot.get(table));
+    return report;
+  } finally {
+    await client.end();
+  }
+}
+
+/** One line per problem; empty when the attack found nothing. */
+export function describeProblems(report: IsolationReport, ignoreRoutes: string[] = []): string[] {
+  const keep = (route: string) => !ignoreRoutes.includes(route);
+  return [
+    ...report.leaks.filter((l) => keep(l.route)).map((l) => `LEAK ${l.route} :${l.param}=${l.source} (${l.victimId}): ${l.foreign} vs random: ${l.random}`),
+    ...report.bodyLeaks.filter((l) => keep(l.route)).map((l) => `VICTIM IDS IN BODY ${l.route} (${l.path}): ${l.victimIds.map((id) => `${id} from ${report.victimIds.get(id)}`).join(', ')}`),
+    ...report.noPositiveControl.filter((p) => keep(p.route)).map((p) => `NO POSITIVE CONTROL ${p.route}: ${p.attempts.slice(0, 3).join(' | ')}`),
+    ...report.victimDataChanged.map((table) => `VICTIM ROWS CHANGED in ${table}`),
+  ];
+}
+
+/** Distinct routes with a leak (answer differs for a victim id) or a victim id in an own-id answer. */
+export function leakingRoutes(report: IsolationReport): string[] {
+  return [...new Set([...report.leaks.map((l) => l.route), ...report.bodyLeaks.map((l) => l.route)])].sort();
+}
+
+// ---------------------------------------------------------------- seeding
+
+/**
+ * Data in every tenant table, through the API as the tenant's owner: a second
+ * member (membership + accepted invitation), a pending invitation, an API key,
+ * two documents with comments and an attachment. The harness then checks that
+ * every tenant table really got rows, so a new table needs a line here.
+ */
+export async function seedTenantData(t: TestApp, tenant: string): Promise<void> {
+  const ok = (what: string, response: ApiResponse, status: number) => {
+    if (response.status !== status) throw new Error(`seed ${tenant}: ${what} -> ${response.status} ${JSON.stringify(response.body)}`);
+    return response.body;
+  };
+  await addMember(t, tenant, 'member', `member-${tenant}-${randomUUID().slice(0, 8)}@people.test`);
+  await invite(t, tenant, `pending-${tenant}-${randomUUID().slice(0, 8)}@people.test`, 'viewer');
+  await createApiKey(t, tenant, 'viewer');
+  for (const n of [1, 2]) {
+    const doc = ok('document', await t.request('POST', '/documents', { tenant, body: { title: `${tenant} doc ${n}`, body: `${tenant} secret ${n}`, tags: ['seed'] } }), 201);
+    ok('comment', await t.request('POST', `/documents/${doc.id}/comments`, { tenant, body: { body: `${tenant} comment ${n}` } }), 201);
+    ok(
+      'attachment',
+      await t.request('POST', `/documents/${doc.id}/attachments?filename=seed-${n}.txt`, { tenant, rawBody: `${tenant} file ${n}`, headers: { 'content-type': 'text/plain' } }),
+      201,
+    );
+  }
+}

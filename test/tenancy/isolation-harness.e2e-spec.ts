@@ -1,0 +1,163 @@
+import { Controller, DynamicModule, Get, Inject, Module, Param } from '@nestjs/common';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { Can } from '../../src/auth/can.decorator';
+import { AppError } from '../../src/common/errors/app-error';
+import { TenantRoute } from '../../src/tenancy/route-access.decorator';
+import { describeProblems, IsolationReport, leakingRoutes, RequestHint, runIsolationHarness, seedTenantData } from '../helpers/isolation-harness';
+import { startTestApp, StartTestAppOptions, TestApp } from '../helpers/test-app';
+
+/** What the schemas cannot tell the harness: the upload's file name is checked in the service. */
+const HINTS: Record<string, RequestHint> = {
+  'POST /documents/:id/attachments': { query: { filename: 'harness.txt' }, headers: { 'content-type': 'text/plain' } },
+};
+
+const LEAKY_DATABASE_URL = Symbol('LEAKY_DATABASE_URL');
+
+/**
+ * Test-only: a tenant route that is admitted like any other (credential,
+ * tenant, role) but reads the document on a superuser connection, which
+ * bypasses RLS and ignores the tenant: the bug the harness exists to catch.
+ */
+@TenantRoute()
+@Can('documents:read')
+@Controller('leaky-documents')
+class LeakyDocumentsController {
+  constructor(@Inject(LEAKY_DATABASE_URL) private readonly url: string) {}
+
+  @Get(':id')
+  async get(@Param('id') id: string) {
+    const client = new pg.Client({ connectionString: this.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query('select id, title from documents where id::text = $1', [id]);
+      if (!rows[0]) throw AppError.notFound('Document');
+      return rows[0];
+    } finally {
+      await client.end();
+    }
+  }
+}
+
+@Module({})
+class LeakyDocumentsModule {
+  static register(superuserUrl: string): DynamicModule {
+    return { module: LeakyDocumentsModule, controllers: [LeakyDocumentsController], providers: [{ provide: LEAKY_DATABASE_URL, useValue: superuserUrl }] };
+  }
+}
+
+interface Attacked {
+  t: TestApp;
+  report: IsolationReport;
+  dataDir: string;
+}
+
+/** A fresh app (plus `imports`), two seeded tenants, and the harness run as alpha's owner against bravo. */
+async function attack(label: string, imports?: StartTestAppOptions['imports']): Promise<Attacked> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tenancy-harness-'));
+  const t = await startTestApp({ DATA_DIR: dataDir }, { imports });
+  try {
+    const alpha = await t.createTenant(`${label}-alpha`);
+    const bravo = await t.createTenant(`${label}-bravo`);
+    await Promise.all([seedTenantData(t, alpha.slug), seedTenantData(t, bravo.slug)]);
+    const me = await t.request('GET', '/me', { tenant: alpha.slug });
+    if (me.status !== 200) throw new Error(`GET /me -> ${me.status}`);
+    const report = await runIsolationHarness({
+      t,
+      attacker: { tenant: alpha.slug, tenantId: alpha.id, userId: me.body.user.id },
+      victim: { tenantId: bravo.id },
+      // Switching to the tenant the token is already for: the one own id that route takes.
+      hints: { ...HINTS, 'POST /auth/switch-tenant': { body: { tenant: alpha.id } } },
+    });
+    return { t, report, dataDir };
+  } catch (error) {
+    await t.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function release(attacked: Attacked | undefined): Promise<void> {
+  if (!attacked) return;
+  await attacked.t.close();
+  rmSync(attacked.dataDir, { recursive: true, force: true });
+}
+
+const LEAKY_ROUTE = 'GET /leaky-documents/:id';
+
+/**
+ * One app: the real application plus the deliberately leaky test module (one
+ * seeding and one attack instead of two; routes are compared one by one, so
+ * the leaky route cannot hide or cause a finding elsewhere).
+ */
+describe('isolation harness: every tenant route, every tenant table, found by itself', () => {
+  let attacked: Attacked;
+  let report: IsolationReport;
+
+  beforeAll(async () => {
+    attacked = await attack('iso', (db) => [LeakyDocumentsModule.register(db.superuserUrl)]);
+    report = attacked.report;
+  });
+  afterAll(() => release(attacked));
+
+  it('finds the known tenant routes and tenant tables (positive control for the enumeration)', () => {
+    expect(report.routes).toEqual(
+      expect.arrayContaining([
+        'GET /documents',
+        'GET /documents/:id',
+        'PATCH /documents/:id',
+        'DELETE /documents/:id',
+        'DELETE /documents/:id/comments/:commentId',
+        'GET /documents/:id/attachments/:attachmentId/content',
+        'DELETE /api-keys/:id',
+        'GET /members',
+        'PATCH /members/:userId',
+        'DELETE /members/:userId',
+        'DELETE /members/invitations/:id',
+        'GET /me',
+        LEAKY_ROUTE,
+      ]),
+    );
+    // Not tenant routes: platform admin, sign-in, public.
+    expect(report.routes.filter((r) => /\/tenants|\/auth\/(login|accept-invitation)|\/health/.test(r))).toEqual([]);
+    expect(report.tables).toEqual(expect.arrayContaining(['api_keys', 'attachments', 'comments', 'documents', 'invitations', 'memberships']));
+    // Victim ids from every tenant table, the victim's user ids among them.
+    const sources = new Set([...report.victimIds.values()].map((s) => s.split('.')[0]));
+    for (const table of report.tables) expect(sources).toContain(table);
+    expect([...report.victimIds.values()]).toContain('memberships.user_id');
+  });
+
+  it('made a 2xx positive control with own ids for every tenant route', () => {
+    expect(report.noPositiveControl).toEqual([]);
+    expect([...report.positiveControls.keys()].sort()).toEqual([...report.routes].sort());
+  });
+
+  it("answers another tenant's ids exactly like random ids on every real tenant route, shows no victim id, changes no victim row", () => {
+    expect(describeProblems(report, [LEAKY_ROUTE])).toEqual([]);
+  });
+
+  it('compared with answers that are 404s: a random id is not found in any param of any route', () => {
+    const notFound = [...report.randomStatuses].filter(([, status]) => status !== 404);
+    expect(notFound).toEqual([]);
+    // Every param of every route with params was attacked, and all params at once where there are several.
+    const slots = report.routes.flatMap((route) => {
+      const params = [...route.matchAll(/:(\w+)/g)].map((m) => `:${m[1]}`);
+      return [...params, ...(params.length > 1 ? [params.join('+')] : [])].map((slot) => `${route} ${slot}`);
+    });
+    expect([...report.randomStatuses.keys()].sort()).toEqual(slots.sort());
+  });
+
+  it('catches the deliberately leaky route', () => {
+    expect(leakingRoutes(report)).toEqual([LEAKY_ROUTE]);
+    const leaks = report.leaks.filter((l) => l.route === LEAKY_ROUTE);
+    // Exactly the victim's documents were readable through it: 200 with the row, where a random id is a 404.
+    expect(leaks.map((l) => l.source)).toEqual(['documents.id', 'documents.id']);
+    for (const leak of leaks) {
+      expect(leak.foreign).toMatch(/^200 /);
+      expect(leak.random).toMatch(/^404 /);
+    }
+    expect(describeProblems(report).some((line) => line.startsWith(`LEAK ${LEAKY_ROUTE}`))).toBe(true);
+  });
+});
