@@ -5,7 +5,7 @@ import { ModulesContainer } from '@nestjs/core';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { z } from 'zod';
-import { ROUTE_ACCESS } from '../../src/tenancy/route-access.decorator';
+import { ROUTE_ACCESS } from '../../src/access/route-access.decorator';
 import { addMember, createApiKey, invite } from '../identity/identity-fixtures';
 import { ApiResponse, RequestOptions, TestApp } from './test-app';
 

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { Can } from '../../src/auth/can.decorator';
+import { Can } from '../../src/access/can.decorator';
 import { AppError } from '../../src/common/errors/app-error';
-import { TenantRoute } from '../../src/tenancy/route-access.decorator';
+import { TenantRoute } from '../../src/access/route-access.decorator';
 import { describeProblems, IsolationReport, leakingRoutes, RequestHint, runIsolationHarness, seedTenantData } from '../helpers/isolation-harness';
 import { startTestApp, StartTestAppOptions, TestApp } from '../helpers/test-app';
 
