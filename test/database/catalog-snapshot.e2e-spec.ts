@@ -1,0 +1,111 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { createTestDatabase, TestDatabase } from '../helpers/test-database';
+
+/**
+ * The live catalog of schema public after migrating from scratch, compared with
+ * test/database/catalog.snapshot.json: tables (RLS enabled/forced), columns,
+ * constraints, indexes, policies and the runtime role's table privileges. The
+ * committed snapshot was first written from the migrations as they were before
+ * tables were declared with tenantTable(), so this proves the declarations
+ * changed nothing in the database; from now on any catalog change shows up in
+ * review as a diff of the snapshot.
+ * `npm run db:catalog-snapshot` (UPDATE_CATALOG=1) rewrites it; a normal run never writes.
+ */
+const SNAPSHOT = path.resolve(__dirname, 'catalog.snapshot.json');
+const APP_ROLE = 'app_user';
+
+async function readCatalog(client: pg.Client) {
+  const tables = await client.query(
+    `select c.relname as name, c.relrowsecurity as rls_enabled, c.relforcerowsecurity as rls_forced
+       from pg_class c
+      where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p')
+      order by c.relname collate "C"`,
+  );
+  const columns = await client.query(
+    `select c.relname as table, a.attname as name, format_type(a.atttypid, a.atttypmod) as type,
+            not a.attnotnull as nullable, pg_get_expr(d.adbin, d.adrelid) as default
+       from pg_attribute a
+       join pg_class c on c.oid = a.attrelid
+       left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+      where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
+      order by c.relname collate "C", a.attnum`,
+  );
+  const constraints = await client.query(
+    `select c.relname as table, k.conname as name, k.contype as type, pg_get_constraintdef(k.oid) as definition
+       from pg_constraint k join pg_class c on c.oid = k.conrelid
+      where k.connamespace = 'public'::regnamespace and k.contype <> 'n'
+      order by c.relname collate "C", k.conname collate "C"`,
+  );
+  const indexes = await client.query(
+    `select tablename as table, indexname as name, indexdef as definition
+       from pg_indexes where schemaname = 'public'
+      order by tablename collate "C", indexname collate "C"`,
+  );
+  const policies = await client.query(
+    `select tablename as table, policyname as name, cmd, roles::text[] as roles, permissive, qual, with_check
+       from pg_policies where schemaname = 'public'
+      order by tablename collate "C", policyname collate "C"`,
+  );
+  // Privileges granted to the runtime role, directly (aclexplode of the table ACL).
+  const privileges = await client.query(
+    `select c.relname as table, array_agg(acl.privilege_type order by acl.privilege_type collate "C") as privileges
+       from pg_class c, aclexplode(c.relacl) acl
+      where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p', 'v', 'm', 'S')
+        and acl.grantee = (select oid from pg_roles where rolname = $1)
+      group by c.relname
+      order by c.relname collate "C"`,
+    [APP_ROLE],
+  );
+  const byTable = <T extends { table: string }>(rows: T[]) => {
+    const grouped: Record<string, Array<Omit<T, 'table'>>> = {};
+    for (const { table, ...rest } of rows) (grouped[table] ??= []).push(rest);
+    return grouped;
+  };
+  return {
+    tables: tables.rows,
+    columns: byTable(columns.rows),
+    constraints: byTable(constraints.rows),
+    indexes: byTable(indexes.rows),
+    policies: byTable(policies.rows),
+    [`privileges of ${APP_ROLE}`]: Object.fromEntries(privileges.rows.map((r) => [r.table, r.privileges])),
+  };
+}
+
+describe('catalog snapshot after migrating from scratch', () => {
+  let db: TestDatabase;
+  let client: pg.Client;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    client = new pg.Client({ connectionString: db.superuserUrl });
+    await client.connect();
+  });
+  afterAll(async () => {
+    await client?.end();
+    await db?.drop();
+  });
+
+  it('reads the catalog (positive control: tenant tables forced, policies, grants and keys are there)', async () => {
+    const catalog = await readCatalog(client);
+    expect(catalog.tables).toContainEqual({ name: 'documents', rls_enabled: true, rls_forced: true });
+    expect(catalog.tables).toContainEqual({ name: 'tenants', rls_enabled: false, rls_forced: false });
+    expect(catalog.policies.documents?.map((p) => p.name)).toEqual(['documents_tenant_isolation']);
+    expect(catalog[`privileges of ${APP_ROLE}`].documents).toEqual(['DELETE', 'INSERT', 'SELECT', 'UPDATE']);
+    expect(catalog.constraints.comments?.map((c) => c.type)).toEqual(expect.arrayContaining(['p', 'f']));
+    expect(catalog.indexes.documents?.length).toBeGreaterThan(0);
+    expect(catalog.columns.documents?.[0]).toEqual({ name: 'tenant_id', type: 'uuid', nullable: false, default: null });
+  });
+
+  it('is the committed snapshot (npm run db:catalog-snapshot rewrites it)', async () => {
+    const text = `${JSON.stringify(await readCatalog(client), null, 2)}\n`;
+    if (process.env.UPDATE_CATALOG === '1') {
+      writeFileSync(SNAPSHOT, text);
+      return;
+    }
+    expect(existsSync(SNAPSHOT)).toBe(true);
+    // Compared as text so the failure shows the changed lines.
+    expect(text).toBe(readFileSync(SNAPSHOT, 'utf8'));
+  });
+});
