@@ -3,11 +3,14 @@ import { METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/com
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { ModulesContainer } from '@nestjs/core';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { z } from 'zod';
 import { ROUTE_ACCESS } from '../../src/access/route-access.decorator';
 import { addMember, createApiKey, invite } from '../identity/identity-fixtures';
-import { ApiResponse, RequestOptions, TestApp } from './test-app';
+import { ApiResponse, RequestOptions, startTestApp, StartTestAppOptions, TestApp } from './test-app';
 
 /**
  * Isolation harness: finds what to attack by itself.
@@ -545,5 +548,59 @@ export async function seedTenantData(t: TestApp, tenant: string): Promise<void> 
       await t.request('POST', `/documents/${doc.id}/attachments?filename=seed-${n}.txt`, { tenant, rawBody: `${tenant} file ${n}`, headers: { 'content-type': 'text/plain' } }),
       201,
     );
+  }
+}
+
+/** What the schemas cannot tell the harness: the upload's file name is checked in the service. */
+const DEFAULT_HINTS: Record<string, RequestHint> = {
+  'POST /documents/:id/attachments': { query: { filename: 'harness.txt' }, headers: { 'content-type': 'text/plain' } },
+};
+
+export interface AttackedApp {
+  t: TestApp;
+  report: IsolationReport;
+  /** Stops the app, drops its database and removes its file storage. */
+  release(): Promise<void>;
+}
+
+export interface AttackOptions {
+  /** Extra (test-only) modules mounted beside the application's own. */
+  imports?: StartTestAppOptions['imports'];
+  /** Runs on the started app before seeding (e.g. migrations of a test-only table). */
+  prepare?: (t: TestApp) => Promise<void>;
+  /** Extra seeding for both tenants, after seedTenantData (e.g. rows of a test-only table). */
+  seed?: (t: TestApp, tenant: string) => Promise<void>;
+}
+
+/** A fresh app, two seeded tenants (alpha attacks, bravo is the victim), and the harness run as alpha's owner. */
+export async function attackFreshApp(label: string, options: AttackOptions = {}): Promise<AttackedApp> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tenancy-harness-'));
+  const t = await startTestApp({ DATA_DIR: dataDir }, { imports: options.imports });
+  const release = async () => {
+    await t.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await options.prepare?.(t);
+    const alpha = await t.createTenant(`${label}-alpha`);
+    const bravo = await t.createTenant(`${label}-bravo`);
+    const seed = async (tenant: string) => {
+      await seedTenantData(t, tenant);
+      await options.seed?.(t, tenant);
+    };
+    await Promise.all([seed(alpha.slug), seed(bravo.slug)]);
+    const me = await t.request('GET', '/me', { tenant: alpha.slug });
+    if (me.status !== 200) throw new Error(`GET /me -> ${me.status}`);
+    const report = await runIsolationHarness({
+      t,
+      attacker: { tenant: alpha.slug, tenantId: alpha.id, userId: me.body.user.id },
+      victim: { tenantId: bravo.id },
+      // Switching to the tenant the token is already for: the one own id that route takes.
+      hints: { ...DEFAULT_HINTS, 'POST /auth/switch-tenant': { body: { tenant: alpha.id } } },
+    });
+    return { t, report, release };
+  } catch (error) {
+    await release();
+    throw error;
   }
 }

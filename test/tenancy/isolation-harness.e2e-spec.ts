@@ -1,18 +1,9 @@
 import { Controller, DynamicModule, Get, Inject, Module, Param } from '@nestjs/common';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { Can } from '../../src/access/can.decorator';
 import { AppError } from '../../src/common/errors/app-error';
 import { TenantRoute } from '../../src/access/route-access.decorator';
-import { describeProblems, IsolationReport, leakingRoutes, RequestHint, runIsolationHarness, seedTenantData } from '../helpers/isolation-harness';
-import { startTestApp, StartTestAppOptions, TestApp } from '../helpers/test-app';
-
-/** What the schemas cannot tell the harness: the upload's file name is checked in the service. */
-const HINTS: Record<string, RequestHint> = {
-  'POST /documents/:id/attachments': { query: { filename: 'harness.txt' }, headers: { 'content-type': 'text/plain' } },
-};
+import { AttackedApp, attackFreshApp, describeProblems, IsolationReport, leakingRoutes } from '../helpers/isolation-harness';
 
 const LEAKY_DATABASE_URL = Symbol('LEAKY_DATABASE_URL');
 
@@ -48,43 +39,6 @@ class LeakyDocumentsModule {
   }
 }
 
-interface Attacked {
-  t: TestApp;
-  report: IsolationReport;
-  dataDir: string;
-}
-
-/** A fresh app (plus `imports`), two seeded tenants, and the harness run as alpha's owner against bravo. */
-async function attack(label: string, imports?: StartTestAppOptions['imports']): Promise<Attacked> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tenancy-harness-'));
-  const t = await startTestApp({ DATA_DIR: dataDir }, { imports });
-  try {
-    const alpha = await t.createTenant(`${label}-alpha`);
-    const bravo = await t.createTenant(`${label}-bravo`);
-    await Promise.all([seedTenantData(t, alpha.slug), seedTenantData(t, bravo.slug)]);
-    const me = await t.request('GET', '/me', { tenant: alpha.slug });
-    if (me.status !== 200) throw new Error(`GET /me -> ${me.status}`);
-    const report = await runIsolationHarness({
-      t,
-      attacker: { tenant: alpha.slug, tenantId: alpha.id, userId: me.body.user.id },
-      victim: { tenantId: bravo.id },
-      // Switching to the tenant the token is already for: the one own id that route takes.
-      hints: { ...HINTS, 'POST /auth/switch-tenant': { body: { tenant: alpha.id } } },
-    });
-    return { t, report, dataDir };
-  } catch (error) {
-    await t.close();
-    rmSync(dataDir, { recursive: true, force: true });
-    throw error;
-  }
-}
-
-async function release(attacked: Attacked | undefined): Promise<void> {
-  if (!attacked) return;
-  await attacked.t.close();
-  rmSync(attacked.dataDir, { recursive: true, force: true });
-}
-
 const LEAKY_ROUTE = 'GET /leaky-documents/:id';
 
 /**
@@ -93,14 +47,14 @@ const LEAKY_ROUTE = 'GET /leaky-documents/:id';
  * the leaky route cannot hide or cause a finding elsewhere).
  */
 describe('isolation harness: every tenant route, every tenant table, found by itself', () => {
-  let attacked: Attacked;
+  let attacked: AttackedApp;
   let report: IsolationReport;
 
   beforeAll(async () => {
-    attacked = await attack('iso', (db) => [LeakyDocumentsModule.register(db.superuserUrl)]);
+    attacked = await attackFreshApp('iso', { imports: (db) => [LeakyDocumentsModule.register(db.superuserUrl)] });
     report = attacked.report;
   });
-  afterAll(() => release(attacked));
+  afterAll(() => attacked?.release());
 
   it('finds the known tenant routes and tenant tables (positive control for the enumeration)', () => {
     expect(report.routes).toEqual(
