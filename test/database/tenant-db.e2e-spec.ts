@@ -1,4 +1,5 @@
 import { and, count, eq, sql } from 'drizzle-orm';
+import { QueryBuilder, union } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { createPool } from '../../src/database/pg/pool';
 import { queryForTenant } from '../../src/database/pg/tenant-batch-query';
@@ -78,10 +79,32 @@ describe('tenant data layer', () => {
     });
 
     it('refuses platform tables and widening joins', async () => {
+      // Refused by the types as well (test/types/tenant-db.types-test.ts); here the run-time check behind them.
+      // @ts-expect-error a platform table is not a tenant table
       await expect(as(a, async () => tenantDb.select().from(tenants))).rejects.toBeInstanceOf(UnscopedTableError);
-      await expect(as(a, async () => (tenantDb.select().from(documents) as any).rightJoin(comments, sql`true`))).rejects.toThrow(/not supported/);
+      // @ts-expect-error rightJoin is not on the scoped builder
+      await expect(as(a, async () => tenantDb.select().from(documents).rightJoin(comments, sql`true`))).rejects.toThrow(/not supported/);
       // Positive control: the joins that stay inside the tenant are allowed.
       await expect(as(a, () => tenantDb.select().from(documents).leftJoin(comments, eq(comments.documentId, documents.id)))).resolves.toHaveLength(3);
+    });
+
+    it('refuses set operators, which could append a query built outside the handle', async () => {
+      // A query built outside TenantDb: no tenant filter at all.
+      const outside = new QueryBuilder().select({ id: documents.id, title: documents.title }).from(documents);
+      expect(outside.toSQL().sql).not.toMatch(/tenant_id/);
+      const scopedDocs = () => tenantDb.select({ id: documents.id, title: documents.title }).from(documents);
+      await as(a, async () => {
+        for (const operator of ['union', 'unionAll', 'intersect', 'intersectAll', 'except', 'exceptAll']) {
+          // Not on the type (test/types/tenant-db.types-test.ts): reached through an index, as a cast would.
+          const method = (scopedDocs() as unknown as Record<string, (other: unknown) => unknown>)[operator];
+          expect(() => method(outside)).toThrow(/not supported/);
+        }
+        // drizzle's standalone union() goes through the builder's internal addSetOperators: refused too.
+        expect(() => union(scopedDocs(), outside)).toThrow(/not supported/);
+      });
+      // Positive control: the same scoped query without a set operator runs, and shows A its documents only.
+      const rows = await as(a, () => scopedDocs());
+      expect(rows.map((r) => r.id).sort()).toEqual([...docsOf[a.id]].sort());
     });
 
     it('isolates alone when RLS is disabled on the tables', async () => {

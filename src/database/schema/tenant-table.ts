@@ -7,6 +7,7 @@ import {
   UniqueConstraintBuilder,
   uuid,
   type PgColumn,
+  type PgTable,
   type PgColumnBuilderBase,
   type PgTableExtraConfigValue,
   type PgTableWithColumns,
@@ -27,7 +28,17 @@ export const TENANT_TABLE: unique symbol = Symbol.for('tenancy-backend.tenant-ta
 export type TenantTable<T extends TableConfig = TableConfig> = Omit<PgTableWithColumns<T>, 'enableRLS'> & {
   readonly [TENANT_TABLE]: true;
 };
-export type AnyTenantTable = TenantTable<any>;
+/**
+ * Any table declared with tenantTable(), as a real PgTable (so it can be handed to
+ * drizzle) whose two leading columns are known. `TenantTable<any>` would not do:
+ * Omit over an `any` config keeps only an index signature, so every value with the
+ * brand would pass and nothing would be a PgTable.
+ */
+export type AnyTenantTable = PgTable & {
+  readonly tenantId: PgColumn;
+  readonly id: PgColumn;
+  readonly [TENANT_TABLE]: true;
+};
 
 /** The two columns every tenant table starts with. */
 function tenantColumns() {
