@@ -1,4 +1,4 @@
-import { and, Column, eq, getTableColumns, SQL, Subquery } from 'drizzle-orm';
+import { and, Column, eq, getTableColumns, is, SQL, Subquery, Table } from 'drizzle-orm';
 import { drizzle, NodePgDatabase, NodePgQueryResultHKT } from 'drizzle-orm/node-postgres';
 import type {
   AnyPgSelect,
@@ -153,10 +153,21 @@ function tenantColumnOf(table: unknown): Column | undefined {
   return column && column.name === 'tenant_id' ? column : undefined;
 }
 
-function requireTenantTable<T>(table: T, operation: string): { table: T & AnyTenantTable; tenantColumn: Column } {
+function requireTenantColumn(table: unknown, operation: string): Column {
   const tenantColumn = tenantColumnOf(table);
-  if (!tenantColumn || !isTenantTable(table)) throw new UnscopedTableError(operation);
-  return { table, tenantColumn };
+  if (!tenantColumn) throw new UnscopedTableError(operation);
+  return tenantColumn;
+}
+
+/**
+ * A joined table is filtered when it is a tenant table, and refused when it has
+ * a tenant_id column without being declared with tenantTable(): such a table
+ * would otherwise join unfiltered, with only RLS between the tenants.
+ */
+function joinedTenantColumn(joined: unknown): Column | undefined {
+  const column = tenantColumnOf(joined);
+  if (!column && is(joined, Table) && getTableColumns(joined).tenantId?.name === 'tenant_id') throw new UnscopedTableError('join');
+  return column;
 }
 
 /** A where or ON condition as drizzle takes it: SQL, nothing, or a callback over the selection. */
@@ -198,12 +209,12 @@ function scoped<T extends object>(target: T, overrides: Record<string, Override>
 }
 
 function scopedSelect(query: AnyPgSelect, table: AnyTenantTable, tenantId: string): AnyPgSelect {
-  const { tenantColumn } = requireTenantTable(table, 'select');
+  const tenantColumn = requireTenantColumn(table, 'select');
   const own = eq(tenantColumn, tenantId);
   query.where(own);
   const join = (method: 'leftJoin' | 'innerJoin'): Override => (joined: PgTable | Subquery | SQL, on: Condition<unknown>) => {
-    const joinedTenantColumn = tenantColumnOf(joined);
-    query[method](joined, joinedTenantColumn ? withTenant(on, eq(joinedTenantColumn, tenantId)) : on);
+    const joinedColumn = joinedTenantColumn(joined);
+    query[method](joined, joinedColumn ? withTenant(on, eq(joinedColumn, tenantId)) : on);
   };
   return scoped(
     query,
@@ -249,7 +260,7 @@ export class TenantDb {
 
   insert<T extends AnyTenantTable>(table: T): ScopedInsertBuilder<T> {
     const tenantId = TenantContext.currentId();
-    requireTenantTable(table, 'insert');
+    requireTenantColumn(table, 'insert');
     const builder = this.db.insert<PgTable>(table);
     const values = (input: TenantInsert<T> | TenantInsert<T>[]): ScopedInsert<T> => {
       const rows = (Array.isArray(input) ? input : [input]).map((row) => ({ ...assertOwnTenant(row, tenantId), tenantId }));
@@ -275,7 +286,7 @@ export class TenantDb {
 
   update<T extends AnyTenantTable>(table: T): ScopedUpdateBuilder<T> {
     const tenantId = TenantContext.currentId();
-    const { tenantColumn } = requireTenantTable(table, 'update');
+    const tenantColumn = requireTenantColumn(table, 'update');
     const own = eq(tenantColumn, tenantId);
     const builder = this.db.update(table);
     return {
@@ -293,7 +304,7 @@ export class TenantDb {
 
   delete<T extends AnyTenantTable>(table: T): ScopedDelete<T> {
     const tenantId = TenantContext.currentId();
-    const { tenantColumn } = requireTenantTable(table, 'delete');
+    const tenantColumn = requireTenantColumn(table, 'delete');
     const own = eq(tenantColumn, tenantId);
     const deleting = this.db.delete(table);
     deleting.where(own);

@@ -1,6 +1,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { generateDrizzleJson, generateMigration } from 'drizzle-kit/api';
+import { text } from 'drizzle-orm/pg-core';
 import pg from 'pg';
+import * as schema from '../../src/database/schema';
+import { tenantTable } from '../../src/database/schema/tenant-table';
 import { createTestDatabase, TestDatabase } from '../helpers/test-database';
 
 /**
@@ -8,9 +12,12 @@ import { createTestDatabase, TestDatabase } from '../helpers/test-database';
  * test/database/catalog.snapshot.json: tables (RLS enabled/forced), columns,
  * constraints, indexes, policies and the runtime role's table privileges. The
  * committed snapshot was first written from the migrations as they were before
- * tables were declared with tenantTable(), so this proves the declarations
- * changed nothing in the database; from now on any catalog change shows up in
- * review as a diff of the snapshot.
+ * tables were declared with tenantTable(); the database is built from the
+ * migrations, so the second half of the proof is the test below it: the schema
+ * declarations (tenantTable() included) generate nothing the migrations do not
+ * already hold. Together: declaring tables with tenantTable() changed nothing in
+ * the database. From now on any catalog change shows up in review as a diff of
+ * the snapshot.
  * `npm run db:catalog-snapshot` (UPDATE_CATALOG=1) rewrites it; a normal run never writes.
  */
 const SNAPSHOT = path.resolve(__dirname, 'catalog.snapshot.json');
@@ -107,5 +114,32 @@ describe('catalog snapshot after migrating from scratch', () => {
     expect(existsSync(SNAPSHOT)).toBe(true);
     // Compared as text so the failure shows the changed lines.
     expect(text).toBe(readFileSync(SNAPSHOT, 'utf8'));
+  });
+});
+
+/**
+ * What `drizzle-kit generate` would compare: the schema as declared against the
+ * last snapshot drizzle-kit committed under drizzle/meta. No difference means
+ * the migrations already hold every declaration (db:verify checks the same in CI,
+ * through the CLI).
+ */
+describe('schema declarations and migrations agree', () => {
+  function latestSnapshot(): Record<string, unknown> {
+    const journal = JSON.parse(readFileSync(path.resolve(__dirname, '../../drizzle/meta/_journal.json'), 'utf8')) as { entries: Array<{ idx: number }> };
+    const last = journal.entries[journal.entries.length - 1].idx;
+    return JSON.parse(readFileSync(path.resolve(__dirname, `../../drizzle/meta/${String(last).padStart(4, '0')}_snapshot.json`), 'utf8'));
+  }
+
+  it('generates no statement from the schema that the migrations lack', async () => {
+    const declared = generateDrizzleJson(schema as Record<string, unknown>);
+    expect(await generateMigration(latestSnapshot() as never, declared)).toEqual([]);
+  });
+
+  it('would generate statements for a declaration the migrations lack (positive control)', async () => {
+    const extra = tenantTable('catalog_probe', { label: text('label') });
+    const declared = generateDrizzleJson({ ...schema, extra } as Record<string, unknown>);
+    const statements = await generateMigration(latestSnapshot() as never, declared);
+    expect(statements.join('\n')).toMatch(/CREATE TABLE "catalog_probe"/);
+    expect(statements.join('\n')).toMatch(/CREATE POLICY "catalog_probe_tenant_isolation"/);
   });
 });

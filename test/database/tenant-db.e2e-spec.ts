@@ -1,5 +1,5 @@
 import { and, count, eq, sql } from 'drizzle-orm';
-import { QueryBuilder, union } from 'drizzle-orm/pg-core';
+import { pgTable, QueryBuilder, union, uuid } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { createPool } from '../../src/database/pg/pool';
 import { queryForTenant } from '../../src/database/pg/tenant-batch-query';
@@ -86,6 +86,16 @@ describe('tenant data layer', () => {
       await expect(as(a, async () => tenantDb.select().from(documents).rightJoin(comments, sql`true`))).rejects.toThrow(/not supported/);
       // Positive control: the joins that stay inside the tenant are allowed.
       await expect(as(a, () => tenantDb.select().from(documents).leftJoin(comments, eq(comments.documentId, documents.id)))).resolves.toHaveLength(3);
+    });
+
+    it('refuses a join to a table with tenant_id that was not declared with tenantTable()', async () => {
+      // The same physical table, declared the old way: it would join unfiltered, with only RLS left.
+      const undeclared = pgTable('comments', { tenantId: uuid('tenant_id').notNull(), id: uuid('id').notNull(), documentId: uuid('document_id').notNull() });
+      await expect(as(a, async () => tenantDb.select().from(documents).leftJoin(undeclared, eq(undeclared.documentId, documents.id)))).rejects.toBeInstanceOf(
+        UnscopedTableError,
+      );
+      // Positive control: the declared table joins, filtered.
+      await expect(as(a, () => tenantDb.select().from(documents).innerJoin(comments, eq(comments.documentId, documents.id)))).resolves.toBeInstanceOf(Array);
     });
 
     it('refuses set operators, which could append a query built outside the handle', async () => {

@@ -197,30 +197,31 @@ export async function tenantTables(client: pg.Client): Promise<string[]> {
 type JsonSchema = Record<string, any>;
 
 /** A value the JSON schema accepts (every property, optional ones included, so "at least one of" refinements pass). */
-function sample(schema: JsonSchema | undefined, name = ''): unknown {
+function sample(schema: JsonSchema | undefined, name = '', variant = ''): unknown {
   if (!schema || typeof schema !== 'object') return undefined;
   if (schema.const !== undefined) return schema.const;
   if (Array.isArray(schema.enum)) return schema.enum[schema.enum.length - 1]; // last: usually the least privileged
   const union = schema.anyOf ?? schema.oneOf;
-  if (Array.isArray(union)) return sample(union.find((s: JsonSchema) => s.type !== 'null') ?? union[0], name);
-  if (Array.isArray(schema.allOf)) return sample(schema.allOf[0], name);
+  if (Array.isArray(union)) return sample(union.find((s: JsonSchema) => s.type !== 'null') ?? union[0], name, variant);
+  if (Array.isArray(schema.allOf)) return sample(schema.allOf[0], name, variant);
   switch (schema.type) {
     case 'object': {
       const out: Record<string, unknown> = {};
-      for (const [key, value] of Object.entries<JsonSchema>(schema.properties ?? {})) out[key] = sample(value, key);
+      for (const [key, value] of Object.entries<JsonSchema>(schema.properties ?? {})) out[key] = sample(value, key, variant);
       return out;
     }
     case 'array': {
-      const item = sample(schema.items, name);
+      const item = sample(schema.items, name, variant);
       return item === undefined ? [] : Array.from({ length: Math.max(1, schema.minItems ?? 1) }, () => item);
     }
     case 'string': {
-      if (schema.format === 'email' || /email/i.test(name)) return 'isolation-harness@example.test';
+      if (schema.format === 'email' || /email/i.test(name)) return `isolation-harness${variant}@example.test`;
       if (schema.format === 'uuid') return '00000000-0000-4000-8000-000000000000';
       if (schema.format === 'date-time') return new Date(0).toISOString();
       const min = schema.minLength ?? 1;
       const max = schema.maxLength ?? 64;
-      return 'isolation-harness'.padEnd(min, 'x').slice(0, Math.max(min, Math.min(max, 17)));
+      const text = `isolation-harness${variant}`;
+      return text.padEnd(min, 'x').slice(0, Math.max(min, Math.min(max, text.length)));
     }
     case 'integer':
     case 'number':
@@ -317,6 +318,40 @@ function* combinations(lists: string[][], limit: number): Generator<string[]> {
   }
 }
 
+/** The request the harness sends to a route as `tenant`, params filled from `values`, body and query sampled from its schemas. */
+function requestFor(
+  route: HarnessRoute,
+  tenant: string,
+  values: Record<string, string>,
+  hints: Record<string, RequestHint>,
+  variant = '',
+): { path: string; request: RequestOptions } {
+  const hint = hints[routeKey(route)] ?? {};
+  const path = route.path.replace(/:(\w+)/g, (_, param: string) => encodeURIComponent(values[param]));
+  const query = new URLSearchParams({ ...sampleQuery(route.querySchema), ...hint.query }).toString();
+  const request: RequestOptions = { tenant, headers: { ...hint.headers } };
+  if (route.hasBody) request.body = hint.body ?? sample(jsonSchemaOf(route.bodySchema), '', variant) ?? {};
+  else if (['POST', 'PUT', 'PATCH'].includes(route.method)) {
+    request.rawBody = hint.rawBody ?? 'isolation harness bytes\n';
+    request.headers = { 'content-type': 'application/octet-stream', ...request.headers };
+  }
+  return { path: query ? `${path}?${query}` : path, request };
+}
+
+/**
+ * Rows for tables nobody told the harness about: every tenant POST route without
+ * path params (the "create" of a feature) is called once as the tenant with a
+ * body sampled from its schema. A new feature's table so gets rows without any
+ * line in seedTenantData; the harness still fails naming a table that stays empty.
+ */
+export async function seedThroughCreateRoutes(t: TestApp, tenant: string, hints: Record<string, RequestHint> = {}): Promise<void> {
+  for (const route of discoverTenantRoutes(t.app).filter((r) => r.method === 'POST' && r.params.length === 0)) {
+    // A variant of the sampled values, so the attack's own creates later do not collide with these on unique names.
+    const { path, request } = requestFor(route, tenant, {}, hints, '-seed');
+    await t.request(route.method, path, request);
+  }
+}
+
 // ---------------------------------------------------------------- the harness
 
 interface TenantRows {
@@ -390,17 +425,9 @@ export async function runIsolationHarness(options: HarnessOptions): Promise<Isol
     };
 
     const call = (route: HarnessRoute, values: Record<string, string>) => {
-      const hint = hints[routeKey(route)] ?? {};
-      const path = route.path.replace(/:(\w+)/g, (_, param: string) => encodeURIComponent(values[param]));
-      const query = new URLSearchParams({ ...sampleQuery(route.querySchema), ...hint.query }).toString();
-      const request: RequestOptions = { tenant: attacker.tenant, headers: { ...hint.headers } };
-      if (route.hasBody) request.body = hint.body ?? sample(jsonSchemaOf(route.bodySchema)) ?? {};
-      else if (['POST', 'PUT', 'PATCH'].includes(route.method)) {
-        request.rawBody = hint.rawBody ?? 'isolation harness bytes\n';
-        request.headers = { 'content-type': 'application/octet-stream', ...request.headers };
-      }
+      const { path, request } = requestFor(route, attacker.tenant, values, hints);
       report.calls++;
-      return t.request(route.method, query ? `${path}?${query}` : path, request).then((response) => ({ response, path }));
+      return t.request(route.method, path, request).then((response) => ({ response, path: path.split('?')[0] }));
     };
 
     const scanForVictimIds = (route: HarnessRoute, path: string, response: ApiResponse) => {
@@ -568,8 +595,6 @@ export interface AttackOptions {
   imports?: StartTestAppOptions['imports'];
   /** Runs on the started app before seeding (e.g. migrations of a test-only table). */
   prepare?: (t: TestApp) => Promise<void>;
-  /** Extra seeding for both tenants, after seedTenantData (e.g. rows of a test-only table). */
-  seed?: (t: TestApp, tenant: string) => Promise<void>;
 }
 
 /** A fresh app, two seeded tenants (alpha attacks, bravo is the victim), and the harness run as alpha's owner. */
@@ -583,10 +608,12 @@ export async function attackFreshApp(label: string, options: AttackOptions = {})
   try {
     await options.prepare?.(t);
     const alpha = await t.createTenant(`${label}-alpha`);
+    // (switch-tenant below: to the tenant the token is already for, the one own id that route takes.)
     const bravo = await t.createTenant(`${label}-bravo`);
+    const hints = { ...DEFAULT_HINTS, 'POST /auth/switch-tenant': { body: { tenant: alpha.id } } };
     const seed = async (tenant: string) => {
       await seedTenantData(t, tenant);
-      await options.seed?.(t, tenant);
+      await seedThroughCreateRoutes(t, tenant, hints);
     };
     await Promise.all([seed(alpha.slug), seed(bravo.slug)]);
     const me = await t.request('GET', '/me', { tenant: alpha.slug });
@@ -595,8 +622,7 @@ export async function attackFreshApp(label: string, options: AttackOptions = {})
       t,
       attacker: { tenant: alpha.slug, tenantId: alpha.id, userId: me.body.user.id },
       victim: { tenantId: bravo.id },
-      // Switching to the tenant the token is already for: the one own id that route takes.
-      hints: { ...DEFAULT_HINTS, 'POST /auth/switch-tenant': { body: { tenant: alpha.id } } },
+      hints,
     });
     return { t, report, release };
   } catch (error) {

@@ -107,7 +107,9 @@ describe('isolation harness: every tenant route, every tenant table, found by it
     expect(leakingRoutes(report)).toEqual([LEAKY_ROUTE]);
     const leaks = report.leaks.filter((l) => l.route === LEAKY_ROUTE);
     // Exactly the victim's documents were readable through it: 200 with the row, where a random id is a 404.
-    expect(leaks.map((l) => l.source)).toEqual(['documents.id', 'documents.id']);
+    const victimDocuments = [...report.victimIds.values()].filter((source) => source === 'documents.id').length;
+    expect(victimDocuments).toBeGreaterThanOrEqual(2); // seedTenantData's two, plus any the create routes made
+    expect(leaks.map((l) => l.source)).toEqual(Array(victimDocuments).fill('documents.id'));
     for (const leak of leaks) {
       expect(leak.foreign).toMatch(/^200 /);
       expect(leak.random).toMatch(/^404 /);

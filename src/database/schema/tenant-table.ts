@@ -1,17 +1,14 @@
 import { is, SQL } from 'drizzle-orm';
 import {
   foreignKey,
-  IndexBuilder,
+  getTableConfig,
   pgTable,
   primaryKey,
-  UniqueConstraintBuilder,
   uuid,
   type PgColumn,
-  type PgTable,
   type PgColumnBuilderBase,
+  type PgTable,
   type PgTableExtraConfigValue,
-  type PgTableWithColumns,
-  type TableConfig,
 } from 'drizzle-orm/pg-core';
 import type { BuildExtraConfigColumns } from 'drizzle-orm/column-builder';
 import { tenantIsolationPolicy } from './roles';
@@ -24,15 +21,9 @@ import { tenants } from './tenants';
  */
 export const TENANT_TABLE: unique symbol = Symbol.for('tenancy-backend.tenant-table');
 
-/** Any table declared with tenantTable(): the only kind TenantDb reads or writes. */
-export type TenantTable<T extends TableConfig = TableConfig> = Omit<PgTableWithColumns<T>, 'enableRLS'> & {
-  readonly [TENANT_TABLE]: true;
-};
 /**
  * Any table declared with tenantTable(), as a real PgTable (so it can be handed to
- * drizzle) whose two leading columns are known. `TenantTable<any>` would not do:
- * Omit over an `any` config keeps only an index signature, so every value with the
- * brand would pass and nothing would be a PgTable.
+ * drizzle) whose two leading columns are known.
  */
 export type AnyTenantTable = PgTable & {
   readonly tenantId: PgColumn;
@@ -77,27 +68,21 @@ export class TenantTableDeclarationError extends Error {
   }
 }
 
-function columnNamesOf(columns: unknown[]): Array<string | undefined> {
-  return columns.map((column) => (is(column, SQL) ? undefined : (column as { name?: string } | undefined)?.name));
-}
-
-/** Unique indexes and constraints must be per tenant, or they would tell one tenant about another's values. */
-function assertUniquesLedByTenant(table: string, extras: PgTableExtraConfigValue[]): void {
-  for (const extra of extras) {
-    let columns: Array<string | undefined> | undefined;
-    let name: string | undefined;
-    // Builders keep their settings in members drizzle marks internal; read them structurally.
-    const index = is(extra, IndexBuilder) ? (extra as unknown as { config: { unique: boolean; columns: unknown[]; name?: string } }).config : undefined;
-    if (index?.unique) {
-      columns = columnNamesOf(index.columns);
-      name = index.name;
-    } else if (is(extra, UniqueConstraintBuilder)) {
-      columns = columnNamesOf((extra as unknown as { columns: unknown[] }).columns);
-      name = (extra as unknown as { name?: string }).name;
-    }
-    if (columns && columns[0] !== 'tenant_id') {
-      throw new TenantTableDeclarationError(table, `unique ${name ?? '(unnamed)'} must start with tenant_id`);
-    }
+/**
+ * Unique indexes, unique constraints and column-level unique() must be per tenant:
+ * a global one would let one tenant learn another's values from a conflict.
+ * Checked on the built table, so every way of declaring uniqueness is seen.
+ */
+function assertUniquesLedByTenant(table: PgTable): void {
+  const config = getTableConfig(table);
+  const leadingColumn = (columns: unknown[]) => (is(columns[0], SQL) ? undefined : (columns[0] as { name?: string } | undefined)?.name);
+  const offenders = [
+    ...config.indexes.filter((index) => index.config.unique && leadingColumn(index.config.columns) !== 'tenant_id').map((index) => index.config.name ?? '(unnamed index)'),
+    ...config.uniqueConstraints.filter((unique) => unique.columns[0]?.name !== 'tenant_id').map((unique) => unique.getName() ?? '(unnamed constraint)'),
+    ...config.columns.filter((column) => column.isUnique).map((column) => `${column.name}.unique()`),
+  ];
+  if (offenders.length > 0) {
+    throw new TenantTableDeclarationError(config.name, `unique ${offenders.join(', ')} must start with tenant_id (use uniqueIndex(...).on(t.tenantId, ...))`);
   }
 }
 
@@ -111,7 +96,8 @@ function assertUniquesLedByTenant(table: string, extras: PgTableExtraConfigValue
  * - the isolation policy `<table>_tenant_isolation` and ENABLE ROW LEVEL SECURITY.
  * FORCE ROW LEVEL SECURITY and the runtime role's grants, which drizzle-kit cannot
  * express, are written by `npm run db:generate` for every table declared here.
- * Unique indexes and constraints passed in `extras` must start with tenant_id.
+ * Unique indexes, constraints and columns must start with tenant_id: it throws
+ * TenantTableDeclarationError at declaration otherwise.
  */
 export function tenantTable<TName extends string, TColumns extends Record<string, PgColumnBuilderBase>>(
   name: TName,
@@ -121,7 +107,6 @@ export function tenantTable<TName extends string, TColumns extends Record<string
 ) {
   const table = pgTable(name, { ...tenantColumns(), ...columns }, (t) => {
     const own = extras(t);
-    assertUniquesLedByTenant(name, own);
     const parent = options.parent;
     const anchor = parent
       ? foreignKey({
@@ -132,6 +117,7 @@ export function tenantTable<TName extends string, TColumns extends Record<string
       : foreignKey({ name: `${name}_tenant_fk`, columns: [t.tenantId], foreignColumns: [tenants.id] }).onDelete('cascade');
     return [primaryKey({ name: `${name}_pkey`, columns: [t.tenantId, t.id] }), anchor, ...own, tenantIsolationPolicy(name)];
   }).enableRLS();
+  assertUniquesLedByTenant(table);
   Object.defineProperty(table, TENANT_TABLE, { value: true, enumerable: false });
   return table as typeof table & { readonly [TENANT_TABLE]: true };
 }
