@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { dropDatabase, restrictDatabaseAccess, withCredentials, withDatabase } from '../../src/database/provisioning';
 import { APP_ROLE, OWNER_ROLE } from '../../src/database/schema/roles';
@@ -22,7 +23,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const template = process.env.TEST_PG_TEMPLATE;
   const runId = process.env.TEST_RUN_ID;
   if (!superuser || !template || !runId) throw new Error('Run tests through jest (npm test): global setup provisions PostgreSQL');
-  const name = `tt_${runId}_${process.pid}_${++counter}`;
+  // Random part: the counter restarts in every test file a worker runs, and a file that failed before
+  // dropping its database must not make the next one's name collide.
+  const name = `tt_${runId}_${process.pid}_${++counter}_${randomBytes(3).toString('hex')}`;
   const admin = new pg.Client({ connectionString: superuser });
   await admin.connect();
   try {
