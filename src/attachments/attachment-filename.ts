@@ -4,18 +4,44 @@ import { AppError } from '../common/errors/app-error';
  * A user's file name is metadata only: it never becomes part of a storage key
  * and reaches clients only inside Content-Disposition. It is still refused
  * (400, before any storage call) when it looks like a path or could fool a
- * client that saves it: separators, traversal, control characters, and
- * percent-encoded forms of any of those (double encoding included).
+ * client that saves it: separators, `.`/`..`, control characters (NUL
+ * included), bidi/zero-width marks, and percent-encoded forms of any of those.
+ *
+ * The rule is about the stored name, not about how far some decoder gets:
+ *
+ *   1. the name as given (what is stored and echoed) passes the form check;
+ *   2. its tolerant one-layer decoding (every `%XX` run that is well-formed
+ *      UTF-8 decoded, exactly as decodeURIComponent would decode it, malformed
+ *      ones such as `%E0` left as text) passes the form check;
+ *   3. that decoding contains no `%` followed by two hex digits. So a name may
+ *      carry percent-encoding only if it is exactly one well-formed layer:
+ *      double encoding (`%252e`) and malformed sequences (`%E0`, overlong
+ *      `%C0%AF`) are refused whatever follows them, while `50%off.txt`,
+ *      `100% sure.pdf` and `report%20final.pdf` are accepted.
+ *
+ * Why that is enough: every way of percent-decoding an accepted name (a
+ * tolerant decoder, decodeURIComponent on any substring, repeated any number
+ * of times) decodes some of its well-formed sequences to the same characters
+ * as step 2, and never forms a new `%XX` (it would already be in the step-2
+ * form, which has none). So each result is the name with some of its sequences
+ * decoded: its characters are those of step 1 or step 2, and none of them is a
+ * separator, control or bidi mark; it is `.`/`..` only if it is the step-2 form.
+ * The previous check stopped at the first sequence decodeURIComponent refused
+ * (`%252e%252e%252fx%25E0` was accepted and echoed as `%2e%2e%2fx%E0`, which
+ * decodes to `../x`); attachment-filename.spec.ts checks the invariant on
+ * generated names.
  */
 
 export const MAX_FILENAME_BYTES = 255;
-/** How many layers of percent-encoding are unwrapped looking for a hidden separator. */
-const DECODE_DEPTH = 3;
 
 // C0/C1 controls (NUL included), DEL, and the bidi/zero-width marks used to disguise extensions.
 const FORBIDDEN_CHARS = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** `%` followed by two hex digits: something a percent-decoder would act on. */
+const PERCENT_TRIPLET = /%[0-9a-f]{2}/i;
+const PERCENT_TRIPLET_RUN = /(?:%[0-9a-f]{2})+/gi;
 
 function problem(message: string): AppError {
   return AppError.validation([{ path: 'filename', message }]);
@@ -27,6 +53,44 @@ function checkForm(name: string): void {
   if (name === '.' || name === '..') throw problem('must be a file name');
 }
 
+/** UTF-8 sequence length announced by a lead byte; 0 when it cannot start one. */
+function sequenceLength(lead: number): number {
+  if (lead < 0x80) return 1;
+  if (lead >= 0xc2 && lead <= 0xdf) return 2;
+  if (lead >= 0xe0 && lead <= 0xef) return 3;
+  if (lead >= 0xf0 && lead <= 0xf4) return 4;
+  return 0;
+}
+
+/**
+ * One layer of percent-decoding that never fails: each `%XX` sequence that
+ * starts a well-formed UTF-8 character is decoded (validated by
+ * decodeURIComponent itself, so overlong forms, surrogates and truncated
+ * sequences are treated exactly as browsers and Node treat them); any other
+ * `%XX` is kept as literal text.
+ */
+export function percentDecodeTolerant(value: string): string {
+  return value.replace(PERCENT_TRIPLET_RUN, (run) => {
+    const triplets = run.match(/%[0-9a-f]{2}/gi) ?? [];
+    let out = '';
+    for (let i = 0; i < triplets.length; ) {
+      const length = sequenceLength(parseInt(triplets[i].slice(1), 16));
+      if (length > 0 && i + length <= triplets.length) {
+        try {
+          out += decodeURIComponent(triplets.slice(i, i + length).join(''));
+          i += length;
+          continue;
+        } catch {
+          // malformed: fall through and keep this byte as text
+        }
+      }
+      out += triplets[i];
+      i += 1;
+    }
+    return out;
+  });
+}
+
 /** Returns the name unchanged when acceptable; throws a 400 otherwise. */
 export function parseAttachmentFilename(raw: unknown): string {
   if (raw === undefined || raw === null || raw === '') throw problem('is required (?filename= or the x-filename header)');
@@ -35,18 +99,10 @@ export function parseAttachmentFilename(raw: unknown): string {
   if (Buffer.byteLength(raw, 'utf8') > MAX_FILENAME_BYTES) throw problem(`must be at most ${MAX_FILENAME_BYTES} bytes`);
   if (LONE_SURROGATE.test(raw)) throw problem('must be valid Unicode');
 
-  let form = raw;
-  checkForm(form);
-  for (let depth = 0; depth < DECODE_DEPTH && /%[0-9a-f]{2}/i.test(form); depth++) {
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(form);
-    } catch {
-      break; // not valid percent-encoding (e.g. "50%off"): nothing hidden behind it
-    }
-    checkForm(decoded);
-    form = decoded;
-  }
+  checkForm(raw);
+  const decoded = percentDecodeTolerant(raw);
+  checkForm(decoded);
+  if (PERCENT_TRIPLET.test(decoded)) throw problem('must not contain nested or malformed percent-encoding');
   return raw;
 }
 

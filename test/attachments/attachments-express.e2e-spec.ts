@@ -47,4 +47,16 @@ describe('attachments on the Express adapter', () => {
     const list = await t.request('GET', `/documents/${doc.body.id}/attachments`, { tenant: tenant.slug });
     expect(list.body.items.map((i: { filename: string }) => i.filename)).toEqual(['big.bin']);
   });
+
+  it("refuses the issue 9 names on Express's query parser too (positive control: 50%off.txt)", async () => {
+    const tenant = await t.createTenant('express-names');
+    const doc = await t.request('POST', '/documents', { tenant: tenant.slug, body: { title: 'names' } });
+    for (const wire of ['%252e%252e%252fx%25E0', '%2500secret.txt%25E0', '%25E2%2580%25AEtxt.exe%25E0']) {
+      const response = await t.request('POST', `/documents/${doc.body.id}/attachments?filename=${wire}`, { tenant: tenant.slug, rawBody: 'payload', headers: { 'content-type': 'text/plain' } });
+      expect({ wire, status: response.status, code: response.body?.error?.code, path: response.body?.error?.details?.[0]?.path }).toEqual({ wire, status: 400, code: 'VALIDATION_FAILED', path: 'filename' });
+    }
+    const plain = await t.request('POST', `/documents/${doc.body.id}/attachments?filename=50%25off.txt`, { tenant: tenant.slug, rawBody: 'payload', headers: { 'content-type': 'text/plain' } });
+    expect(plain.status).toBe(201);
+    expect(plain.body.filename).toBe('50%off.txt');
+  });
 });

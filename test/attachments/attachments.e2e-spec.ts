@@ -189,6 +189,44 @@ describe.each(['s3', 'local'] as const)('attachments API on the %s storage drive
     expect(await objectsOf(tenant.id)).toHaveLength(1);
   });
 
+  it('refuses a name that hides traversal, NUL or a bidi override behind an invalid percent-sequence, via ?filename= and x-filename (issue 9; positive control: 50%off, 100% sure)', async () => {
+    const tenant = await t.createTenant(`att-issue9-${driverName}`);
+    const documentId = await newDocument(tenant.slug);
+    // Sent exactly as in the issue: one decoding (query parser or x-filename) leaves %2e%2e%2fx%E0 and the like.
+    const wires = ['%252e%252e%252fx%25E0', '%2500secret.txt%25E0', '%25E2%2580%25AEtxt.exe%25E0', '%25252e%25252e%25252fx%2525e0'];
+    for (const wire of wires) {
+      const viaQuery = await t.request('POST', `/documents/${documentId}/attachments?filename=${wire}`, { tenant: tenant.slug, rawBody: 'payload', headers: { 'content-type': 'text/plain' } });
+      const viaHeader = await t.request('POST', `/documents/${documentId}/attachments`, { tenant: tenant.slug, rawBody: 'payload', headers: { 'content-type': 'text/plain', 'x-filename': wire } });
+      for (const [via, response] of [['query', viaQuery], ['header', viaHeader]] as const) {
+        expect({ wire, via, status: response.status, code: response.body?.error?.code, path: response.body?.error?.details?.[0]?.path }).toEqual({
+          wire,
+          via,
+          status: 400,
+          code: 'VALIDATION_FAILED',
+          path: 'filename',
+        });
+      }
+    }
+    expect(await objectsOf(tenant.id)).toEqual([]);
+    expect(await attachmentRows(tenant.id)).toEqual([]);
+
+    const viaQuery = await t.request('POST', `/documents/${documentId}/attachments?filename=50%25off%20%E2%9C%93.txt`, { tenant: tenant.slug, rawBody: 'payload', headers: { 'content-type': 'text/plain' } });
+    expect(viaQuery.status).toBe(201);
+    expect(viaQuery.body.filename).toBe('50%off ✓.txt');
+    const viaHeader = await t.request('POST', `/documents/${documentId}/attachments`, { tenant: tenant.slug, rawBody: 'payload', headers: { 'content-type': 'text/plain', 'x-filename': '100%25%20sure.pdf' } });
+    expect(viaHeader.status).toBe(201);
+    expect(viaHeader.body.filename).toBe('100% sure.pdf');
+    const echoes = await Promise.all(
+      [viaQuery, viaHeader].map(async (created) =>
+        (await t.request<Buffer>('GET', `/documents/${documentId}/attachments/${created.body.id}/content`, { tenant: tenant.slug, responseType: 'buffer' })).headers.get('content-disposition'),
+      ),
+    );
+    expect(echoes).toEqual([
+      `attachment; filename="50_off _.txt"; filename*=UTF-8''50%25off%20%E2%9C%93.txt`,
+      `attachment; filename="100_ sure.pdf"; filename*=UTF-8''100%25%20sure.pdf`,
+    ]);
+  });
+
   it("answers another tenant's attachment exactly like a random id (404) and changes nothing", async () => {
     const documentId = await newDocument(a.slug);
     const data = randomBytes(2048);
