@@ -47,7 +47,7 @@ export function companionTableOf(fileName: string): string | undefined {
 export interface MigrationsState {
   /** Tables with FORCE ROW LEVEL SECURITY. */
   forced: Set<string>;
-  /** Per table, the privileges granted to the runtime role. */
+  /** Per table, the privileges granted to the runtime role (a column privilege as `SELECT (a, b)`). */
   granted: Map<string, Set<string>>;
 }
 
@@ -75,9 +75,26 @@ function tableList(list: string): string[] {
   return (list.match(new RegExp(QUALIFIED, 'g')) ?? []).map(tableName);
 }
 
+/**
+ * `SELECT, INSERT` -> [SELECT, INSERT]; a column privilege keeps its columns,
+ * `SELECT ("id", Email)` -> `SELECT (id, email)`, so it never counts as the
+ * table-wide privilege.
+ */
 function privilegesOf(list: string): string[] {
-  const words = list.toUpperCase().split(',').map((p) => p.trim().replace(/\s*\(.*\)$/, ''));
-  return words.flatMap((p) => (p === 'ALL' || p === 'ALL PRIVILEGES' ? ALL_TABLE_PRIVILEGES : [p]));
+  const words = list.match(/[^,(]+(?:\([^)]*\))?/g) ?? [];
+  return words.flatMap((word) => {
+    const m = /^\s*([A-Za-z ]+?)\s*(?:\(([^)]*)\))?\s*$/.exec(word);
+    if (!m) return [word.trim()];
+    const privilege = m[1].toUpperCase();
+    if (m[2] !== undefined) return [`${privilege} (${m[2].split(',').map((c) => tableName(c.trim())).join(', ')})`];
+    return privilege === 'ALL' || privilege === 'ALL PRIVILEGES' ? ALL_TABLE_PRIVILEGES : [privilege];
+  });
+}
+
+/** A table-wide REVOKE takes the column privileges of that kind with it, as in PostgreSQL. */
+function revoke(grants: Set<string>, privilege: string): void {
+  grants.delete(privilege);
+  if (!privilege.includes('(')) for (const p of grants) if (p.startsWith(`${privilege} (`)) grants.delete(p);
 }
 
 function rolesOf(list: string): string[] {
@@ -121,7 +138,7 @@ export function readMigrations(sqls: string[]): MigrationsState {
       for (const table of tableList(m[2])) for (const p of privilegesOf(m[1])) grantsOf(table).add(p);
     } else if ((m = REVOKE.exec(statement))) {
       if (!rolesOf(m[3]).includes(APP_ROLE)) continue;
-      for (const table of tableList(m[2])) for (const p of privilegesOf(m[1])) grantsOf(table).delete(p);
+      for (const table of tableList(m[2])) for (const p of privilegesOf(m[1])) revoke(grantsOf(table), p);
     }
   }
   return state;

@@ -5,16 +5,12 @@
 
 -- UsersRepository.findCredentialsByEmail
 select
-  "id",
-  "email",
-  "name",
-  "password_hash"
+  "users"."id",
+  "users"."email",
+  "users"."name",
+  "credentials"."password_hash" as "passwordHash"
 from
-  "users"
-where
-  lower("users"."email") = $1
-limit
-  $2;
+  auth_password_hash($1) as "credentials" join "users" on "users"."id" = "credentials"."user_id";
 
 -- UsersRepository.findById
 select

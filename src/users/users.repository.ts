@@ -31,15 +31,22 @@ export function normalizeEmail(email: string): string {
 export class UsersRepository {
   constructor(private readonly systemDb: SystemDb) {}
 
+  /**
+   * The only read of a password hash. The runtime role cannot select
+   * users.password_hash (column privileges, drizzle/0006_users_password_hash_private.sql):
+   * the hash of one account, named by its exact email, comes from the SECURITY
+   * DEFINER function auth_password_hash(), joined here to the profile columns.
+   */
   @GenerateSql({ params: [DummyValue.EMAIL] })
   findCredentialsByEmail(email: string): Promise<UserCredentials | undefined> {
     return this.systemDb.run('users.findCredentialsByEmail', async (db) => {
-      const [row] = await db
-        .select({ ...profileColumns, passwordHash: users.passwordHash })
-        .from(users)
-        .where(eq(sql`lower(${users.email})`, normalizeEmail(email)))
-        .limit(1);
-      return row;
+      const { rows } = await db.execute<{ id: string; email: string; name: string; passwordHash: string | null }>(
+        sql`select ${users.id}, ${users.email}, ${users.name}, "credentials"."password_hash" as "passwordHash"
+              from auth_password_hash(${normalizeEmail(email)}) as "credentials"
+              join ${users} on ${users.id} = "credentials"."user_id"`,
+      );
+      const [row] = rows;
+      return row && { id: row.id, email: row.email, name: row.name, passwordHash: row.passwordHash };
     });
   }
 

@@ -10,7 +10,8 @@ import { createTestDatabase, TestDatabase } from '../helpers/test-database';
 /**
  * The live catalog of schema public after migrating from scratch, compared with
  * test/database/catalog.snapshot.json: tables (RLS enabled/forced), columns,
- * constraints, indexes, policies and the runtime role's table privileges. The
+ * constraints, indexes, policies, the runtime role's table and column privileges
+ * and the functions (owner, SECURITY DEFINER, settings, EXECUTE grants). The
  * committed snapshot was first written from the migrations as they were before
  * tables were declared with tenantTable(); the database is built from the
  * migrations, so the second half of the proof is the test below it: the schema
@@ -65,6 +66,34 @@ async function readCatalog(client: pg.Client) {
       order by c.relname collate "C"`,
     [APP_ROLE],
   );
+  // Column privileges of the runtime role (column ACLs: granted per column, e.g. users without password_hash).
+  const columnPrivileges = await client.query(
+    `select c.relname as table, acl.privilege_type as privilege,
+            array_agg(a.attname::text order by a.attnum) as columns
+       from pg_class c
+       join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+       cross join lateral aclexplode(a.attacl) acl
+      where c.relnamespace = 'public'::regnamespace
+        and acl.grantee = (select oid from pg_roles where rolname = $1)
+      group by c.relname, acl.privilege_type
+      order by c.relname collate "C", acl.privilege_type collate "C"`,
+    [APP_ROLE],
+  );
+  // Functions in public: signature, result, owner, SECURITY DEFINER, settings and who may execute them.
+  const functions = await client.query(
+    `select p.oid::regprocedure::text as signature, pg_get_function_result(p.oid) as result,
+            pg_get_userbyid(p.proowner) as owner, p.prosecdef as security_definer, p.provolatile as volatility,
+            p.proisstrict as strict, p.proconfig as config,
+            array(select g.grantee from (
+                    select case when acl.grantee = 0 then 'PUBLIC' else pg_get_userbyid(acl.grantee)::text end as grantee
+                      from aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) acl
+                     where acl.privilege_type = 'EXECUTE') g
+                  order by g.grantee collate "C") as execute,
+            p.prosrc as body
+       from pg_proc p
+      where p.pronamespace = 'public'::regnamespace
+      order by p.oid::regprocedure::text collate "C"`,
+  );
   const byTable = <T extends { table: string }>(rows: T[]) => {
     const grouped: Record<string, Array<Omit<T, 'table'>>> = {};
     for (const { table, ...rest } of rows) (grouped[table] ??= []).push(rest);
@@ -77,6 +106,8 @@ async function readCatalog(client: pg.Client) {
     indexes: byTable(indexes.rows),
     policies: byTable(policies.rows),
     [`privileges of ${APP_ROLE}`]: Object.fromEntries(privileges.rows.map((r) => [r.table, r.privileges])),
+    [`column privileges of ${APP_ROLE}`]: byTable(columnPrivileges.rows),
+    functions: functions.rows,
   };
 }
 
@@ -102,6 +133,10 @@ describe('catalog snapshot after migrating from scratch', () => {
     expect(catalog[`privileges of ${APP_ROLE}`].documents).toEqual(['DELETE', 'INSERT', 'SELECT', 'UPDATE']);
     expect(catalog.constraints.comments?.map((c) => c.type)).toEqual(expect.arrayContaining(['p', 'f']));
     expect(catalog.indexes.documents?.length).toBeGreaterThan(0);
+    expect(catalog[`column privileges of ${APP_ROLE}`].users).toEqual([
+      { privilege: 'SELECT', columns: ['id', 'email', 'name', 'created_at', 'updated_at'] },
+    ]);
+    expect(catalog.functions.map((f) => f.signature)).toEqual(['auth_password_hash(text)']);
     expect(catalog.columns.documents?.[0]).toEqual({ name: 'tenant_id', type: 'uuid', nullable: false, default: null });
   });
 

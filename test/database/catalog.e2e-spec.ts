@@ -99,6 +99,45 @@ describe('database catalog after migrations', () => {
     for (const fk of between) expect(fk.def).toMatch(/^FOREIGN KEY \(tenant_id, \w+\) REFERENCES \w+\(tenant_id, id\)/);
   });
 
+  it('keeps users.password_hash unreadable by the runtime role, which reads the other columns of users', async () => {
+    const { rows } = await client.query<{ column_name: string; can_select: boolean; can_update: boolean }>(
+      `select a.attname as column_name,
+              has_column_privilege($1, a.attrelid, a.attnum, 'SELECT') as can_select,
+              has_column_privilege($1, a.attrelid, a.attnum, 'UPDATE') as can_update
+         from pg_attribute a where a.attrelid = 'public.users'::regclass and a.attnum > 0 and not a.attisdropped
+        order by a.attnum`,
+      [APP_ROLE],
+    );
+    // Positive control: the profile columns are readable (what sign-in, members and /me select).
+    expect(rows.filter((r) => r.can_select).map((r) => r.column_name)).toEqual(['id', 'email', 'name', 'created_at', 'updated_at']);
+    expect(rows.find((r) => r.column_name === 'password_hash')).toEqual({ column_name: 'password_hash', can_select: false, can_update: false });
+    // No table-wide SELECT (it would cover every column, password_hash and any added later).
+    const { rows: table } = await client.query(`select has_table_privilege($1, 'public.users', 'SELECT') as s, has_table_privilege($1, 'public.users', 'INSERT') as i`, [APP_ROLE]);
+    expect(table[0]).toEqual({ s: false, i: true });
+  });
+
+  it('has auth_password_hash() as the only SECURITY DEFINER function: owned by the owner role, fixed search_path, EXECUTE for the runtime role only', async () => {
+    const { rows } = await client.query<{ signature: string; owner: string; config: string[] | null; grantees: string[] }>(
+      `select p.oid::regprocedure::text as signature, pg_get_userbyid(p.proowner) as owner, p.proconfig as config,
+              array(select case when acl.grantee = 0 then 'PUBLIC' else pg_get_userbyid(acl.grantee)::text end
+                      from aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) acl
+                     where acl.privilege_type = 'EXECUTE' order by 1) as grantees
+         from pg_proc p
+        where p.prosecdef and p.pronamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+        order by 1`,
+    );
+    expect(rows).toEqual([
+      { signature: 'auth_password_hash(text)', owner: OWNER_ROLE, config: ['search_path=pg_catalog, pg_temp'], grantees: [APP_ROLE, OWNER_ROLE].sort() },
+    ]);
+    const { rows: privileges } = await client.query(
+      `select has_function_privilege($1, 'public.auth_password_hash(text)', 'EXECUTE') as app,
+              exists (select 1 from pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) acl
+                       where p.oid = 'public.auth_password_hash(text)'::regprocedure and acl.grantee = 0) as public`,
+      [APP_ROLE],
+    );
+    expect(privileges[0]).toEqual({ app: true, public: false });
+  });
+
   it('connects the API as a role that cannot bypass RLS, owns nothing and has no DDL, TRUNCATE or REFERENCES rights', async () => {
     const { rows: roles } = await client.query(
       `select rolname, rolsuper, rolbypassrls, rolcreaterole, rolcreatedb from pg_roles where rolname in ($1, $2) order by rolname`,

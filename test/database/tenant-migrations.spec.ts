@@ -44,6 +44,17 @@ describe('tenant table companion migrations', () => {
       expect([...state.granted.keys()].sort()).toEqual(['comments', 'documents', 'tenants', 'users']);
     });
 
+    it('reads column privileges as their own entries, never as the table-wide privilege, and a table-wide REVOKE takes them along', () => {
+      const state = readMigrations([
+        'GRANT SELECT, INSERT ON "users" TO "app_user"; REVOKE SELECT ON "users" FROM "app_user";',
+        'GRANT SELECT ("id", Email), UPDATE (name) ON "users" TO "app_user"; GRANT SELECT ("id") ON "notes" TO "app_user";',
+        'GRANT SELECT, UPDATE ("x") ON "comments" TO "app_user"; REVOKE UPDATE ON "comments" FROM "app_user";',
+      ]);
+      expect([...state.granted.get('users')!].sort()).toEqual(['INSERT', 'SELECT (id, email)', 'UPDATE (name)']);
+      expect([...state.granted.get('notes')!]).toEqual(['SELECT (id)']);
+      expect([...state.granted.get('comments')!]).toEqual(['SELECT']);
+    });
+
     it('reads the committed migrations: every tenant table forced with full data rights (positive control on real files)', () => {
       const folder = path.resolve(__dirname, '..', '..', 'drizzle');
       const journal = JSON.parse(readFileSync(path.join(folder, 'meta', '_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> };
@@ -51,6 +62,8 @@ describe('tenant table companion migrations', () => {
       expect([...state.forced].sort()).toEqual(['api_keys', 'attachments', 'comments', 'documents', 'invitations', 'memberships']);
       for (const table of state.forced) expect([...state.granted.get(table)!].sort()).toEqual(FULL);
       expect([...state.granted.get('tenants')!].sort()).toEqual(['INSERT', 'SELECT', 'UPDATE']);
+      // users: password_hash is not among the readable columns (drizzle/0006_users_password_hash_private.sql).
+      expect([...state.granted.get('users')!].sort()).toEqual(['INSERT', 'SELECT (id, email, name, created_at, updated_at)']);
     });
   });
 
@@ -100,6 +113,15 @@ describe('tenant table companion migrations', () => {
       expect(plan.problems).toEqual([
         'tenant table "notes": the migrations grant "app_user" [SELECT], expected [DELETE, INSERT, SELECT, UPDATE]',
         'tenant table "tags": the migrations grant "app_user" [DELETE, INSERT, MAINTAIN, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE], expected [DELETE, INSERT, SELECT, UPDATE]',
+      ]);
+    });
+
+    it('reports a tenant table whose SELECT is granted on some columns only (not the table-wide privilege)', () => {
+      const plan = planCompanions(['notes'], [
+        file('0001_x.sql', 'ALTER TABLE "notes" FORCE ROW LEVEL SECURITY; GRANT SELECT ("id"), INSERT, UPDATE, DELETE ON "notes" TO "app_user";'),
+      ]);
+      expect(plan.problems).toEqual([
+        'tenant table "notes": the migrations grant "app_user" [DELETE, INSERT, SELECT (id), UPDATE], expected [DELETE, INSERT, SELECT, UPDATE]',
       ]);
     });
 

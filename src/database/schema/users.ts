@@ -8,6 +8,12 @@ export const users = pgTable(
     id: uuid('id').primaryKey().defaultRandom(),
     email: text('email').notNull(),
     name: text('name').notNull().default(''),
+    /**
+     * Not readable by the runtime role (column privileges): selecting it, a
+     * select() of every column or a RETURNING of it is "permission denied".
+     * Written on insert only; read only through auth_password_hash()
+     * (UsersRepository.findCredentialsByEmail). See drizzle/0006_users_password_hash_private.sql.
+     */
     passwordHash: text('password_hash'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
