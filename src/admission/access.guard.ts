@@ -12,9 +12,10 @@ import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { BEARER_CHALLENGE, invalidTokenChallenge } from '../common/http/www-authenticate';
 import { AppConfig } from '../config/app-config';
+import { compileTrustProxy, TrustProxyFn, trustedProxyCount } from '../config/trust-proxy';
 import { MembershipsRepository } from '../members/memberships.repository';
 import { Tenant, TenantContext } from '../tenancy/tenant-context';
-import { parseTenantHeader, sameIdentifier, TenantIdentifier, tenantSlugFromHost } from '../tenancy/tenant-identifier';
+import { effectiveHost, parseTenantHeader, sameIdentifier, TenantIdentifier, tenantSlugFromHost } from '../tenancy/tenant-identifier';
 import { TenantResolver } from '../tenants/tenant-resolver.service';
 
 /** What AccessGuard leaves on the request for TenantContextInterceptor. */
@@ -24,6 +25,8 @@ export interface TenantRequest {
   tenant?: Tenant;
   /** Who is calling (a Principal, set on tenant routes); carried into the TenantContext. */
   principal?: unknown;
+  /** The connection (Fastify and Express both expose the Node socket here). */
+  socket?: { remoteAddress?: string };
 }
 
 interface Verified {
@@ -101,6 +104,7 @@ export class AccessGuard implements CanActivate {
   private readonly logger = new Logger(AccessGuard.name);
   private readonly adminKeyDigest: Buffer;
   private readonly baseDomain: string;
+  private readonly trustProxy: TrustProxyFn;
 
   constructor(
     private readonly reflector: Reflector,
@@ -112,6 +116,7 @@ export class AccessGuard implements CanActivate {
   ) {
     this.adminKeyDigest = digest(config.adminApiKey);
     this.baseDomain = config.tenancy.baseDomain;
+    this.trustProxy = compileTrustProxy(config.http.trustProxy);
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -211,8 +216,11 @@ export class AccessGuard implements CanActivate {
    */
   private namedIdentifiers(request: TenantRequest): TenantIdentifier[] {
     const header = parseTenantHeader(request.headers['x-tenant-id']);
-    // Node and Fastify always give Host as one string.
-    const slug = tenantSlugFromHost(request.headers.host as string | undefined, this.baseDomain);
+    // Node and Fastify always give Host as one string. X-Forwarded-Host replaces it only when sent by trusted proxies.
+    const forwardedHost = request.headers['x-forwarded-host'];
+    const proxies = forwardedHost === undefined ? 0 : trustedProxyCount(request.socket?.remoteAddress, request.headers['x-forwarded-for'], this.trustProxy);
+    const host = effectiveHost(request.headers.host as string | undefined, forwardedHost, proxies);
+    const slug = tenantSlugFromHost(host, this.baseDomain);
     const named: TenantIdentifier[] = [];
     if (header) named.push(header);
     if (slug) named.push({ kind: 'slug', value: slug });
