@@ -10,10 +10,12 @@ import { ApiKeysService } from '../api-keys/api-keys.service';
 import { AccessTokenService } from '../auth/access-token.service';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
+import { BEARER_CHALLENGE, invalidTokenChallenge } from '../common/http/www-authenticate';
 import { AppConfig } from '../config/app-config';
+import { compileTrustProxy, TrustProxyFn, trustedProxyCount } from '../config/trust-proxy';
 import { MembershipsRepository } from '../members/memberships.repository';
 import { Tenant, TenantContext } from '../tenancy/tenant-context';
-import { parseTenantHeader, sameIdentifier, TenantIdentifier, tenantSlugFromHost } from '../tenancy/tenant-identifier';
+import { effectiveHost, parseTenantHeader, sameIdentifier, TenantIdentifier, tenantSlugFromHost } from '../tenancy/tenant-identifier';
 import { TenantResolver } from '../tenants/tenant-resolver.service';
 
 /** What AccessGuard leaves on the request for TenantContextInterceptor. */
@@ -23,6 +25,8 @@ export interface TenantRequest {
   tenant?: Tenant;
   /** Who is calling (a Principal, set on tenant routes); carried into the TenantContext. */
   principal?: unknown;
+  /** The connection (Fastify and Express both expose the Node socket here). */
+  socket?: { remoteAddress?: string };
 }
 
 interface Verified {
@@ -30,8 +34,6 @@ interface Verified {
   tenant: Tenant;
   principal: { kind: 'user'; userId: string } | Principal;
 }
-
-const CHALLENGE = { 'www-authenticate': 'Bearer' };
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
@@ -43,8 +45,25 @@ export function bearerToken(header: string | string[] | undefined): string | und
   return match?.[1];
 }
 
-function unauthenticated(message = 'A valid bearer token or API key is required'): AppError {
-  return new AppError(ErrorCode.Unauthenticated, message, undefined, CHALLENGE);
+/**
+ * The Authorization header's credential, when it uses the Bearer scheme:
+ * 'none' (no header, another scheme, or "Bearer" alone: nothing to judge),
+ * 'malformed' (Bearer with something that is not one token), or the token.
+ */
+function presentedBearer(header: string | string[] | undefined): { token: string } | 'none' | 'malformed' {
+  const token = bearerToken(header);
+  if (token) return { token };
+  return typeof header === 'string' && /^Bearer\s+\S/i.test(header) ? 'malformed' : 'none';
+}
+
+/** 401 when no bearer credential was presented: the plain challenge, no error code (RFC 6750 §3.1). */
+function credentialRequired(message = 'A valid bearer token or API key is required'): AppError {
+  return new AppError(ErrorCode.Unauthenticated, message, undefined, { 'www-authenticate': BEARER_CHALLENGE });
+}
+
+/** 401 for a bearer credential that was presented and is not valid: error="invalid_token" (RFC 6750 §3.1). */
+function invalidToken(message: string): AppError {
+  return new AppError(ErrorCode.Unauthenticated, message, undefined, { 'www-authenticate': invalidTokenChallenge(message) });
 }
 
 /** The same 400 wherever the header and the subdomain turn out to name two tenants. */
@@ -85,6 +104,7 @@ export class AccessGuard implements CanActivate {
   private readonly logger = new Logger(AccessGuard.name);
   private readonly adminKeyDigest: Buffer;
   private readonly baseDomain: string;
+  private readonly trustProxy: TrustProxyFn;
 
   constructor(
     private readonly reflector: Reflector,
@@ -96,6 +116,7 @@ export class AccessGuard implements CanActivate {
   ) {
     this.adminKeyDigest = digest(config.adminApiKey);
     this.baseDomain = config.tenancy.baseDomain;
+    this.trustProxy = compileTrustProxy(config.http.trustProxy);
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -154,13 +175,20 @@ export class AccessGuard implements CanActivate {
     // 3. No credential at all.
     if (request.headers.authorization === undefined) {
       await this.resolveNamedTenant(named);
-      throw unauthenticated();
+      throw credentialRequired();
     }
-    const token = bearerToken(request.headers.authorization);
-    if (!token) throw unauthenticated();
+    const presented = presentedBearer(request.headers.authorization);
+    if (presented === 'none') throw credentialRequired();
+    if (presented === 'malformed') throw invalidToken('The bearer credential is malformed');
+    const { token } = presented;
 
     // 4. The credential, and the tenant it belongs to.
-    const { tenant, principal } = isApiKeyLike(token) ? await this.verifyApiKey(token, request.id) : await this.verifyAccessToken(token);
+    const { tenant, principal } = await (isApiKeyLike(token) ? this.verifyApiKey(token, request.id) : this.verifyAccessToken(token)).catch(
+      (error: unknown) => {
+        // AccessTokenService's 401 carries no challenge: a token was presented, so it is error="invalid_token".
+        throw error instanceof AppError && error.code === ErrorCode.Unauthenticated && !error.headers ? invalidToken(error.message) : error;
+      },
+    );
 
     // 5. Its tenant is the one named (by every identifier given).
     const matching = named.filter((id) => names(id, tenant)).length;
@@ -188,8 +216,11 @@ export class AccessGuard implements CanActivate {
    */
   private namedIdentifiers(request: TenantRequest): TenantIdentifier[] {
     const header = parseTenantHeader(request.headers['x-tenant-id']);
-    // Node and Fastify always give Host as one string.
-    const slug = tenantSlugFromHost(request.headers.host as string | undefined, this.baseDomain);
+    // Node and Fastify always give Host as one string. X-Forwarded-Host replaces it only when sent by trusted proxies.
+    const forwardedHost = request.headers['x-forwarded-host'];
+    const proxies = forwardedHost === undefined ? 0 : trustedProxyCount(request.socket?.remoteAddress, request.headers['x-forwarded-for'], this.trustProxy);
+    const host = effectiveHost(request.headers.host as string | undefined, forwardedHost, proxies);
+    const slug = tenantSlugFromHost(host, this.baseDomain);
     const named: TenantIdentifier[] = [];
     if (header) named.push(header);
     if (slug) named.push({ kind: 'slug', value: slug });
@@ -213,9 +244,10 @@ export class AccessGuard implements CanActivate {
   }
 
   private requireAdminKey(request: TenantRequest): void {
-    const token = bearerToken(request.headers.authorization);
-    if (!token || !timingSafeEqual(digest(token), this.adminKeyDigest)) {
-      throw new AppError(ErrorCode.Unauthenticated, 'A valid platform admin key is required');
+    const presented = presentedBearer(request.headers.authorization);
+    if (presented === 'none') throw credentialRequired('A valid platform admin key is required');
+    if (presented === 'malformed' || !timingSafeEqual(digest(presented.token), this.adminKeyDigest)) {
+      throw invalidToken('A valid platform admin key is required');
     }
   }
 
@@ -223,17 +255,17 @@ export class AccessGuard implements CanActivate {
   private async verifyAccessToken(token: string): Promise<Verified> {
     const claims = await this.tokens.verify(token);
     const tenant = await this.resolver.find({ kind: 'id', value: claims.tenantId });
-    if (!tenant) throw unauthenticated('The access token is invalid or expired');
+    if (!tenant) throw invalidToken('The access token is invalid or expired');
     return { tenant, principal: { kind: 'user', userId: claims.userId } };
   }
 
   private async verifyApiKey(token: string, requestId: string | undefined): Promise<Verified> {
     const parsed = parseApiKey(token);
     const tenant = parsed && (await this.resolver.find({ kind: 'id', value: parsed.tenantId }));
-    if (!parsed || !tenant) throw unauthenticated('The API key is invalid or revoked');
+    if (!parsed || !tenant) throw invalidToken('The API key is invalid or revoked');
     // Looked up in the scope of the tenant the key names: TenantDb and RLS both confine the lookup to it.
     const key = await TenantContext.run({ tenant, requestId }, () => this.apiKeys.verify(parsed, token));
-    if (!key) throw unauthenticated('The API key is invalid or revoked');
+    if (!key) throw invalidToken('The API key is invalid or revoked');
     return { tenant, principal: { kind: 'api-key', id: key.id, keyId: key.id, name: key.name, role: key.role } };
   }
 

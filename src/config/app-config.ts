@@ -7,7 +7,8 @@ import { Env } from './env.schema';
  */
 export class AppConfig {
   readonly env: Env['NODE_ENV'];
-  readonly http: { host: string; port: number; adapter: Env['HTTP_ADAPTER'] };
+  /** trustProxy: which proxies may report the client's address and host (X-Forwarded-For/-Host). */
+  readonly http: { host: string; port: number; adapter: Env['HTTP_ADAPTER']; trustProxy: Env['TRUST_PROXY'] };
   readonly logLevel: Env['LOG_LEVEL'];
   readonly database: {
     url: string;
@@ -52,7 +53,7 @@ export class AppConfig {
 
   constructor(env: Env) {
     this.env = env.NODE_ENV;
-    this.http = { host: env.HOST, port: env.PORT, adapter: env.HTTP_ADAPTER };
+    this.http = { host: env.HOST, port: env.PORT, adapter: env.HTTP_ADAPTER, trustProxy: env.TRUST_PROXY };
     this.logLevel = env.LOG_LEVEL;
     this.database = {
       url: env.DATABASE_URL,

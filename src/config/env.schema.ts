@@ -23,9 +23,10 @@ export const envSchema = z
     LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
     /**
      * Which proxies may set X-Forwarded-For (the client address that sign-in
-     * limits count by). false: none, the socket address counts; true: any
-     * (only behind a proxy that strips the header); a number: that many hops;
-     * otherwise a comma-separated list of proxy addresses/CIDRs.
+     * limits count by) and X-Forwarded-Host (the host whose subdomain names the
+     * tenant). false: none, the socket address and the Host header count; true:
+     * any (only behind a proxy that strips both headers); a number: that many
+     * hops; otherwise a comma-separated list of proxy addresses/CIDRs.
      */
     TRUST_PROXY: z
       .string()

@@ -1,5 +1,5 @@
 import { AppError } from '../common/errors/app-error';
-import { parseTenantHeader, tenantSlugFromHost } from './tenant-identifier';
+import { effectiveHost, parseTenantHeader, tenantSlugFromHost } from './tenant-identifier';
 
 describe('parseTenantHeader', () => {
   it('reads a UUID (lower-cased) or a slug', () => {
@@ -51,5 +51,33 @@ describe('tenantSlugFromHost', () => {
 
   it('rejects a subdomain that cannot be a slug', () => {
     expect(() => tenantSlugFromHost('a_b.example.com', base)).toThrow(AppError);
+  });
+});
+
+describe('effectiveHost (X-Forwarded-Host behind trusted proxies)', () => {
+  const host = 'host.example.com';
+
+  it('is the Host header when no proxy is trusted, whatever X-Forwarded-Host says', () => {
+    expect(effectiveHost(host, 'acme.example.com', 0)).toBe(host);
+    expect(effectiveHost(host, 'evil.example.com, acme.example.com', 0)).toBe(host);
+  });
+
+  it('is the Host header when a trusted proxy sent no X-Forwarded-Host, or an empty one', () => {
+    expect(effectiveHost(host, undefined, 1)).toBe(host);
+    expect(effectiveHost(host, '', 1)).toBe(host);
+    expect(effectiveHost(host, ' ', 1)).toBe(host);
+  });
+
+  it('takes the entry the outermost trusted proxy appended, never one to its left', () => {
+    // One trusted proxy: what it appended (the last entry); what the client sent before it is ignored.
+    expect(effectiveHost(host, 'acme.example.com', 1)).toBe('acme.example.com');
+    expect(effectiveHost(host, 'evil.example.com, acme.example.com', 1)).toBe('acme.example.com');
+    // Two trusted proxies: the outer one's entry, not the inner one's (which names the outer proxy's upstream).
+    expect(effectiveHost(host, 'evil.example.com, acme.example.com, backend.internal', 2)).toBe('acme.example.com');
+    expect(effectiveHost(host, ['evil.example.com, acme.example.com', 'backend.internal'], 2)).toBe('acme.example.com');
+  });
+
+  it('takes the leftmost entry when there are fewer entries than trusted proxies', () => {
+    expect(effectiveHost(host, 'acme.example.com', 3)).toBe('acme.example.com');
   });
 });

@@ -53,3 +53,31 @@ export function tenantSlugFromHost(hostHeader: string | undefined, baseDomain: s
   }
   return label;
 }
+
+/**
+ * The host a request was sent to, as the proxies TRUST_PROXY believes report it.
+ *
+ * `trustedProxies` is how many proxies in front of us TRUST_PROXY trusts for
+ * this request (the socket peer, then the X-Forwarded-For entries right to
+ * left, up to the first address it does not trust; 0 without TRUST_PROXY or
+ * when the peer is not trusted: see config/trust-proxy.ts). Each trusted proxy appends the Host it received
+ * to X-Forwarded-Host (or sets the header), so the entry written by the outermost
+ * trusted one, `trustedProxies` from the right, is the host the client asked
+ * for; entries to its left came from outside and are never read. With fewer
+ * entries than trusted proxies (an inner proxy passed the header through) the
+ * leftmost is that entry. No trusted proxy, or no (or an empty) entry: the Host header.
+ *
+ * Fastify's request.host takes the last entry and Express's req.host the first,
+ * both trusting the peer alone: the first is wrong behind two proxies, the
+ * second lets a client behind one proxy choose the host. Hence this one rule for both adapters.
+ */
+export function effectiveHost(
+  host: string | undefined,
+  forwardedHost: string | string[] | undefined,
+  trustedProxies: number,
+): string | undefined {
+  if (trustedProxies < 1 || forwardedHost === undefined) return host;
+  const entries = (Array.isArray(forwardedHost) ? forwardedHost.join(',') : forwardedHost).split(',').map((entry) => entry.trim());
+  const designated = entries[Math.max(0, entries.length - trustedProxies)];
+  return designated ? designated : host;
+}

@@ -148,7 +148,7 @@ describe('cross-tenant credentials and the order of checks', () => {
       expectStatus(await t.request('PATCH', `/tenants/${sleepy.id}`, { admin: true, body: { status: 'suspended' } }), 200);
       expectStatus(await t.request('GET', '/documents', { tenant: sleepy.slug, auth: false }), 403, 'TENANT_SUSPENDED');
       const challenge = await t.request('GET', '/documents', { tenant: alpha.slug, auth: false });
-      expect(challenge.headers.get('www-authenticate')).toBe('Bearer');
+      expect(challenge.headers.get('www-authenticate')).toBe('Bearer realm="tenancy-api"');
     });
 
     it('400 for what the request names comes before anything about the credential', async () => {

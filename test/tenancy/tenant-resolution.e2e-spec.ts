@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { startTestApp, TestApp } from '../helpers/test-app';
+import { TEST_OWNER_PASSWORD } from '../helpers/test-env';
 
 /** How a request names its tenant, and every way that can go wrong. */
 describe('tenant resolution', () => {
@@ -133,3 +134,120 @@ async function startTestAppOnSameDatabase(t: TestApp): Promise<Pick<TestApp, 'ap
       t.request(method, path, { ...options, baseUrl: base }),
   };
 }
+
+/**
+ * The tenant subdomain behind a reverse proxy: X-Forwarded-Host is read only
+ * from proxies TRUST_PROXY trusts (the test client, like a proxy on the same
+ * host, connects from 127.0.0.1), and only the entry the outermost trusted
+ * proxy wrote; without trust, or from an untrusted address, the Host header
+ * decides and a client cannot pick a tenant with it. Both adapters: Fastify's
+ * and Express's own request.host disagree on which entry to take.
+ */
+describe.each(['fastify', 'express'])('tenant subdomain from X-Forwarded-Host (%s)', (adapter) => {
+  interface Proxied {
+    forwardedHost?: string;
+    forwardedFor?: string;
+    host?: string;
+    tenant?: string;
+    /** The token of this tenant (slug) is sent; false: none. */
+    as: string | false;
+  }
+  async function boot(trustProxy?: string) {
+    const t = await startTestApp({ HTTP_ADAPTER: adapter, ...(trustProxy === undefined ? {} : { TRUST_PROXY: trustProxy }) });
+    await t.createTenant('xfh-acme');
+    await t.createTenant('xfh-globex');
+    /** GET /me through the "proxy": the status and the tenant the request landed in. */
+    const me = async ({ forwardedHost, forwardedFor, host, tenant, as }: Proxied) => {
+      const headers: Record<string, string> = {};
+      if (forwardedHost !== undefined) headers['x-forwarded-host'] = forwardedHost;
+      if (forwardedFor !== undefined) headers['x-forwarded-for'] = forwardedFor;
+      const response = await t.request('GET', '/me', { host, tenant, headers, auth: as === false ? false : t.tokenFor(as) });
+      return { status: response.status, code: response.body?.error?.code, tenant: response.body?.tenant?.slug };
+    };
+    return { t, me };
+  }
+  const landed = (tenant: string) => ({ status: 200, code: undefined, tenant });
+  const refused = (status: number, code: string) => ({ status, code, tenant: undefined });
+
+  describe('TRUST_PROXY names the proxies (127.0.0.1 and 10.0.0.0/8)', () => {
+    let t: TestApp;
+    let me: Awaited<ReturnType<typeof boot>>['me'];
+    beforeAll(async () => ({ t, me } = await boot('127.0.0.1, 10.0.0.0/8')));
+    afterAll(() => t?.close());
+
+    it('resolves the tenant from X-Forwarded-Host sent by a trusted proxy, whatever Host says', async () => {
+      expect(await me({ forwardedHost: 'xfh-acme.example.test', as: 'xfh-acme' })).toEqual(landed('xfh-acme'));
+      expect(await me({ forwardedHost: 'XFH-ACME.example.test:8443', as: 'xfh-acme' })).toEqual(landed('xfh-acme'));
+      // The proxy's upstream Host (here another tenant's name) is not what the client asked for.
+      expect(await me({ forwardedHost: 'xfh-acme.example.test', host: 'xfh-globex.example.test', as: 'xfh-acme' })).toEqual(landed('xfh-acme'));
+      expect(await me({ forwardedHost: 'api.example.test', host: 'xfh-acme.example.test', as: 'xfh-acme' })).toEqual(refused(400, 'TENANT_REQUIRED'));
+      // Positive control: without X-Forwarded-Host the Host header still works.
+      expect(await me({ host: 'xfh-acme.example.test', as: 'xfh-acme' })).toEqual(landed('xfh-acme'));
+    });
+
+    it('ignores the entries a client put before the ones trusted proxies appended', async () => {
+      // One trusted proxy (the peer): its own entry is the last one.
+      expect(await me({ forwardedHost: 'xfh-globex.example.test, xfh-acme.example.test', as: 'xfh-acme' })).toEqual(landed('xfh-acme'));
+      expect(await me({ forwardedHost: 'xfh-globex.example.test, xfh-acme.example.test', as: 'xfh-globex' })).toEqual(refused(403, 'TENANT_ACCESS_DENIED'));
+      // Two trusted proxies (peer 127.0.0.1, then 10.0.0.5; the client 203.0.113.9 is not trusted):
+      // the outer proxy's entry, neither the inner one's (its upstream name) nor the client's.
+      const twoHops = { forwardedFor: '203.0.113.9, 10.0.0.5', forwardedHost: 'xfh-globex.example.test, xfh-acme.example.test, backend.internal' };
+      expect(await me({ ...twoHops, as: 'xfh-acme' })).toEqual(landed('xfh-acme'));
+      // The same chain with the middle address untrusted: one proxy, so the last entry (not a tenant host).
+      expect(await me({ ...twoHops, forwardedFor: '203.0.113.9, 198.51.100.5', as: 'xfh-acme' })).toEqual(refused(400, 'TENANT_REQUIRED'));
+    });
+
+    it('keeps the header-vs-subdomain rules with the forwarded host', async () => {
+      expect(await me({ forwardedHost: 'xfh-acme.example.test', tenant: 'xfh-acme', as: 'xfh-acme' })).toEqual(landed('xfh-acme'));
+      expect(await me({ forwardedHost: 'xfh-acme.example.test', tenant: 'xfh-globex', as: 'xfh-acme' })).toEqual(refused(400, 'TENANT_AMBIGUOUS'));
+      expect(await me({ forwardedHost: 'xfh-acme.example.test', tenant: 'xfh-globex', as: false })).toEqual(refused(400, 'TENANT_AMBIGUOUS'));
+      expect(await me({ forwardedHost: 'xfh-initech.example.test', as: false })).toEqual(refused(404, 'TENANT_NOT_FOUND'));
+      expect(await me({ forwardedHost: 'xfh-acme.example.test', as: false })).toEqual(refused(401, 'UNAUTHENTICATED'));
+    });
+
+    it('signs in to the tenant the forwarded host names', async () => {
+      const login = await t.request('POST', '/auth/login', {
+        auth: false,
+        headers: { 'x-forwarded-host': 'xfh-acme.example.test' },
+        body: { email: 'owner@xfh-acme.test', password: TEST_OWNER_PASSWORD },
+      });
+      expect({ status: login.status, tenant: login.body.tenant?.slug }).toEqual({ status: 200, tenant: 'xfh-acme' });
+    });
+  });
+
+  describe('TRUST_PROXY as a hop count (2)', () => {
+    let t: TestApp;
+    let me: Awaited<ReturnType<typeof boot>>['me'];
+    beforeAll(async () => ({ t, me } = await boot('2')));
+    afterAll(() => t?.close());
+
+    it('takes the entry of the outermost of the trusted hops', async () => {
+      expect(await me({ forwardedHost: 'xfh-acme.example.test', as: 'xfh-acme' })).toEqual(landed('xfh-acme'));
+      const twoHops = { forwardedFor: '203.0.113.9, 10.0.0.5', forwardedHost: 'xfh-globex.example.test, xfh-acme.example.test, backend.internal' };
+      expect(await me({ ...twoHops, as: 'xfh-acme' })).toEqual(landed('xfh-acme'));
+    });
+  });
+
+  for (const [title, trustProxy] of [
+    ['TRUST_PROXY unset', undefined],
+    ['TRUST_PROXY names other addresses (192.0.2.0/24, 10.0.0.1)', '192.0.2.0/24, 10.0.0.1'],
+  ] as const) {
+    describe(title, () => {
+      let t: TestApp;
+      let me: Awaited<ReturnType<typeof boot>>['me'];
+      beforeAll(async () => ({ t, me } = await boot(trustProxy)));
+      afterAll(() => t?.close());
+
+      it('ignores X-Forwarded-Host: the Host header decides, a client cannot pick a tenant with it', async () => {
+        expect(await me({ forwardedHost: 'xfh-acme.example.test', as: 'xfh-acme' })).toEqual(refused(400, 'TENANT_REQUIRED'));
+        expect(await me({ forwardedHost: 'xfh-acme.example.test', host: 'xfh-globex.example.test', as: 'xfh-acme' })).toEqual(refused(403, 'TENANT_ACCESS_DENIED'));
+        expect(await me({ forwardedHost: 'xfh-acme.example.test', host: 'xfh-globex.example.test', as: 'xfh-globex' })).toEqual(landed('xfh-globex'));
+        expect(await me({ forwardedHost: 'xfh-acme.example.test', forwardedFor: '10.0.0.1', host: 'xfh-globex.example.test', as: 'xfh-globex' })).toEqual(landed('xfh-globex'));
+        // The forwarded host does not make header and subdomain disagree either.
+        expect(await me({ forwardedHost: 'xfh-acme.example.test', tenant: 'xfh-globex', as: 'xfh-globex' })).toEqual(landed('xfh-globex'));
+        // Positive control: the Host header names the tenant.
+        expect(await me({ host: 'xfh-acme.example.test', as: 'xfh-acme' })).toEqual(landed('xfh-acme'));
+      });
+    });
+  }
+});

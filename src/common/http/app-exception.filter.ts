@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { requestIdOf } from './request-id';
+import { BEARER_CHALLENGE } from './www-authenticate';
 import { AppError, ErrorDetail } from '../errors/app-error';
 import { mapDatabaseError } from '../errors/database-errors';
 import { ErrorCode, httpStatusFor } from '../errors/error-codes';
@@ -37,7 +38,11 @@ export class AppExceptionFilter implements ExceptionFilter {
       timestamp: new Date().toISOString(),
       path: String(request.url ?? '').split('?')[0],
     };
-    const headers = { 'content-type': 'application/json; charset=utf-8', ...(requestId ? { 'x-request-id': requestId } : {}), ...appError.headers };
+    const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', ...(requestId ? { 'x-request-id': requestId } : {}), ...appError.headers };
+    // RFC 9110: every 401 carries a challenge. The thrower may refine it (RFC 6750 error="invalid_token"); otherwise the plain one.
+    if (statusCode === 401 && !Object.keys(headers).some((name) => name.toLowerCase() === 'www-authenticate')) {
+      headers['www-authenticate'] = BEARER_CHALLENGE;
+    }
     sendJson(response, statusCode, headers, body);
   }
 
