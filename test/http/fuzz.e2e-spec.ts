@@ -10,7 +10,7 @@ import { checkResponse, CheckContext, envelopeProblems, SQL_FRAGMENTS, STACK_FRA
 import { WireClient, WireRequest, WireResponse } from '../helpers/fuzz/client';
 import { FuzzWorld, validRequest, ValidBase } from '../helpers/fuzz/generator';
 import { Rng, seedFromEnv } from '../helpers/fuzz/prng';
-import { describeFailure, describeReport, runFuzz } from '../helpers/fuzz/run';
+import { describeFailure, describeReport, runFuzz, shrink } from '../helpers/fuzz/run';
 import { discoverRoutes, FuzzRoute, jsonSchemaOf, routeKey, sampleOf } from '../helpers/fuzz/routes';
 import { BAD_PATH_SEGMENTS, BAD_QUERY_VALUES, CONTENT_TYPES, EXTRA_FIELDS, NUMBERISH_STRINGS, UNICODE_STRINGS } from '../helpers/fuzz/values';
 
@@ -23,7 +23,12 @@ import { BAD_PATH_SEGMENTS, BAD_QUERY_VALUES, CONTENT_TYPES, EXTRA_FIELDS, NUMBE
  * trace or another tenant's ids.
  *
  * FUZZ_SEED replays a run, FUZZ_REQUESTS changes its size (default 10000),
- * FUZZ_ONLY=12,345 sends only those request indexes (of that seed).
+ * FUZZ_ONLY=12,345 sends only those request indexes (of that seed),
+ * FUZZ_NO_SHRINK=1 skips shrinking the first 20 failures, FUZZ_PROFILE=1
+ * prints where the time went.
+ *
+ * Failures are reported once per (route, status, reason), the first 20 in
+ * full (shrunk request, answer), then one line per kind across routes.
  */
 
 const SEED = seedFromEnv();
@@ -305,6 +310,14 @@ describe('fuzz: malformed requests to every route', () => {
         base: (route, rng, index) => validBase(route, rng, index),
         context: checkContext,
       });
+
+      // The first 20 distinct failures, shrunk to the headers/query/body that still make them fail.
+      if (!process.env.FUZZ_NO_SHRINK) {
+        for (const failure of report.failures.slice(0, 20)) {
+          const route = routes.find((r) => routeKey(r) === failure.route)!;
+          failure.minimal = await shrink(client, failure, checkContext(route));
+        }
+      }
 
       const deletes = routes.filter((r) => r.method === 'DELETE').sort((a, b) => b.params.length - a.params.length || b.path.length - a.path.length);
       for (const route of deletes) await control(route, true);

@@ -6,6 +6,8 @@ import { FuzzRoute, routeKey } from './routes';
 
 export interface FuzzFailure {
   key: string;
+  /** The request cut down (headers, query, body dropped one at a time) while it still fails the same way. */
+  minimal?: WireRequest;
   route: string;
   status: number;
   reason: string;
@@ -97,17 +99,51 @@ function excerpt(text: string, max: number): string {
 
 /** One failure, as a reader needs it to reproduce: the request line, headers, body excerpt, what came back. */
 export function describeFailure(failure: FuzzFailure): string {
-  const { request, response } = failure;
+  const { response } = failure;
+  const request = failure.minimal ?? failure.request;
   const headers = request.headers.map(([name, value]) => `    ${name}: ${excerpt(value, 120)}`).join('\n');
   const body = request.body === undefined ? '(none)' : `${excerpt(request.body.toString('utf8'), 200)} [${request.body.length} bytes${request.chunked ? ', chunked' : ''}]`;
   return [
     `${failure.route} -> ${failure.status}: ${failure.reason} (x${failure.count}; request #${failure.index})`,
-    `  mutations: ${failure.mutations.join('; ') || '(none: a valid request)'}`,
+    `  mutations: ${failure.mutations.join('; ') || '(none: a valid request)'}${failure.minimal ? ' (request below: shrunk to what still fails)' : ''}`,
     `  ${request.method} ${excerpt(request.path, 200)}`,
     headers,
     `  body: ${body}`,
     `  answer: ${response.status}${response.error ? ` (${response.error})` : ''} content-type=${response.headers['content-type'] ?? '-'} ${excerpt(response.body.toString('utf8'), 300)}`,
   ].join('\n');
+}
+
+/**
+ * Greedy shrinking at the wire level: drops each header, the query string and
+ * the body in turn, keeping a drop when the answer still has the same status
+ * and the same reason. Only removes, so it never sends anything more hostile
+ * than the original (a DELETE keeps its guarded ids).
+ */
+export async function shrink(client: WireClient, failure: FuzzFailure, context: CheckContext, budget = 24): Promise<WireRequest> {
+  let current = failure.request;
+  const stillFails = async (candidate: WireRequest) => {
+    if (budget-- <= 0) return false;
+    const response = await client.send(candidate);
+    return response.status === failure.status && checkResponse(candidate, response, context).includes(failure.reason);
+  };
+  // Framing headers go with the body, never alone (a Content-Length without its body would hang the socket).
+  const framing = (name: string) => ['content-length', 'transfer-encoding'].includes(name.toLowerCase());
+  const candidates = (request: WireRequest): WireRequest[] => [
+    ...(request.body !== undefined ? [{ ...request, body: undefined, chunked: false, headers: request.headers.filter(([name]) => !framing(name)) }] : []),
+    ...(request.path.includes('?') ? [{ ...request, path: request.path.slice(0, request.path.indexOf('?')) }] : []),
+    ...request.headers.flatMap(([name], i) => (framing(name) ? [] : [{ ...request, headers: request.headers.filter((__, j) => j !== i) }])),
+  ];
+  for (let changed = true; changed && budget > 0; ) {
+    changed = false;
+    for (const candidate of candidates(current)) {
+      if (await stillFails(candidate)) {
+        current = candidate;
+        changed = true;
+        break;
+      }
+    }
+  }
+  return current;
 }
 
 /** What answered: the envelope's code, or the start of a foreign body (Fastify's own, say). */
