@@ -92,9 +92,10 @@ describe('fuzz checks (positive control: the checker flags bad answers)', () => 
     expect(checkResponse(request, json(401, unauthenticated))).toEqual(['401 without WWW-Authenticate']);
     expect(checkResponse(request, json(401, unauthenticated, { 'www-authenticate': 'Bearer' }))).toEqual([]);
     const form: WireRequest = { method: 'POST', path: '/documents', headers: [['content-type', 'application/x-www-form-urlencoded']], body: Buffer.from('title=x') };
-    expect(checkResponse(form, json(201, { id: 'x' }), { jsonBody: true })).toEqual(['non-JSON body (application/x-www-form-urlencoded) not refused with 415']);
-    expect(checkResponse(form, json(400, { ...envelope(400), error: { code: 'VALIDATION_FAILED', message: 'x' } }), { jsonBody: true })).toHaveLength(1);
-    expect(checkResponse(form, json(415, { ...envelope(415), error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'x' } }), { jsonBody: true })).toEqual([]);
+    expect(checkResponse(form, json(201, { id: 'x' }), { jsonBody: 'POST' })).toEqual(['non-JSON body (application/x-www-form-urlencoded) not refused with 415']);
+    expect(checkResponse(form, json(400, { ...envelope(400), error: { code: 'VALIDATION_FAILED', message: 'x' } }), { jsonBody: 'POST' })).toHaveLength(1);
+    expect(checkResponse({ ...form, method: 'GET' }, json(200, { items: [] }), { jsonBody: 'POST' })).toEqual([]);
+    expect(checkResponse(form, json(415, { ...envelope(415), error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'x' } }), { jsonBody: 'POST' })).toEqual([]);
     expect(checkResponse(request, { status: 0, headers: {}, body: Buffer.alloc(0), error: 'ECONNRESET: socket hang up', ms: 0 })).toEqual(['no response (ECONNRESET)']);
   });
 
@@ -267,7 +268,7 @@ describe('fuzz: malformed requests to every route', () => {
 
   const checkContext = (route: FuzzRoute): CheckContext => ({
     download: route.method === 'GET' && route.path.endsWith('/content'),
-    jsonBody: route.hasBody,
+    jsonBody: route.hasBody ? route.method : undefined,
     foreignIds,
     // Platform administration lists every tenant: their ids are its data; no other tenant's rows are.
     allowedForeignIds: route.access === 'platform-admin' ? new Set([world.victim.id]) : undefined,

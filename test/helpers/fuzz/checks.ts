@@ -30,8 +30,8 @@ export interface CheckContext {
   foreignIds?: ReadonlyMap<string, string>;
   /** Foreign ids this route may show (platform-admin routes list every tenant's id). */
   allowedForeignIds?: ReadonlySet<string>;
-  /** The route parses a JSON body (@Body): a body of another media type must be refused with 415. */
-  jsonBody?: boolean;
+  /** The method with which the route parses a JSON body (@Body): a body of another media type sent with it must be refused with 415. */
+  jsonBody?: string;
 }
 
 /**
@@ -162,7 +162,7 @@ export function checkResponse(request: WireRequest, response: WireResponse, cont
 
   // A JSON route refuses other media types (form-urlencoded, text/plain...) with 415 instead of parsing them.
   const mediaType = requestMediaType(request);
-  if (context.jsonBody && request.body?.length && mediaType !== undefined && mediaType !== 'application/json') {
+  if (context.jsonBody === request.method && request.body?.length && mediaType !== undefined && mediaType !== 'application/json') {
     const code = isJson && isRecord(parsed) && isRecord(parsed.error) ? parsed.error.code : undefined;
     if ((status >= 200 && status < 300) || (typeof code === 'string' && PAST_THE_PARSER.has(code))) reasons.push(`non-JSON body (${mediaType || 'empty type'}) not refused with 415`);
   }

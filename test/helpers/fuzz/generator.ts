@@ -214,7 +214,8 @@ const bodyWhole: Mutator = (draft, _route, rng) => {
   if (Buffer.isBuffer(body)) {
     draft.json = undefined;
     draft.raw = body;
-    if (!getHeader(draft, 'content-type') || draft.method !== 'POST' || !draft.mutations.length) setHeader(draft, 'content-type', 'application/json');
+    // Broken JSON is sent as JSON (the route's own type stays, so an earlier content-type mutation is kept).
+    if (!getHeader(draft, 'content-type')) setHeader(draft, 'content-type', 'application/json');
   } else draft.json = body;
   return `body: ${label}`;
 };
