@@ -116,10 +116,13 @@ export class SystemDb {
       audit(operation);
       return fn(this.db);
     }
-    const state = stateOf(tx);
-    if (state.tenant) throw new PlatformTransactionMisuseError('The platform handle cannot be used while the transaction acts as a tenant');
-    audit(operation, { transaction: state.operation });
-    return fn(state.platformDb);
+    const inTransaction = async () => {
+      const state = stateOf(tx);
+      if (state.tenant) throw new PlatformTransactionMisuseError('The platform handle cannot be used while the transaction acts as a tenant');
+      audit(operation, { transaction: state.operation });
+      return await fn(state.platformDb);
+    };
+    return inTransaction();
   }
 
   /**
