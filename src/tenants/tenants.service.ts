@@ -77,7 +77,7 @@ export class TenantsService {
 
   /**
    * An owner invitation for an existing tenant: how the platform admin gives a
-   * tenant an owner again (its owner left, or creating it stopped halfway).
+   * tenant an owner again (its owner left, or it was created without one).
    * Never links an account directly; the holder accepts with their own password.
    */
   async inviteOwner(idOrSlug: string, email: string): Promise<{ invitation: FirstOwnerResult['invitation'] }> {
