@@ -2,12 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { MembershipRole } from '../database/schema';
-import { InvitationsService } from '../members/invitations.service';
+import { Transactions } from '../database/transactions';
+import { InvitationsService, UsableInvitation } from '../members/invitations.service';
 import { MembershipsRepository, UserTenantRow } from '../members/memberships.repository';
 import { Tenant, TenantContext } from '../tenancy/tenant-context';
 import { parseTenantHeader, TenantIdentifier } from '../tenancy/tenant-identifier';
 import { PasswordHasher } from '../users/password-hasher';
-import { UserProfile, UsersRepository } from '../users/users.repository';
+import { UserCredentials, UserProfile, UsersRepository } from '../users/users.repository';
 import { AccessTokenService, IssuedAccessToken } from './access-token.service';
 import { accountAddressKey, accountKey, addressKey, LoginThrottle, ThrottleReservation } from './login-throttle';
 import { AcceptInvitationInput, LoginInput } from './auth.schemas';
@@ -28,6 +29,12 @@ export interface SessionView extends IssuedAccessToken {
 export type MeView =
   | { type: 'user'; user: UserProfile; tenant: TenantSummary; role: MembershipRole; tenants: Array<TenantSummary & { status: string; role: MembershipRole }> }
   | { type: 'api-key'; apiKey: { id: string; name: string }; tenant: TenantSummary; role: MembershipRole; tenants: [] };
+
+/** An accepted invitation: who joined, with which role. */
+interface Accepted {
+  user: UserProfile;
+  role: MembershipRole;
+}
 
 /** Looked up in place of a missing user, so that "no such email" does the same work as "wrong password". */
 const NO_USER = '00000000-0000-0000-0000-000000000000';
@@ -61,6 +68,7 @@ export class AuthService {
     private readonly hasher: PasswordHasher,
     private readonly tokens: AccessTokenService,
     private readonly throttle: LoginThrottle,
+    private readonly transactions: Transactions,
   ) {}
 
   /**
@@ -98,39 +106,57 @@ export class AuthService {
     return this.throttled(reservations, async () => {
       const invitation = await this.invitations.findUsable(input.token);
       if (!invitation) throw invitationInvalid();
-      const userId = await this.accountHolder(invitation.email, input.password, input.name, address, reservations);
-      const role = await this.invitations.complete(invitation, input.token, userId);
-      if (!role) throw invitationInvalid();
-      const user = await this.users.findById(userId);
-      if (!user) throw new AppError(ErrorCode.Internal, 'Accepted invitation left no user');
-      return this.session(user, TenantContext.current(), role);
+      const existing = await this.users.findCredentialsByEmail(invitation.email);
+      const accepted =
+        (existing ? undefined : await this.acceptWithNewAccount(invitation, input)) ??
+        (await this.acceptWithExistingAccount(invitation, input, existing, address, reservations));
+      return this.session(accepted.user, TenantContext.current(), accepted.role);
     });
   }
 
-  /** The id of the account for `email`, proved by its password, or created with it when the email has none. */
-  private async accountHolder(
-    email: string,
-    password: string,
-    name: string | undefined,
+  /**
+   * The email has no account: it is created with `password` and the invitation
+   * completed in ONE transaction, so an acceptance that fails (the invitation
+   * revoked, replaced or used meanwhile, or any error) leaves no account
+   * behind. The password is hashed before the transaction opens. Undefined
+   * (nothing written) when the account was created concurrently meanwhile: it
+   * is an existing account then.
+   */
+  private async acceptWithNewAccount(invitation: UsableInvitation, input: AcceptInvitationInput): Promise<Accepted | undefined> {
+    const passwordHash = await this.hasher.hash(input.password);
+    return this.transactions.run('auth.accept-invitation.new-account', async (platform) => {
+      const user = await this.users.createIfAbsent({ email: invitation.email, name: input.name, passwordHash }, platform);
+      if (!user) return undefined;
+      const role = await platform.asTenant(TenantContext.current(), (tx) => this.invitations.complete(invitation, input.token, user.id, tx));
+      // Thrown inside the transaction: the account just created is rolled back with it.
+      if (!role) throw invitationInvalid();
+      return { user, role };
+    });
+  }
+
+  /** The email has an account: proved by its password (throttled per account and address), then the invitation is completed. */
+  private async acceptWithExistingAccount(
+    invitation: UsableInvitation,
+    input: AcceptInvitationInput,
+    found: UserCredentials | undefined,
     address: string | undefined,
     reservations: ThrottleReservation[],
-  ): Promise<string> {
-    let existing = await this.users.findCredentialsByEmail(email);
-    if (!existing) {
-      const created = await this.users.createIfAbsent({ email, name, passwordHash: await this.hasher.hash(password) });
-      if (created) return created.id;
-      // Created concurrently (another acceptance for the same email): it is an existing account now.
-      existing = await this.users.findCredentialsByEmail(email);
-      if (!existing) throw new AppError(ErrorCode.Internal, 'Account vanished while accepting an invitation');
-    }
-    const pair = accountAddressKey(email, address);
-    reservations.push(await this.reserve([pair, accountKey(email)]));
+  ): Promise<Accepted> {
+    // Not found earlier: created concurrently (another acceptance for the same email), so read it now.
+    const existing = found ?? (await this.users.findCredentialsByEmail(invitation.email));
+    if (!existing) throw new AppError(ErrorCode.Internal, 'Account vanished while accepting an invitation');
+    const pair = accountAddressKey(invitation.email, address);
+    reservations.push(await this.reserve([pair, accountKey(invitation.email)]));
     // An account without a password (none is created by the API) cannot prove itself: refused like a wrong password.
-    if (!(await this.hasher.verify(existing.passwordHash, password))) {
+    if (!(await this.hasher.verify(existing.passwordHash, input.password))) {
       throw new AppError(ErrorCode.InvalidCredentials, "This email already has an account: accept the invitation with that account's password");
     }
     await this.throttle.reset(pair);
-    return existing.id;
+    const role = await this.invitations.complete(invitation, input.token, existing.id);
+    if (!role) throw invitationInvalid();
+    const user = await this.users.findById(existing.id);
+    if (!user) throw new AppError(ErrorCode.Internal, 'Accepted invitation left no user');
+    return { user, role };
   }
 
   /**

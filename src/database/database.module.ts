@@ -4,6 +4,7 @@ import { AppConfig } from '../config/app-config';
 import { createPool } from './pg/pool';
 import { SystemDb } from './system-db';
 import { createTenantDb, TenantDb } from './tenant-db';
+import { Transactions } from './transactions';
 
 /** Private to this module: feature code can inject TenantDb or SystemDb, never the pool. */
 const POOL = Symbol('pg.Pool');
@@ -33,8 +34,9 @@ class PoolCloser implements OnApplicationShutdown {
     },
     { provide: TenantDb, inject: [POOL], useFactory: (pool: pg.Pool) => createTenantDb(pool) },
     { provide: SystemDb, inject: [POOL], useFactory: (pool: pg.Pool) => new SystemDb(pool) },
+    { provide: Transactions, inject: [SystemDb], useFactory: (systemDb: SystemDb) => new Transactions(systemDb) },
     PoolCloser,
   ],
-  exports: [TenantDb, SystemDb],
+  exports: [TenantDb, SystemDb, Transactions],
 })
 export class DatabaseModule {}

@@ -1,30 +1,160 @@
 import { Logger } from '@nestjs/common';
 import { drizzle, NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { TenantContext } from '../tenancy/tenant-context';
-import { inTransaction } from './pg/pool';
+import { AppError } from '../common/errors/app-error';
+import { ErrorCode } from '../common/errors/error-codes';
+import { Tenant, TenantContext } from '../tenancy/tenant-context';
+import { guardedClient, inTransaction } from './pg/pool';
 import * as schema from './schema';
+import { TenantDb, tenantDbInTransaction } from './tenant-db';
 
 export type SystemDatabase = NodePgDatabase<typeof schema>;
+
+class PlatformTransactionMisuseError extends AppError {
+  constructor(message: string) {
+    super(ErrorCode.Internal, message);
+    this.name = 'PlatformTransactionMisuseError';
+  }
+}
+
+/** What only this file can reach of a platform transaction: its connection, as a platform handle and as a tenant handle. */
+interface PlatformTransactionState {
+  operation: string;
+  /** false once the transaction has ended (committed or rolled back): every handle then refuses. */
+  open: boolean;
+  /** Set while asTenant() runs: the platform handle then refuses (app.tenant_id is set on the connection). */
+  tenant?: Tenant;
+  platformDb: SystemDatabase;
+  tenantDb: TenantDb;
+  client: pg.PoolClient;
+}
+
+const states = new WeakMap<PlatformTransaction, PlatformTransactionState>();
+/** Held by this file only: the key to PlatformTransaction's constructor. */
+const OPEN = Symbol('PlatformTransaction.open');
+const logger = new Logger('SystemDb');
+
+function audit(operation: string, extra: Record<string, string | undefined> = {}): void {
+  const scope = TenantContext.scope();
+  const fields = { ...extra, requestId: scope?.requestId, fromTenant: scope?.tenant.id };
+  logger.log(`system operation=${operation}${Object.entries(fields).map(([key, value]) => (value ? ` ${key}=${value}` : '')).join('')}`);
+}
+
+function stateOf(tx: PlatformTransaction): PlatformTransactionState {
+  const state = states.get(tx);
+  if (!state?.open) throw new PlatformTransactionMisuseError('A platform transaction was used after it ended');
+  return state;
+}
+
+/**
+ * One database transaction (one pooled connection) that writes platform rows
+ * (tenants, users: through the platform repositories, which take it as their
+ * optional last argument) and then one tenant's rows (asTenant), so a
+ * multi-step write commits as a whole or not at all. Opened by
+ * SystemDb.transaction (feature code: Transactions.run). Opaque: it runs no
+ * query itself, and only SystemDb can reach its connection.
+ */
+export class PlatformTransaction {
+  /** Only SystemDb.transaction (which holds the key) makes one. */
+  constructor(key: typeof OPEN, state: PlatformTransactionState) {
+    if (key !== OPEN) throw new PlatformTransactionMisuseError('A platform transaction is opened by SystemDb.transaction only');
+    states.set(this, state);
+  }
+
+  /**
+   * Runs fn as `tenant` on this transaction's connection: a transaction-local
+   * `set_config('app.tenant_id', <tenant>, true)` (never a session SET), the
+   * tenant context entered with run() (the request's own scope is kept when it
+   * is already this tenant's), and a TenantDb bound to the connection, so RLS
+   * and TenantDb's filter both see this tenant, including rows this same
+   * transaction wrote (e.g. a tenant created a moment before). The setting is
+   * cleared again afterwards; one tenant scope at a time, and the platform
+   * handle refuses while it is open.
+   */
+  async asTenant<T>(tenant: Tenant, fn: (tx: TenantDb) => Promise<T>): Promise<T> {
+    const state = stateOf(this);
+    if (state.tenant) throw new PlatformTransactionMisuseError('A platform transaction is already acting as a tenant');
+    audit(state.operation, { asTenant: tenant.id });
+    await state.client.query("select set_config('app.tenant_id', $1, true)", [tenant.id]);
+    state.tenant = tenant;
+    let result: T;
+    try {
+      const current = TenantContext.scope();
+      const scope = current?.tenant.id === tenant.id ? current : { tenant, requestId: current?.requestId ?? randomUUID() };
+      result = await TenantContext.run(scope, () => fn(state.tenantDb));
+    } finally {
+      state.tenant = undefined;
+    }
+    // Only on success: after an error the transaction is rolled back anyway.
+    await state.client.query("select set_config('app.tenant_id', '', true)");
+    return result;
+  }
+}
 
 /**
  * The named, logged escape hatch for platform work: tenants, users, and the
  * one cross-tenant read a user may do (their own memberships). It connects as
  * the same RLS-bound role as everything else and never sets a tenant, so tenant
- * tables still show it nothing: it cannot be used to read tenant data.
+ * tables still show it nothing: it cannot be used to read tenant data. The one
+ * exception is explicit and narrow: a platform transaction's asTenant(), which
+ * hands out a TenantDb (never a raw handle) for one named tenant.
  */
 export class SystemDb {
-  private readonly logger = new Logger('SystemDb');
   private readonly db: SystemDatabase;
 
   constructor(private readonly pool: pg.Pool) {
     this.db = drizzle({ client: pool, schema });
   }
 
-  /** `operation` names the use in the audit log, e.g. "tenants.create". */
-  run<T>(operation: string, fn: (db: SystemDatabase) => Promise<T>): Promise<T> {
-    this.audit(operation);
-    return fn(this.db);
+  /**
+   * `operation` names the use in the audit log, e.g. "tenants.create". With
+   * `tx`, fn runs inside that platform transaction (and the log names it too).
+   */
+  run<T>(operation: string, fn: (db: SystemDatabase) => Promise<T>, tx?: PlatformTransaction): Promise<T> {
+    if (!tx) {
+      audit(operation);
+      return fn(this.db);
+    }
+    const inTransaction = async () => {
+      const state = stateOf(tx);
+      if (state.tenant) throw new PlatformTransactionMisuseError('The platform handle cannot be used while the transaction acts as a tenant');
+      audit(operation, { transaction: state.operation });
+      return await fn(state.platformDb);
+    };
+    return inTransaction();
+  }
+
+  /**
+   * A transaction for a multi-step write across platform and tenant tables
+   * (e.g. "tenants.create-with-owner"): BEGIN, fn, COMMIT; anything fn throws
+   * rolls all of it back. Platform repositories join it through their
+   * optional `tx` argument, tenant repositories through the TenantDb that
+   * asTenant() gives. The handle refuses any use once the transaction ended.
+   */
+  transaction<T>(operation: string, fn: (tx: PlatformTransaction) => Promise<T>): Promise<T> {
+    audit(operation, { transaction: operation });
+    return inTransaction(this.pool, null, async (client) => {
+      let state: PlatformTransactionState | undefined;
+      const check = (tenantHandle: boolean) => () => {
+        if (!state?.open) throw new PlatformTransactionMisuseError('A platform transaction was used after it ended');
+        if (tenantHandle !== (state.tenant !== undefined)) {
+          throw new PlatformTransactionMisuseError(tenantHandle ? 'The tenant handle is used outside asTenant()' : 'The platform handle is used inside asTenant()');
+        }
+      };
+      state = {
+        operation,
+        open: true,
+        client,
+        platformDb: drizzle({ client: guardedClient(client, check(false)), schema }),
+        tenantDb: tenantDbInTransaction(client, check(true)),
+      };
+      try {
+        return await fn(new PlatformTransaction(OPEN, state));
+      } finally {
+        state.open = false;
+      }
+    });
   }
 
   /**
@@ -32,17 +162,7 @@ export class SystemDb {
    * memberships_self_read policy needs to show that user's memberships in every tenant.
    */
   asUser<T>(operation: string, userId: string, fn: (db: SystemDatabase) => Promise<T>): Promise<T> {
-    this.audit(operation, userId);
+    audit(operation, { user: userId });
     return inTransaction(this.pool, { name: 'app.user_id', uuid: userId }, (client) => fn(drizzle({ client, schema })));
-  }
-
-  private audit(operation: string, userId?: string): void {
-    const scope = TenantContext.scope();
-    this.logger.log(
-      `system operation=${operation}` +
-        (userId ? ` user=${userId}` : '') +
-        (scope?.requestId ? ` requestId=${scope.requestId}` : '') +
-        (scope ? ` fromTenant=${scope.tenant.id}` : ''),
-    );
   }
 }

@@ -20,7 +20,7 @@ import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { TenantContext } from '../tenancy/tenant-context';
 import { queryForTenant, StatementConfig } from './pg/tenant-batch-query';
-import { inTransaction, withClient } from './pg/pool';
+import { guardedClient, inTransaction, withClient } from './pg/pool';
 import * as schema from './schema';
 import { AnyTenantTable, isTenantTable } from './schema/tenant-table';
 
@@ -339,11 +339,34 @@ export function createTenantDb(pool: pg.Pool): TenantDb {
   // its type asks for a pg.Pool or pg.Client.
   const db = drizzle({ client: new TenantBatchClient(pool) as unknown as pg.Pool, schema });
   const runTransaction = async <T>(fn: (tx: TenantDb) => Promise<T>): Promise<T> => {
-    return inTransaction(pool, { name: 'app.tenant_id', uuid: TenantContext.currentId() }, (client) => {
-      const txDb = drizzle({ client, schema });
-      const tx: TenantDb = new TenantDb(txDb, (inner) => inner(tx));
-      return fn(tx);
+    return inTransaction(pool, { name: 'app.tenant_id', uuid: TenantContext.currentId() }, async (client) => {
+      let open = true;
+      try {
+        return await fn(tenantDbInTransaction(client, () => {
+          if (!open) throw new TransactionEndedError();
+        }));
+      } finally {
+        open = false;
+      }
     });
   };
   return new TenantDb(db, runTransaction);
+}
+
+export class TransactionEndedError extends AppError {
+  constructor() {
+    super(ErrorCode.Internal, 'A transaction handle was used after its transaction ended');
+    this.name = 'TransactionEndedError';
+  }
+}
+
+/**
+ * A TenantDb whose statements all run on `client`, a connection inside a
+ * transaction that has set app.tenant_id to the current tenant (TenantDb.transaction,
+ * PlatformTransaction.asTenant); its transaction() joins that one. `check` runs
+ * before each statement and throws when the handle may no longer be used.
+ */
+export function tenantDbInTransaction(client: pg.PoolClient, check: () => void): TenantDb {
+  const tx: TenantDb = new TenantDb(drizzle({ client: guardedClient(client, check), schema }), (inner) => inner(tx));
+  return tx;
 }

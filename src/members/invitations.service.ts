@@ -71,24 +71,26 @@ export class InvitationsService {
    * same email (their tokens stop working): inviting again renews. The same
    * whether or not the email has an account anywhere. `assertMayReplace` guards
    * the replaced invitations' roles (an admin cannot cancel an owner
-   * invitation, as they cannot revoke one); it throws to refuse.
+   * invitation, as they cannot revoke one); it throws to refuse. With `tx`,
+   * inside that transaction (a new tenant's first owner: see MembersService.addFirstOwner).
    */
   async issue(
     email: string,
     role: MembershipRole,
     invitedBy: string | null,
     assertMayReplace: (role: MembershipRole) => void = () => undefined,
+    tx: TenantDb = this.db,
   ): Promise<CreatedInvitation> {
     const normalized = email.trim().toLowerCase();
     const id = randomUUID();
     const token = `inv_${uuidToHex(id)}_${randomSecret()}`;
-    const row = await this.db.transaction(async (tx) => {
-      const pending = await this.invitations.lockPendingByEmail(tx, normalized);
+    const row = await tx.transaction(async (inner) => {
+      const pending = await this.invitations.lockPendingByEmail(inner, normalized);
       for (const old of pending) assertMayReplace(old.role);
-      await this.invitations.deletePendingByIds(tx, pending.map((old) => old.id));
+      await this.invitations.deletePendingByIds(inner, pending.map((old) => old.id));
       return this.invitations.create(
         { id, email: normalized, role, tokenHash: sha256Hex(token), invitedBy, expiresAt: new Date(Date.now() + this.ttlMs) },
-        tx,
+        inner,
       );
     });
     return { ...toView(row), token };
@@ -122,10 +124,11 @@ export class InvitationsService {
    * email: see AuthService.acceptInvitation) with the invitation's role and
    * marks the invitation used. Re-checked under the row lock, so of two
    * concurrent acceptances of one token only one wins; undefined for the loser,
-   * or when the invitation was revoked or replaced meanwhile.
+   * or when the invitation was revoked or replaced meanwhile. With `db` bound to
+   * a transaction (an account created for this acceptance: AuthService), inside it.
    */
-  complete(invitation: UsableInvitation, token: string, userId: string): Promise<MembershipRole | undefined> {
-    return this.db.transaction(async (tx) => {
+  complete(invitation: UsableInvitation, token: string, userId: string, db: TenantDb = this.db): Promise<MembershipRole | undefined> {
+    return db.transaction(async (tx) => {
       const locked = await this.invitations.lockById(tx, invitation.id);
       if (!locked || !this.usable(locked, token)) return undefined;
       await this.memberships.createIfAbsent({ userId, role: locked.role }, tx);

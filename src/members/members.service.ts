@@ -4,6 +4,8 @@ import { ErrorCode } from '../common/errors/error-codes';
 import { decodeCursor, Page, toPage } from '../common/http/cursor';
 import { MembershipRole } from '../database/schema';
 import { TenantDb } from '../database/tenant-db';
+import { PlatformTransaction } from '../database/transactions';
+import { Tenant } from '../tenancy/tenant-context';
 import { Principal } from '../access/principal';
 import { mayManageRole } from '../access/permissions';
 import { PasswordHasher } from '../users/password-hasher';
@@ -107,21 +109,28 @@ export class MembersService {
   }
 
   /**
-   * In the new tenant's context (platform admin, trusted): with a password and
-   * an email that has no account, creates the account and makes it owner. An
-   * email that already has an account is never linked (its holder may not
-   * know about this tenant) and never gets this password: it gets an owner
-   * invitation instead, exactly as when no password was given.
+   * A new tenant's first owner (platform admin, trusted), inside the platform
+   * transaction that has just written the tenant row (TenantsService.create),
+   * so the tenant, the account and the membership or invitation commit
+   * together or not at all. With a password and an email that has no account,
+   * creates the account and makes it owner. An email that already has an
+   * account is never linked (its holder may not know about this tenant) and
+   * never gets this password: it gets an owner invitation instead, exactly as
+   * when no password was given.
    */
-  async addFirstOwner(owner: PreparedFirstOwner): Promise<FirstOwnerResult> {
-    if (owner.account) {
-      const created = await this.users.createIfAbsent({ email: owner.email, ...owner.account });
-      if (created) {
-        await this.memberships.create({ userId: created.id, role: 'owner' });
-        return { member: await this.get(created.id), invitation: null };
-      }
-    }
-    return { member: null, invitation: await this.invitations.issue(owner.email, 'owner', null) };
+  async addFirstOwner(owner: PreparedFirstOwner, tenant: Tenant, platform: PlatformTransaction): Promise<FirstOwnerResult> {
+    const created = owner.account ? await this.users.createIfAbsent({ email: owner.email, ...owner.account }, platform) : undefined;
+    // A membership or invitation is a tenant row: written as the new tenant, through TenantDb, in the same transaction.
+    return platform.asTenant(tenant, async (tx) => {
+      if (!created) return { member: null, invitation: await this.issueOwnerInvitation(owner.email, tx) };
+      await this.memberships.create({ userId: created.id, role: 'owner' }, tx);
+      return { member: await this.get(created.id, tx), invitation: null };
+    });
+  }
+
+  /** An owner invitation in the current tenant (never links an account): a first owner, or the platform admin's POST /tenants/:idOrSlug/owner-invitations. */
+  issueOwnerInvitation(email: string, tx?: TenantDb): Promise<CreatedInvitation> {
+    return this.invitations.issue(email, 'owner', null, undefined, tx);
   }
 
   async changeRole(userId: string, role: MembershipRole, actor: Principal): Promise<MemberView> {
@@ -148,8 +157,8 @@ export class MembersService {
     });
   }
 
-  async get(userId: string): Promise<MemberView> {
-    const row = await this.memberships.findMember(userId);
+  async get(userId: string, db?: TenantDb): Promise<MemberView> {
+    const row = await this.memberships.findMember(userId, db);
     if (!row) throw AppError.notFound('Member');
     return toView(row);
   }

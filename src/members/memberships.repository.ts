@@ -58,8 +58,8 @@ export class MembershipsRepository {
   }
 
   @GenerateSql({ params: [DummyValue.UUID] })
-  async findMember(userId: string): Promise<MemberRow | undefined> {
-    const [row] = await this.db
+  async findMember(userId: string, db: TenantDb = this.db): Promise<MemberRow | undefined> {
+    const [row] = await db
       .select(memberColumns)
       .from(memberships)
       .innerJoin(users, eq(users.id, memberships.userId))

@@ -28,7 +28,8 @@ const storage = new AsyncLocalStorage<TenantScope>();
  * The tenant of the current unit of work. Entered only with run() (never
  * enterWith(), which leaks into whatever continues on the same async path), by
  * TenantContextInterceptor (src/admission) for HTTP and by
- * TenantResolver.runForTenant (src/tenants) for scripts and jobs.
+ * TenantResolver.runForTenant (src/tenants) for scripts and jobs, and by
+ * PlatformTransaction.asTenant (src/database) for the tenant part of a platform transaction.
  */
 export const TenantContext = {
   run<T>(scope: TenantScope, fn: () => T): T {

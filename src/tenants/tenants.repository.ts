@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { and, asc, eq, gt } from 'drizzle-orm';
-import { SystemDb } from '../database/system-db';
+import { PlatformTransaction, SystemDb } from '../database/system-db';
 import { TenantRow, tenants, TenantStatus } from '../database/schema';
 import { DummyValue, GenerateSql } from '../database/generate-sql.decorator';
 
@@ -22,11 +22,12 @@ export class TenantsRepository {
   constructor(private readonly systemDb: SystemDb) {}
 
   @GenerateSql({ params: [{ slug: 'sample-tenant', name: DummyValue.STRING, plan: 'free' }] })
-  create(input: NewTenant): Promise<TenantRow> {
+  /** With `tx`, inside that platform transaction (e.g. a tenant created together with its first owner). */
+  create(input: NewTenant, tx?: PlatformTransaction): Promise<TenantRow> {
     return this.systemDb.run('tenants.create', async (db) => {
       const [row] = await db.insert(tenants).values(input).returning();
       return row;
-    });
+    }, tx);
   }
 
   @GenerateSql({ params: [DummyValue.UUID] })

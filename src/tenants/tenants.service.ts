@@ -2,10 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error';
 import { Page } from '../common/http/cursor';
 import { TenantRow } from '../database/schema';
+import { Transactions } from '../database/transactions';
 import { parseTenantHeader } from '../tenancy/tenant-identifier';
 import { ErrorCode } from '../common/errors/error-codes';
 import { FirstOwnerResult, MembersService } from '../members/members.service';
-import { TenantResolver } from './tenant-resolver.service';
+import { TenantResolver, toTenant } from './tenant-resolver.service';
 import { TenantsRepository } from './tenants.repository';
 import { CreateTenantInput, UpdateTenantInput } from './tenants.schemas';
 
@@ -46,6 +47,7 @@ export class TenantsService {
     private readonly tenants: TenantsRepository,
     private readonly resolver: TenantResolver,
     private readonly members: MembersService,
+    private readonly transactions: Transactions,
   ) {}
 
   /**
@@ -53,32 +55,34 @@ export class TenantsService {
    * account as owner (`owner.member`); an email that already has an account is
    * never linked (nor given this password): it gets an owner invitation
    * (`owner.invitation`, token shown once), as does an owner named without a
-   * password. The password is hashed before the tenant is created, so a
-   * request that fails there leaves no tenant.
+   * password. The password is hashed before anything is written; then the
+   * tenant row, the owner's account and their membership (or the invitation)
+   * are one transaction: a failure at any step (a crash included) leaves none
+   * of them, and a 2xx means all of them are committed.
    */
   async create(input: CreateTenantInput): Promise<TenantView & { owner?: FirstOwnerResult }> {
     const { owner, ...fields } = input;
     const prepared = owner ? await this.members.prepareFirstOwner(owner) : undefined;
-    const row = await this.tenants.create(fields);
-    // A lookup of this slug cached as "unknown" just before must not hide the new tenant.
+    const { row, result } = prepared
+      ? await this.transactions.run('tenants.create-with-owner', async (platform) => {
+          const created = await this.tenants.create(fields, platform);
+          return { row: created, result: await this.members.addFirstOwner(prepared, toTenant(created), platform) };
+        })
+      : { row: await this.tenants.create(fields), result: undefined };
+    // Once committed: a lookup of this slug cached as "unknown" meanwhile must not hide the new tenant.
     await this.resolver.forget(row);
     const view = toTenantView(row);
-    if (!prepared) return view;
-    // A membership or invitation is a tenant row: written in the new tenant's own context, through TenantDb.
-    const result = await this.resolver.runForTenant(row.id, () => this.members.addFirstOwner(prepared));
-    return { ...view, owner: result };
+    return result ? { ...view, owner: result } : view;
   }
 
   /**
    * An owner invitation for an existing tenant: how the platform admin gives a
-   * tenant an owner again (its owner left, or creating it stopped halfway).
+   * tenant an owner again (its owner left, or it was created without one).
    * Never links an account directly; the holder accepts with their own password.
    */
   async inviteOwner(idOrSlug: string, email: string): Promise<{ invitation: FirstOwnerResult['invitation'] }> {
     const row = await this.findRow(idOrSlug);
-    const prepared = await this.members.prepareFirstOwner({ email });
-    const result = await this.resolver.runForTenant(row.id, () => this.members.addFirstOwner(prepared));
-    return { invitation: result.invitation };
+    return { invitation: await this.resolver.runForTenant(row.id, () => this.members.issueOwnerInvitation(email)) };
   }
 
   async list(limit: number, cursor?: string): Promise<Page<TenantView>> {

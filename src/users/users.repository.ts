@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { eq, sql } from 'drizzle-orm';
-import { SystemDb } from '../database/system-db';
+import { PlatformTransaction, SystemDb } from '../database/system-db';
 import { users } from '../database/schema';
 import { DummyValue, GenerateSql } from '../database/generate-sql.decorator';
 
@@ -64,9 +64,10 @@ export class UsersRepository {
    * index), so a concurrent creation of the same email is a clean "exists" for
    * the caller, never a 409 after other work was done. Callers decide what an
    * existing account means; no caller ever changes an existing account's password.
+   * With `tx`, inside that platform transaction (the account commits, or not, with the rest).
    */
   @GenerateSql({ params: [{ email: DummyValue.EMAIL, name: DummyValue.STRING, passwordHash: DummyValue.STRING }] })
-  createIfAbsent(input: { email: string; name?: string; passwordHash: string }): Promise<UserProfile | undefined> {
+  createIfAbsent(input: { email: string; name?: string; passwordHash: string }, tx?: PlatformTransaction): Promise<UserProfile | undefined> {
     return this.systemDb.run('users.create', async (db) => {
       const [row] = await db
         .insert(users)
@@ -74,6 +75,6 @@ export class UsersRepository {
         .onConflictDoNothing()
         .returning(profileColumns);
       return row;
-    });
+    }, tx);
   }
 }

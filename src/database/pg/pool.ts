@@ -58,19 +58,20 @@ export interface LocalSetting {
 }
 
 /**
- * BEGIN + `set_config(setting, true)` (one round trip), fn, COMMIT. Whatever fn throws, the
+ * BEGIN + `set_config(setting, true)` (one round trip), fn, COMMIT; with no
+ * setting (a platform transaction, SystemDb.transaction) just BEGIN. Whatever fn throws, the
  * transaction is rolled back; the connection goes back to the pool unless the
  * rollback itself failed (then the connection's state is unknown and it is
  * destroyed). A COMMIT that the server turned into a ROLLBACK (fn swallowed an
  * error inside the transaction) is reported as a failure, never as success.
  */
-export async function inTransaction<T>(pool: pg.Pool, setting: LocalSetting, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(pool: pg.Pool, setting: LocalSetting | null, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   // Validated before it is spliced into SQL: a UUID cannot carry a quote.
-  if (!UUID_PATTERN.test(setting.uuid)) throw new Error(`${setting.name} must be a UUID`);
+  if (setting && !UUID_PATTERN.test(setting.uuid)) throw new Error(`${setting.name} must be a UUID`);
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await client.query(`begin; select set_config('${setting.name}', '${setting.uuid}', true)`);
+    await client.query(setting ? `begin; select set_config('${setting.name}', '${setting.uuid}', true)` : 'begin');
     const result = await fn(client);
     let commit: pg.QueryResult;
     try {
@@ -96,4 +97,21 @@ export async function inTransaction<T>(pool: pg.Pool, setting: LocalSetting, fn:
   } finally {
     client.release(broken);
   }
+}
+
+/**
+ * The client as a handle bound to a transaction sees it: `check` runs before
+ * each statement and throws when the handle may no longer be used (its
+ * transaction ended, so the connection may already serve another request).
+ */
+export function guardedClient(client: pg.PoolClient, check: () => void): pg.PoolClient {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop !== 'query') return Reflect.get(target, prop, receiver);
+      return (...args: unknown[]): unknown => {
+        check();
+        return Reflect.apply(target.query, target, args);
+      };
+    },
+  });
 }
