@@ -36,6 +36,12 @@ describe('self-contained docs', () => {
     expect(OUTSIDE.test('see ../shared/TOOLCHAIN.md')).toBe(true);
   });
 
+  it('holds no leftover merge conflict markers', () => {
+    const MARKER = /^(<{7}|>{7}) /m;
+    expect(MARKER.test('text\n<<<<<<< HEAD\n')).toBe(true); // positive control
+    expect(candidates.filter((file) => MARKER.test(readFileSync(file, 'utf8'))).map((file) => path.relative(ROOT, file))).toEqual([]);
+  });
+
   it('names no file outside the repository', () => {
     const offenders = candidates.filter((file) => OUTSIDE.test(readFileSync(file, 'utf8'))).map((file) => path.relative(ROOT, file));
     expect(offenders).toEqual([]);
