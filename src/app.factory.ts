@@ -3,8 +3,15 @@ import { NestFactory } from '@nestjs/core';
 // Types only: the chosen adapter's package is loaded on demand, so a Fastify process does not carry Express (~9 MB RSS).
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage, Server } from 'node:http';
 import { AppModule } from './app.module';
+import { isStreamedBodyHandler } from './attachments/streamed-upload';
 import { AppExceptionFilter } from './common/http/app-exception.filter';
+import { expressBodyPolicy, routesWhere } from './common/http/body-policy';
+import { errorResponse } from './common/http/error-envelope';
+import { frameworkError } from './common/http/framework-errors';
+import { answerClientError, hostRequired, installServerErrorAnswers, malformedUrl } from './common/http/server-errors';
 import { requestIdFrom } from './common/http/request-id';
 import { parseEnv } from './config/env.schema';
 
@@ -21,7 +28,10 @@ const BODY_LIMIT_BYTES = 1024 * 1024;
  * Builds the HTTP application; shared by main.ts, the tests and the benchmarks.
  * HTTP_ADAPTER picks Fastify (default, chosen by measurement: see README
  * "Benchmarks") or Express; both give every request an id on `request.id`,
- * echo it as x-request-id and answer errors with the same envelope.
+ * echo it as x-request-id and answer errors with the same envelope, the ones
+ * raised before routing included (Node's parser errors, Fastify's router and
+ * content-type parsers, Express' body-parser: see README "Errors"), and both
+ * accept only application/json bodies on JSON routes (body-policy.ts).
  */
 export async function createApp(env: Record<string, string | undefined>, options: CreateAppOptions = {}): Promise<INestApplication> {
   // Validate before Nest starts so a bad variable stops boot with one clear message.
@@ -42,10 +52,27 @@ async function createFastifyApp(root: DynamicModule, logger: LogLevel[], trustPr
     genReqId: (request: { headers: Record<string, string | string[] | undefined> }) => requestIdFrom(request.headers['x-request-id']),
     // A hop count as the function form (Fastify's types list boolean, string and function).
     trustProxy: typeof trustProxy === 'number' ? (_address: string, hop: number) => hop < trustProxy : trustProxy,
+    // Requests Node cannot parse (431, bad request line or header) get the envelope, not Fastify's own body.
+    clientErrorHandler: answerClientError,
+    // The router's refusals (a path that does not percent-decode, a path segment over maxParamLength) are
+    // answered here, before any hook or Nest's error handler could run.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const { statusCode, headers, body } = errorResponse(frameworkError(error.statusCode ?? 400, error, ''), request.id, request.url);
+      void reply.code(statusCode).headers(headers).send(body);
+    },
   });
-  const app = await NestFactory.create<NestFastifyApplication>(root, adapter, { logger, bufferLogs: false });
+  const fastify = adapter.getInstance();
+  // Bodies: Fastify's application/json parser (bodyLimit, prototype poisoning refused) and nothing else,
+  // so text, forms and a body without a Content-Type are 415 (Nest's JSON/urlencoded parsers are off: bodyParser false).
+  fastify.removeContentTypeParser('text/plain');
+  const app = await NestFactory.create<NestFastifyApplication>(root, adapter, { logger, bufferLogs: false, bodyParser: false });
+  installServerErrorAnswers(app.getHttpServer() as Server, { clientError: false });
   app.useGlobalFilters(new AppExceptionFilter());
-  app.getHttpAdapter().getInstance().addHook('onSend', async (request, reply) => {
+  fastify.addHook('onRequest', async (request) => {
+    const error = hostRequired(request.raw);
+    if (error) throw error;
+  });
+  fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
   await app.init();
@@ -63,7 +90,9 @@ interface ExpressResponse {
 
 async function createExpressApp(root: DynamicModule, logger: LogLevel[], trustProxy: TrustProxy): Promise<INestApplication> {
   const { ExpressAdapter } = await import('@nestjs/platform-express');
-  const app = await NestFactory.create<NestExpressApplication>(root, new ExpressAdapter(), { logger, bufferLogs: false });
+  // bodyParser false: no urlencoded parser; the one JSON parser is registered below.
+  const app = await NestFactory.create<NestExpressApplication>(root, new ExpressAdapter(), { logger, bufferLogs: false, bodyParser: false });
+  installServerErrorAnswers(app.getHttpServer() as Server, { clientError: true });
   app.disable('x-powered-by');
   app.set('trust proxy', trustProxy);
   // First middleware, so even a body-parser failure carries the id. Fastify does the same with genReqId.
@@ -72,9 +101,14 @@ async function createExpressApp(root: DynamicModule, logger: LogLevel[], trustPr
     response.setHeader('x-request-id', request.id);
     next();
   });
-  // Same limit as Fastify's bodyLimit (Express defaults to 100 kB); registered before init so Nest skips its defaults.
-  app.useBodyParser('json', { limit: BODY_LIMIT_BYTES });
-  app.useBodyParser('urlencoded', { limit: BODY_LIMIT_BYTES, extended: true });
+  // What Fastify refuses before routing: an HTTP/1.1 request without Host, a path that does not percent-decode.
+  app.use((request: ExpressRequest & IncomingMessage, _response: unknown, next: (error?: unknown) => void) => next(hostRequired(request) ?? malformedUrl(request)));
+  // JSON routes: 415 for any body but JSON, 413 for a declared length over the limit (body-parser would first
+  // read the whole body). The upload route(s) stream whatever they get.
+  const routes = { json: routesWhere(app, (handler) => !isStreamedBodyHandler(handler)), rawBody: routesWhere(app, isStreamedBodyHandler) };
+  app.use(expressBodyPolicy(routes, BODY_LIMIT_BYTES));
+  // Same limit as Fastify's bodyLimit (Express defaults to 100 kB); application/json only.
+  app.useBodyParser('json', { limit: BODY_LIMIT_BYTES, type: 'application/json' });
   app.useGlobalFilters(new AppExceptionFilter());
   await app.init();
   return app;

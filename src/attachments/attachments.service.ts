@@ -76,7 +76,7 @@ export class AttachmentsService {
     const maxBytes = this.config.storage.maxUploadBytes;
     if (upload.contentLength !== undefined && upload.contentLength > maxBytes) throw new UploadTooLargeError(maxBytes);
     if (upload.body.readableEnded && upload.contentLength !== 0) {
-      // A body parser got there first (Express parses JSON and urlencoded bodies before any handler).
+      // A body parser got there first (Express parses JSON bodies before any handler).
       throw new AppError(ErrorCode.UnsupportedMediaType, 'This content type cannot be streamed here; send the file as application/octet-stream');
     }
     if (!(await this.attachments.documentExists(documentId))) throw AppError.notFound('Document');

@@ -1,4 +1,5 @@
 import { RouteConfig } from '@nestjs/platform-fastify';
+import { FASTIFY_ROUTE_CONFIG_METADATA } from '@nestjs/platform-fastify/constants';
 import type { IncomingMessage } from 'node:http';
 import { filenameFromHeader } from './attachment-filename';
 
@@ -8,9 +9,9 @@ import { filenameFromHeader } from './attachment-filename';
  * consume it (JSON and text have built-in ones, with a 1 MiB limit), so routes
  * marked @StreamedBody() get their content type swapped, in an onRequest hook,
  * for a private one whose parser leaves the stream untouched; the original is
- * kept for the handler. Express needs nothing: its body parsers only consume
- * JSON/urlencoded bodies (an upload sent as application/json is the one case
- * that does not stream there).
+ * kept for the handler. On Express the body policy (src/common/http/body-policy.ts)
+ * lets these routes take any content type; its JSON parser still consumes an
+ * upload sent as application/json (the one case that does not stream there).
  */
 
 const STREAM_CONTENT_TYPE = 'application/x-tenancy-streamed-body';
@@ -18,6 +19,11 @@ const ORIGINAL_CONTENT_TYPE = Symbol.for('tenancy.streamed-upload.content-type')
 const STREAMED_BODY_FLAG = 'streamedBody';
 
 export const StreamedBody = () => RouteConfig({ [STREAMED_BODY_FLAG]: true });
+
+/** Whether a controller method is marked @StreamedBody(): Express has no per-route body parsers, so its body policy asks (app.factory.ts). */
+export function isStreamedBodyHandler(handler: object): boolean {
+  return (Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, handler) as Record<string, unknown> | undefined)?.[STREAMED_BODY_FLAG] === true;
+}
 
 type RawRequest = IncomingMessage & { [ORIGINAL_CONTENT_TYPE]?: string | undefined };
 

@@ -6,9 +6,20 @@
 export enum ErrorCode {
   ValidationFailed = 'VALIDATION_FAILED',
   InvalidCursor = 'INVALID_CURSOR',
+  /** The request could not be read as HTTP or as JSON: bad request line, header, Content-Length, URL encoding, JSON syntax. */
   MalformedRequest = 'MALFORMED_REQUEST',
+  /** The body is over the size limit (1 MiB for JSON). */
   PayloadTooLarge = 'PAYLOAD_TOO_LARGE',
+  /** A JSON route got a body that is not application/json (or a body without a Content-Type). */
   UnsupportedMediaType = 'UNSUPPORTED_MEDIA_TYPE',
+  /** The request line and headers together are over the server's limit (16 KiB). */
+  HeadersTooLarge = 'HEADERS_TOO_LARGE',
+  /** A path segment is over the router's limit (Fastify: 100 characters). */
+  UriTooLong = 'URI_TOO_LONG',
+  /** The client did not send the complete request headers in time. */
+  RequestTimeout = 'REQUEST_TIMEOUT',
+  /** An Expect header other than 100-continue. */
+  ExpectationFailed = 'EXPECTATION_FAILED',
   TenantRequired = 'TENANT_REQUIRED',
   TenantHeaderInvalid = 'TENANT_HEADER_INVALID',
   TenantAmbiguous = 'TENANT_AMBIGUOUS',
@@ -64,13 +75,21 @@ export function httpStatusFor(code: ErrorCode): number {
       return 404;
     case ErrorCode.MethodNotAllowed:
       return 405;
+    case ErrorCode.RequestTimeout:
+      return 408;
     case ErrorCode.Conflict:
     case ErrorCode.LastOwner:
       return 409;
     case ErrorCode.PayloadTooLarge:
       return 413;
+    case ErrorCode.UriTooLong:
+      return 414;
     case ErrorCode.UnsupportedMediaType:
       return 415;
+    case ErrorCode.ExpectationFailed:
+      return 417;
+    case ErrorCode.HeadersTooLarge:
+      return 431;
     case ErrorCode.TooManyRequests:
       return 429;
     case ErrorCode.ServiceUnavailable:

@@ -1,7 +1,7 @@
 /**
  * `WWW-Authenticate` challenges (RFC 9110 §11.6.1: every 401 carries one; RFC
- * 6750 §3: the Bearer scheme's parameters). AppExceptionFilter adds the plain
- * challenge to any 401 that does not carry its own, so no 401 leaves without one.
+ * 6750 §3: the Bearer scheme's parameters). errorResponse (error-envelope.ts) adds
+ * the plain challenge to any 401 that does not carry its own, so no 401 leaves without one.
  */
 
 /** The protection space every credential of this API belongs to. */

@@ -1,0 +1,36 @@
+import { AppError, ErrorDetail } from '../errors/app-error';
+import { ErrorCode, httpStatusFor } from '../errors/error-codes';
+import { BEARER_CHALLENGE } from './www-authenticate';
+
+/** The one error envelope every failing response uses (README "Errors"). */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: ErrorDetail[] };
+  statusCode: number;
+  requestId?: string;
+  timestamp: string;
+  path: string;
+}
+
+export interface ErrorResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** The status, headers and serialized envelope for an error; shared by the exception filter and the socket-level writers. */
+export function errorResponse(error: AppError, requestId: string | undefined, url: string | undefined): ErrorResponse {
+  const statusCode = httpStatusFor(error.code);
+  const body: ErrorBody = {
+    error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) },
+    statusCode,
+    ...(requestId ? { requestId } : {}),
+    timestamp: new Date().toISOString(),
+    path: String(url ?? '').split('?')[0],
+  };
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', ...(requestId ? { 'x-request-id': requestId } : {}), ...error.headers };
+  // RFC 9110: every 401 carries a challenge. The thrower may refine it (RFC 6750 error="invalid_token"); otherwise the plain one.
+  if (statusCode === 401 && !Object.keys(headers).some((name) => name.toLowerCase() === 'www-authenticate')) {
+    headers['www-authenticate'] = BEARER_CHALLENGE;
+  }
+  return { statusCode, headers, body: JSON.stringify(body) };
+}
