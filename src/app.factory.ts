@@ -13,6 +13,7 @@ import { errorResponse } from './common/http/error-envelope';
 import { frameworkError } from './common/http/framework-errors';
 import { answerClientError, hostRequired, installServerErrorAnswers, malformedUrl } from './common/http/server-errors';
 import { requestIdFrom } from './common/http/request-id';
+import { SECURITY_HEADERS } from './common/http/security-headers';
 import { parseEnv } from './config/env.schema';
 
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -74,6 +75,7 @@ async function createFastifyApp(root: DynamicModule, logger: LogLevel[], trustPr
   });
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) if (!reply.hasHeader(name)) reply.header(name, value);
   });
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
@@ -99,6 +101,8 @@ async function createExpressApp(root: DynamicModule, logger: LogLevel[], trustPr
   app.use((request: ExpressRequest, response: ExpressResponse, next: () => void) => {
     request.id = requestIdFrom(request.headers['x-request-id']);
     response.setHeader('x-request-id', request.id);
+    // Before any handler: one that sets its own (downloads' cache-control) overrides these.
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) response.setHeader(name, value);
     next();
   });
   // What Fastify refuses before routing: an HTTP/1.1 request without Host, a path that does not percent-decode.

@@ -1,5 +1,6 @@
 import { AppError, ErrorDetail } from '../errors/app-error';
 import { ErrorCode, httpStatusFor } from '../errors/error-codes';
+import { SECURITY_HEADERS } from './security-headers';
 import { BEARER_CHALLENGE } from './www-authenticate';
 
 /** The one error envelope every failing response uses (README "Errors"). */
@@ -27,7 +28,7 @@ export function errorResponse(error: AppError, requestId: string | undefined, ur
     timestamp: new Date().toISOString(),
     path: String(url ?? '').split('?')[0],
   };
-  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', ...(requestId ? { 'x-request-id': requestId } : {}), ...error.headers };
+  const headers: Record<string, string> = { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', ...(requestId ? { 'x-request-id': requestId } : {}), ...error.headers };
   // RFC 9110: every 401 carries a challenge. The thrower may refine it (RFC 6750 error="invalid_token"); otherwise the plain one.
   if (statusCode === 401 && !Object.keys(headers).some((name) => name.toLowerCase() === 'www-authenticate')) {
     headers['www-authenticate'] = BEARER_CHALLENGE;
