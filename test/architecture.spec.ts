@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { filesUnder } from './helpers/files';
 
 /**
  * The raw, unscoped database client must stay inside src/database (and the
@@ -13,12 +14,8 @@ describe('architecture', () => {
   const RAW_CLIENT =
     /(from|require\(|import\()\s*['"](pg|pg-pool|drizzle-orm\/node-postgres[^'"]*|[./]+\/database\/pg\/[^'"]+|[./]*pg\/[^'"]+)['"]/;
 
-  function files(dir: string): string[] {
-    return readdirSync(dir).flatMap((name) => {
-      const full = path.join(dir, name);
-      return statSync(full).isDirectory() ? files(full) : full.endsWith('.ts') && !full.endsWith('.spec.ts') ? [full] : [];
-    });
-  }
+  const files = (dir: string) => filesUnder(dir, (file) => file.endsWith('.ts') && !file.endsWith('.spec.ts'));
+
 
   it('finds source files (positive control)', () => {
     expect(files(SRC).length).toBeGreaterThan(20);

@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { filesUnder } from './helpers/files';
 import { envSchema } from '../src/config/env.schema';
 
 /** Docs that must match the code: every variable the API reads is documented in .env.example. */
@@ -23,12 +24,8 @@ describe('self-contained docs', () => {
   const ROOT = path.resolve(__dirname, '..');
   const OUTSIDE = /\.\.\/shared\b|\bTOOLCHAIN\.md\b|\bDEVELOPERS\.md\b/;
 
-  function files(dir: string): string[] {
-    return readdirSync(dir).flatMap((name) => {
-      const full = path.join(dir, name);
-      return statSync(full).isDirectory() ? files(full) : /\.(ts|md|sql|json)$/.test(name) ? [full] : [];
-    });
-  }
+  const files = (dir: string) => filesUnder(dir, (file) => /\.(ts|md|sql|json)$/.test(file));
+
   const candidates = [path.join(ROOT, 'README.md'), ...files(path.join(ROOT, 'src')), ...files(path.join(ROOT, 'bench')).filter((f) => !f.includes(`${path.sep}dist${path.sep}`))];
 
   it('checks real files, and the pattern matches a reference (positive control)', () => {

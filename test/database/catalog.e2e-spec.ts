@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { APP_ROLE, OWNER_ROLE } from '../../src/database/schema/roles';
-import { createTestDatabase, TestDatabase } from '../helpers/test-database';
+import { createTestDatabase, tenantTables as tenantTablesIn, TestDatabase } from '../helpers/test-database';
 
 /**
  * drizzle-kit cannot emit FORCE ROW LEVEL SECURITY and does not detect drift in
@@ -21,15 +21,8 @@ describe('database catalog after migrations', () => {
     await db?.drop();
   });
 
-  async function tenantTables(): Promise<string[]> {
-    const { rows } = await client.query<{ table_name: string }>(
-      `select c.table_name from information_schema.columns c
-         join information_schema.tables t using (table_schema, table_name)
-        where c.table_schema = 'public' and c.column_name = 'tenant_id' and t.table_type = 'BASE TABLE'
-        order by 1`,
-    );
-    return rows.map((r) => r.table_name);
-  }
+  const tenantTables = () => tenantTablesIn(client);
+
 
   it('finds the tenant tables (positive control for the checks below)', async () => {
     expect(await tenantTables()).toEqual(expect.arrayContaining(['documents', 'comments', 'memberships', 'api_keys', 'attachments']));

@@ -1,7 +1,8 @@
 import { Test, TestingModule } from '@nestjs/testing';
-import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { filesUnder } from '../helpers/files';
 import { isPgServerError } from '../../src/common/errors/database-errors';
 import { DummyValue, GenerateSql, generateSqlVariants } from '../../src/database/generate-sql.decorator';
 import { createPool } from '../../src/database/pg/pool';
@@ -29,14 +30,7 @@ const TENANT: Tenant = { id: '00000000-0000-4000-8000-0000000000aa', slug: 'quer
 
 type RepositoryClass = { name: string; prototype: object } & (new (...args: never[]) => object);
 
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((name) => {
-      const full = path.join(dir, name);
-      return statSync(full).isDirectory() ? sourceFiles(full) : [full];
-    });
-}
+const sourceFiles = (dir: string) => filesUnder(dir);
 
 /** The methods a repository class declares itself (what review must see), in declaration order. */
 function ownMethods(cls: { prototype: object }): string[] {

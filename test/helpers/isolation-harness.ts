@@ -1,14 +1,12 @@
-import { INestApplication, RequestMethod } from '@nestjs/common';
-import { METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
-import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
-import { ModulesContainer } from '@nestjs/core';
+import { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { z } from 'zod';
-import { ROUTE_ACCESS } from '../../src/access/route-access.decorator';
+import { tenantTables } from './test-database';
+import { AppRoute, discoverRoutes, jsonSchemaOf, routeKey, sampleOf } from './app-routes';
 import { addMember, createApiKey, invite } from '../identity/identity-fixtures';
 import { ApiResponse, RequestOptions, startTestApp, StartTestAppOptions, TestApp } from './test-app';
 
@@ -38,20 +36,11 @@ import { ApiResponse, RequestOptions, startTestApp, StartTestAppOptions, TestApp
  * - The victim's rows must be byte-for-byte the same after the attack.
  */
 
-export interface HarnessRoute {
-  method: string;
-  /** Router pattern, e.g. /documents/:id/comments/:commentId. */
-  path: string;
-  params: string[];
-  controller: string;
-  handler: string;
-  /** Has a parsed @Body(); POST/PUT/PATCH routes without one get raw bytes (uploads). */
-  hasBody: boolean;
-  bodySchema?: z.ZodType;
-  querySchema?: z.ZodType;
-}
+export type HarnessRoute = AppRoute;
+export { routeKey, tenantTables };
 
-export const routeKey = (route: { method: string; path: string }) => `${route.method} ${route.path}`;
+/** What the harness's sampled strings start with. */
+const HARNESS_LABEL = 'isolation-harness';
 
 /** What a route needs that its schemas cannot say (e.g. the upload's file name, checked in the service). */
 export interface RequestHint {
@@ -107,146 +96,19 @@ const CONCURRENCY = 8;
 
 // ---------------------------------------------------------------- discovery
 
-function asArray<T>(value: T | T[] | undefined): T[] {
-  return value === undefined ? [] : Array.isArray(value) ? value : [value];
-}
-
-function joinPath(...parts: string[]): string {
-  const joined = '/' + parts.map((p) => p.replace(/^\/+|\/+$/g, '')).filter(Boolean).join('/');
-  return joined;
-}
-
-function handlerNames(prototype: object): string[] {
-  const names = new Set<string>();
-  for (let proto = prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
-    for (const name of Object.getOwnPropertyNames(proto)) {
-      const descriptor = Object.getOwnPropertyDescriptor(proto, name);
-      if (name !== 'constructor' && typeof descriptor?.value === 'function') names.add(name);
-    }
-  }
-  return [...names];
-}
-
-function zodSchemaOf(pipes: unknown[] | undefined): z.ZodType | undefined {
-  for (const pipe of pipes ?? []) {
-    const schema = (pipe as { schema?: unknown } | undefined)?.schema;
-    if (schema instanceof z.ZodType) return schema;
-  }
-  return undefined;
-}
-
 /** Every tenant route (ROUTE_ACCESS 'tenant') of every controller in the running application. */
 export function discoverTenantRoutes(app: INestApplication): HarnessRoute[] {
-  const routes: HarnessRoute[] = [];
-  const seen = new Set<unknown>();
-  const router = app.getHttpAdapter().getInstance() as { hasRoute?: (route: { method: string; url: string }) => boolean };
-  for (const module of app.get(ModulesContainer).values()) {
-    for (const wrapper of module.controllers.values()) {
-      const type = wrapper.metatype as (new (...args: never[]) => object) | undefined;
-      if (!type || seen.has(type)) continue;
-      seen.add(type);
-      const classPaths = asArray<string>(Reflect.getMetadata(PATH_METADATA, type));
-      for (const name of handlerNames(type.prototype)) {
-        const handler = (type.prototype as Record<string, unknown>)[name] as object;
-        const requestMethod = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
-        if (requestMethod === undefined) continue;
-        const access = Reflect.getMetadata(ROUTE_ACCESS, handler) ?? Reflect.getMetadata(ROUTE_ACCESS, type);
-        if (access !== 'tenant') continue;
-        const method = requestMethod === RequestMethod.ALL ? 'GET' : RequestMethod[requestMethod];
-        const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, type, name) ?? {}) as Record<string, { pipes?: unknown[] }>;
-        let hasBody = false;
-        let bodySchema: z.ZodType | undefined;
-        let querySchema: z.ZodType | undefined;
-        for (const [key, arg] of Object.entries(args)) {
-          const kind = Number(key.split(':')[0]);
-          if (kind === RouteParamtypes.BODY) {
-            hasBody = true;
-            bodySchema ??= zodSchemaOf(arg.pipes);
-          } else if (kind === RouteParamtypes.QUERY) querySchema ??= zodSchemaOf(arg.pipes);
-        }
-        for (const classPath of classPaths.length ? classPaths : ['']) {
-          for (const methodPath of asArray<string>(Reflect.getMetadata(PATH_METADATA, handler))) {
-            const path = joinPath(classPath, methodPath);
-            // The path must be what the router serves (a global prefix or versioning would change it).
-            if (router.hasRoute && !router.hasRoute({ method, url: path })) {
-              throw new Error(`isolation harness: ${method} ${path} (${type.name}.${name}) is not in the Fastify router; does the app use a prefix or versioning the harness does not know?`);
-            }
-            const params = [...path.matchAll(/:(\w+)/g)].map((m) => m[1]);
-            routes.push({ method, path, params, controller: type.name, handler: name, hasBody, bodySchema, querySchema });
-          }
-        }
-      }
-    }
-  }
-  return routes.sort((a, b) => routeKey(a).localeCompare(routeKey(b)));
+  return discoverRoutes(app).filter((route) => route.access === 'tenant');
 }
 
-/** Every base table in schema public with a tenant_id column. */
-export async function tenantTables(client: pg.Client): Promise<string[]> {
-  const { rows } = await client.query<{ table_name: string }>(
-    `select c.table_name from information_schema.columns c
-       join information_schema.tables t using (table_schema, table_name)
-      where c.table_schema = 'public' and c.column_name = 'tenant_id' and t.table_type = 'BASE TABLE'
-      order by 1`,
-  );
-  return rows.map((r) => r.table_name);
-}
 
 // ---------------------------------------------------------------- request bodies
-
-type JsonSchema = Record<string, any>;
-
-/** A value the JSON schema accepts (every property, optional ones included, so "at least one of" refinements pass). */
-function sample(schema: JsonSchema | undefined, name = '', variant = ''): unknown {
-  if (!schema || typeof schema !== 'object') return undefined;
-  if (schema.const !== undefined) return schema.const;
-  if (Array.isArray(schema.enum)) return schema.enum[schema.enum.length - 1]; // last: usually the least privileged
-  const union = schema.anyOf ?? schema.oneOf;
-  if (Array.isArray(union)) return sample(union.find((s: JsonSchema) => s.type !== 'null') ?? union[0], name, variant);
-  if (Array.isArray(schema.allOf)) return sample(schema.allOf[0], name, variant);
-  switch (schema.type) {
-    case 'object': {
-      const out: Record<string, unknown> = {};
-      for (const [key, value] of Object.entries<JsonSchema>(schema.properties ?? {})) out[key] = sample(value, key, variant);
-      return out;
-    }
-    case 'array': {
-      const item = sample(schema.items, name, variant);
-      return item === undefined ? [] : Array.from({ length: Math.max(1, schema.minItems ?? 1) }, () => item);
-    }
-    case 'string': {
-      if (schema.format === 'email' || /email/i.test(name)) return `isolation-harness${variant}@example.test`;
-      if (schema.format === 'uuid') return '00000000-0000-4000-8000-000000000000';
-      if (schema.format === 'date-time') return new Date(0).toISOString();
-      const min = schema.minLength ?? 1;
-      const max = schema.maxLength ?? 64;
-      const text = `isolation-harness${variant}`;
-      return text.padEnd(min, 'x').slice(0, Math.max(min, Math.min(max, text.length)));
-    }
-    case 'integer':
-    case 'number':
-      return schema.minimum ?? (schema.exclusiveMinimum !== undefined ? schema.exclusiveMinimum + 1 : 1);
-    case 'boolean':
-      return true;
-    default:
-      return undefined;
-  }
-}
-
-function jsonSchemaOf(schema: z.ZodType | undefined): JsonSchema | undefined {
-  if (!schema) return undefined;
-  try {
-    return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Only the required query fields (optional ones such as cursors have meaning a sample cannot give). */
 function sampleQuery(schema: z.ZodType | undefined): Record<string, string> {
   const json = jsonSchemaOf(schema);
   const out: Record<string, string> = {};
-  for (const key of (json?.required as string[] | undefined) ?? []) out[key] = String(sample(json?.properties?.[key], key));
+  for (const key of (json?.required as string[] | undefined) ?? []) out[key] = String(sampleOf(json?.properties?.[key], key, '', HARNESS_LABEL));
   return out;
 }
 
@@ -330,7 +192,7 @@ function requestFor(
   const path = route.path.replace(/:(\w+)/g, (_, param: string) => encodeURIComponent(values[param]));
   const query = new URLSearchParams({ ...sampleQuery(route.querySchema), ...hint.query }).toString();
   const request: RequestOptions = { tenant, headers: { ...hint.headers } };
-  if (route.hasBody) request.body = hint.body ?? sample(jsonSchemaOf(route.bodySchema), '', variant) ?? {};
+  if (route.hasBody) request.body = hint.body ?? sampleOf(jsonSchemaOf(route.bodySchema), '', variant, HARNESS_LABEL) ?? {};
   else if (['POST', 'PUT', 'PATCH'].includes(route.method)) {
     request.rawBody = hint.rawBody ?? 'isolation harness bytes\n';
     request.headers = { 'content-type': 'application/octet-stream', ...request.headers };

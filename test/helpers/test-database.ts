@@ -52,3 +52,14 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     drop: () => dropDatabase(superuser, name),
   };
 }
+
+/** Every base table in schema public with a tenant_id column. */
+export async function tenantTables(client: pg.Client | pg.PoolClient): Promise<string[]> {
+  const { rows } = await client.query<{ table_name: string }>(
+    `select c.table_name from information_schema.columns c
+       join information_schema.tables t using (table_schema, table_name)
+      where c.table_schema = 'public' and c.column_name = 'tenant_id' and t.table_type = 'BASE TABLE'
+      order by 1`,
+  );
+  return rows.map((r) => r.table_name);
+}

@@ -11,7 +11,7 @@ import { WireClient, WireRequest, WireResponse } from '../helpers/fuzz/client';
 import { FuzzWorld, validRequest, ValidBase } from '../helpers/fuzz/generator';
 import { Rng, seedFromEnv } from '../helpers/fuzz/prng';
 import { describeFailure, describeReport, runFuzz, shrink } from '../helpers/fuzz/run';
-import { discoverRoutes, FuzzRoute, jsonSchemaOf, routeKey, sampleOf } from '../helpers/fuzz/routes';
+import { discoverRoutes, AppRoute, jsonSchemaOf, routeKey, sampleOf } from '../helpers/app-routes';
 import { BAD_PATH_SEGMENTS, BAD_QUERY_VALUES, CONTENT_TYPES, EXTRA_FIELDS, NUMBERISH_STRINGS, UNICODE_STRINGS } from '../helpers/fuzz/values';
 
 /**
@@ -112,7 +112,7 @@ describe('fuzz checks (positive control: the checker flags bad answers)', () => 
 describe('fuzz: malformed requests to every route', () => {
   let t: TestApp;
   let dataDir: string;
-  let routes: FuzzRoute[];
+  let routes: AppRoute[];
   let world: FuzzWorld;
   const foreignIds = new Map<string, string>();
   /** Params of a route's valid request (ids of the fuzzing tenant's rows); DELETE positive controls use their own rows. */
@@ -224,7 +224,7 @@ describe('fuzz: malformed requests to every route', () => {
   });
 
   /** The valid request of a route; `unique` keeps slugs and emails of creating requests apart. */
-  const validBase = (route: FuzzRoute, rng: Rng, unique: number | string, forDelete = false): ValidBase => {
+  const validBase = (route: AppRoute, rng: Rng, unique: number | string, forDelete = false): ValidBase => {
     const key = routeKey(route);
     const headers: Array<[string, string]> = [];
     switch (route.access) {
@@ -266,7 +266,7 @@ describe('fuzz: malformed requests to every route', () => {
     return base;
   };
 
-  const checkContext = (route: FuzzRoute): CheckContext => ({
+  const checkContext = (route: AppRoute): CheckContext => ({
     download: route.method === 'GET' && route.path.endsWith('/content'),
     jsonBody: route.hasBody ? route.method : undefined,
     foreignIds,
@@ -287,7 +287,7 @@ describe('fuzz: malformed requests to every route', () => {
     console.log(`fuzz: seed ${SEED} (FUZZ_SEED=${SEED} replays), ${REQUESTS} requests, concurrency ${CONCURRENCY}`);
     const client = new WireClient(t.baseUrl, 4);
     const controls: string[] = [];
-    const control = async (route: FuzzRoute, forDelete: boolean) => {
+    const control = async (route: AppRoute, forDelete: boolean) => {
       const wire = validRequest(route, validBase(route, new Rng(SEED), `control-${routes.indexOf(route)}`, forDelete));
       const response = await client.send(wire);
       const reasons = checkResponse(wire, response, checkContext(route));

@@ -1,6 +1,6 @@
 import { WireRequest } from './client';
 import { Rng } from './prng';
-import { fieldsOf, FuzzRoute, jsonSchemaOf, JsonSchema } from './routes';
+import { fieldsOf, AppRoute, jsonSchemaOf, JsonSchema } from '../app-routes';
 import {
   BAD_PATH_SEGMENTS,
   BAD_QUERY_VALUES,
@@ -38,7 +38,7 @@ export interface FuzzWorld {
 }
 
 export interface GeneratedRequest {
-  route: FuzzRoute;
+  route: AppRoute;
   wire: WireRequest;
   /** The mutations applied, e.g. ["query:dup limit", "header:x-tenant-id=victim id"]; empty for a valid request. */
   mutations: string[];
@@ -124,7 +124,7 @@ function withOwnKey(object: Record<string, unknown>, key: string, value: unknown
 
 // ---------------------------------------------------------------- mutators
 
-type Mutator = (draft: Draft, route: FuzzRoute, rng: Rng, world: FuzzWorld) => string | undefined;
+type Mutator = (draft: Draft, route: AppRoute, rng: Rng, world: FuzzWorld) => string | undefined;
 
 const bodyField: Mutator = (draft, route, rng, world) => {
   if (!draft.json || typeof draft.json.value !== 'object' || draft.json.value === null || Array.isArray(draft.json.value)) return undefined;
@@ -519,7 +519,7 @@ const MUTATORS: ReadonlyArray<readonly [number, Mutator]> = [
   [1, methodSwap],
 ];
 
-function draftFrom(route: FuzzRoute, base: ValidBase): Draft {
+function draftFrom(route: AppRoute, base: ValidBase): Draft {
   const headers = [...base.headers];
   let raw: Buffer | undefined;
   if (base.raw) {
@@ -544,7 +544,7 @@ function encodeQueryPart(text: string): string {
   return pathSafe(text).replace(/[&#=+]/g, encodeURIComponent);
 }
 
-export function toWire(route: FuzzRoute, draft: Draft): WireRequest {
+export function toWire(route: AppRoute, draft: Draft): WireRequest {
   let path = draft.path ?? route.path.replace(/:(\w+)/g, (_, p: string) => (draft.rawParams.has(p) ? draft.params[p] : encodeURIComponent(draft.params[p] ?? '')));
   if (draft.query.length) {
     const qs = draft.query.map(([k, v]) => (v === undefined ? encodeQueryPart(k) : `${encodeQueryPart(k)}=${encodeQueryPart(v)}`)).join('&');
@@ -556,7 +556,7 @@ export function toWire(route: FuzzRoute, draft: Draft): WireRequest {
 }
 
 /** A valid request (no mutation): the positive control for the route. */
-export function validRequest(route: FuzzRoute, base: ValidBase): WireRequest {
+export function validRequest(route: AppRoute, base: ValidBase): WireRequest {
   return toWire(route, draftFrom(route, base));
 }
 
@@ -565,7 +565,7 @@ export function validRequest(route: FuzzRoute, base: ValidBase): WireRequest {
  * never goes out with all of its own ids intact (the fuzz run must not delete
  * what later requests use); its positive control deletes a dedicated row.
  */
-export function generate(route: FuzzRoute, base: ValidBase, rng: Rng, world: FuzzWorld): GeneratedRequest {
+export function generate(route: AppRoute, base: ValidBase, rng: Rng, world: FuzzWorld): GeneratedRequest {
   const draft = draftFrom(route, base);
   const count = rng.weighted<number>([
     [6, 0],

@@ -2,7 +2,7 @@ import { checkResponse, CheckContext } from './checks';
 import { runBounded, WireClient, WireRequest, WireResponse } from './client';
 import { FuzzWorld, generate, ValidBase } from './generator';
 import { Rng } from './prng';
-import { FuzzRoute, routeKey } from './routes';
+import { AppRoute, routeKey } from '../app-routes';
 
 export interface FuzzFailure {
   key: string;
@@ -34,12 +34,12 @@ export interface FuzzRunOptions {
   seed: number;
   requests: number;
   concurrency: number;
-  routes: FuzzRoute[];
+  routes: AppRoute[];
   /** Relative frequency of a route (default 1). */
-  weight?: (route: FuzzRoute) => number;
+  weight?: (route: AppRoute) => number;
   world: FuzzWorld;
-  base: (route: FuzzRoute, rng: Rng, index: number) => ValidBase;
-  context: (route: FuzzRoute) => CheckContext;
+  base: (route: AppRoute, rng: Rng, index: number) => ValidBase;
+  context: (route: AppRoute) => CheckContext;
   /** Only these request indexes (replaying one failure). */
   only?: number[];
 }

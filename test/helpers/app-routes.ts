@@ -3,17 +3,17 @@ import { METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/com
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { ModulesContainer } from '@nestjs/core';
 import { z } from 'zod';
-import { ROUTE_ACCESS, RouteAccess } from '../../../src/access/route-access.decorator';
+import { ROUTE_ACCESS, RouteAccess } from '../../src/access/route-access.decorator';
 
 /**
  * Every route of every controller in the Nest container (tenant, sign-in,
  * platform-admin and public alike), with its method and path from Nest's route
  * metadata, cross-checked against Fastify's router, and the zod schemas of the
- * ZodValidationPipe instances on its @Body/@Query/@Param arguments. Same
- * approach as discoverTenantRoutes (isolation-harness.ts), without the
- * tenant-only filter.
+ * ZodValidationPipe instances on its @Body/@Query/@Param arguments. The
+ * isolation harness (its tenant routes) and the fuzz test (all of them) find
+ * what to call here, so a new route is reached without anyone listing it.
  */
-export interface FuzzRoute {
+export interface AppRoute {
   method: string;
   /** Router pattern, e.g. /documents/:id/comments/:commentId. */
   path: string;
@@ -57,8 +57,8 @@ function zodSchemaOf(pipes: unknown[] | undefined): z.ZodType | undefined {
   return undefined;
 }
 
-export function discoverRoutes(app: INestApplication): FuzzRoute[] {
-  const routes: FuzzRoute[] = [];
+export function discoverRoutes(app: INestApplication): AppRoute[] {
+  const routes: AppRoute[] = [];
   const seen = new Set<unknown>();
   const router = app.getHttpAdapter().getInstance() as { hasRoute?: (route: { method: string; url: string }) => boolean };
   for (const module of app.get(ModulesContainer).values()) {
@@ -90,7 +90,7 @@ export function discoverRoutes(app: INestApplication): FuzzRoute[] {
           for (const methodPath of asArray<string>(Reflect.getMetadata(PATH_METADATA, handler))) {
             const path = joinPath(classPath, methodPath);
             if (router.hasRoute && !router.hasRoute({ method, url: path })) {
-              throw new Error(`fuzz: ${method} ${path} (${type.name}.${name}) is not in the Fastify router (a prefix or versioning the fuzzer does not know?)`);
+              throw new Error(`${method} ${path} (${type.name}.${name}) is not in the Fastify router: does the app use a prefix or versioning this discovery does not know?`);
             }
             const params = [...path.matchAll(/:(\w+)/g)].map((m) => m[1]);
             routes.push({ method, path, params, access, controller: type.name, handler: name, hasBody, bodySchema, querySchema, paramsSchema });
@@ -115,31 +115,37 @@ export function jsonSchemaOf(schema: z.ZodType | undefined): JsonSchema | undefi
   }
 }
 
-/** A value the JSON schema accepts (every property, optional ones included). */
-export function sampleOf(schema: JsonSchema | undefined, name = '', unique = ''): unknown {
+/**
+ * A value the JSON schema accepts (every property, optional ones included, so
+ * "at least one of" refinements pass). Strings and emails start with `label`
+ * and carry `unique`, so two samples with different `unique` do not collide on
+ * unique columns.
+ */
+export function sampleOf(schema: JsonSchema | undefined, name = '', unique = '', label = 'fuzz'): unknown {
   if (!schema || typeof schema !== 'object') return undefined;
   if (schema.const !== undefined) return schema.const;
   if (Array.isArray(schema.enum)) return schema.enum[schema.enum.length - 1];
   const union = schema.anyOf ?? schema.oneOf;
-  if (Array.isArray(union)) return sampleOf(union.find((s: JsonSchema) => s.type !== 'null') ?? union[0], name, unique);
-  if (Array.isArray(schema.allOf)) return sampleOf(schema.allOf[0], name, unique);
+  if (Array.isArray(union)) return sampleOf(union.find((s: JsonSchema) => s.type !== 'null') ?? union[0], name, unique, label);
+  if (Array.isArray(schema.allOf)) return sampleOf(schema.allOf[0], name, unique, label);
   switch (schema.type) {
     case 'object': {
       const out: Record<string, unknown> = {};
-      for (const [key, value] of Object.entries<JsonSchema>(schema.properties ?? {})) out[key] = sampleOf(value, key, unique);
+      for (const [key, value] of Object.entries<JsonSchema>(schema.properties ?? {})) out[key] = sampleOf(value, key, unique, label);
       return out;
     }
     case 'array': {
-      const item = sampleOf(schema.items, name, unique);
+      const item = sampleOf(schema.items, name, unique, label);
       return item === undefined ? [] : Array.from({ length: Math.max(1, schema.minItems ?? 1) }, () => item);
     }
     case 'string': {
-      if (schema.format === 'email' || /email/i.test(name)) return `fuzz-${unique || 'x'}@fuzz.test`;
+      if (schema.format === 'email' || /email/i.test(name)) return `${label}-${unique || 'x'}@${label}.test`;
       if (schema.format === 'uuid') return '00000000-0000-4000-8000-000000000000';
       if (schema.format === 'date-time') return new Date(0).toISOString();
       const min = schema.minLength ?? 1;
       const max = schema.maxLength ?? 64;
-      return `fuzz${unique}`.padEnd(min, 'x').slice(0, Math.max(min, Math.min(max, 24)));
+      const text = `${label}${unique}`;
+      return text.padEnd(min, 'x').slice(0, Math.max(min, Math.min(max, text.length)));
     }
     case 'integer':
     case 'number':
