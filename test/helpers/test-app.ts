@@ -157,7 +157,19 @@ export async function startTestApp(envOverrides: Record<string, string> = {}, op
       return tenant;
     },
     async close() {
-      await app.close();
+      // A keep-alive socket of the test's own fetch client can keep server.close() waiting; after 10 s
+      // say so and cut the sockets instead of letting the hook time out (shutdown draining is the app's
+      // concern, tested where it is built, not here).
+      const server = app.getHttpServer() as import('node:http').Server;
+      const cut = setTimeout(() => {
+        console.warn('TestApp.close: the server still had open connections after 10 s; closing them');
+        server.closeAllConnections();
+      }, 10_000);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cut);
+      }
       await db.drop();
     },
   };
