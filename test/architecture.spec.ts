@@ -34,14 +34,31 @@ describe('architecture', () => {
     expect(offenders).toEqual([]);
   });
 
+  /** Files (relative to src) whose text matches `pattern`. */
+  const withoutComments = (text: string) => text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+  const filesMatching = (pattern: RegExp) =>
+    files(SRC)
+      .map((file) => path.relative(SRC, file).split(path.sep).join('/'))
+      .filter((rel) => pattern.test(withoutComments(readFileSync(path.join(SRC, rel), 'utf8'))));
+  const outside = (found: string[], allowed: string[]) => found.filter((rel) => !allowed.some((prefix) => rel.startsWith(prefix)));
+
   it('lets only the platform repositories use the SystemDb escape hatch', () => {
     // Each of these names its operations (SystemDb.run('<name>', ...)) and touches platform tables only.
-    const allowed = ['database/', 'tenants/tenants.repository.ts', 'users/users.repository.ts', 'members/memberships.repository.ts'];
-    const users = files(SRC)
-      .map((file) => path.relative(SRC, file).split(path.sep).join('/'))
-      .filter((rel) => /import[^;]*\bSystemDb\b[^;]*from/.test(readFileSync(path.join(SRC, rel), 'utf8')));
+    const users = filesMatching(/import[^;]*\bSystemDb\b[^;]*from/);
     expect(users.length).toBeGreaterThan(0); // positive control: the import pattern matches real imports
-    expect(users.filter((rel) => !allowed.some((prefix) => rel.startsWith(prefix)))).toEqual([]);
+    expect(outside(users, ['database/', 'tenants/tenants.repository.ts', 'users/users.repository.ts', 'members/memberships.repository.ts'])).toEqual([]);
+  });
+
+  it('lets only the services that write across platform and tenant tables open a platform transaction', () => {
+    // Transactions.run hands out asTenant() for any tenant: the two multi-step writes that need it, and nothing else.
+    const users = filesMatching(/import[^;]*\bTransactions\b[^;]*from/);
+    expect(users.length).toBeGreaterThan(0); // positive control
+    expect(outside(users, ['database/', 'tenants/tenants.service.ts', 'auth/auth.service.ts'])).toEqual([]);
+  });
+
+  it('reads password hashes in one place only', () => {
+    const readers = filesMatching(/auth_password_hash/);
+    expect(readers).toEqual(['users/users.repository.ts']);
   });
 
   it('never enters the tenant context with enterWith()', () => {

@@ -49,6 +49,13 @@ describe('attachment file names', () => {
     ['del\u007f.txt'],
     ['%00.txt'],
     ['evil\u202Etxt.exe'],
+    ['arabic\u061Cmark.txt'], // the one bidi control outside the U+202x/U+206x blocks
+    ['word\u2060joiner.txt'],
+    ['soft\u00ADhyphen.txt'],
+    ['line\u2028separator.txt'],
+    ['para\u2029separator.txt'],
+    ['%E2%81%A0.txt'], // U+2060, percent-encoded
+    ['%D8%9C.txt'], // U+061C, percent-encoded
     ['a'.repeat(256)],
     ['é'.repeat(128)],
     [''],

@@ -34,8 +34,8 @@ import { AppError } from '../common/errors/app-error';
 
 export const MAX_FILENAME_BYTES = 255;
 
-// C0/C1 controls (NUL included), DEL, and the bidi/zero-width marks used to disguise extensions.
-const FORBIDDEN_CHARS = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
+// Controls (C0/C1, NUL and DEL included), every bidi control, default-ignorable (zero-width, soft hyphen, word joiner) and line/paragraph separators: all can disguise a name.
+const FORBIDDEN_CHARS = /[\p{Cc}\p{Bidi_Control}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}]/u;
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 

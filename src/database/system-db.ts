@@ -41,6 +41,16 @@ function audit(operation: string, extra: Record<string, string | undefined> = {}
   logger.log(`system operation=${operation}${Object.entries(fields).map(([key, value]) => (value ? ` ${key}=${value}` : '')).join('')}`);
 }
 
+/**
+ * Drizzle's transaction() on a handle bound to one connection would send BEGIN and
+ * COMMIT on it, committing the platform transaction early and unnoticed: refused.
+ */
+function withoutNestedTransactions(db: SystemDatabase): SystemDatabase {
+  return Object.assign(db, {
+    transaction: () => Promise.reject(new PlatformTransactionMisuseError('A platform transaction cannot open another transaction')),
+  });
+}
+
 function stateOf(tx: PlatformTransaction): PlatformTransactionState {
   const state = states.get(tx);
   if (!state?.open) throw new PlatformTransactionMisuseError('A platform transaction was used after it ended');
@@ -76,19 +86,32 @@ export class PlatformTransaction {
     const state = stateOf(this);
     if (state.tenant) throw new PlatformTransactionMisuseError('A platform transaction is already acting as a tenant');
     audit(state.operation, { asTenant: tenant.id });
+    // A savepoint around the tenant step: if fn fails and the caller carries on, rolling back to it
+    // undoes the step's writes and the setting, so the platform handle never runs with a tenant set.
+    await state.client.query('savepoint as_tenant');
     await state.client.query("select set_config('app.tenant_id', $1, true)", [tenant.id]);
     state.tenant = tenant;
-    let result: T;
+    let settingCleared = false;
     try {
       const current = TenantContext.scope();
       const scope = current?.tenant.id === tenant.id ? current : { tenant, requestId: current?.requestId ?? randomUUID() };
-      result = await TenantContext.run(scope, () => fn(state.tenantDb));
+      const result = await TenantContext.run(scope, () => fn(state.tenantDb));
+      await state.client.query("select set_config('app.tenant_id', '', true)");
+      await state.client.query('release savepoint as_tenant');
+      settingCleared = true;
+      return result;
+    } catch (error) {
+      try {
+        await state.client.query('rollback to savepoint as_tenant');
+        settingCleared = true;
+      } catch {
+        // The connection is gone or broken: the transaction fails as a whole; the platform handle stays refused.
+      }
+      throw error;
     } finally {
-      state.tenant = undefined;
+      // Only once the setting is gone does the platform handle work again (fail closed otherwise).
+      if (settingCleared) state.tenant = undefined;
     }
-    // Only on success: after an error the transaction is rolled back anyway.
-    await state.client.query("select set_config('app.tenant_id', '', true)");
-    return result;
   }
 }
 
@@ -146,7 +169,7 @@ export class SystemDb {
         operation,
         open: true,
         client,
-        platformDb: drizzle({ client: guardedClient(client, check(false)), schema }),
+        platformDb: withoutNestedTransactions(drizzle({ client: guardedClient(client, check(false)), schema })),
         tenantDb: tenantDbInTransaction(client, check(true)),
       };
       try {

@@ -117,6 +117,35 @@ describe('platform transaction', () => {
     expect(await counts('unreadable')).toEqual({ tenants: 1, documents: 1 }); // positive control: the row exists
   });
 
+  it('leaves no tenant set after asTenant fails and the caller carries on: the step is undone, the platform handle sees nothing', async () => {
+    const seen = await transactions.run('test.recover', async (platform) => {
+      const tenant = toTenant(await insertTenant('recovered', platform));
+      await platform.asTenant(tenant, (tx) => tx.insert(documents).values({ title: 'kept', body: '', tags: [] }).then(() => undefined));
+      await expect(
+        platform.asTenant(tenant, async (tx) => {
+          await tx.insert(documents).values({ title: 'undone', body: '', tags: [] });
+          throw new Error('a plain JS error in the tenant step');
+        }),
+      ).rejects.toThrow('a plain JS error');
+      return {
+        setting: await tenantSetting(platform),
+        platformCount: await systemDb.run('test.count', async (d) => (await d.select({ n: count() }).from(documents))[0].n, platform),
+      };
+    });
+    expect(seen).toEqual({ setting: '', platformCount: 0 });
+    // Positive control: the transaction went on and committed; the failed step's row is gone, the earlier one kept.
+    expect(await counts('recovered')).toEqual({ tenants: 1, documents: 1 });
+  });
+
+  it('refuses a nested drizzle transaction on the platform handle (it would commit the outer one early)', async () => {
+    await expect(
+      transactions.run('test.nested', async (platform) => systemDb.run('test.nested', (d) => d.transaction(async () => undefined), platform)),
+    ).rejects.toThrow(/cannot open another transaction/);
+    // Positive control: the same handle runs a plain statement.
+    const tenantCount = await transactions.run('test.plain', async (platform) => systemDb.run('test.count', async (d) => (await d.select({ n: count() }).from(tenants))[0].n, platform));
+    expect(tenantCount).toBeGreaterThan(0);
+  });
+
   it('refuses the platform handle inside asTenant, the tenant handle outside it, nesting, and every handle after the end', async () => {
     let keptPlatform: PlatformTransaction | undefined;
     let keptTenantDb: TenantDb | undefined;
