@@ -9,7 +9,7 @@ import { TEST_ADMIN_KEY, TEST_BASE_DOMAIN, TEST_OWNER_PASSWORD } from '../helper
 import { checkResponse, CheckContext, envelopeProblems, SQL_FRAGMENTS, STACK_FRAGMENTS } from '../helpers/fuzz/checks';
 import { WireClient, WireRequest, WireResponse } from '../helpers/fuzz/client';
 import { FuzzWorld, validRequest, ValidBase } from '../helpers/fuzz/generator';
-import { Rng, seedFromEnv } from '../helpers/fuzz/prng';
+import { Rng, seedFromEnv } from '../helpers/prng';
 import { describeFailure, describeReport, runFuzz, shrink } from '../helpers/fuzz/run';
 import { discoverRoutes, AppRoute, jsonSchemaOf, routeKey, sampleOf } from '../helpers/app-routes';
 import { BAD_PATH_SEGMENTS, BAD_QUERY_VALUES, CONTENT_TYPES, EXTRA_FIELDS, NUMBERISH_STRINGS, UNICODE_STRINGS } from '../helpers/fuzz/values';

@@ -1,5 +1,5 @@
 import { WireRequest } from './client';
-import { Rng } from './prng';
+import { Rng } from '../prng';
 import { fieldsOf, AppRoute, jsonSchemaOf, JsonSchema } from '../app-routes';
 import {
   BAD_PATH_SEGMENTS,

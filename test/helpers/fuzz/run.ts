@@ -1,7 +1,7 @@
 import { checkResponse, CheckContext } from './checks';
 import { runBounded, WireClient, WireRequest, WireResponse } from './client';
 import { FuzzWorld, generate, ValidBase } from './generator';
-import { Rng } from './prng';
+import { Rng } from '../prng';
 import { AppRoute, routeKey } from '../app-routes';
 
 export interface FuzzFailure {
