@@ -17,10 +17,11 @@ export interface ApiServer {
   stop(): Promise<void>;
 }
 
-export async function startApiServer(name: string, env: Record<string, string>, timeoutMs = 60_000): Promise<ApiServer> {
+/** `script`: server.js (the API), or one of the reference servers (bare-server.js, hello-fastify.js, hello-nest.js). */
+export async function startApiServer(name: string, env: Record<string, string>, timeoutMs = 60_000, script = 'server.js'): Promise<ApiServer> {
   // BENCH_API_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the servers.
   const execArgv = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = fork(path.join(DIST, 'server.js'), [], { env, execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const child = fork(path.join(DIST, script), [], { env, execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   const lines: string[] = [];
   const keep = (chunk: Buffer) => {
     lines.push(...chunk.toString().split('\n').filter(Boolean));

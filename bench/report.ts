@@ -3,18 +3,28 @@ import type { LoadResult } from './load';
 
 /** Turns measured runs into the summary, the ratios against their targets, and the markdown table. */
 
-export type RouteId = 'get' | 'list';
+export type RouteId = 'get' | 'list' | 'hello';
+
+export const ROUTES: RouteId[] = ['get', 'list', 'hello'];
 
 export const ROUTE_LABELS: Record<RouteId, string> = {
   get: 'GET /documents/:id',
   list: 'GET /documents?limit=20',
+  hello: 'GET /hello',
 };
+
+/** The variant every row is compared with, route by route: node:http + pg, the app's own one-round-trip batch. */
+export const FLOOR_VARIANT = 'bare';
 
 export interface VariantInfo {
   id: string;
   label: string;
-  adapter: 'fastify' | 'express';
+  adapter: 'fastify' | 'express' | 'node:http';
   tenants: number;
+  /** api: the built app; floor: the bare node:http + pg server; ceiling: a hello-world framework server. */
+  kind?: 'api' | 'floor' | 'ceiling';
+  /** Routes the variant serves (absent: the documents routes). */
+  routes?: RouteId[];
 }
 
 export interface MeasuredRun {
@@ -41,6 +51,10 @@ export interface VariantSummary {
   postgresCpuMs: number;
   cpuMsPerRequest: number;
   cpuMsByRound: number[];
+  /** Median of the per-round req/s ratios to the floor (bare) on the same route; absent without a bare row. */
+  requestsPerSecondVsFloor?: number;
+  /** Median of the per-round ratios CPU ms per request (API + PostgreSQL) / the floor's. */
+  cpuVsFloor?: number;
 }
 
 export interface Ratio {
@@ -97,7 +111,7 @@ function median(values: number[]): number {
 
 export function summarise(variants: VariantInfo[], runs: MeasuredRun[], config: BenchConfig): Summary {
   const rows: VariantSummary[] = [];
-  for (const route of ['get', 'list'] as RouteId[]) {
+  for (const route of ROUTES) {
     for (const variant of variants) {
       const mine = runs.filter((run) => run.variant === variant.id && run.route === route).sort((a, b) => a.round - b.round);
       if (mine.length === 0) continue;
@@ -119,6 +133,12 @@ export function summarise(variants: VariantInfo[], runs: MeasuredRun[], config: 
   }
 
   const row = (variant: string, route: RouteId) => rows.find((r) => r.variant === variant && r.route === route);
+  for (const r of rows) {
+    const floor = row(FLOOR_VARIANT, r.route);
+    if (!floor) continue;
+    r.requestsPerSecondVsFloor = median(r.requestsPerSecondByRound.map((v, i) => v / floor.requestsPerSecondByRound[i]));
+    if (Number.isFinite(r.cpuMsPerRequest) && Number.isFinite(floor.cpuMsPerRequest)) r.cpuVsFloor = median(r.cpuMsByRound.map((v, i) => v / floor.cpuMsByRound[i]));
+  }
   const ratios: Ratio[] = [];
   const throughputRatio = (name: string, route: RouteId, top: string, bottom: string, target?: Ratio['target']) => {
     const a = row(top, route);
@@ -151,7 +171,11 @@ export function summarise(variants: VariantInfo[], runs: MeasuredRun[], config: 
       byRound: a.cpuMsByRound.map((v, i) => b.cpuMsByRound[i] / v),
     });
   };
-  for (const route of ['get', 'list'] as RouteId[]) {
+  for (const route of ROUTES) {
+    throughputRatio('vs the floor (bare node:http + pg)', route, 'scoped', FLOOR_VARIANT);
+    cpuRatio('vs the floor, CPU-normalised', route, 'scoped', FLOOR_VARIANT);
+    throughputRatio('Nest + Fastify vs plain Fastify (hello)', route, 'hello-nest', 'hello-fastify');
+    throughputRatio('plain Fastify vs node:http (hello)', route, 'hello-fastify', FLOOR_VARIANT);
     throughputRatio('cost of tenancy', route, 'scoped', 'unscoped', { op: '>=', value: 0.9 });
     cpuRatio('cost of tenancy, CPU-normalised', route, 'scoped', 'unscoped');
     throughputRatio('vs best untenanted (prepared)', route, 'scoped', 'unscoped-prepared');
@@ -205,13 +229,21 @@ export function renderMarkdown(report: BenchReport): string {
   lines.push(`Command: \`${report.command}\``, '');
 
   lines.push(
-    '| route | variant | req/s | p50 ms | p99 ms | req/s by round | CPU ms/req (API + PG) | API RSS max MB |',
-    '|---|---|---:|---:|---:|---|---:|---:|',
+    '| route | variant | req/s | p50 ms | p99 ms | req/s by round | CPU ms/req (API + PG) | API RSS max MB | req/s vs bare | CPU/req vs bare |',
+    '|---|---|---:|---:|---:|---|---:|---:|---:|---:|',
   );
+  const ratioCell = (value: number | undefined) => (value === undefined ? '-' : `${f2(value)}x`);
   for (const r of summary.rows) {
     lines.push(
       `| ${ROUTE_LABELS[r.route]} | ${label(r.variant)} | ${f0(r.requestsPerSecond)} | ${f2(r.p50)} | ${f2(r.p99)} | ${r.requestsPerSecondByRound.map(f0).join(', ')} | ` +
-        `${f3(r.cpuMsPerRequest)} (${f3(r.apiCpuMs)} + ${f3(r.postgresCpuMs)}) | ${f0(r.rssMaxMb)} |`,
+        `${f3(r.cpuMsPerRequest)} (${f3(r.apiCpuMs)} + ${f3(r.postgresCpuMs)}) | ${f0(r.rssMaxMb)} | ${ratioCell(r.requestsPerSecondVsFloor)} | ${ratioCell(r.cpuVsFloor)} |`,
+    );
+  }
+  if (report.variants.some((v) => v.id === FLOOR_VARIANT)) {
+    lines.push(
+      '',
+      `"vs bare": median of the per-round ratios to the bare server (${label(FLOOR_VARIANT)}) on the same route; ` +
+        'on GET /hello the rows are framework ceilings (no database, no auth): node:http, plain Fastify, Nest on Fastify.',
     );
   }
   lines.push('', '| ratio (median of the per-round ratios) | route | value | by round | target | met |', '|---|---|---:|---|---|---|');

@@ -8,7 +8,7 @@ import { obtainCredentials } from './credentials';
 import type { LoadResult, LoadTarget } from './load';
 import { BenchDatabase, createBenchDatabase, startServer, withClient } from './postgres';
 import { ApiServer, cpuMeter, rssMb, runLoad, sampleRss, startApiServer } from './processes';
-import { BenchReport, MeasuredRun, renderMarkdown, RouteId, summarise, VariantInfo } from './report';
+import { BenchReport, MeasuredRun, renderMarkdown, RouteId, ROUTES, summarise, VariantInfo } from './report';
 import { sampleTraffic, seedDataset, TrafficSample } from './seed';
 
 /**
@@ -17,8 +17,6 @@ import { sampleTraffic, seedDataset, TrafficSample } from './seed';
  * another process, alternating variants within each round, and writes JSON and
  * a markdown table to bench/results/. See README "Benchmarks".
  */
-
-const ROUTES: RouteId[] = ['get', 'list'];
 
 interface Dataset {
   tenants: number;
@@ -33,7 +31,11 @@ interface Variant extends VariantInfo {
   server: ApiServer;
   dataset: Dataset;
   prefix: string;
+  routes: RouteId[];
 }
+
+const DOCUMENT_ROUTES: RouteId[] = ['get', 'list'];
+const servesRoute = (route: RouteId) => (variant: Variant) => variant.routes.includes(route);
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
@@ -75,12 +77,12 @@ async function main(): Promise<void> {
     cleanup.push(async () => rmSync(tmp, { recursive: true, force: true }));
     const adminKey = `bench_${randomBytes(24).toString('base64url')}`;
     const jwtSecret = randomBytes(32).toString('base64url');
-    const envFor = (dataset: Dataset, adapter: 'fastify' | 'express'): Record<string, string> => ({
+    const envFor = (dataset: Dataset, adapter: VariantInfo['adapter']): Record<string, string> => ({
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? tmp,
       NODE_ENV: 'production',
       LOG_LEVEL: 'warn',
-      HTTP_ADAPTER: adapter,
+      HTTP_ADAPTER: adapter === 'express' ? 'express' : 'fastify',
       DATABASE_URL: dataset.db.appUrl,
       BENCH_UNSCOPED_DATABASE_URL: dataset.db.superuserUrl,
       DB_POOL_SIZE: String(config.poolSize),
@@ -98,11 +100,12 @@ async function main(): Promise<void> {
     // and each process's memory is its own. Idle processes wait while another is measured.
     const variants: Variant[] = [];
     const servers: ApiServer[] = [];
-    const add = async (info: VariantInfo, dataset: Dataset, prefix: string) => {
-      const api = await startApiServer(`api-${info.id}`, envFor(dataset, info.adapter));
+    const add = async (info: VariantInfo, dataset: Dataset, prefix: string, script = 'server.js') => {
+      const routes = info.routes ?? DOCUMENT_ROUTES;
+      const api = await startApiServer(`api-${info.id}`, envFor(dataset, info.adapter), undefined, script);
       servers.push(api);
       cleanup.push(() => api.stop());
-      variants.push({ ...info, server: api, dataset, prefix });
+      variants.push({ kind: 'api', ...info, routes, server: api, dataset, prefix });
     };
     const main = datasets[0];
     const t = main.tenants;
@@ -114,9 +117,14 @@ async function main(): Promise<void> {
     for (const dataset of datasets.slice(1)) {
       await add({ id: `scoped@${dataset.tenants}`, label: `scoped (Fastify), ${dataset.tenants} tenants`, adapter: 'fastify', tenants: dataset.tenants }, dataset, '/documents');
     }
+    // The floor and the framework ceilings (main dataset): see bench/bare-server.ts, hello-fastify.ts, hello-nest.ts.
+    await add({ id: 'bare', label: 'bare node:http + pg (floor)', adapter: 'node:http', tenants: t, kind: 'floor', routes: ['get', 'list', 'hello'] }, main, '/documents', 'bare-server.js');
+    await add({ id: 'hello-fastify', label: 'plain Fastify hello (ceiling)', adapter: 'fastify', tenants: t, kind: 'ceiling', routes: ['hello'] }, main, '/hello', 'hello-fastify.js');
+    await add({ id: 'hello-nest', label: 'Nest + Fastify hello (ceiling)', adapter: 'fastify', tenants: t, kind: 'ceiling', routes: ['hello'] }, main, '/hello', 'hello-nest.js');
 
     for (const dataset of datasets) {
-      const api = variants.find((v) => v.dataset === dataset)!.server;
+      // Sign-in goes through the real API (never the bare server, which has no /auth/login).
+      const api = variants.find((v) => v.dataset === dataset && v.kind === 'api')!.server;
       dataset.headers = await obtainCredentials(api.url, dataset.db.superuserUrl, dataset.traffic.tenants);
     }
     for (const variant of variants) await preflight(variant);
@@ -124,12 +132,12 @@ async function main(): Promise<void> {
     const plans = await explainHotQueries(main);
 
     const idleRss = Object.fromEntries(servers.map((s) => [s.name, rssMb(s.pid) ?? NaN]));
-    const totalRuns = variants.length * ROUTES.length * (config.rounds + 1);
+    const totalRuns = ROUTES.reduce((sum, route) => sum + variants.filter(servesRoute(route)).length, 0) * (config.rounds + 1);
     let done = 0;
     const progress = () => `${++done}/${totalRuns}`;
 
     for (const route of ROUTES) {
-      for (const variant of variants) {
+      for (const variant of variants.filter(servesRoute(route))) {
         const result = await measure(variant, route, config, config.warmupSeconds, 1, server.processIds);
         log(`warm-up ${progress()} ${variant.id} ${route}: ${result.load.requestsPerSecond.toFixed(0)} req/s`);
       }
@@ -139,8 +147,9 @@ async function main(): Promise<void> {
     for (let round = 1; round <= config.rounds; round++) {
       for (const [routeIndex, route] of ROUTES.entries()) {
         // Rotate the order every round and route, so no variant always runs first or last.
-        const shift = (round - 1 + routeIndex) % variants.length;
-        const order = [...variants.slice(shift), ...variants.slice(0, shift)];
+        const serving = variants.filter(servesRoute(route));
+        const shift = (round - 1 + routeIndex) % serving.length;
+        const order = [...serving.slice(shift), ...serving.slice(0, shift)];
         for (const variant of order) {
           const run = await measure(variant, route, config, config.durationSeconds, round * 1000 + routeIndex, server.processIds);
           runs.push({ ...run, round });
@@ -167,7 +176,7 @@ async function main(): Promise<void> {
       machine: machineInfo(loadBefore, loadAfter),
       postgres: { version: postgresVersion, server: server.description },
       datasets: datasets.map((d) => ({ tenants: d.tenants, documents: d.seed.documents, seedSeconds: d.seed.seconds, tableMb: d.seed.tableBytes / 2 ** 20, activeTenants: d.traffic.tenants.length })),
-      variants: variants.map(({ id, label, adapter, tenants }) => ({ id, label, adapter, tenants })),
+      variants: variants.map(({ id, label, adapter, tenants, kind, routes }) => ({ id, label, adapter, tenants, kind, routes })),
       runs,
       idleRssMb: idleRss,
       migrations,
@@ -254,7 +263,8 @@ function targetsFor(variant: Variant, route: RouteId): LoadTarget[] {
   const targets: LoadTarget[] = [];
   for (const tenant of variant.dataset.traffic.tenants) {
     const headers = variant.dataset.headers.get(tenant.id)!;
-    if (route === 'list') targets.push({ path: `${variant.prefix}?limit=20`, headers });
+    if (route === 'hello') targets.push({ path: '/hello', headers });
+    else if (route === 'list') targets.push({ path: `${variant.prefix}?limit=20`, headers });
     else for (const id of tenant.documentIds) targets.push({ path: `${variant.prefix}/${id}`, headers });
   }
   return targets;
@@ -300,10 +310,27 @@ async function preflight(variant: Variant): Promise<void> {
   const fail = (what: string, got: unknown) => {
     throw new Error(`preflight ${variant.id}: ${what}; got ${JSON.stringify(got).slice(0, 500)}\n${variant.server.output()}`);
   };
+  if (variant.routes.includes('hello')) {
+    const hello = await get('/hello', headersA);
+    if (hello.status !== 200 || hello.body.hello !== 'world') fail('GET /hello', hello);
+  }
+  if (!variant.routes.includes('get')) return;
   const one = await get(`${variant.prefix}/${a.documentIds[0]}`, headersA);
   if (one.status !== 200 || one.body.id !== a.documentIds[0] || typeof one.body.title !== 'string') fail('GET /documents/:id', one);
   const list = await get(`${variant.prefix}?limit=20`, headersA);
   if (list.status !== 200 || list.body.items?.length !== 20 || !list.body.nextCursor) fail('GET /documents?limit=20', list);
+  if (variant.kind === 'floor') {
+    // The floor's insert path (not part of the timed routes): one row for tenant A, read back.
+    const created = await fetch(variant.server.url + variant.prefix, {
+      method: 'POST',
+      headers: { ...headersA, 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'bench floor preflight', body: 'inserted by the bare server', tags: ['bench'] }),
+    });
+    const row = (await created.json()) as any;
+    if (created.status !== 201 || row.title !== 'bench floor preflight') fail('POST /documents', { status: created.status, row });
+    const back = await get(`${variant.prefix}/${row.id}`, headersA);
+    if (back.status !== 200 || back.body.id !== row.id) fail('GET of the inserted document', back);
+  }
   if (b) {
     const foreign = await get(`${variant.prefix}/${b.documentIds[0]}`, headersA);
     const unscoped = variant.id.startsWith('unscoped');
