@@ -226,6 +226,17 @@ describe('tenant data layer', () => {
       expect(() => TenantContext.current()).toThrow(MissingTenantContextError);
     });
 
+    it("clears pg's read-timeout timer when a statement settles (no timer, and no rows, kept alive per query)", async () => {
+      const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+      await as(a, () => tenantDb.select().from(documents)); // warm: connections open, statements prepared
+      const before = timers();
+      for (let i = 0; i < 50; i++) await as(a, () => tenantDb.select().from(documents).where(eq(documents.title, `probe ${i}`)));
+      await expect(as(a, () => tenantDb.select({ n: sql<number>`1 / 0` }).from(documents))).rejects.toThrow(); // a failed one too
+      // The pool's createPool sets query_timeout (positive control: a timer per query exists while it runs).
+      expect(pool.options).toMatchObject({ query_timeout: expect.any(Number) });
+      expect(timers() - before).toBeLessThan(10);
+    });
+
     it('leaves no tenant on a pooled connection: pool of 1, tenant A statement then an untenanted query sees 0 rows', async () => {
       const single = createPool({ url: db.appUrl, max: 1, statementTimeoutMs: 5000, applicationName: 'test-single' });
       try {

@@ -88,6 +88,12 @@ export class TenantBatchQuery {
   readonly promise: Promise<pg.QueryResult>;
   /** pg reads `text` for its error messages and debugging; `name` stays undefined on purpose. */
   readonly text: string;
+  /**
+   * pg wraps this when the client has a query_timeout (createPool sets one): the
+   * wrapper clears the read-timeout timer. Called once the query settles, or every
+   * query would keep a timer, and through it its rows, alive for the whole timeout.
+   */
+  callback?: (error: Error | null, result?: unknown) => void;
 
   constructor(
     private readonly tenantId: string,
@@ -194,6 +200,7 @@ export class TenantBatchQuery {
     const prepared = this.connection && preparedByConnection.get(this.connection);
     for (const name of this.parsedHere) prepared?.set(name, 'ready');
     this.resolveFn(this.result as unknown as pg.QueryResult);
+    this.callback?.(null, this.result);
   }
 
   private fail(error: Error): void {
@@ -201,6 +208,7 @@ export class TenantBatchQuery {
     this.settled = true;
     // Leave the statements parsed in this batch as 'unknown': the next use closes and re-parses them.
     this.rejectFn(error);
+    this.callback?.(error);
   }
 }
 
