@@ -36,7 +36,7 @@ export function frameworkError(status: number, cause: unknown, message: string):
     case 405:
       return new AppError(ErrorCode.MethodNotAllowed, 'Method not allowed');
     case 408:
-      return new AppError(ErrorCode.RequestTimeout, 'The request was not received in time');
+      return requestTimeout();
     case 413:
       return payloadTooLarge();
     case 414:
@@ -44,9 +44,9 @@ export function frameworkError(status: number, cause: unknown, message: string):
     case 415:
       return unsupportedMediaType();
     case 417:
-      return new AppError(ErrorCode.ExpectationFailed, 'Only "Expect: 100-continue" is supported');
+      return expectationFailed();
     case 431:
-      return new AppError(ErrorCode.HeadersTooLarge, 'Request header fields are too large');
+      return headersTooLarge();
     case 401:
       return new AppError(ErrorCode.Unauthenticated, 'Authentication required');
     case 403:
@@ -87,7 +87,7 @@ function invalidJson(): AppError {
   return malformed('Request body is not valid JSON');
 }
 
-function malformedUrl(): AppError {
+export function malformedUrl(): AppError {
   return malformed('The URL is not validly percent-encoded');
 }
 
@@ -97,4 +97,16 @@ export function payloadTooLarge(): AppError {
 
 export function unsupportedMediaType(): AppError {
   return new AppError(ErrorCode.UnsupportedMediaType, 'Unsupported content type: send the body as application/json');
+}
+
+export function headersTooLarge(): AppError {
+  return new AppError(ErrorCode.HeadersTooLarge, 'Request header fields are too large');
+}
+
+export function requestTimeout(): AppError {
+  return new AppError(ErrorCode.RequestTimeout, 'The request was not received in time');
+}
+
+export function expectationFailed(): AppError {
+  return new AppError(ErrorCode.ExpectationFailed, 'Only "Expect: 100-continue" is supported');
 }

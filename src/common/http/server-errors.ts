@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { AppError } from '../errors/app-error';
 import { ErrorCode } from '../errors/error-codes';
 import { errorResponse } from './error-envelope';
+import { expectationFailed, headersTooLarge, malformedUrl as undecodableUrl, requestTimeout } from './framework-errors';
 import { requestIdFrom } from './request-id';
 
 /**
@@ -19,11 +20,11 @@ import { requestIdFrom } from './request-id';
 function clientErrorFor(code: unknown): AppError {
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
-      return new AppError(ErrorCode.HeadersTooLarge, 'Request header fields are too large');
+      return headersTooLarge();
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
       return new AppError(ErrorCode.PayloadTooLarge, 'Chunk extensions are too large');
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return new AppError(ErrorCode.RequestTimeout, 'The request was not received in time');
+      return requestTimeout();
     default:
       return new AppError(ErrorCode.MalformedRequest, 'The request is not valid HTTP/1.1');
   }
@@ -58,11 +59,7 @@ export function answerClientError(error: Error & { code?: unknown; rawPacket?: u
 /** Node's 'checkExpectation' listener: an Expect other than 100-continue gets 417 in the envelope (Node's default has no body). */
 export function answerExpectation(request: IncomingMessage, response: ServerResponse): void {
   const requestId = requestIdFrom(request.headers['x-request-id']);
-  const { statusCode, headers, body } = errorResponse(
-    new AppError(ErrorCode.ExpectationFailed, 'Only "Expect: 100-continue" is supported'),
-    requestId,
-    request.url,
-  );
+  const { statusCode, headers, body } = errorResponse(expectationFailed(), requestId, request.url);
   response.writeHead(statusCode, { ...headers, connection: 'close' });
   response.end(body);
 }
@@ -95,6 +92,6 @@ export function malformedUrl(request: IncomingMessage): AppError | undefined {
     decodeURI(path);
     return undefined;
   } catch {
-    return new AppError(ErrorCode.MalformedRequest, 'The URL is not validly percent-encoded');
+    return undecodableUrl();
   }
 }
