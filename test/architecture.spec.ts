@@ -86,7 +86,7 @@ describe('architecture', () => {
     runtime: ['config', 'database', 'database/schema'],
     cache: ['common', 'config', 'tenancy'],
     storage: ['common', 'config', 'tenancy'],
-    access: ['common', 'tenancy', 'database/schema'],
+    access: ['common', 'config', 'tenancy', 'database/schema'],
     users: ['common', 'database', 'database/schema'],
     members: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access', 'users'],
     'api-keys': ['common', 'tenancy', 'database', 'database/schema', 'access'],
@@ -96,7 +96,7 @@ describe('architecture', () => {
     attachments: ['common', 'config', 'tenancy', 'database', 'database/schema', 'storage', 'access'],
     health: ['common', 'cache', 'storage', 'access'],
     // Request admission sits above the features whose data it checks.
-    admission: ['common', 'config', 'tenancy', 'access', 'auth', 'members', 'api-keys', 'tenants'],
+    admission: ['common', 'config', 'tenancy', 'database', 'access', 'auth', 'members', 'api-keys', 'tenants'],
   };
   const ROOT = '(root)';
 

@@ -1,6 +1,8 @@
 import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { AccessCache } from '../access/access-cache';
+import { apiKeyInvalid, tenantAccessDenied } from '../access/access-errors';
 import { REQUIRED_ACTION } from '../access/can.decorator';
 import { Action, allows } from '../access/permissions';
 import { Principal } from '../access/principal';
@@ -8,13 +10,14 @@ import { ROUTE_ACCESS, RouteAccess } from '../access/route-access.decorator';
 import { isApiKeyLike, parseApiKey } from '../api-keys/api-key-token';
 import { ApiKeysService } from '../api-keys/api-keys.service';
 import { AccessTokenService } from '../auth/access-token.service';
+import { sameDigest, sha256Hex } from '../common/crypto/secret-token';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { BEARER_CHALLENGE, invalidTokenChallenge } from '../common/http/www-authenticate';
 import { AppConfig } from '../config/app-config';
 import { compileTrustProxy, TrustProxyFn, trustedProxyCount } from '../config/trust-proxy';
 import { MembershipsRepository } from '../members/memberships.repository';
-import { Tenant, TenantContext } from '../tenancy/tenant-context';
+import { AccessClaim, Tenant, TenantContext } from '../tenancy/tenant-context';
 import { effectiveHost, parseTenantHeader, sameIdentifier, TenantIdentifier, tenantSlugFromHost } from '../tenancy/tenant-identifier';
 import { TenantResolver } from '../tenants/tenant-resolver.service';
 
@@ -25,6 +28,8 @@ export interface TenantRequest {
   tenant?: Tenant;
   /** Who is calling (a Principal, set on tenant routes); carried into the TenantContext. */
   principal?: unknown;
+  /** The access admitted (set with principal), re-checked by PostgreSQL with the request's statements. */
+  claim?: AccessClaim;
   /** The connection (Fastify and Express both expose the Node socket here). */
   socket?: { remoteAddress?: string };
 }
@@ -33,6 +38,14 @@ interface Verified {
   /** The tenant the credential belongs to (not yet compared with the one the request names). */
   tenant: Tenant;
   principal: { kind: 'user'; userId: string } | Principal;
+  /** Whether the key was read from PostgreSQL on this request (false: from AccessCache). */
+  confirmed?: boolean;
+}
+
+/** A principal whose role is known, and whether PostgreSQL said so on this request. */
+interface Admitted {
+  principal: Principal;
+  confirmed: boolean;
 }
 
 function digest(value: string): Buffer {
@@ -71,15 +84,6 @@ function tenantAmbiguous(): AppError {
   return new AppError(ErrorCode.TenantAmbiguous, 'x-tenant-id and the subdomain name different tenants');
 }
 
-/**
- * One body for "your credential is not for this tenant", whether the tenant the
- * request names exists or not (it is never looked up), and for "you are no
- * longer a member of it".
- */
-function accessDenied(): AppError {
-  return new AppError(ErrorCode.TenantAccessDenied, 'This credential does not give access to the tenant named by the request');
-}
-
 function names(identifier: TenantIdentifier, tenant: Tenant): boolean {
   return identifier.kind === 'id' ? identifier.value === tenant.id : identifier.value === tenant.slug;
 }
@@ -98,6 +102,11 @@ function names(identifier: TenantIdentifier, tenant: Tenant): boolean {
  * TenantContextInterceptor, around pipes, handler and response. Singleton, no
  * request scope: the membership and key lookups run in a TenantContext entered
  * here just for them.
+ *
+ * Roles and keys read here are kept in AccessCache for a few seconds; what was
+ * admitted travels with the request as its AccessClaim, which PostgreSQL
+ * re-checks with every statement (see AccessCache for why that keeps revocation
+ * immediate on every instance).
  */
 @Injectable()
 export class AccessGuard implements CanActivate {
@@ -112,6 +121,7 @@ export class AccessGuard implements CanActivate {
     private readonly tokens: AccessTokenService,
     private readonly memberships: MembershipsRepository,
     private readonly apiKeys: ApiKeysService,
+    private readonly accessCache: AccessCache,
     config: AppConfig,
   ) {
     this.adminKeyDigest = digest(config.adminApiKey);
@@ -154,10 +164,12 @@ export class AccessGuard implements CanActivate {
    * 5. the credential's tenant must be the one named: 403 TENANT_ACCESS_DENIED
    *    (or 400 TENANT_AMBIGUOUS when header and subdomain name different ones);
    * 6. that tenant must be active: 403 TENANT_SUSPENDED, for every credential;
-   * 7. a user must still be a member (read now, not from the token): 403;
-   * 8. the role (membership's or key's) must allow the action: 403 INSUFFICIENT_ROLE.
+   * 7. a user must still be a member (never taken from the token; read from
+   *    PostgreSQL, or from AccessCache and then re-checked with the request's statements): 403;
+   * 8. the role (membership's or key's) must allow the action: 403 INSUFFICIENT_ROLE
+   *    (a cached role that does not allow it is read again first, so a promotion counts at once).
    *
-   * Only then are request.tenant and request.principal set.
+   * Only then are request.tenant, request.principal and request.claim set.
    */
   private async admitToTenant(context: ExecutionContext, request: TenantRequest): Promise<void> {
     // 1. The action.
@@ -183,7 +195,7 @@ export class AccessGuard implements CanActivate {
     const { token } = presented;
 
     // 4. The credential, and the tenant it belongs to.
-    const { tenant, principal } = await (isApiKeyLike(token) ? this.verifyApiKey(token, request.id) : this.verifyAccessToken(token)).catch(
+    const { tenant, principal, confirmed: keyConfirmed } = await (isApiKeyLike(token) ? this.verifyApiKey(token, request.id) : this.verifyAccessToken(token)).catch(
       (error: unknown) => {
         // AccessTokenService's 401 carries no challenge: a token was presented, so it is error="invalid_token".
         throw error instanceof AppError && error.code === ErrorCode.Unauthenticated && !error.headers ? invalidToken(error.message) : error;
@@ -192,14 +204,15 @@ export class AccessGuard implements CanActivate {
 
     // 5. Its tenant is the one named (by every identifier given).
     const matching = named.filter((id) => names(id, tenant)).length;
-    if (matching === 0) throw accessDenied();
+    if (matching === 0) throw tenantAccessDenied();
     if (matching < named.length) throw tenantAmbiguous();
 
     // 6. The tenant is active.
     if (tenant.status !== 'active') throw new AppError(ErrorCode.TenantSuspended, 'Tenant is suspended');
 
-    // 7. A user is still a member; their role is read now.
-    const resolved = principal.kind === 'user' ? await this.withMembership(tenant, principal.userId, request.id) : principal;
+    // 7. A user is still a member, with their current role.
+    const { principal: resolved, confirmed } =
+      principal.kind === 'user' ? await this.withMembership(tenant, principal.userId, action, request.id) : { principal, confirmed: keyConfirmed === true };
 
     // 8. The role allows the action.
     if (!allows(resolved.role, action)) {
@@ -207,6 +220,7 @@ export class AccessGuard implements CanActivate {
     }
     request.tenant = tenant;
     request.principal = Object.freeze(resolved);
+    request.claim = { kind: resolved.kind, id: resolved.id, role: resolved.role, confirmed };
   }
 
   /**
@@ -262,16 +276,29 @@ export class AccessGuard implements CanActivate {
   private async verifyApiKey(token: string, requestId: string | undefined): Promise<Verified> {
     const parsed = parseApiKey(token);
     const tenant = parsed && (await this.resolver.find({ kind: 'id', value: parsed.tenantId }));
-    if (!parsed || !tenant) throw invalidToken('The API key is invalid or revoked');
+    if (!parsed || !tenant) throw apiKeyInvalid();
+    const digest = sha256Hex(token);
+    const cached = this.accessCache.apiKey(parsed.keyId);
+    if (cached && cached.tenantId === tenant.id && sameDigest(cached.digest, digest)) {
+      return { tenant, principal: { kind: 'api-key', id: parsed.keyId, keyId: parsed.keyId, name: cached.name, role: cached.role }, confirmed: false };
+    }
     // Looked up in the scope of the tenant the key names: TenantDb and RLS both confine the lookup to it.
     const key = await TenantContext.run({ tenant, requestId }, () => this.apiKeys.verify(parsed, token));
-    if (!key) throw invalidToken('The API key is invalid or revoked');
-    return { tenant, principal: { kind: 'api-key', id: key.id, keyId: key.id, name: key.name, role: key.role } };
+    if (!key) throw apiKeyInvalid();
+    this.accessCache.rememberApiKey(key.id, { tenantId: tenant.id, digest, name: key.name, role: key.role });
+    return { tenant, principal: { kind: 'api-key', id: key.id, keyId: key.id, name: key.name, role: key.role }, confirmed: true };
   }
 
-  private async withMembership(tenant: Tenant, userId: string, requestId: string | undefined): Promise<Principal> {
+  /** The user's role in the tenant: from AccessCache when it allows the action, else read now. */
+  private async withMembership(tenant: Tenant, userId: string, action: Action, requestId: string | undefined): Promise<Admitted> {
+    const cached = this.accessCache.memberRole(tenant.id, userId);
+    if (cached && allows(cached, action)) return { principal: { kind: 'user', id: userId, userId, role: cached }, confirmed: false };
     const role = await TenantContext.run({ tenant, requestId }, () => this.memberships.findRole(userId));
-    if (!role) throw accessDenied();
-    return { kind: 'user', id: userId, userId, role };
+    if (!role) {
+      this.accessCache.forgetMember(tenant.id, userId);
+      throw tenantAccessDenied();
+    }
+    this.accessCache.rememberMemberRole(tenant.id, userId, role);
+    return { principal: { kind: 'user', id: userId, userId, role }, confirmed: true };
   }
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { AccessModule } from '../access/access.module';
 import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { AuthModule } from '../auth/auth.module';
 import { MembersModule } from '../members/members.module';
@@ -14,7 +15,7 @@ import { TenantContextInterceptor } from './tenant-context.interceptor';
  * them imports it.
  */
 @Module({
-  imports: [TenantsModule, AuthModule, MembersModule, ApiKeysModule],
+  imports: [AccessModule, TenantsModule, AuthModule, MembersModule, ApiKeysModule],
   providers: [
     { provide: APP_GUARD, useClass: AccessGuard },
     { provide: APP_INTERCEPTOR, useClass: TenantContextInterceptor },

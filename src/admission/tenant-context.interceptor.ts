@@ -1,19 +1,57 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
-import { Observable } from 'rxjs';
+import { catchError, concatMap, from, Observable, throwError } from 'rxjs';
+import { AccessCache } from '../access/access-cache';
+import { claimRefusal } from '../access/access-errors';
+import { TenantDb } from '../database/tenant-db';
+import { AccessClaim, TenantContext, TenantScope } from '../tenancy/tenant-context';
 import { TenantRequest } from './access.guard';
-import { TenantContext } from '../tenancy/tenant-context';
 
 /**
  * Enters the tenant context with run() around everything after the guards:
  * pipes, the handler and the response stream. Nest binds the handler chain to
  * the async context current when next.handle() is called, so everything the
  * handler awaits sees this tenant, and concurrent requests never share a store.
+ *
+ * It also closes the one gap of admitting from AccessCache: a request whose
+ * claim PostgreSQL never saw (admitted from the cache, and no statement sent,
+ * e.g. a read served from the document cache) is confirmed with one statement
+ * before its answer leaves. When PostgreSQL refuses a claim, the request gets
+ * the answer AccessGuard would have given (access-errors.ts), and this instance
+ * forgets the cached credential so the next request is judged afresh.
  */
 @Injectable()
 export class TenantContextInterceptor implements NestInterceptor {
+  constructor(
+    private readonly db: TenantDb,
+    private readonly accessCache: AccessCache,
+  ) {}
+
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const request = context.switchToHttp().getRequest<TenantRequest>();
     if (!request.tenant) return next.handle();
-    return TenantContext.run({ tenant: request.tenant, requestId: request.id, principal: request.principal }, () => next.handle());
+    const scope: TenantScope = { tenant: request.tenant, requestId: request.id, principal: request.principal, claim: request.claim };
+    const claim = request.claim;
+    return TenantContext.run(scope, () => {
+      const handled = next.handle();
+      if (!claim) return handled;
+      return handled.pipe(
+        concatMap((value) => (claim.confirmed ? [value] : from(TenantContext.run(scope, () => this.confirm(value))))),
+        catchError((error: unknown) => {
+          const refusal = claimRefusal(error);
+          if (refusal) this.forget(scope.tenant.id, claim);
+          return throwError(() => refusal ?? error);
+        }),
+      );
+    });
+  }
+
+  private async confirm<T>(value: T): Promise<T> {
+    await this.db.confirmClaim();
+    return value;
+  }
+
+  private forget(tenantId: string, claim: AccessClaim): void {
+    if (claim.kind === 'user') this.accessCache.forgetMember(tenantId, claim.id);
+    else this.accessCache.forgetApiKey(claim.id);
   }
 }

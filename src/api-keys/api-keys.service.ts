@@ -4,6 +4,7 @@ import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { decodeCursor, Page, toPage } from '../common/http/cursor';
 import { ApiKeyRow, MembershipRole } from '../database/schema';
+import { AccessCache } from '../access/access-cache';
 import { mayManageRole } from '../access/permissions';
 import { Principal } from '../access/principal';
 import { sameDigest, sha256Hex } from '../common/crypto/secret-token';
@@ -45,7 +46,10 @@ const toView = (row: ApiKeyRow): ApiKeyView => ({
 
 @Injectable()
 export class ApiKeysService {
-  constructor(private readonly keys: ApiKeysRepository) {}
+  constructor(
+    private readonly keys: ApiKeysRepository,
+    private readonly accessCache: AccessCache,
+  ) {}
 
   async create(input: CreateApiKeyInput, actor: Principal): Promise<CreatedApiKey> {
     if (!mayManageRole(actor.role, input.role)) {
@@ -70,6 +74,7 @@ export class ApiKeysService {
       throw new AppError(ErrorCode.InsufficientRole, 'Only an owner can revoke a key with the owner role');
     }
     await this.keys.revoke(id);
+    this.accessCache.forgetApiKey(id);
   }
 
   /**

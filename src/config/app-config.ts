@@ -25,6 +25,8 @@ export class AppConfig {
     jwtIssuer: string;
     jwtAudience: string;
     accessTokenTtlSeconds: number;
+    /** How long admitted roles and API keys may be served from memory (0: never). */
+    accessCacheTtlMs: number;
     loginThrottle: { maxFailuresPerAccount: number; maxFailuresPerAddress: number; windowSeconds: number };
     invitationTtlHours: number;
   };
@@ -69,6 +71,7 @@ export class AppConfig {
       jwtIssuer: env.JWT_ISSUER,
       jwtAudience: env.JWT_AUDIENCE,
       accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
+      accessCacheTtlMs: env.ACCESS_CACHE_TTL_MS,
       loginThrottle: {
         maxFailuresPerAccount: env.LOGIN_MAX_FAILURES_PER_ACCOUNT,
         maxFailuresPerAddress: env.LOGIN_MAX_FAILURES_PER_ADDRESS,

@@ -67,6 +67,13 @@ export const envSchema = z
     JWT_AUDIENCE: z.string().min(1).max(200).default('tenancy-api'),
     /** Lifetime of an access token. Revocation does not wait for it: membership is checked on every request. */
     ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
+    /**
+     * How long an instance may admit a user's membership role or an API key from memory instead
+     * of reading it first (0: always read). Revocation does not wait for it: every statement of the
+     * request re-checks the claim in PostgreSQL (tenancy_enter), and a request that runs none is
+     * confirmed before it answers.
+     */
+    ACCESS_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
     /** Failed sign-ins allowed per account (email) and per client address within the window; then 429. */
     LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).max(10_000).default(5),
     LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(30),

@@ -1,4 +1,4 @@
-import { and, Column, eq, getTableColumns, is, SQL, Subquery, Table } from 'drizzle-orm';
+import { and, Column, eq, getTableColumns, is, sql, SQL, Subquery, Table } from 'drizzle-orm';
 import { drizzle, NodePgDatabase, NodePgQueryResultHKT } from 'drizzle-orm/node-postgres';
 import type {
   AnyPgSelect,
@@ -315,6 +315,15 @@ export class TenantDb {
   transaction<T>(fn: (tx: TenantDb) => Promise<T>): Promise<T> {
     return this.runTransaction(fn);
   }
+
+  /**
+   * One statement that reads nothing, so PostgreSQL checks the unit of work's
+   * AccessClaim (tenancy_enter) for a request that needed no data; throws as any
+   * statement would when the claim no longer holds.
+   */
+  async confirmClaim(): Promise<void> {
+    await this.db.execute(sql`select 1`);
+  }
 }
 
 /**
@@ -326,9 +335,10 @@ class TenantBatchClient {
 
   query(config: string | { text: string; rowMode?: 'array'; types?: StatementConfig['types'] }, values?: unknown[]): Promise<pg.QueryResult> {
     const tenantId = TenantContext.currentId();
+    const claim = TenantContext.scope()?.claim;
     const statement = typeof config === 'string' ? { text: config } : config;
     return withClient(this.pool, (client) =>
-      queryForTenant(client, tenantId, { text: statement.text, values, rowMode: statement.rowMode, types: statement.types }),
+      queryForTenant(client, tenantId, { text: statement.text, values, rowMode: statement.rowMode, types: statement.types }, claim),
     );
   }
 }
@@ -339,7 +349,8 @@ export function createTenantDb(pool: pg.Pool): TenantDb {
   // its type asks for a pg.Pool or pg.Client.
   const db = drizzle({ client: new TenantBatchClient(pool) as unknown as pg.Pool, schema });
   const runTransaction = async <T>(fn: (tx: TenantDb) => Promise<T>): Promise<T> => {
-    return inTransaction(pool, { name: 'app.tenant_id', uuid: TenantContext.currentId() }, async (client) => {
+    const scope = TenantContext.scope();
+    return inTransaction(pool, { name: 'app.tenant_id', uuid: TenantContext.currentId(), claim: scope?.claim }, async (client) => {
       let open = true;
       try {
         return await fn(tenantDbInTransaction(client, () => {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AccessModule } from '../access/access.module';
 import { UsersModule } from '../users/users.module';
 import { InvitationsRepository } from './invitations.repository';
 import { InvitationsService } from './invitations.service';
@@ -7,7 +8,7 @@ import { MembershipsRepository } from './memberships.repository';
 import { MembersService } from './members.service';
 
 @Module({
-  imports: [UsersModule],
+  imports: [AccessModule, UsersModule],
   controllers: [MembersController],
   providers: [MembershipsRepository, InvitationsRepository, InvitationsService, MembersService],
   exports: [MembershipsRepository, InvitationsService, MembersService],

@@ -5,7 +5,8 @@ import { decodeCursor, Page, toPage } from '../common/http/cursor';
 import { MembershipRole } from '../database/schema';
 import { TenantDb } from '../database/tenant-db';
 import { PlatformTransaction } from '../database/transactions';
-import { Tenant } from '../tenancy/tenant-context';
+import { Tenant, TenantContext } from '../tenancy/tenant-context';
+import { AccessCache } from '../access/access-cache';
 import { Principal } from '../access/principal';
 import { mayManageRole } from '../access/permissions';
 import { PasswordHasher } from '../users/password-hasher';
@@ -74,6 +75,7 @@ export class MembersService {
     private readonly users: UsersRepository,
     private readonly hasher: PasswordHasher,
     private readonly db: TenantDb,
+    private readonly accessCache: AccessCache,
   ) {}
 
   async list(query: ListQuery): Promise<Page<MemberView>> {
@@ -134,7 +136,9 @@ export class MembersService {
   }
 
   async changeRole(userId: string, role: MembershipRole, actor: Principal): Promise<MemberView> {
-    await this.db.transaction(async (tx) => {
+    // The answer is read in the same transaction: after the actor lowers their own role, a new
+    // statement would be refused (the request's claim is the role it was admitted with).
+    const changed = await this.db.transaction(async (tx) => {
       const locked = await this.memberships.lockOwnersAnd(tx, userId, ...actingUser(actor));
       const target = locked.find((m) => m.userId === userId);
       if (!target) throw AppError.notFound('Member');
@@ -142,8 +146,10 @@ export class MembersService {
       if (!mayManageRole(actorRole, target.role) || !mayManageRole(actorRole, role)) throw insufficientRole();
       if (target.role === 'owner' && role !== 'owner') assertAnotherOwner(locked, userId);
       await this.memberships.updateRole(tx, userId, role);
+      return this.get(userId, tx);
     });
-    return this.get(userId);
+    this.accessCache.forgetMember(TenantContext.currentId(), userId);
+    return changed;
   }
 
   async remove(userId: string, actor: Principal): Promise<void> {
@@ -155,6 +161,7 @@ export class MembersService {
       if (target.role === 'owner') assertAnotherOwner(locked, userId);
       await this.memberships.delete(tx, userId);
     });
+    this.accessCache.forgetMember(TenantContext.currentId(), userId);
   }
 
   async get(userId: string, db?: TenantDb): Promise<MemberView> {

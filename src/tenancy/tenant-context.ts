@@ -12,6 +12,29 @@ export interface TenantScope {
   requestId?: string;
   /** Filled by admission (the Principal of src/access) for HTTP requests. */
   principal?: unknown;
+  /** What admission let in, re-checked by PostgreSQL with every statement of the unit of work. */
+  claim?: AccessClaim;
+}
+
+/**
+ * The access a request was admitted with. Admission may read it from a short
+ * in-process cache (src/access/access-cache.ts), so the database layer sends it
+ * along with every statement of the request (tenancy_enter(), migration 0007):
+ * a removed member, a revoked key or a lowered role is refused by PostgreSQL in
+ * the same round trip, whatever any instance's cache still holds.
+ */
+export interface AccessClaim {
+  readonly kind: 'user' | 'api-key';
+  /** The user id or the API key id. */
+  readonly id: string;
+  /** One of the membership roles (viewer, member, admin, owner). */
+  readonly role: string;
+  /**
+   * Whether PostgreSQL has confirmed the claim during this unit of work (admission
+   * read it there, or a statement carrying it succeeded). A request that ends
+   * without confirmation is confirmed before it answers (TenantContextInterceptor).
+   */
+  confirmed: boolean;
 }
 
 /** Reading the tenant outside a tenant scope is a bug; it must fail, never fall back to "all tenants". */

@@ -40,6 +40,8 @@ export enum ErrorCode {
   Conflict = 'CONFLICT',
   /** The change would leave the tenant without an owner. */
   LastOwner = 'LAST_OWNER',
+  /** The caller's role was lowered after the request was admitted: nothing was done; send it again. */
+  AccessChanged = 'ACCESS_CHANGED',
   TooManyRequests = 'TOO_MANY_REQUESTS',
   ServiceUnavailable = 'SERVICE_UNAVAILABLE',
   /** File storage (S3 or disk) unreachable or failing; retry after Retry-After. */
@@ -79,6 +81,7 @@ export function httpStatusFor(code: ErrorCode): number {
       return 408;
     case ErrorCode.Conflict:
     case ErrorCode.LastOwner:
+    case ErrorCode.AccessChanged:
       return 409;
     case ErrorCode.PayloadTooLarge:
       return 413;

@@ -3,6 +3,7 @@ import { AppError } from '../../common/errors/app-error';
 import { isPgServerError } from '../../common/errors/database-errors';
 import { ErrorCode } from '../../common/errors/error-codes';
 import { UUID_PATTERN } from '../../common/uuid';
+import type { AccessClaim } from '../../tenancy/tenant-context';
 
 export interface PoolOptions {
   url: string;
@@ -55,6 +56,22 @@ export interface LocalSetting {
   name: 'app.tenant_id' | 'app.user_id';
   /** Must be a UUID: it is written into the BEGIN statement as a literal. */
   uuid: string;
+  /** For the tenant of an admitted request: checked by tenancy_enter() right after BEGIN (see AccessClaim). */
+  claim?: AccessClaim;
+}
+
+const CLAIM_KINDS: ReadonlySet<string> = new Set(['user', 'api-key']);
+const ROLE_PATTERN = /^[a-z]+$/;
+
+/** The statement after BEGIN. Every value is validated before it is spliced in as a literal: none can carry a quote. */
+function enterStatement(setting: LocalSetting): string {
+  if (!UUID_PATTERN.test(setting.uuid)) throw new Error(`${setting.name} must be a UUID`);
+  const { claim } = setting;
+  if (!claim) return `select set_config('${setting.name}', '${setting.uuid}', true)`;
+  if (setting.name !== 'app.tenant_id' || !CLAIM_KINDS.has(claim.kind) || !UUID_PATTERN.test(claim.id) || !ROLE_PATTERN.test(claim.role)) {
+    throw new Error('an access claim must name a tenant, a principal kind, a UUID and a role');
+  }
+  return `select 1 where not public.tenancy_enter('${setting.uuid}', '${claim.kind}', '${claim.id}', '${claim.role}')`;
 }
 
 /**
@@ -66,12 +83,12 @@ export interface LocalSetting {
  * error inside the transaction) is reported as a failure, never as success.
  */
 export async function inTransaction<T>(pool: pg.Pool, setting: LocalSetting | null, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  // Validated before it is spliced into SQL: a UUID cannot carry a quote.
-  if (setting && !UUID_PATTERN.test(setting.uuid)) throw new Error(`${setting.name} must be a UUID`);
+  const begin = setting ? `begin; ${enterStatement(setting)}` : 'begin';
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await client.query(setting ? `begin; select set_config('${setting.name}', '${setting.uuid}', true)` : 'begin');
+    await client.query(begin);
+    if (setting?.claim) setting.claim.confirmed = true;
     const result = await fn(client);
     let commit: pg.QueryResult;
     try {

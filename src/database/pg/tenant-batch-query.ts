@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import type { AccessClaim } from '../../tenancy/tenant-context';
 // pg's row parser; the same one pg.Query uses, so rows come back exactly as pg would build them.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Result: new (rowMode?: string, types?: unknown) => PgResult = require('pg/lib/result');
@@ -11,6 +12,13 @@ const Result: new (rowMode?: string, types?: unknown) => PgResult = require('pg/
  *   Parse/Bind/Execute  select 1 where set_config('app.tenant_id', $1, true) is null
  *   Parse/Bind/Describe/Execute  <the statement>
  *   Sync
+ *
+ * For a request admitted with a claim (a user's role or an API key, see
+ * AccessClaim), the first statement is `tenancy_enter(tenant, kind, id, role)`
+ * instead: it sets the tenant the same way and raises (TA401/TA403/TA409) when
+ * the claim no longer holds. PostgreSQL skips everything after an error until
+ * the Sync, so the statement never runs for a removed member or a revoked key,
+ * and the check costs no extra round trip.
  *
  * Everything up to a Sync runs in one implicit transaction, so the
  * transaction-local set_config applies to the statement and ends with it. No
@@ -55,6 +63,8 @@ export interface StatementConfig {
 
 const SET_TENANT_SQL = "select 1 where set_config('app.tenant_id', $1, true) is null";
 const SET_TENANT_NAME = 'tenancy_set_tenant';
+const ENTER_WITH_CLAIM_SQL = 'select 1 where not public.tenancy_enter($1, $2, $3, $4)';
+const ENTER_WITH_CLAIM_NAME = 'tenancy_enter_claim';
 
 /** Bounded so a query shape built from user input (e.g. IN lists) cannot grow server memory forever. */
 const MAX_NAMED_STATEMENTS = 1000;
@@ -98,6 +108,7 @@ export class TenantBatchQuery {
   constructor(
     private readonly tenantId: string,
     private readonly statement: StatementConfig,
+    private readonly claim?: AccessClaim,
   ) {
     this.text = statement.text;
     this.result = new Result(statement.rowMode, statement.types ?? pg.types);
@@ -116,7 +127,9 @@ export class TenantBatchQuery {
     }
     connection.stream.cork?.();
     try {
-      this.sendStatement(connection, prepared, SET_TENANT_NAME, SET_TENANT_SQL, [this.tenantId], false);
+      const claim = this.claim;
+      if (claim) this.sendStatement(connection, prepared, ENTER_WITH_CLAIM_NAME, ENTER_WITH_CLAIM_SQL, [this.tenantId, claim.kind, claim.id, claim.role], false);
+      else this.sendStatement(connection, prepared, SET_TENANT_NAME, SET_TENANT_SQL, [this.tenantId], false);
       const name = statementNameFor(this.statement.text);
       this.sendStatement(connection, prepared, name, this.statement.text, this.statement.values ?? [], true);
       connection.sync();
@@ -199,6 +212,7 @@ export class TenantBatchQuery {
     this.settled = true;
     const prepared = this.connection && preparedByConnection.get(this.connection);
     for (const name of this.parsedHere) prepared?.set(name, 'ready');
+    if (this.claim) this.claim.confirmed = true;
     this.resolveFn(this.result as unknown as pg.QueryResult);
     this.callback?.(null, this.result);
   }
@@ -220,8 +234,9 @@ export function queryForTenant(
   client: pg.PoolClient | pg.Client,
   tenantId: string,
   statement: StatementConfig,
+  claim?: AccessClaim,
 ): Promise<pg.QueryResult> {
-  const query = new TenantBatchQuery(tenantId, statement);
+  const query = new TenantBatchQuery(tenantId, statement, claim);
   // pg's typings do not describe custom submittables; pg.Query's own shape is what it checks for.
   void (client as unknown as { query(q: unknown): unknown }).query(query);
   return query.promise;
