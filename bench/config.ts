@@ -1,3 +1,6 @@
+import path from 'node:path';
+import { RouteId, ROUTES } from './report';
+
 /**
  * Benchmark settings: defaults < environment (BENCH_*) < command-line flags.
  * The defaults keep `npm run bench` to a few minutes on a 2-core machine; the
@@ -5,6 +8,8 @@
  *
  *   npm run bench -- --tenants 10,10000            (100 documents per tenant: 1,000,000 rows)
  *   BENCH_TENANTS=10,10000 npm run bench
+ *
+ * `npm run bench -- --help` lists every setting (OPTIONS below).
  */
 
 export interface BenchConfig {
@@ -21,6 +26,14 @@ export interface BenchConfig {
   activeTenants: number;
   /** API connection pool size (DB_POOL_SIZE), the same for every variant's pool. */
   poolSize: number;
+  /** Variant ids to run; undefined => every variant. Checked against the variants in bench/variants.ts. */
+  variants?: string[];
+  /** Routes to measure, in ROUTES order whatever order they were given in. */
+  routes: RouteId[];
+  /** Where to write each server's CPU profile and its summary; undefined => no profiling. */
+  profileDir?: string;
+  /** Extra node flags for every server process. */
+  nodeArgs: string[];
   /** Superuser URL of an existing server; unset => an embedded PostgreSQL in a temp dir. */
   databaseUrl?: string;
   /** Skip the Express server (adapter comparison). */
@@ -28,51 +41,123 @@ export interface BenchConfig {
   resultsDir: string;
 }
 
-const FLAGS: Record<string, keyof BenchConfig> = {
-  '--tenants': 'tenants',
-  '--docs-per-tenant': 'docsPerTenant',
-  '--duration': 'durationSeconds',
-  '--warmup': 'warmupSeconds',
-  '--rounds': 'rounds',
-  '--connections': 'connections',
-  '--active-tenants': 'activeTenants',
-  '--pool-size': 'poolSize',
-  '--results-dir': 'resultsDir',
-};
+/** A bad flag or value: reported without a stack trace, exit code 2. */
+export class UsageError extends Error {}
 
-const ENV: Record<string, keyof BenchConfig> = {
-  BENCH_TENANTS: 'tenants',
-  BENCH_DOCS_PER_TENANT: 'docsPerTenant',
-  BENCH_DURATION: 'durationSeconds',
-  BENCH_WARMUP: 'warmupSeconds',
-  BENCH_ROUNDS: 'rounds',
-  BENCH_CONNECTIONS: 'connections',
-  BENCH_ACTIVE_TENANTS: 'activeTenants',
-  BENCH_POOL_SIZE: 'poolSize',
-  BENCH_RESULTS_DIR: 'resultsDir',
-};
+interface Option {
+  /** Command-line flag; undefined for settings only the environment can give. */
+  flag?: string;
+  /** What the flag takes, for --help; undefined for a flag without a value. */
+  arg?: string;
+  env: string;
+  /** The value a flag without a value stands for, in the environment variable's terms. */
+  flagValue?: string;
+  help: string;
+  /** The default, as --help shows it. */
+  shown: (defaults: BenchConfig) => string;
+  set: (config: BenchConfig, raw: string, name: string) => void;
+}
 
 function positiveInt(name: string, raw: string): number {
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer (got "${raw}")`);
+  if (!Number.isInteger(value) || value < 1) throw new UsageError(`${name} must be a positive integer (got "${raw}")`);
   return value;
 }
 
-function assign(config: BenchConfig, key: keyof BenchConfig, name: string, raw: string): void {
-  switch (key) {
-    case 'tenants':
-      config.tenants = raw.split(',').map((part) => positiveInt(name, part.trim()));
-      return;
-    case 'resultsDir':
-      config.resultsDir = raw;
-      return;
-    default:
-      (config as unknown as Record<string, number>)[key] = positiveInt(name, raw);
-  }
-}
+const list = (raw: string) => raw.split(',').map((part) => part.trim()).filter(Boolean);
 
-export function parseBenchConfig(argv: string[], env: Record<string, string | undefined>, resultsDir: string): BenchConfig {
-  const config: BenchConfig = {
+const intOption = (flag: string, env: string, key: keyof BenchConfig, arg: string, help: string): Option => ({
+  flag,
+  arg,
+  env,
+  help,
+  shown: (defaults) => String(defaults[key]),
+  set: (config, raw, name) => ((config as unknown as Record<string, number>)[key] = positiveInt(name, raw)),
+});
+
+const OPTIONS: Option[] = [
+  {
+    flag: '--tenants',
+    arg: 'N[,N...]',
+    env: 'BENCH_TENANTS',
+    help: 'datasets to build, by tenant count; the first carries the full comparison, each further one adds a scoped@N variant',
+    shown: (defaults) => defaults.tenants.join(','),
+    set: (config, raw, name) => (config.tenants = list(raw).map((part) => positiveInt(name, part))),
+  },
+  intOption('--docs-per-tenant', 'BENCH_DOCS_PER_TENANT', 'docsPerTenant', 'N', 'documents seeded per tenant'),
+  intOption('--duration', 'BENCH_DURATION', 'durationSeconds', 'SECONDS', 'measured seconds per variant, route and round'),
+  intOption('--warmup', 'BENCH_WARMUP', 'warmupSeconds', 'SECONDS', 'unrecorded load per variant and route before the rounds'),
+  intOption('--rounds', 'BENCH_ROUNDS', 'rounds', 'N', 'rounds; each runs every variant once per route, in a rotated order'),
+  intOption('--connections', 'BENCH_CONNECTIONS', 'connections', 'N', 'autocannon connections'),
+  intOption('--active-tenants', 'BENCH_ACTIVE_TENANTS', 'activeTenants', 'N', 'tenants receiving traffic, spread evenly over each dataset'),
+  intOption('--pool-size', 'BENCH_POOL_SIZE', 'poolSize', 'N', 'database pool size of every server (DB_POOL_SIZE)'),
+  {
+    flag: '--variants',
+    arg: 'ID[,ID...]',
+    env: 'BENCH_VARIANTS',
+    help: 'run only these variants (ids above); the bare floor is added whenever an API variant runs (every ratio is taken against it)',
+    shown: () => 'all',
+    // The raw ids: which ids exist depends on --tenants and --no-express (bench/variants.ts checks them).
+    set: (config, raw, name) => {
+      const ids = list(raw);
+      if (ids.length === 0) throw new UsageError(`${name} needs at least one variant id`);
+      config.variants = ids;
+    },
+  },
+  {
+    flag: '--routes',
+    arg: 'ROUTE[,ROUTE...]',
+    env: 'BENCH_ROUTES',
+    help: `measure only these routes (${ROUTES.join(', ')})`,
+    shown: (defaults) => defaults.routes.join(','),
+    set: (config, raw, name) => {
+      const wanted = list(raw);
+      const unknown = wanted.filter((route) => !(ROUTES as string[]).includes(route));
+      if (unknown.length > 0) throw new UsageError(`${name}: unknown route(s) ${unknown.join(', ')}. Known: ${ROUTES.join(', ')}`);
+      if (wanted.length === 0) throw new UsageError(`${name} needs at least one route (${ROUTES.join(', ')})`);
+      config.routes = ROUTES.filter((route) => wanted.includes(route));
+    },
+  },
+  {
+    flag: '--profile',
+    arg: 'DIR',
+    env: 'BENCH_PROFILE_DIR',
+    help: 'run every server under --cpu-prof (DIR/<variant>/) and write DIR/<variant>.txt: top functions by self and inclusive time over the measured runs',
+    shown: () => 'off',
+    set: (config, raw) => (config.profileDir = path.resolve(raw)),
+  },
+  {
+    flag: '--results-dir',
+    arg: 'DIR',
+    env: 'BENCH_RESULTS_DIR',
+    help: 'where latest.{md,json} and the timestamped copies go',
+    shown: (defaults) => path.relative(process.cwd(), defaults.resultsDir) || '.',
+    set: (config, raw) => (config.resultsDir = raw),
+  },
+  {
+    flag: '--no-express',
+    env: 'BENCH_EXPRESS',
+    flagValue: '0',
+    help: 'skip the scoped (Express) variant',
+    shown: () => 'Express variant runs',
+    set: (config, raw) => (config.express = raw !== '0'),
+  },
+  {
+    env: 'BENCH_DATABASE_URL',
+    help: 'superuser URL of an existing PostgreSQL to use instead of an embedded one',
+    shown: () => 'embedded PostgreSQL in a temp dir',
+    set: (config, raw) => (config.databaseUrl = raw),
+  },
+  {
+    env: 'BENCH_API_NODE_ARGS',
+    help: 'extra node flags for every server process, space-separated (e.g. "--max-old-space-size=256")',
+    shown: () => 'none',
+    set: (config, raw) => (config.nodeArgs = raw.split(' ').filter(Boolean)),
+  },
+];
+
+export function defaults(resultsDir: string): BenchConfig {
+  return {
     tenants: [10],
     docsPerTenant: 100,
     // 20 s per variant and route in all, as 4 short rounds rather than 2 long ones: on a shared
@@ -83,25 +168,53 @@ export function parseBenchConfig(argv: string[], env: Record<string, string | un
     connections: 16,
     activeTenants: 100,
     poolSize: 10,
-    databaseUrl: env.BENCH_DATABASE_URL || undefined,
-    express: env.BENCH_EXPRESS !== '0',
+    routes: [...ROUTES],
+    nodeArgs: [],
+    express: true,
     resultsDir,
   };
-  for (const [name, key] of Object.entries(ENV)) {
-    const raw = env[name];
-    if (raw) assign(config, key, name, raw);
+}
+
+export function wantsHelp(argv: string[]): boolean {
+  return argv.includes('--help') || argv.includes('-h');
+}
+
+/** `variantIds`: the ids --variants accepts with the default --tenants (bench/variants.ts). */
+export function benchUsage(resultsDir: string, variantIds: string[]): string {
+  const base = defaults(resultsDir);
+  const lines = [
+    'Usage: npm run bench -- [flags]',
+    '',
+    'Each setting is also read from the environment variable shown; a flag wins over the environment.',
+    `Variants: ${variantIds.join(', ')}, and scoped@N for each further --tenants dataset.`,
+    `Routes: ${ROUTES.join(', ')}.`,
+    '',
+  ];
+  for (const option of OPTIONS) {
+    const name = option.flag ? `${option.flag}${option.arg ? ` ${option.arg}` : ''}` : `${option.env}=...`;
+    const source = option.flag ? `env ${option.env}${option.flagValue === undefined ? '' : `=${option.flagValue}`}` : 'environment only';
+    lines.push(`  ${name}`, `      ${option.help}`, `      default: ${option.shown(base)}; ${source}`);
+  }
+  lines.push('  --help, -h', '      print this and exit', '');
+  return lines.join('\n');
+}
+
+export function parseBenchConfig(argv: string[], env: Record<string, string | undefined>, resultsDir: string): BenchConfig {
+  const config = defaults(resultsDir);
+  for (const option of OPTIONS) {
+    const raw = env[option.env];
+    if (raw) option.set(config, raw, option.env);
   }
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
-    if (flag === '--no-express') {
-      config.express = false;
-      continue;
+    const option = OPTIONS.find((candidate) => candidate.flag === flag);
+    if (!option) {
+      const known = OPTIONS.flatMap((candidate) => (candidate.flag ? [candidate.flag] : []));
+      throw new UsageError(`Unknown flag ${flag}. Known: ${known.join(', ')}, --help`);
     }
-    const key = FLAGS[flag];
-    if (!key) throw new Error(`Unknown flag ${flag}. Known: ${Object.keys(FLAGS).join(', ')}, --no-express`);
-    const raw = inline ?? argv[++i];
-    if (raw === undefined) throw new Error(`${flag} needs a value`);
-    assign(config, key, flag, raw);
+    const raw = option.arg ? (inline ?? argv[++i]) : option.flagValue!;
+    if (raw === undefined) throw new UsageError(`${flag} needs a value`);
+    option.set(config, raw, flag);
   }
   return config;
 }

@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { newApiKey } from '../src/api-keys/api-key-token';
 import { PasswordHasher } from '../src/users/password-hasher';
 import { withClient } from './postgres';
 
@@ -59,4 +60,30 @@ export async function obtainCredentials(
     headers.set(tenant.id, { 'x-tenant-id': tenant.id, authorization: `Bearer ${body.accessToken}` });
   }
   return headers;
+}
+
+/**
+ * The headers of the API-key variant: one key per tenant that receives
+ * traffic, role member (what the JWT's member has), made by the app's own
+ * newApiKey (format and SHA-256 as POST /api-keys stores them) and inserted as
+ * the superuser: creating keys through the API would need an admin's session,
+ * which the bench has no other use for. The guard then verifies each request's
+ * key as in production: a primary-key lookup in the key's tenant, compared in
+ * constant time.
+ */
+export async function createApiKeys(superuserDbUrl: string, tenants: Array<{ id: string }>): Promise<Map<string, Record<string, string>>> {
+  const keys = tenants.map((tenant) => {
+    const id = randomUUID();
+    return { id, tenantId: tenant.id, ...newApiKey(id, tenant.id) };
+  });
+  await withClient(superuserDbUrl, async (client) => {
+    await client.query(
+      `insert into api_keys (tenant_id, id, name, role, prefix, secret_hash)
+       select tenant_id, id, 'bench traffic', 'member', prefix, secret_hash
+       from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) as k(tenant_id, id, prefix, secret_hash)`,
+      [keys.map((k) => k.tenantId), keys.map((k) => k.id), keys.map((k) => k.prefix), keys.map((k) => k.secretHash)],
+    );
+    await client.query('analyze api_keys');
+  });
+  return new Map(keys.map((k) => [k.tenantId, { 'x-tenant-id': k.tenantId, authorization: `Bearer ${k.key}` }]));
 }

@@ -1,7 +1,7 @@
 /**
  * The load generator, in its own process (forked by run.ts for each measured
- * run): autocannon against one URL, each request picking a (path, headers)
- * target at random from the list it was given.
+ * run): autocannon against one URL, each request picking a (path, headers,
+ * body) target at random from the list it was given.
  *
  * Latency percentiles are computed here from every 2xx response time
  * (autocannon's own histogram rounds to whole milliseconds, too coarse for
@@ -29,6 +29,8 @@ interface AutocannonResult {
 export interface LoadTarget {
   path: string;
   headers: Record<string, string>;
+  /** A JSON body, sent as a POST; absent: a GET. */
+  json?: string;
 }
 
 export interface LoadRequest {
@@ -85,10 +87,15 @@ async function run(request: LoadRequest): Promise<LoadResult> {
     requests: [
       {
         method: 'GET',
-        setupRequest: (req: { path: string; headers: Record<string, string> }) => {
+        setupRequest: (req: { method: string; path: string; headers: Record<string, string>; body?: string }) => {
           const target = request.targets[Math.floor(next() * request.targets.length)];
           req.path = target.path;
           req.headers = { ...req.headers, ...target.headers };
+          if (target.json !== undefined) {
+            req.method = 'POST';
+            req.headers['content-type'] = 'application/json';
+            req.body = target.json;
+          }
           return req;
         },
       },

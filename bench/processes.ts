@@ -17,10 +17,18 @@ export interface ApiServer {
   stop(): Promise<void>;
 }
 
-/** `script`: server.js (the API), or one of the reference servers (bare-server.js, hello-fastify.js, hello-nest.js). */
-export async function startApiServer(name: string, env: Record<string, string>, timeoutMs = 60_000, script = 'server.js'): Promise<ApiServer> {
-  // BENCH_API_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the servers.
-  const execArgv = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean);
+export interface ServerOptions {
+  /** server.js (the API), or one of the reference servers (bare-server.js, hello-fastify.js, hello-nest.js). */
+  script: string;
+  /** Node flags of the server process (e.g. --cpu-prof). */
+  execArgv: string[];
+  startTimeoutMs?: number;
+  /** How long stop() waits for a clean exit before SIGKILL (a profiled process writes its profile on exit). */
+  stopTimeoutMs?: number;
+}
+
+export async function startApiServer(name: string, env: Record<string, string>, options: ServerOptions): Promise<ApiServer> {
+  const { script, execArgv, startTimeoutMs: timeoutMs = 60_000, stopTimeoutMs } = options;
   const child = fork(path.join(DIST, script), [], { env, execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   const lines: string[] = [];
   const keep = (chunk: Buffer) => {
@@ -45,7 +53,7 @@ export async function startApiServer(name: string, env: Record<string, string>, 
     url: `http://127.0.0.1:${port}`,
     pid: child.pid!,
     output: () => lines.join('\n'),
-    stop: () => stopChild(child),
+    stop: () => stopChild(child, stopTimeoutMs),
   };
 }
 

@@ -3,13 +3,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BenchConfig, parseBenchConfig } from './config';
-import { obtainCredentials } from './credentials';
+import { BenchConfig, benchUsage, defaults, parseBenchConfig, UsageError, wantsHelp } from './config';
+import { createApiKeys, obtainCredentials } from './credentials';
 import type { LoadResult, LoadTarget } from './load';
 import { BenchDatabase, createBenchDatabase, startServer, withClient } from './postgres';
+import { findProfile, nowMicros, summariseProfile, Window } from './profile';
 import { ApiServer, cpuMeter, rssMb, runLoad, sampleRss, startApiServer } from './processes';
-import { BenchReport, MeasuredRun, renderMarkdown, RouteId, ROUTES, summarise, VariantInfo } from './report';
+import { BenchReport, MeasuredRun, renderMarkdown, RouteId, ROUTES, summarise } from './report';
 import { sampleTraffic, seedDataset, TrafficSample } from './seed';
+import { planVariants, selectVariants, VariantPlan } from './variants';
 
 /**
  * `npm run bench`: builds datasets on a real PostgreSQL, starts the built API in
@@ -23,25 +25,33 @@ interface Dataset {
   db: BenchDatabase;
   traffic: TrafficSample;
   seed: { seconds: number; documents: number; tableBytes: number };
-  /** tenant id -> headers proving who we are (x-tenant-id, and credentials once the API requires them). */
+  /** tenant id -> headers proving who we are: x-tenant-id and a member's bearer token (just x-tenant-id when no API runs on it). */
   headers: Map<string, Record<string, string>>;
+  /** The same with an API key instead of the token, when an API-key variant runs on the dataset. */
+  apiKeyHeaders?: Map<string, Record<string, string>>;
 }
 
-interface Variant extends VariantInfo {
+interface Variant extends Omit<VariantPlan, 'dataset'> {
   server: ApiServer;
   dataset: Dataset;
-  prefix: string;
-  routes: RouteId[];
 }
 
-const DOCUMENT_ROUTES: RouteId[] = ['get', 'list'];
 const servesRoute = (route: RouteId) => (variant: Variant) => variant.routes.includes(route);
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
 async function main(): Promise<void> {
   const benchDir = path.resolve(__dirname, '..');
-  const config = parseBenchConfig(process.argv.slice(2), process.env, path.join(benchDir, 'results'));
+  const argv = process.argv.slice(2);
+  const resultsDir = path.join(benchDir, 'results');
+  if (wantsHelp(argv)) {
+    process.stdout.write(benchUsage(resultsDir, planVariants(defaults(resultsDir)).map((variant) => variant.id)));
+    return;
+  }
+  const config = parseBenchConfig(argv, process.env, resultsDir);
+  // Checked before anything starts, so a misspelt id costs nothing.
+  const selection = selectVariants(planVariants(config), config);
+  for (const note of selection.notes) log(note);
   log(`config ${JSON.stringify({ ...config, databaseUrl: config.databaseUrl ? '(set)' : undefined })}`);
   const cleanup: Array<() => Promise<void>> = [];
   let interrupted = false;
@@ -62,22 +72,24 @@ async function main(): Promise<void> {
     log(`PostgreSQL: ${server.description}`);
     const postgresVersion = await withClient(server.superuserUrl, async (c) => (await c.query('show server_version')).rows[0].server_version);
 
-    const datasets: Dataset[] = [];
-    for (const tenants of config.tenants) {
+    // Only the datasets a selected variant serves (config.tenants index -> dataset).
+    const datasets = new Map<number, Dataset>();
+    for (const [index, tenants] of config.tenants.entries()) {
+      if (!selection.variants.some((variant) => variant.dataset === index)) continue;
       const db = await createBenchDatabase(server.superuserUrl, `t${tenants}`);
       cleanup.push(() => db.drop());
       const seed = await seedDataset(db.superuserUrl, { tenants, docsPerTenant: config.docsPerTenant, label: `seed ${tenants} tenants` });
       log(`seeded ${seed.tenants} tenants, ${seed.documents} documents in ${seed.seconds.toFixed(1)} s`);
       await createUntenantedCopy(db);
       const traffic = await sampleTraffic(db.superuserUrl, config.activeTenants);
-      datasets.push({ tenants, db, traffic, seed, headers: new Map() });
+      datasets.set(index, { tenants, db, traffic, seed, headers: new Map() });
     }
 
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'tenancy-bench-data-'));
     cleanup.push(async () => rmSync(tmp, { recursive: true, force: true }));
     const adminKey = `bench_${randomBytes(24).toString('base64url')}`;
     const jwtSecret = randomBytes(32).toString('base64url');
-    const envFor = (dataset: Dataset, adapter: VariantInfo['adapter']): Record<string, string> => ({
+    const envFor = (dataset: Dataset, adapter: VariantPlan['adapter']): Record<string, string> => ({
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? tmp,
       NODE_ENV: 'production',
@@ -100,43 +112,42 @@ async function main(): Promise<void> {
     // and each process's memory is its own. Idle processes wait while another is measured.
     const variants: Variant[] = [];
     const servers: ApiServer[] = [];
-    const add = async (info: VariantInfo, dataset: Dataset, prefix: string, script = 'server.js') => {
-      const routes = info.routes ?? DOCUMENT_ROUTES;
-      const api = await startApiServer(`api-${info.id}`, envFor(dataset, info.adapter), undefined, script);
+    for (const { dataset: index, ...plan } of selection.variants) {
+      const dataset = datasets.get(index)!;
+      const execArgv = [...config.nodeArgs];
+      if (config.profileDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${path.join(config.profileDir, plan.id)}`);
+      const api = await startApiServer(`api-${plan.id}`, envFor(dataset, plan.adapter), {
+        script: plan.script,
+        execArgv,
+        // Writing a profile of a whole run takes a while; killing the process would lose it.
+        stopTimeoutMs: config.profileDir ? 120_000 : undefined,
+      });
       servers.push(api);
       cleanup.push(() => api.stop());
-      variants.push({ kind: 'api', ...info, routes, server: api, dataset, prefix });
-    };
-    const main = datasets[0];
-    const t = main.tenants;
-    await add({ id: 'scoped', label: 'scoped (Fastify)', adapter: 'fastify', tenants: t }, main, '/documents');
-    await add({ id: 'unscoped', label: 'unscoped baseline', adapter: 'fastify', tenants: t }, main, '/bench/unscoped/documents');
-    await add({ id: 'unscoped-prepared', label: 'unscoped, prepared (reference)', adapter: 'fastify', tenants: t }, main, '/bench/unscoped-prepared/documents');
-    await add({ id: 'request-scoped', label: 'request-scoped design', adapter: 'fastify', tenants: t }, main, '/bench/request-scoped/documents');
-    if (config.express) await add({ id: 'scoped-express', label: 'scoped (Express)', adapter: 'express', tenants: t }, main, '/documents');
-    for (const dataset of datasets.slice(1)) {
-      await add({ id: `scoped@${dataset.tenants}`, label: `scoped (Fastify), ${dataset.tenants} tenants`, adapter: 'fastify', tenants: dataset.tenants }, dataset, '/documents');
+      variants.push({ ...plan, server: api, dataset });
     }
-    // The floor and the framework ceilings (main dataset): see bench/bare-server.ts, hello-fastify.ts, hello-nest.ts.
-    await add({ id: 'bare', label: 'bare node:http + pg (floor)', adapter: 'node:http', tenants: t, kind: 'floor', routes: ['get', 'list', 'hello'] }, main, '/documents', 'bare-server.js');
-    await add({ id: 'hello-fastify', label: 'plain Fastify hello (ceiling)', adapter: 'fastify', tenants: t, kind: 'ceiling', routes: ['hello'] }, main, '/hello', 'hello-fastify.js');
-    await add({ id: 'hello-nest', label: 'Nest + Fastify hello (ceiling)', adapter: 'fastify', tenants: t, kind: 'ceiling', routes: ['hello'] }, main, '/hello', 'hello-nest.js');
 
-    for (const dataset of datasets) {
-      // Sign-in goes through the real API (never the bare server, which has no /auth/login).
-      const api = variants.find((v) => v.dataset === dataset && v.kind === 'api')!.server;
-      dataset.headers = await obtainCredentials(api.url, dataset.db.superuserUrl, dataset.traffic.tenants);
+    for (const dataset of datasets.values()) {
+      const mine = variants.filter((v) => v.dataset === dataset);
+      const traffic = dataset.traffic.tenants;
+      // Sign-in goes through the real API (the bare and hello servers check no credential, and have no /auth/login).
+      const api = mine.find((v) => v.kind === 'api');
+      dataset.headers = api
+        ? await obtainCredentials(api.server.url, dataset.db.superuserUrl, traffic)
+        : new Map(traffic.map((tenant) => [tenant.id, { 'x-tenant-id': tenant.id }]));
+      if (mine.some((v) => v.credential === 'api-key')) dataset.apiKeyHeaders = await createApiKeys(dataset.db.superuserUrl, traffic);
     }
     for (const variant of variants) await preflight(variant);
-    log('preflight passed: every variant answers 200 with the expected shapes; scoped variants refuse another tenant\'s document');
-    const plans = await explainHotQueries(main);
+    log('preflight passed: every variant answers with the expected shapes; scoped variants refuse another tenant\'s document');
+    const plans = await explainHotQueries(datasets.get(0)!);
 
     const idleRss = Object.fromEntries(servers.map((s) => [s.name, rssMb(s.pid) ?? NaN]));
-    const totalRuns = ROUTES.reduce((sum, route) => sum + variants.filter(servesRoute(route)).length, 0) * (config.rounds + 1);
+    const routes = config.routes;
+    const totalRuns = routes.reduce((sum, route) => sum + variants.filter(servesRoute(route)).length, 0) * (config.rounds + 1);
     let done = 0;
     const progress = () => `${++done}/${totalRuns}`;
 
-    for (const route of ROUTES) {
+    for (const route of routes) {
       for (const variant of variants.filter(servesRoute(route))) {
         const result = await measure(variant, route, config, config.warmupSeconds, 1, server.processIds);
         log(`warm-up ${progress()} ${variant.id} ${route}: ${result.load.requestsPerSecond.toFixed(0)} req/s`);
@@ -144,17 +155,21 @@ async function main(): Promise<void> {
     }
 
     const runs: MeasuredRun[] = [];
+    // Per variant, when its measured runs took place: the profile summaries count only those samples.
+    const windows = new Map<string, Window[]>(variants.map((v) => [v.id, []]));
     for (let round = 1; round <= config.rounds; round++) {
-      for (const [routeIndex, route] of ROUTES.entries()) {
+      for (const [routeIndex, route] of routes.entries()) {
         // Rotate the order every round and route, so no variant always runs first or last.
         const serving = variants.filter(servesRoute(route));
         const shift = (round - 1 + routeIndex) % serving.length;
         const order = [...serving.slice(shift), ...serving.slice(0, shift)];
         for (const variant of order) {
-          const run = await measure(variant, route, config, config.durationSeconds, round * 1000 + routeIndex, server.processIds);
+          const start = nowMicros();
+          const run = await measure(variant, route, config, config.durationSeconds, round * 1000 + ROUTES.indexOf(route), server.processIds);
+          windows.get(variant.id)!.push([start, nowMicros()]);
           runs.push({ ...run, round });
           log(
-            `round ${round} ${progress()} ${variant.id.padEnd(18)} ${route.padEnd(4)} ` +
+            `round ${round} ${progress()} ${variant.id.padEnd(18)} ${route.padEnd(6)} ` +
               `${run.load.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${run.load.p50.toFixed(2)} ms  p99 ${run.load.p99.toFixed(2)} ms  ` +
               `cpu/req ${(run.cpu.apiMsPerRequest + run.cpu.postgresMsPerRequest).toFixed(3)} ms  rss ${run.rss.maxMb.toFixed(0)} MB  load ${os.loadavg()[0].toFixed(2)}`,
           );
@@ -164,9 +179,10 @@ async function main(): Promise<void> {
 
     const loadAfter = os.loadavg();
     for (const api of servers.splice(0)) await api.stop();
+    if (config.profileDir) writeProfileSummaries(config.profileDir, variants, windows, path.resolve(benchDir, '..'));
 
     const migrations = [];
-    for (const dataset of datasets) migrations.push(await timeSchemaChange(dataset));
+    for (const dataset of datasets.values()) migrations.push(await timeSchemaChange(dataset));
 
     const report: BenchReport = {
       startedAt: startedAt.toISOString(),
@@ -175,8 +191,8 @@ async function main(): Promise<void> {
       config: { ...config, databaseUrl: config.databaseUrl ? '(BENCH_DATABASE_URL)' : undefined },
       machine: machineInfo(loadBefore, loadAfter),
       postgres: { version: postgresVersion, server: server.description },
-      datasets: datasets.map((d) => ({ tenants: d.tenants, documents: d.seed.documents, seedSeconds: d.seed.seconds, tableMb: d.seed.tableBytes / 2 ** 20, activeTenants: d.traffic.tenants.length })),
-      variants: variants.map(({ id, label, adapter, tenants, kind, routes }) => ({ id, label, adapter, tenants, kind, routes })),
+      datasets: [...datasets.values()].map((d) => ({ tenants: d.tenants, documents: d.seed.documents, seedSeconds: d.seed.seconds, tableMb: d.seed.tableBytes / 2 ** 20, activeTenants: d.traffic.tenants.length })),
+      variants: variants.map(({ id, label, adapter, tenants, kind, routes, credential }) => ({ id, label, adapter, tenants, kind, routes, credential })),
       runs,
       idleRssMb: idleRss,
       migrations,
@@ -259,12 +275,25 @@ async function explainHotQueries(dataset: Dataset): Promise<Record<string, strin
   return plans;
 }
 
+const headersOf = (variant: Variant, tenantId: string): Record<string, string> =>
+  (variant.credential === 'api-key' ? variant.dataset.apiKeyHeaders! : variant.dataset.headers).get(tenantId)!;
+
+/**
+ * The document POST /documents creates for a tenant: the size and shape of a
+ * seeded one (bench/seed.ts: a title, ~340 bytes of body, two tags), so once
+ * created rows lead a tenant's list, its pages weigh what they did before.
+ */
+function newDocument(slug: string): { title: string; body: string; tags: string[] } {
+  return { title: `Bench document of ${slug}`, body: 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(6), tags: ['tag-0', 'bench'] };
+}
+
 function targetsFor(variant: Variant, route: RouteId): LoadTarget[] {
   const targets: LoadTarget[] = [];
   for (const tenant of variant.dataset.traffic.tenants) {
-    const headers = variant.dataset.headers.get(tenant.id)!;
+    const headers = headersOf(variant, tenant.id);
     if (route === 'hello') targets.push({ path: '/hello', headers });
     else if (route === 'list') targets.push({ path: `${variant.prefix}?limit=20`, headers });
+    else if (route === 'create') targets.push({ path: variant.prefix, headers, json: JSON.stringify(newDocument(tenant.slug)) });
     else for (const id of tenant.documentIds) targets.push({ path: `${variant.prefix}/${id}`, headers });
   }
   return targets;
@@ -302,40 +331,65 @@ function assertClean(variant: Variant, route: RouteId, load: LoadResult): void {
 /** Every variant must return the same shapes before its speed means anything. */
 async function preflight(variant: Variant): Promise<void> {
   const [a, b] = variant.dataset.traffic.tenants;
-  const headersA = variant.dataset.headers.get(a.id)!;
-  const get = async (pathname: string, headers: Record<string, string>) => {
-    const response = await fetch(variant.server.url + pathname, { headers });
+  const headersA = headersOf(variant, a.id);
+  const request = async (pathname: string, headers: Record<string, string>, json?: unknown) => {
+    const response = await fetch(variant.server.url + pathname, {
+      method: json === undefined ? 'GET' : 'POST',
+      headers: json === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+      body: json === undefined ? undefined : JSON.stringify(json),
+    });
     return { status: response.status, body: (await response.json()) as any };
   };
   const fail = (what: string, got: unknown) => {
     throw new Error(`preflight ${variant.id}: ${what}; got ${JSON.stringify(got).slice(0, 500)}\n${variant.server.output()}`);
   };
   if (variant.routes.includes('hello')) {
-    const hello = await get('/hello', headersA);
+    const hello = await request('/hello', headersA);
     if (hello.status !== 200 || hello.body.hello !== 'world') fail('GET /hello', hello);
   }
-  if (!variant.routes.includes('get')) return;
-  const one = await get(`${variant.prefix}/${a.documentIds[0]}`, headersA);
+  if (variant.kind === 'ceiling') return;
+  // The reads are checked even when --routes leaves them out: the create check reads its row back.
+  const one = await request(`${variant.prefix}/${a.documentIds[0]}`, headersA);
   if (one.status !== 200 || one.body.id !== a.documentIds[0] || typeof one.body.title !== 'string') fail('GET /documents/:id', one);
-  const list = await get(`${variant.prefix}?limit=20`, headersA);
+  const list = await request(`${variant.prefix}?limit=20`, headersA);
   if (list.status !== 200 || list.body.items?.length !== 20 || !list.body.nextCursor) fail('GET /documents?limit=20', list);
-  if (variant.kind === 'floor') {
-    // The floor's insert path (not part of the timed routes): one row for tenant A, read back.
-    const created = await fetch(variant.server.url + variant.prefix, {
-      method: 'POST',
-      headers: { ...headersA, 'content-type': 'application/json' },
-      body: JSON.stringify({ title: 'bench floor preflight', body: 'inserted by the bare server', tags: ['bench'] }),
-    });
-    const row = (await created.json()) as any;
-    if (created.status !== 201 || row.title !== 'bench floor preflight') fail('POST /documents', { status: created.status, row });
-    const back = await get(`${variant.prefix}/${row.id}`, headersA);
-    if (back.status !== 200 || back.body.id !== row.id) fail('GET of the inserted document', back);
+  if (variant.routes.includes('create')) {
+    // One row for tenant A, the document the timed runs send, answered as the API answers it and read back.
+    const document = newDocument(a.slug);
+    const created = await request(variant.prefix, headersA, document);
+    const keys = Object.keys(created.body ?? {}).sort().join(',');
+    if (
+      created.status !== 201 ||
+      keys !== 'body,createdAt,id,tags,title,updatedAt' ||
+      created.body.title !== document.title ||
+      created.body.body !== document.body ||
+      created.body.tags.join(',') !== document.tags.join(',')
+    ) {
+      fail('POST /documents (expected 201 and the document as sent, with id, createdAt, updatedAt)', created);
+    }
+    const back = await request(`${variant.prefix}/${created.body.id}`, headersA);
+    if (back.status !== 200 || back.body.id !== created.body.id) fail('GET of the created document', back);
   }
   if (b) {
-    const foreign = await get(`${variant.prefix}/${b.documentIds[0]}`, headersA);
+    const foreign = await request(`${variant.prefix}/${b.documentIds[0]}`, headersA);
     const unscoped = variant.id.startsWith('unscoped');
     // Positive control both ways: the scoped routes hide another tenant's row, the baseline really does not filter.
     if (unscoped ? foreign.status !== 200 : foreign.status !== 404) fail(`another tenant's document (expected ${unscoped ? 200 : 404})`, foreign);
+  }
+}
+
+/** DIR/<variant>.txt for each server's profile (see bench/profile.ts). */
+function writeProfileSummaries(dir: string, variants: Variant[], windows: Map<string, Window[]>, root: string): void {
+  for (const variant of variants) {
+    const file = findProfile(path.join(dir, variant.id), variant.server.pid);
+    const out = path.join(dir, `${variant.id}.txt`);
+    if (!file) {
+      log(`profile of ${variant.id} (pid ${variant.server.pid}) not found in ${path.join(dir, variant.id)}: did the server exit cleanly?`);
+      continue;
+    }
+    const title = `CPU profile of ${variant.id} (${variant.label}), pid ${variant.server.pid}, routes ${variant.routes.join(', ')}`;
+    writeFileSync(out, summariseProfile(file, windows.get(variant.id)!, title, root));
+    log(`profile summary: ${out}`);
   }
 }
 
@@ -380,6 +434,10 @@ function machineInfo(loadBefore: number[], loadAfter: number[]) {
 }
 
 main().catch((error) => {
+  if (error instanceof UsageError) {
+    process.stderr.write(`bench: ${error.message}\n(npm run bench -- --help lists the flags)\n`);
+    process.exit(2);
+  }
   process.stderr.write(`bench failed: ${error?.stack ?? error}\n`);
   process.exit(1);
 });
