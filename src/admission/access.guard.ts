@@ -267,7 +267,7 @@ export class AccessGuard implements CanActivate {
 
   /** A verified user session: the role comes later, from the membership. */
   private async verifyAccessToken(token: string): Promise<Verified> {
-    const claims = await this.tokens.verify(token);
+    const claims = this.tokens.verify(token);
     const tenant = await this.resolver.find({ kind: 'id', value: claims.tenantId });
     if (!tenant) throw invalidToken('The access token is invalid or expired');
     return { tenant, principal: { kind: 'user', userId: claims.userId } };

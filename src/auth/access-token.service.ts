@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { jwtVerify, SignJWT } from 'jose';
-import { createSecretKey, KeyObject, randomBytes, randomUUID } from 'node:crypto';
+import { createSigner, createVerifier } from 'fast-jwt';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
@@ -16,6 +16,7 @@ const CLOCK_TOLERANCE_SECONDS = 5;
 const claimsSchema = z.object({
   sub: z.uuid(),
   tid: z.uuid(),
+  iat: z.number(),
 });
 
 export interface AccessTokenClaims {
@@ -31,16 +32,22 @@ export interface IssuedAccessToken {
 }
 
 /**
- * Short-lived access tokens (JWT, HS256 via jose) carrying the user (sub) and
- * the tenant (tid). Verification pins the algorithm, and checks the signature,
- * issuer, audience, exp, nbf and iat (no older than the configured lifetime).
- * The role is deliberately not in the token: it is read from the membership on
- * every request, so a role change or removal takes effect at once.
+ * Short-lived access tokens (JWT, HS256) carrying the user (sub) and the tenant
+ * (tid). Verification pins the algorithm, and checks the signature, issuer,
+ * audience, exp, nbf and iat (no older than the configured lifetime, not from
+ * the future). The role is deliberately not in the token: it is read from the
+ * membership on every request, so a role change or removal takes effect at once.
+ *
+ * Every authenticated request verifies one, so it is done with fast-jwt, which
+ * computes the HMAC synchronously with node:crypto (about 10 µs). jose goes
+ * through WebCrypto: it imported the key again and queued an async
+ * `subtle.verify` on every call (150-200 µs, about 10% of a request's CPU).
  */
 @Injectable()
 export class AccessTokenService {
   private readonly logger = new Logger(AccessTokenService.name);
-  private readonly key: KeyObject;
+  private readonly sign: (payload: Record<string, unknown>) => string;
+  private readonly decodeVerified: (token: string) => unknown;
   private readonly issuer: string;
   private readonly audience: string;
   private readonly ttlSeconds: number;
@@ -52,25 +59,37 @@ export class AccessTokenService {
       secret = randomBytes(32).toString('base64url');
       this.logger.warn('JWT_SECRET is not set: using a random key for this process; tokens will not survive a restart');
     }
-    // A KeyObject made once: given raw bytes, jose imports the key again on every sign and verify.
-    this.key = createSecretKey(Buffer.from(secret, 'utf8'));
+    const key = Buffer.from(secret, 'utf8');
     this.issuer = config.auth.jwtIssuer;
     this.audience = config.auth.jwtAudience;
     this.ttlSeconds = config.auth.accessTokenTtlSeconds;
+    this.sign = createSigner({ key, algorithm: ACCESS_TOKEN_ALGORITHM });
+    // No `cache`: a hit saves about 5 µs, but it hashes every token first, so a miss costs twice as much.
+    this.decodeVerified = createVerifier({
+      key,
+      algorithms: [ACCESS_TOKEN_ALGORITHM],
+      allowedIss: this.issuer,
+      allowedAud: this.audience,
+      // fast-jwt checks iss and aud only when they are present, so they are required here.
+      requiredClaims: ['sub', 'tid', 'exp', 'iat', 'iss', 'aud'],
+      clockTolerance: CLOCK_TOLERANCE_SECONDS * 1000,
+      // fast-jwt measures the age from iat without the clock tolerance: added here, as for exp and nbf.
+      maxAge: (this.ttlSeconds + CLOCK_TOLERANCE_SECONDS) * 1000,
+    });
   }
 
-  async issue(claims: AccessTokenClaims): Promise<IssuedAccessToken> {
+  issue(claims: AccessTokenClaims): IssuedAccessToken {
     const now = Math.floor(Date.now() / 1000);
-    const accessToken = await new SignJWT({ tid: claims.tenantId })
-      .setProtectedHeader({ alg: ACCESS_TOKEN_ALGORITHM, typ: 'JWT' })
-      .setSubject(claims.userId)
-      .setIssuer(this.issuer)
-      .setAudience(this.audience)
-      .setIssuedAt(now)
-      .setNotBefore(now)
-      .setExpirationTime(now + this.ttlSeconds)
-      .setJti(randomUUID())
-      .sign(this.key);
+    const accessToken = this.sign({
+      sub: claims.userId,
+      tid: claims.tenantId,
+      iss: this.issuer,
+      aud: this.audience,
+      iat: now,
+      nbf: now,
+      exp: now + this.ttlSeconds,
+      jti: randomUUID(),
+    });
     return {
       accessToken,
       tokenType: 'Bearer',
@@ -80,25 +99,20 @@ export class AccessTokenService {
   }
 
   /** The claims of a valid token; 401 UNAUTHENTICATED (one message for every reason) otherwise. */
-  async verify(token: string): Promise<AccessTokenClaims> {
+  verify(token: string): AccessTokenClaims {
     if (token.length > MAX_TOKEN_LENGTH) throw invalidToken();
+    let payload: unknown;
     try {
-      const { payload } = await jwtVerify(token, this.key, {
-        algorithms: [ACCESS_TOKEN_ALGORITHM],
-        issuer: this.issuer,
-        audience: this.audience,
-        requiredClaims: ['sub', 'tid', 'exp', 'iat'],
-        maxTokenAge: this.ttlSeconds,
-        clockTolerance: CLOCK_TOLERANCE_SECONDS,
-      });
-      const claims = claimsSchema.safeParse(payload);
-      if (!claims.success) throw invalidToken();
-      return { userId: claims.data.sub.toLowerCase(), tenantId: claims.data.tid.toLowerCase() };
-    } catch (error) {
-      // jose's JOSEError subclasses, and TypeError/SyntaxError from decoding garbage: all the same 401.
-      if (error instanceof AppError) throw error;
+      payload = this.decodeVerified(token);
+    } catch {
+      // fast-jwt's TokenError, whatever the reason: the same 401.
       throw invalidToken();
     }
+    const claims = claimsSchema.safeParse(payload);
+    if (!claims.success) throw invalidToken();
+    // fast-jwt checks only the age of iat; one from the future would stretch the lifetime past maxAge.
+    if (claims.data.iat > Date.now() / 1000 + CLOCK_TOLERANCE_SECONDS) throw invalidToken();
+    return { userId: claims.data.sub.toLowerCase(), tenantId: claims.data.tid.toLowerCase() };
   }
 }
 

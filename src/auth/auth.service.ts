@@ -227,8 +227,8 @@ export class AuthService {
     for (const reservation of reservations) await this.throttle.release(reservation);
   }
 
-  private async session(user: UserProfile, tenant: Pick<Tenant, 'id' | 'slug' | 'name'>, role: MembershipRole): Promise<SessionView> {
-    const token = await this.tokens.issue({ userId: user.id, tenantId: tenant.id });
+  private session(user: UserProfile, tenant: Pick<Tenant, 'id' | 'slug' | 'name'>, role: MembershipRole): SessionView {
+    const token = this.tokens.issue({ userId: user.id, tenantId: tenant.id });
     return { ...token, user: { id: user.id, email: user.email, name: user.name }, tenant: summary(tenant), role };
   }
 }
