@@ -1,5 +1,5 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
-import { catchError, concatMap, from, Observable, throwError } from 'rxjs';
+import { Observable } from 'rxjs';
 import { AccessCache } from '../access/access-cache';
 import { claimRefusal } from '../access/access-errors';
 import { TenantDb } from '../database/tenant-db';
@@ -34,20 +34,25 @@ export class TenantContextInterceptor implements NestInterceptor {
     return TenantContext.run(scope, () => {
       const handled = next.handle();
       if (!claim) return handled;
-      return handled.pipe(
-        concatMap((value) => (claim.confirmed ? [value] : from(TenantContext.run(scope, () => this.confirm(value))))),
-        catchError((error: unknown) => {
+      // One subscriber instead of an operator chain: this runs on every tenant request.
+      return new Observable<unknown>((subscriber) => {
+        const refused = (error: unknown) => {
           const refusal = claimRefusal(error);
           if (refusal) this.forget(scope.tenant.id, claim);
-          return throwError(() => refusal ?? error);
-        }),
-      );
+          subscriber.error(refusal ?? error);
+        };
+        let confirming: Promise<void> | undefined;
+        return handled.subscribe({
+          next: (value) => {
+            if (claim.confirmed) return subscriber.next(value);
+            confirming = TenantContext.run(scope, () => this.db.confirmClaim()).then(() => subscriber.next(value), refused);
+          },
+          error: refused,
+          // After a refusal the subscriber is already closed, and complete() does nothing.
+          complete: () => (confirming ? void confirming.then(() => subscriber.complete()) : subscriber.complete()),
+        });
+      });
     });
-  }
-
-  private async confirm<T>(value: T): Promise<T> {
-    await this.db.confirmClaim();
-    return value;
   }
 
   private forget(tenantId: string, claim: AccessClaim): void {
