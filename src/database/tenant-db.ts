@@ -1,4 +1,4 @@
-import { and, Column, eq, getTableColumns, is, sql, SQL, Subquery, Table } from 'drizzle-orm';
+import { and, Column, eq, getTableColumns, is, Placeholder, SQL, sql, Subquery, Table } from 'drizzle-orm';
 import { drizzle, NodePgDatabase, NodePgQueryResultHKT } from 'drizzle-orm/node-postgres';
 import type {
   AnyPgSelect,
@@ -37,15 +37,19 @@ import { AnyTenantTable, isTenantTable } from './schema/tenant-table';
  * - every statement reaches Postgres together with a transaction-local
  *   `set_config('app.tenant_id', ...)` (one round trip, see tenant-batch-query.ts),
  *   multi-statement work through transaction();
- * - no tenant in context => MissingTenantContextError before any SQL is sent.
+ * - no tenant in context => MissingTenantContextError before any SQL is sent;
+ * - prepared queries (prepared()) are built once with the same builders, the
+ *   tenant a placeholder that each execute() fills from the context; building
+ *   runs outside any tenant context, so nothing tenant-specific is captured.
  *
  * What it deliberately does not offer: raw SQL (execute), relational queries
  * (query), CTEs ($with/with), right/full/cross/lateral joins, set operators
  * (union, intersect, except: they could append a query built outside this
- * handle), update ... from / joins, insert ... select, and $dynamic() (which
- * would give the refused methods back to the type). Only tables declared with
- * tenantTable() are accepted in from/insert/update/delete; platform tables may
- * only be joined (unfiltered). The types say the same as the run-time checks:
+ * handle), update ... from / joins, insert ... select, $dynamic() (which
+ * would give the refused methods back to the type), and drizzle's own
+ * prepare() (it would keep the tenant of the moment it was called; prepared()
+ * is the scoped way). Only tables declared with tenantTable() are accepted in
+ * from/insert/update/delete; platform tables may only be joined (unfiltered). The types say the same as the run-time checks:
  * a refused call does not compile (test/types/tenant-db.types-test.ts), and
  * throws if forced through a cast. Use a system operation (SystemDb) for
  * platform tables, or extend this class with a tested rule.
@@ -56,7 +60,10 @@ type Db = NodePgDatabase<Schema>;
 
 /**
  * `$dynamic()` is refused on every builder: drizzle's dynamic mode resets the
- * excluded methods, so it would give the refused ones back to the type.
+ * excluded methods, so it would give the refused ones back to the type. So is
+ * drizzle's `prepare()`: the statement it keeps is scoped to the tenant of the
+ * moment it was built, whoever executes it later (TenantDb.prepared() is the
+ * scoped way to prepare).
  */
 const REFUSED_SELECT_METHODS = [
   'rightJoin',
@@ -72,17 +79,35 @@ const REFUSED_SELECT_METHODS = [
   'except',
   'exceptAll',
   '$dynamic',
+  'prepare',
 ] as const;
 type RefusedSelectMethod = (typeof REFUSED_SELECT_METHODS)[number];
 /** addSetOperators is drizzle's internal entry of the standalone union()/intersect()/except() functions. */
 const FORBIDDEN_SELECT_METHODS = new Set<string>([...REFUSED_SELECT_METHODS, 'addSetOperators']);
 
-const REFUSED_UPDATE_METHODS = ['from', 'leftJoin', 'rightJoin', 'innerJoin', 'fullJoin', '$dynamic'] as const;
+const REFUSED_UPDATE_METHODS = ['from', 'leftJoin', 'rightJoin', 'innerJoin', 'fullJoin', '$dynamic', 'prepare'] as const;
 type RefusedUpdateMethod = (typeof REFUSED_UPDATE_METHODS)[number];
 
 /** `using` does not exist on drizzle 0.45's delete, refused should a later version add it. */
-const REFUSED_DELETE_METHODS = ['using', '$dynamic'] as const;
-const REFUSED_INSERT_METHODS = ['select', '$dynamic'] as const;
+const REFUSED_DELETE_METHODS = ['using', '$dynamic', 'prepare'] as const;
+const REFUSED_INSERT_METHODS = ['select', '$dynamic', 'prepare'] as const;
+/** Of the above, the methods drizzle's insert and delete types have. */
+type RefusedWriteMethod = '$dynamic' | 'prepare';
+
+/**
+ * The parameter that carries the tenant into a prepared query: each execute()
+ * fills it from the tenant context, and a caller's parameter of this name is
+ * refused (the dot keeps it apart from the names callers choose anyway).
+ */
+const TENANT_PARAM = 'tenancy.tenantId';
+const TENANT_PLACEHOLDER = sql.placeholder(TENANT_PARAM);
+
+/**
+ * The tenant a statement is scoped to: the current tenant's id (TenantDb's own
+ * builders), or the placeholder of a prepared query (the builders `q` it is
+ * built with). Everything below takes either, so both get the one filter.
+ */
+type TenantValue = string | typeof TENANT_PLACEHOLDER;
 
 /**
  * A scoped select: drizzle's own select type, with the refused methods in its
@@ -106,10 +131,15 @@ export interface ScopedSelectBuilder<TSelection extends SelectedFields | undefin
   from<TTable extends AnyTenantTable>(table: TTable): ScopedSelectFrom<TSelection, TTable>;
 }
 
-/** An insert row as feature code writes it: tenant_id is filled in by TenantDb. */
-export type TenantInsert<T extends AnyTenantTable> = Omit<T['$inferInsert'], 'tenantId'> & { tenantId?: string };
+type InsertColumns<T extends AnyTenantTable> = Omit<T['$inferInsert'], 'tenantId'>;
 
-export type ScopedInsert<T extends AnyTenantTable> = PgInsertWithout<PgInsertBase<T, NodePgQueryResultHKT>, false, '$dynamic'>;
+/**
+ * An insert row as feature code writes it: tenant_id is filled in by TenantDb.
+ * A value may be a placeholder, for prepared queries (drizzle's own insert type allows it too).
+ */
+export type TenantInsert<T extends AnyTenantTable> = { [K in keyof InsertColumns<T>]: InsertColumns<T>[K] | Placeholder } & { tenantId?: string };
+
+export type ScopedInsert<T extends AnyTenantTable> = PgInsertWithout<PgInsertBase<T, NodePgQueryResultHKT>, false, RefusedWriteMethod>;
 
 /** No `select()`: insert ... select could copy rows of a query built outside this handle. */
 export interface ScopedInsertBuilder<T extends AnyTenantTable> {
@@ -119,11 +149,14 @@ export interface ScopedInsertBuilder<T extends AnyTenantTable> {
 
 export type ScopedUpdate<T extends AnyTenantTable> = PgUpdateWithout<PgUpdateBase<T, NodePgQueryResultHKT>, false, RefusedUpdateMethod>;
 
+/** drizzle's `set` source; a value may be a placeholder, for prepared queries (drizzle binds it like a value). */
+export type TenantUpdateSet<T extends AnyTenantTable> = { [K in keyof PgUpdateSetSource<T>]: PgUpdateSetSource<T>[K] | Placeholder };
+
 export interface ScopedUpdateBuilder<T extends AnyTenantTable> {
-  set(values: PgUpdateSetSource<T>): ScopedUpdate<T>;
+  set(values: TenantUpdateSet<T>): ScopedUpdate<T>;
 }
 
-export type ScopedDelete<T extends AnyTenantTable> = PgDeleteWithout<PgDeleteBase<T, NodePgQueryResultHKT>, false, '$dynamic'>;
+export type ScopedDelete<T extends AnyTenantTable> = PgDeleteWithout<PgDeleteBase<T, NodePgQueryResultHKT>, false, RefusedWriteMethod>;
 
 export class TenantMismatchError extends AppError {
   constructor() {
@@ -143,6 +176,13 @@ class UnsupportedInTenantScopeError extends AppError {
   constructor(method: string) {
     super(ErrorCode.Internal, `${method}() is not supported by the tenant-scoped handle`);
     this.name = 'UnsupportedInTenantScopeError';
+  }
+}
+
+export class PreparedQueryMisuseError extends AppError {
+  constructor(message: string) {
+    super(ErrorCode.Internal, message);
+    this.name = 'PreparedQueryMisuseError';
   }
 }
 
@@ -184,12 +224,29 @@ function withTenant<TAliases>(condition: Condition<TAliases>, own: SQL): Conditi
  */
 type Override = (...args: any[]) => unknown;
 
+/** What drizzle's prepare() gives: the statement built once, run with the placeholders' values. */
+interface DrizzlePrepared<TResult> {
+  execute(placeholderValues: Record<string, unknown>): Promise<TResult>;
+}
+
+/** Every drizzle builder the scoped ones wrap (select, insert, update, delete). */
+interface DrizzleBuilder {
+  prepare(name: string): DrizzlePrepared<unknown>;
+}
+
+/**
+ * Each scoped builder with its tenant and the drizzle builder it wraps:
+ * prepared() accepts only builders scoped to the placeholder (those of its own
+ * `q`), and prepares the wrapped builder, since the scoped one refuses prepare().
+ */
+const scopedBuilders = new WeakMap<object, { tenant: TenantValue; target: DrizzleBuilder }>();
+
 /**
  * Wraps a drizzle builder so the methods that could widen the query keep the
  * tenant condition, the refused ones throw, and every other method passes
  * through; methods returning the builder itself keep returning the wrapper.
  */
-function scoped<T extends object>(target: T, overrides: Record<string, Override>, forbidden: ReadonlySet<string>): T {
+function scoped<T extends DrizzleBuilder>(target: T, tenant: TenantValue, overrides: Record<string, Override>, forbidden: ReadonlySet<string>): T {
   const proxy: T = new Proxy(target, {
     get(obj, prop, receiver) {
       if (typeof prop === 'string') {
@@ -205,19 +262,21 @@ function scoped<T extends object>(target: T, overrides: Record<string, Override>
       };
     },
   });
+  scopedBuilders.set(proxy, { tenant, target });
   return proxy;
 }
 
-function scopedSelect(query: AnyPgSelect, table: AnyTenantTable, tenantId: string): AnyPgSelect {
+function scopedSelect(query: AnyPgSelect, table: AnyTenantTable, tenant: TenantValue): AnyPgSelect {
   const tenantColumn = requireTenantColumn(table, 'select');
-  const own = eq(tenantColumn, tenantId);
+  const own = eq(tenantColumn, tenant);
   query.where(own);
   const join = (method: 'leftJoin' | 'innerJoin'): Override => (joined: PgTable | Subquery | SQL, on: Condition<unknown>) => {
     const joinedColumn = joinedTenantColumn(joined);
-    query[method](joined, joinedColumn ? withTenant(on, eq(joinedColumn, tenantId)) : on);
+    query[method](joined, joinedColumn ? withTenant(on, eq(joinedColumn, tenant)) : on);
   };
   return scoped(
     query,
+    tenant,
     {
       where: (condition: Condition<unknown>) => query.where(withTenant(condition, own)),
       leftJoin: join('leftJoin'),
@@ -227,22 +286,34 @@ function scopedSelect(query: AnyPgSelect, table: AnyTenantTable, tenantId: strin
   );
 }
 
-/** A copy of row without tenantId; throws if it names another tenant. tenantId is optional in every type it sees. */
-function assertOwnTenant<T extends object>(row: T, tenantId: string): T {
+/**
+ * A copy of row without tenantId; throws if it names another tenant. In a
+ * prepared query any tenant named is refused: the tenant is known only at
+ * execute(). tenantId is optional in every type it sees.
+ */
+function assertOwnTenant<T extends object>(row: T, tenant: TenantValue): T {
   const claimed: unknown = 'tenantId' in row ? row.tenantId : undefined;
-  if (claimed !== undefined && claimed !== tenantId) throw new TenantMismatchError();
+  if (claimed !== undefined && claimed !== tenant) throw new TenantMismatchError();
   const copy = { ...row };
   Reflect.deleteProperty(copy, 'tenantId');
   return copy;
 }
 
-export class TenantDb {
-  constructor(private readonly db: Db, private readonly runTransaction: <T>(fn: (tx: TenantDb) => Promise<T>) => Promise<T>) {}
+/**
+ * The scoped select/insert/update/delete. Each builder is scoped to the value
+ * `tenant()` gives when the builder is created, so TenantDb's builders fail
+ * closed without a context before any SQL is built. TenantDb is these plus
+ * transaction() and prepared(); the `q` a prepared query is built with is
+ * these alone, scoped to the tenant placeholder. Exported as a type only:
+ * feature code gets builders from TenantDb and `q`, never makes them.
+ */
+class TenantQueryBuilder {
+  constructor(protected readonly db: Db, private readonly tenant: () => TenantValue) {}
 
   select(): ScopedSelectBuilder<undefined>;
   select<TSelection extends SelectedFields>(fields: TSelection): ScopedSelectBuilder<TSelection>;
   select<TSelection extends SelectedFields>(fields?: TSelection): ScopedSelectBuilder<TSelection | undefined> {
-    const tenantId = TenantContext.currentId();
+    const tenant = this.tenant();
     const db = this.db;
     return {
       from<TTable extends AnyTenantTable>(table: TTable): ScopedSelectFrom<TSelection | undefined, TTable> {
@@ -253,23 +324,24 @@ export class TenantDb {
         // The proxy is drizzle's builder for `table` with the refused methods throwing. Its type is
         // drizzle's from() result, a conditional on TSelection and TTable that TypeScript cannot
         // resolve for them as type parameters, hence the cast to the same type with those methods left out.
-        return scopedSelect(query, table, tenantId) as unknown as ScopedSelectFrom<TSelection | undefined, TTable>;
+        return scopedSelect(query, table, tenant) as unknown as ScopedSelectFrom<TSelection | undefined, TTable>;
       },
     };
   }
 
   insert<T extends AnyTenantTable>(table: T): ScopedInsertBuilder<T> {
-    const tenantId = TenantContext.currentId();
+    const tenant = this.tenant();
     requireTenantColumn(table, 'insert');
     const builder = this.db.insert<PgTable>(table);
     const values = (input: TenantInsert<T> | TenantInsert<T>[]): ScopedInsert<T> => {
-      const rows = (Array.isArray(input) ? input : [input]).map((row) => ({ ...assertOwnTenant(row, tenantId), tenantId }));
+      const rows = (Array.isArray(input) ? input : [input]).map((row) => ({ ...assertOwnTenant(row, tenant), tenantId: tenant }));
       const inserted = builder.values(rows);
       const scopedInsert = scoped(
         inserted,
+        tenant,
         {
           onConflictDoUpdate: (config: Parameters<typeof inserted.onConflictDoUpdate>[0]) =>
-            inserted.onConflictDoUpdate({ ...config, set: assertOwnTenant(config.set, tenantId) }),
+            inserted.onConflictDoUpdate({ ...config, set: assertOwnTenant(config.set, tenant) }),
         },
         new Set(REFUSED_INSERT_METHODS),
       );
@@ -285,16 +357,17 @@ export class TenantDb {
   }
 
   update<T extends AnyTenantTable>(table: T): ScopedUpdateBuilder<T> {
-    const tenantId = TenantContext.currentId();
+    const tenant = this.tenant();
     const tenantColumn = requireTenantColumn(table, 'update');
-    const own = eq(tenantColumn, tenantId);
+    const own = eq(tenantColumn, tenant);
     const builder = this.db.update(table);
     return {
       set: (values) => {
-        const updating = builder.set(assertOwnTenant(values, tenantId));
+        const updating = builder.set(assertOwnTenant(values, tenant));
         updating.where(own);
         return scoped(
           updating,
+          tenant,
           { where: (condition: SQL | undefined) => updating.where(and(own, condition)) },
           new Set(REFUSED_UPDATE_METHODS),
         );
@@ -303,12 +376,56 @@ export class TenantDb {
   }
 
   delete<T extends AnyTenantTable>(table: T): ScopedDelete<T> {
-    const tenantId = TenantContext.currentId();
+    const tenant = this.tenant();
     const tenantColumn = requireTenantColumn(table, 'delete');
-    const own = eq(tenantColumn, tenantId);
+    const own = eq(tenantColumn, tenant);
     const deleting = this.db.delete(table);
     deleting.where(own);
-    return scoped(deleting, { where: (condition: SQL | undefined) => deleting.where(and(own, condition)) }, new Set(REFUSED_DELETE_METHODS));
+    return scoped(deleting, tenant, { where: (condition: SQL | undefined) => deleting.where(and(own, condition)) }, new Set(REFUSED_DELETE_METHODS));
+  }
+}
+
+/** Parameters of a prepared query: any names but the tenant's. */
+export type PreparedParams = Record<string, unknown> & { [TENANT_PARAM]?: never };
+
+/** `p.id` is `sql.placeholder('id')`, typed with the value execute() must be given for it. */
+export type Placeholders<TParams> = { readonly [K in keyof TParams]: Placeholder<K & string, TParams[K]> };
+
+const placeholders: unknown = new Proxy({}, { get: (_target, name) => (typeof name === 'string' ? sql.placeholder(name) : undefined) });
+
+export class TenantDb extends TenantQueryBuilder {
+  constructor(db: Db, private readonly runTransaction: <T>(fn: (tx: TenantDb) => Promise<T>) => Promise<T>) {
+    super(db, TenantContext.currentId);
+  }
+
+  /**
+   * A hot query defined once (drizzle then builds its SQL text once, not on every call),
+   * executed with its parameters only:
+   *
+   *   this.byId = db.prepared((q, p: Placeholders<{ id: string }>) =>
+   *     q.select().from(documents).where(eq(documents.id, p.id)).limit(1));
+   *   const [row] = await this.byId.execute({ id });
+   *
+   * `q` has TenantDb's scoped builders with the same refusals; their tenant is a
+   * placeholder that execute() fills from the tenant context. `build` runs
+   * outside any tenant context (now, and once per transaction handle the query
+   * runs on), so it can capture nothing tenant-specific; a value that varies per
+   * call must be a placeholder (`p.<name>`), anything else (say, `new Date()`) is
+   * fixed when the query is built.
+   */
+  prepared<TResult, TParams extends PreparedParams = Record<never, never>>(
+    build: (q: TenantQueryBuilder, p: Placeholders<TParams>) => PromiseLike<TResult>,
+  ): TenantPreparedQuery<TParams, TResult> {
+    return new TenantPreparedQuery<TParams, TResult>(this, (handle) => {
+      const q = new TenantQueryBuilder(handle.db, () => TENANT_PLACEHOLDER);
+      const query = TenantContext.exit(() => build(q, placeholders as Placeholders<TParams>));
+      const built = scopedBuilders.get(query);
+      if (built?.tenant !== TENANT_PLACEHOLDER) throw new PreparedQueryMisuseError('A prepared query must be built with the builders it is given (q)');
+      // Its result type is the one the scoped builder resolves to (TResult): the same builder underneath.
+      // '' is pg's unnamed statement, as for every other query: the batch names statements by their text
+      // itself, and a name here would also make pg keep named statements on a transaction's connection.
+      return built.target.prepare('') as DrizzlePrepared<TResult>;
+    });
   }
 
   /** Several statements that must commit together: BEGIN + set_config, the work, COMMIT. */
@@ -325,6 +442,40 @@ export class TenantDb {
     await this.db.execute(sql`select 1`);
   }
 }
+
+/**
+ * A query of TenantDb.prepared(). It runs on the handle it was defined on, or
+ * on the one given: inside TenantDb.transaction() or
+ * PlatformTransaction.asTenant(), pass the transaction's `tx`, or the statement
+ * runs on another connection, outside the transaction (as `this.db.select()`
+ * would there). A transaction handle gets its own copy, built on first use.
+ * Only TenantDb.prepared() makes one (the class is exported as a type only).
+ */
+class TenantPreparedQuery<TParams extends PreparedParams, TResult> {
+  /** Weak: a transaction's copy goes with its handle. */
+  private readonly byHandle = new WeakMap<TenantDb, DrizzlePrepared<TResult>>();
+
+  constructor(
+    private readonly owner: TenantDb,
+    private readonly prepareOn: (handle: TenantDb) => DrizzlePrepared<TResult>,
+  ) {
+    // Built at once: a build error (a refused method, a platform table) surfaces where the query is defined.
+    this.byHandle.set(owner, prepareOn(owner));
+  }
+
+  /** No tenant context: MissingTenantContextError, and no SQL is sent. */
+  async execute(params: TParams, db: TenantDb = this.owner): Promise<TResult> {
+    if (TENANT_PARAM in params) throw new PreparedQueryMisuseError(`The parameter name "${TENANT_PARAM}" is reserved for the tenant`);
+    const tenantId = TenantContext.currentId();
+    let prepared = this.byHandle.get(db);
+    if (!prepared) {
+      prepared = this.prepareOn(db);
+      this.byHandle.set(db, prepared);
+    }
+    return await prepared.execute({ ...params, [TENANT_PARAM]: tenantId });
+  }
+}
+export type { TenantPreparedQuery, TenantQueryBuilder };
 
 /**
  * The drizzle "client" behind TenantDb: drizzle hands it each statement, it

@@ -3,7 +3,7 @@ import { and, asc, eq, inArray, or, sql } from 'drizzle-orm';
 import { Cursor } from '../common/http/cursor';
 import { MembershipRole, memberships, tenants, TenantStatus, users } from '../database/schema';
 import { SystemDb } from '../database/system-db';
-import { TenantDb } from '../database/tenant-db';
+import { Placeholders, TenantDb } from '../database/tenant-db';
 import { DummyValue, GenerateSql } from '../database/generate-sql.decorator';
 
 export interface MemberRow {
@@ -41,19 +41,22 @@ const memberColumns = {
  */
 @Injectable()
 export class MembershipsRepository {
+  /** Runs on every authenticated tenant request: prepared, built once here. */
+  private readonly roleOf;
+
   constructor(
     private readonly db: TenantDb,
     private readonly systemDb: SystemDb,
-  ) {}
+  ) {
+    this.roleOf = db.prepared((q, p: Placeholders<{ userId: string }>) =>
+      q.select({ role: memberships.role }).from(memberships).where(eq(memberships.userId, p.userId)).limit(1),
+    );
+  }
 
   /** The per-request check behind "revocation is immediate": one indexed lookup (tenant_id, user_id). */
   @GenerateSql({ params: [DummyValue.UUID] })
   async findRole(userId: string): Promise<MembershipRole | undefined> {
-    const [row] = await this.db
-      .select({ role: memberships.role })
-      .from(memberships)
-      .where(eq(memberships.userId, userId))
-      .limit(1);
+    const [row] = await this.roleOf.execute({ userId });
     return row?.role;
   }
 

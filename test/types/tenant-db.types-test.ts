@@ -15,7 +15,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { union } from 'drizzle-orm/pg-core';
 import { comments, CommentRow, DocumentRow, documents, MembershipRow, memberships, tenants, users } from '../../src/database/schema';
-import { TenantDb } from '../../src/database/tenant-db';
+import { Placeholders, TenantDb, TenantPreparedQuery } from '../../src/database/tenant-db';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type Expect<T extends true> = T;
@@ -182,7 +182,7 @@ export function refusedEntryPoints() {
   db.with();
   // @ts-expect-error selectDistinct is not offered
   db.selectDistinct().from(documents);
-  // @ts-expect-error the drizzle handle inside is private
+  // @ts-expect-error the drizzle handle inside is not public
   db.db.select().from(tenants);
 }
 
@@ -214,4 +214,72 @@ export function refusedWrites() {
   db.delete(documents).using(comments);
   // @ts-expect-error delete ... using after where
   db.delete(documents).where(sql`true`).using(comments);
+}
+
+/** drizzle's prepare() keeps the tenant of the moment it was built: refused on every builder (prepared() instead). */
+export function refusedPrepare() {
+  // @ts-expect-error select
+  db.select().from(documents).prepare('x');
+  // @ts-expect-error select after a chain
+  db.select().from(documents).where(sql`true`).limit(1).prepare('x');
+  // @ts-expect-error insert
+  db.insert(documents).values({ title: 't' }).returning().prepare('x');
+  // @ts-expect-error update
+  db.update(documents).set({ title: 't' }).where(sql`true`).prepare('x');
+  // @ts-expect-error delete
+  db.delete(documents).where(sql`true`).prepare('x');
+}
+
+/** Prepared queries: drizzle's result types, typed parameters, the same builders and refusals on `q`. */
+export async function preparedQueries() {
+  const byId = db.prepared((q, p: Placeholders<{ id: string }>) => q.select().from(documents).where(eq(documents.id, p.id)).limit(1));
+  const rows = await byId.execute({ id: 'x' });
+  type _rows = Expect<Equal<typeof rows, DocumentRow[]>>;
+  await db.transaction(async (tx) => byId.execute({ id: 'x' }, tx));
+
+  const roles = db.prepared((q, p: Placeholders<{ userId: string }>) =>
+    q.select({ role: memberships.role }).from(memberships).innerJoin(users, eq(users.id, memberships.userId)).where(eq(memberships.userId, p.userId)),
+  );
+  const role = await roles.execute({ userId: 'x' });
+  type _role = Expect<Equal<typeof role, { role: MembershipRow['role'] }[]>>;
+
+  const insert = db.prepared((q, p: Placeholders<{ title: string; tags: string[] }>) => q.insert(documents).values({ title: p.title, tags: p.tags }).returning());
+  const inserted = await insert.execute({ title: 't', tags: [] });
+  type _inserted = Expect<Equal<typeof inserted, DocumentRow[]>>;
+  const rename = db.prepared((q, p: Placeholders<{ id: string; title: string }>) =>
+    q.update(documents).set({ title: p.title }).where(eq(documents.id, p.id)).returning({ id: documents.id }),
+  );
+  const renamed = await rename.execute({ id: 'x', title: 't' });
+  type _renamed = Expect<Equal<typeof renamed, { id: string }[]>>;
+  const all = db.prepared((q) => q.delete(documents));
+  await all.execute({});
+
+  // @ts-expect-error a parameter the query does not declare
+  await byId.execute({ di: 'x' });
+  // @ts-expect-error a missing parameter
+  await byId.execute({});
+  // @ts-expect-error a parameter of the wrong type
+  await byId.execute({ id: 1 });
+  // @ts-expect-error the tenant's placeholder is not a parameter a caller declares
+  db.prepared((q, p: Placeholders<{ 'tenancy.tenantId': string }>) => q.select().from(documents).where(eq(documents.tenantId, p['tenancy.tenantId'])));
+  // @ts-expect-error an undeclared placeholder (p is not annotated)
+  db.prepared((q, p) => q.select().from(documents).where(eq(documents.id, p.id)));
+  // @ts-expect-error a platform table
+  db.prepared((q) => q.select().from(tenants));
+  // @ts-expect-error a platform table
+  db.prepared((q) => q.insert(users));
+  // @ts-expect-error a refused join on q
+  db.prepared((q) => q.select().from(documents).rightJoin(comments, sql`true`));
+  // @ts-expect-error a set operator on q
+  db.prepared((q) => q.select().from(documents).union(db.select().from(documents)));
+  // @ts-expect-error $dynamic on q
+  db.prepared((q) => q.select().from(documents).$dynamic());
+  // @ts-expect-error not a query: a select without from()
+  db.prepared((q) => q.select());
+  // @ts-expect-error q has no transaction()
+  db.prepared((q) => q.transaction(async () => []));
+  // @ts-expect-error q has no prepared()
+  db.prepared((q) => q.prepared(() => db.select().from(documents)));
+  // @ts-expect-error only prepared() makes a prepared query (the class is exported as a type only)
+  new TenantPreparedQuery();
 }
