@@ -12,6 +12,8 @@ export const ACCESS_TOKEN_ALGORITHM = 'HS256';
 const MAX_TOKEN_LENGTH = 4096;
 /** Clock skew tolerated between instances, for exp/nbf/iat. */
 const CLOCK_TOLERANCE_SECONDS = 5;
+/** Verified tokens kept in memory (about 1 KB each with the cache's own bookkeeping). */
+const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
 
 const claimsSchema = z.object({
   sub: z.uuid(),
@@ -64,9 +66,13 @@ export class AccessTokenService {
     this.audience = config.auth.jwtAudience;
     this.ttlSeconds = config.auth.accessTokenTtlSeconds;
     this.sign = createSigner({ key, algorithm: ACCESS_TOKEN_ALGORITHM });
-    // No `cache`: a hit saves about 5 µs, but it hashes every token first, so a miss costs twice as much.
+    // A client sends the same token with every request until it expires, so most checks are repeats:
+    // fast-jwt keeps verified tokens (keyed by a hash of the token, bounded LRU) until their exp or
+    // maxAge, whichever comes first, and re-checks the time claims on every hit; failures are not kept.
+    // Measured by the bench's CPU profile: about 7% of a GET /documents/:id without it.
     this.decodeVerified = createVerifier({
       key,
+      cache: VERIFIED_TOKEN_CACHE_SIZE,
       algorithms: [ACCESS_TOKEN_ALGORITHM],
       allowedIss: this.issuer,
       allowedAud: this.audience,
