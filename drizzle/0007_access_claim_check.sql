@@ -14,9 +14,9 @@
 --   TA401  the API key is revoked or gone
 --   TA409  the role is now lower than the one the request was admitted with
 --          (a higher role is fine: the request only used less than it has)
--- src/common/errors/database-errors.ts maps them to 403/401/409; drizzle-kit
--- emits no functions, so this is a custom migration, checked by
--- test/database/catalog.e2e-spec.ts and test/identity/access-claim.e2e-spec.ts.
+-- src/access/access-errors.ts maps them to 403/401/409 (TenantContextInterceptor);
+-- drizzle-kit emits no functions, so this is a custom migration, checked by
+-- test/database/catalog-snapshot.e2e-spec.ts and test/identity/access-claim.e2e-spec.ts.
 --
 -- SECURITY INVOKER (the default): it reads memberships and api_keys as the
 -- runtime role, through their RLS policies, for the tenant it has just set.

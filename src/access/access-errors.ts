@@ -1,6 +1,7 @@
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { invalidTokenChallenge } from '../common/http/www-authenticate';
+import { AccessClaim, claimOf } from '../tenancy/tenant-context';
 
 /**
  * The answers for access that is gone, shared by AccessGuard (which finds out
@@ -36,10 +37,15 @@ const CLAIM_REFUSALS: Record<string, () => AppError> = {
   TA409: accessChanged,
 };
 
-/** The answer for an error that is tenancy_enter() refusing the claim (directly or as a driver error's cause), else undefined. */
-export function claimRefusal(error: unknown): AppError | undefined {
+/**
+ * The answer for an error that is tenancy_enter() refusing `claim` (directly or as a
+ * driver error's cause), else undefined. A refusal of another request's claim (a
+ * shared cache load) is not this request's answer: mapDatabaseError makes it a 503.
+ */
+export function claimRefusal(error: unknown, claim: AccessClaim): AppError | undefined {
   const code = sqlStateOf(error) ?? sqlStateOf((error as { cause?: unknown } | undefined)?.cause);
-  return code !== undefined && Object.hasOwn(CLAIM_REFUSALS, code) ? CLAIM_REFUSALS[code]() : undefined;
+  if (code === undefined || !Object.hasOwn(CLAIM_REFUSALS, code) || claimOf(error) !== claim) return undefined;
+  return CLAIM_REFUSALS[code]();
 }
 
 function sqlStateOf(error: unknown): string | undefined {

@@ -37,7 +37,7 @@ export class TenantContextInterceptor implements NestInterceptor {
       // One subscriber instead of an operator chain: this runs on every tenant request.
       return new Observable<unknown>((subscriber) => {
         const refused = (error: unknown) => {
-          const refusal = claimRefusal(error);
+          const refusal = claimRefusal(error, claim);
           if (refusal) this.forget(scope.tenant.id, claim);
           subscriber.error(refusal ?? error);
         };

@@ -165,6 +165,13 @@ describe(AccessTokenService.name, () => {
       expect(verdict(once)).toBe('refused');
     });
 
+    it('does not keep a refusal: a token refused for its nbf is accepted once it is valid', () => {
+      const early = token(payload({ nbf: now + 6 }));
+      expect(verdict(early)).toBe('refused');
+      jest.spyOn(Date, 'now').mockReturnValue((now + 2) * 1000);
+      expect(verdict(early)).toBe('accepted');
+    });
+
     it('refuses a token over 4096 characters before parsing it, and garbage', () => {
       const padded = (length: number) => token(payload({ pad: 'x'.repeat(length) }));
       expect(padded(2700).length).toBeLessThanOrEqual(4096);

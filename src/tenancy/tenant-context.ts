@@ -79,3 +79,17 @@ export const TenantContext = {
     return storage.exit(fn);
   },
 };
+
+/**
+ * Marks an error with the claim its statement carried. A result can reach more
+ * requests than the one that loaded it (the cache's single flight shares one
+ * load), so whoever maps a refused claim must know whose claim it was.
+ */
+export function tagWithClaim(error: unknown, claim: AccessClaim): void {
+  if (typeof error === 'object' && error !== null) Object.defineProperty(error, 'claim', { value: claim, configurable: true });
+}
+
+/** The claim a failed statement carried (set by tagWithClaim), if any. */
+export function claimOf(error: unknown): AccessClaim | undefined {
+  return (error as { claim?: AccessClaim } | undefined)?.claim ?? (error as { cause?: { claim?: AccessClaim } } | undefined)?.cause?.claim;
+}

@@ -67,6 +67,11 @@ export function mapDatabaseError(error: unknown): AppError | undefined {
     case '53300': // too_many_connections
     case '57P01': // admin_shutdown
     case '57P03': // cannot_connect_now
+    // tenancy_enter() refusing the access claim of another request whose load this one shared
+    // (TenantContextInterceptor answers a request's own refusal): nothing ran for this one, retry.
+    case 'TA401':
+    case 'TA403':
+    case 'TA409':
       return busy();
     default:
       return undefined;

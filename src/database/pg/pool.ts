@@ -3,7 +3,7 @@ import { AppError } from '../../common/errors/app-error';
 import { isPgServerError } from '../../common/errors/database-errors';
 import { ErrorCode } from '../../common/errors/error-codes';
 import { UUID_PATTERN } from '../../common/uuid';
-import type { AccessClaim } from '../../tenancy/tenant-context';
+import { AccessClaim, tagWithClaim } from '../../tenancy/tenant-context';
 
 export interface PoolOptions {
   url: string;
@@ -87,7 +87,10 @@ export async function inTransaction<T>(pool: pg.Pool, setting: LocalSetting | nu
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await client.query(begin);
+    await client.query(begin).catch((error: unknown) => {
+      if (setting?.claim) tagWithClaim(error, setting.claim);
+      throw error;
+    });
     if (setting?.claim) setting.claim.confirmed = true;
     const result = await fn(client);
     let commit: pg.QueryResult;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { AccessClaim } from '../../tenancy/tenant-context';
+import { AccessClaim, tagWithClaim } from '../../tenancy/tenant-context';
 // pg's row parser; the same one pg.Query uses, so rows come back exactly as pg would build them.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Result: new (rowMode?: string, types?: unknown) => PgResult = require('pg/lib/result');
@@ -220,6 +220,7 @@ export class TenantBatchQuery {
   private fail(error: Error): void {
     if (this.settled) return;
     this.settled = true;
+    if (this.claim) tagWithClaim(error, this.claim);
     // Leave the statements parsed in this batch as 'unknown': the next use closes and re-parses them.
     this.rejectFn(error);
     this.callback?.(error);
