@@ -16,6 +16,8 @@ export class AppConfig {
     migrateOnBoot: boolean;
     poolSize: number;
     statementTimeoutMs: number;
+    /** none: direct connections; transaction: behind a transaction-mode pooler (see createPool). */
+    pooler: Env['DB_POOLER'];
   };
   readonly adminApiKey: string;
   readonly tenancy: { baseDomain: string; cacheTtlMs: number };
@@ -63,6 +65,7 @@ export class AppConfig {
       migrateOnBoot: env.MIGRATE_ON_BOOT,
       poolSize: env.DB_POOL_SIZE,
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
+      pooler: env.DB_POOLER,
     };
     this.adminApiKey = env.ADMIN_API_KEY;
     this.tenancy = { baseDomain: env.TENANT_BASE_DOMAIN, cacheTtlMs: env.TENANT_CACHE_TTL_MS };

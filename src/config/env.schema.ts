@@ -44,6 +44,12 @@ export const envSchema = z
     MIGRATE_ON_BOOT: booleanFromString.default(false),
     DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
     DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+    /**
+     * What DATABASE_URL points at: none (PostgreSQL itself) or transaction (a transaction-mode
+     * pooler such as PgBouncer). With a pooler no session state is used: no timeouts as startup
+     * parameters, no named statements; each transaction sets its own timeouts (README "PgBouncer").
+     */
+    DB_POOLER: z.enum(['none', 'transaction']).default('none'),
 
     /** Bearer key for platform routes (/tenants). No default: set it, or let embedded mode generate one. */
     ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters'),

@@ -30,6 +30,8 @@ class PoolCloser implements OnApplicationShutdown {
           max: config.database.poolSize,
           statementTimeoutMs: config.database.statementTimeoutMs,
           applicationName: 'tenancy-api',
+          // TenantDb, SystemDb and their transactions read it back from the pool (poolingOf).
+          pooler: config.database.pooler,
         }),
     },
     { provide: TenantDb, inject: [POOL], useFactory: (pool: pg.Pool) => createTenantDb(pool) },

@@ -5,7 +5,8 @@ import pg from 'pg';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { Tenant, TenantContext } from '../tenancy/tenant-context';
-import { guardedClient, inTransaction } from './pg/pool';
+import { guardedClient, inTransaction, poolingOf, withClient } from './pg/pool';
+import { queryWithStatementTimeout, StatementConfig } from './pg/tenant-batch-query';
 import * as schema from './schema';
 import { TenantDb, tenantDbInTransaction } from './tenant-db';
 
@@ -43,12 +44,34 @@ function audit(operation: string, extra: Record<string, string | undefined> = {}
 
 /**
  * Drizzle's transaction() on a handle bound to one connection would send BEGIN and
- * COMMIT on it, committing the platform transaction early and unnoticed: refused.
+ * COMMIT on it, committing the platform transaction early and unnoticed; on
+ * SystemDb.run's handle behind a transaction pooler, it would send them through
+ * the one-statement batch, each on whichever connection is free. Refused on both:
+ * SystemDb.transaction is the (audited) way.
  */
-function withoutNestedTransactions(db: SystemDatabase): SystemDatabase {
-  return Object.assign(db, {
-    transaction: () => Promise.reject(new PlatformTransactionMisuseError('A platform transaction cannot open another transaction')),
-  });
+function withoutTransactions(db: SystemDatabase, message: string): SystemDatabase {
+  return Object.assign(db, { transaction: () => Promise.reject(new PlatformTransactionMisuseError(message)) });
+}
+
+/**
+ * SystemDb.run's drizzle "client" behind a transaction pooler, where the
+ * statement timeout cannot be a startup parameter: each statement goes out in
+ * one batch after a transaction-local set_config of the timeout (one round
+ * trip, see tenant-batch-query.ts). Drizzle calls only query(config, values)
+ * on a client that is not a pool.
+ */
+class StatementTimeoutClient {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly statementTimeoutMs: number,
+  ) {}
+
+  query(config: string | { text: string; rowMode?: 'array'; types?: StatementConfig['types'] }, values?: unknown[]): Promise<pg.QueryResult> {
+    const statement = typeof config === 'string' ? { text: config } : config;
+    return withClient(this.pool, (client) =>
+      queryWithStatementTimeout(client, { text: statement.text, values, rowMode: statement.rowMode, types: statement.types }, this.statementTimeoutMs),
+    );
+  }
 }
 
 function stateOf(tx: PlatformTransaction): PlatformTransactionState {
@@ -127,7 +150,10 @@ export class SystemDb {
   private readonly db: SystemDatabase;
 
   constructor(private readonly pool: pg.Pool) {
-    this.db = drizzle({ client: pool, schema });
+    const pooling = poolingOf(pool);
+    // Its type asks for a pg.Pool or pg.Client; drizzle calls only query() on a client that is neither.
+    const client = pooling.pooler === 'transaction' ? (new StatementTimeoutClient(pool, pooling.statementTimeoutMs) as unknown as pg.Pool) : pool;
+    this.db = withoutTransactions(drizzle({ client, schema }), 'SystemDb.run cannot open a transaction: use SystemDb.transaction');
   }
 
   /**
@@ -169,7 +195,7 @@ export class SystemDb {
         operation,
         open: true,
         client,
-        platformDb: withoutNestedTransactions(drizzle({ client: guardedClient(client, check(false)), schema })),
+        platformDb: withoutTransactions(drizzle({ client: guardedClient(client, check(false)), schema }), 'A platform transaction cannot open another transaction'),
         tenantDb: tenantDbInTransaction(client, check(true)),
       };
       try {

@@ -20,7 +20,7 @@ import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { TenantContext } from '../tenancy/tenant-context';
 import { queryForTenant, StatementConfig } from './pg/tenant-batch-query';
-import { guardedClient, inTransaction, withClient } from './pg/pool';
+import { guardedClient, inTransaction, poolingOf, Pooling, withClient } from './pg/pool';
 import * as schema from './schema';
 import { AnyTenantTable, isTenantTable } from './schema/tenant-table';
 
@@ -482,14 +482,18 @@ export type { TenantPreparedQuery, TenantQueryBuilder };
  * adds the tenant of the current context and runs the one-round-trip batch.
  */
 class TenantBatchClient {
-  constructor(private readonly pool: pg.Pool) {}
+  private readonly pooling: Pooling;
+
+  constructor(private readonly pool: pg.Pool) {
+    this.pooling = poolingOf(pool);
+  }
 
   query(config: string | { text: string; rowMode?: 'array'; types?: StatementConfig['types'] }, values?: unknown[]): Promise<pg.QueryResult> {
     const tenantId = TenantContext.currentId();
     const claim = TenantContext.scope()?.claim;
     const statement = typeof config === 'string' ? { text: config } : config;
     return withClient(this.pool, (client) =>
-      queryForTenant(client, tenantId, { text: statement.text, values, rowMode: statement.rowMode, types: statement.types }, claim),
+      queryForTenant(client, tenantId, { text: statement.text, values, rowMode: statement.rowMode, types: statement.types }, { claim, pooling: this.pooling }),
     );
   }
 }

@@ -1,4 +1,4 @@
-import { mapDatabaseError } from './database-errors';
+import { isConnectionException, mapDatabaseError } from './database-errors';
 
 const pgError = (code: string) => Object.assign(new Error('duplicate key value violates unique constraint "tenants_slug_key"'), { code, severity: 'ERROR' });
 
@@ -39,5 +39,45 @@ describe('mapDatabaseError: availability and encoding', () => {
     const mapped = mapDatabaseError(error);
     expect(mapped?.code).toBe('SERVICE_UNAVAILABLE');
     expect(mapped?.headers).toEqual({ 'retry-after': '1' });
+  });
+});
+
+/** What a transaction-mode pooler (PgBouncer) answers when it, not the statement, fails. */
+describe('mapDatabaseError: pooler and connection failures', () => {
+  const poolerError = (code: string, message: string) => Object.assign(new Error(message), { code, severity: 'FATAL' });
+
+  it.each([
+    ['08P01', 'no more connections allowed (max_client_conn)'],
+    ['08P01', 'query_wait_timeout'],
+    ['08P01', 'server login has been failing, try again later (server_login_retry)'],
+    ['08P01', 'pgbouncer cannot connect to server'],
+    ['08P01', 'server conn crashed?'],
+    ['08006', 'connection failure'],
+    ['08001', 'could not establish connection'],
+  ])('maps SQLSTATE %s (%s) to 503 with Retry-After, bare or wrapped by drizzle', (code, message) => {
+    for (const error of [poolerError(code, message), Object.assign(new Error('Failed query: select 1'), { cause: poolerError(code, message) })]) {
+      const mapped = mapDatabaseError(error);
+      expect(mapped?.code).toBe('SERVICE_UNAVAILABLE');
+      expect(mapped?.headers).toEqual({ 'retry-after': '1' });
+      expect(mapped?.message).not.toContain(message);
+    }
+  });
+
+  it.each([
+    [Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })],
+    [Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })],
+    [new Error('Connection terminated unexpectedly')],
+    [new Error('Client has encountered a connection error and is not queryable')],
+    [new Error('Query read timeout')],
+  ])('maps a connection the pooler closed or stalled to 503 with Retry-After (%#)', (error) => {
+    expect(mapDatabaseError(error)?.headers).toEqual({ 'retry-after': '1' });
+  });
+
+  it('tells connection exceptions (class 08) from statement errors', () => {
+    expect(isConnectionException(poolerError('08P01', 'query_wait_timeout'))).toBe(true);
+    expect(isConnectionException(pgError('23505'))).toBe(false);
+    // The class is read from a SQLSTATE only, never from a socket error code that happens to start with 08.
+    expect(isConnectionException(Object.assign(new Error('x'), { code: '08P01' }))).toBe(false);
+    expect(mapDatabaseError(pgError('08P01'))?.code).toBe('SERVICE_UNAVAILABLE'); // positive control of the same shape
   });
 });

@@ -17,6 +17,18 @@ export function isPgServerError(error: unknown): error is PgServerError {
   );
 }
 
+/**
+ * SQLSTATE class 08, connection_exception: the connection failed, not the
+ * statement. PgBouncer reports its own failures so (08P01: "no more connections
+ * allowed", "query_wait_timeout", "server login has been failing", "server conn
+ * crashed?", "unsupported startup parameter", "transaction blocks not allowed in
+ * statement pooling mode"; later versions also "pgbouncer cannot connect to
+ * server") and then closes the connection.
+ */
+export function isConnectionException(error: unknown): boolean {
+  return isPgServerError(error) && error.code.startsWith('08');
+}
+
 const busy = () =>
   new AppError(ErrorCode.ServiceUnavailable, 'The service is busy, retry shortly', undefined, { 'retry-after': '1' });
 
@@ -44,6 +56,7 @@ export function mapDatabaseError(error: unknown): AppError | undefined {
   const cause = isPgServerError(error) ? error : (error as { cause?: unknown })?.cause;
   if (isConnectionFailure(error) || isConnectionFailure(cause)) return busy();
   if (!isPgServerError(cause)) return undefined;
+  if (isConnectionException(cause)) return busy();
   switch (cause.code) {
     case '23505': // unique_violation
       return new AppError(ErrorCode.Conflict, 'A resource with the same unique value already exists');

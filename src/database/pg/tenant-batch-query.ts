@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { AccessClaim, tagWithClaim } from '../../tenancy/tenant-context';
+import { DIRECT, Pooling } from './pool';
 // pg's row parser; the same one pg.Query uses, so rows come back exactly as pg would build them.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Result: new (rowMode?: string, types?: unknown) => PgResult = require('pg/lib/result');
@@ -27,9 +28,15 @@ const Result: new (rowMode?: string, types?: unknown) => PgResult = require('pg/
  * is gone from the connection whatever happened, so a pooled connection never
  * carries a tenant into the next request.
  *
- * Statements are prepared under a name derived from their text and reused per
- * connection. pg itself only knows the statements it parsed, so this object
- * keeps its own per-connection registry and never exposes a `name` to pg.
+ * On a direct connection, statements are prepared under a name derived from
+ * their text and reused per connection. pg itself only knows the statements it
+ * parsed, so this object keeps its own per-connection registry and never
+ * exposes a `name` to pg. Behind a transaction pooler (Pooling) every statement
+ * is unnamed, parsed with each batch, and the first statement also sets
+ * statement_timeout, transaction-locally: the batch is one pooler transaction,
+ * so nothing of it outlives the Sync on the server connection either. There the
+ * same batch with the timeout alone carries SystemDb's statements
+ * (queryWithStatementTimeout).
  */
 
 interface PgResult {
@@ -61,10 +68,36 @@ export interface StatementConfig {
   types?: { getTypeParser(oid: number, format?: string): (value: string) => unknown };
 }
 
+/** The statement sent ahead of the caller's, in the same batch; `name` only on a direct connection. */
+interface FirstStatement {
+  text: string;
+  name?: string;
+  values: unknown[];
+}
+
 const SET_TENANT_SQL = "select 1 where set_config('app.tenant_id', $1, true) is null";
 const SET_TENANT_NAME = 'tenancy_set_tenant';
 const ENTER_WITH_CLAIM_SQL = 'select 1 where not public.tenancy_enter($1, $2, $3, $4)';
 const ENTER_WITH_CLAIM_NAME = 'tenancy_enter_claim';
+// Behind a transaction pooler, the same with the statement timeout (the last parameter). set_config
+// never returns null (and tenancy_enter true or raises), so `or` evaluates every operand and the
+// statement returns no row, as the ones above.
+const SET_TENANT_AND_TIMEOUT_SQL = "select 1 where set_config('app.tenant_id', $1, true) is null or set_config('statement_timeout', $2, true) is null";
+const ENTER_WITH_CLAIM_AND_TIMEOUT_SQL = "select 1 where not public.tenancy_enter($1, $2, $3, $4) or set_config('statement_timeout', $5, true) is null";
+/** SystemDb's statements behind a transaction pooler: no tenant, only the timeout. */
+const SET_TIMEOUT_SQL = "select 1 where set_config('statement_timeout', $1, true) is null";
+
+function tenantStatement(tenantId: string, claim: AccessClaim | undefined, pooling: Pooling): FirstStatement {
+  if (pooling.pooler === 'transaction') {
+    const timeout = String(pooling.statementTimeoutMs);
+    return claim
+      ? { text: ENTER_WITH_CLAIM_AND_TIMEOUT_SQL, values: [tenantId, claim.kind, claim.id, claim.role, timeout] }
+      : { text: SET_TENANT_AND_TIMEOUT_SQL, values: [tenantId, timeout] };
+  }
+  return claim
+    ? { text: ENTER_WITH_CLAIM_SQL, name: ENTER_WITH_CLAIM_NAME, values: [tenantId, claim.kind, claim.id, claim.role] }
+    : { text: SET_TENANT_SQL, name: SET_TENANT_NAME, values: [tenantId] };
+}
 
 /** Bounded so a query shape built from user input (e.g. IN lists) cannot grow server memory forever. */
 const MAX_NAMED_STATEMENTS = 1000;
@@ -87,7 +120,7 @@ const preparedByConnection = new WeakMap<object, Map<string, StatementState>>();
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const prepareValue: (value: unknown) => unknown = require('pg/lib/utils').prepareValue;
 
-export class TenantBatchQuery {
+export class BatchQuery {
   private readonly result: PgResult;
   private firstCommandSeen = false;
   private settled = false;
@@ -105,9 +138,14 @@ export class TenantBatchQuery {
    */
   callback?: (error: Error | null, result?: unknown) => void;
 
+  /**
+   * `named`: prepare `statement` under a per-connection name (direct connections only);
+   * `first` carries its own name or none.
+   */
   constructor(
-    private readonly tenantId: string,
+    private readonly first: FirstStatement,
     private readonly statement: StatementConfig,
+    private readonly named: boolean,
     private readonly claim?: AccessClaim,
   ) {
     this.text = statement.text;
@@ -127,10 +165,8 @@ export class TenantBatchQuery {
     }
     connection.stream.cork?.();
     try {
-      const claim = this.claim;
-      if (claim) this.sendStatement(connection, prepared, ENTER_WITH_CLAIM_NAME, ENTER_WITH_CLAIM_SQL, [this.tenantId, claim.kind, claim.id, claim.role], false);
-      else this.sendStatement(connection, prepared, SET_TENANT_NAME, SET_TENANT_SQL, [this.tenantId], false);
-      const name = statementNameFor(this.statement.text);
+      this.sendStatement(connection, prepared, this.first.name, this.first.text, this.first.values, false);
+      const name = this.named ? statementNameFor(this.statement.text) : undefined;
       this.sendStatement(connection, prepared, name, this.statement.text, this.statement.values ?? [], true);
       connection.sync();
     } catch (error) {
@@ -184,7 +220,7 @@ export class TenantBatchQuery {
   }
 
   handleCommandComplete(msg: unknown): void {
-    // The first CommandComplete belongs to the set_config statement.
+    // The first CommandComplete belongs to the first statement (set_config or tenancy_enter).
     if (!this.firstCommandSeen) {
       this.firstCommandSeen = true;
       return;
@@ -227,18 +263,34 @@ export class TenantBatchQuery {
   }
 }
 
+function runBatch(client: pg.PoolClient | pg.Client, query: BatchQuery): Promise<pg.QueryResult> {
+  // pg's typings do not describe custom submittables; pg.Query's own shape is what it checks for.
+  void (client as unknown as { query(q: unknown): unknown }).query(query);
+  return query.promise;
+}
+
 /**
  * Runs `statement` for `tenantId` on a checked-out client. Not on a pool:
  * pool.query() releases its client from a callback this query does not use.
+ * `pooling` is the client's pool's (poolingOf); direct when not given.
  */
 export function queryForTenant(
   client: pg.PoolClient | pg.Client,
   tenantId: string,
   statement: StatementConfig,
-  claim?: AccessClaim,
+  options: { claim?: AccessClaim; pooling?: Pooling } = {},
 ): Promise<pg.QueryResult> {
-  const query = new TenantBatchQuery(tenantId, statement, claim);
-  // pg's typings do not describe custom submittables; pg.Query's own shape is what it checks for.
-  void (client as unknown as { query(q: unknown): unknown }).query(query);
-  return query.promise;
+  const pooling = options.pooling ?? DIRECT;
+  const first = tenantStatement(tenantId, options.claim, pooling);
+  return runBatch(client, new BatchQuery(first, statement, pooling.pooler === 'none', options.claim));
+}
+
+/**
+ * Runs `statement`, unnamed, with a transaction-local statement_timeout, in one
+ * batch: SystemDb's statements behind a transaction pooler, where the timeout
+ * cannot be a startup parameter. No tenant is set.
+ */
+export function queryWithStatementTimeout(client: pg.PoolClient | pg.Client, statement: StatementConfig, statementTimeoutMs: number): Promise<pg.QueryResult> {
+  const first = { text: SET_TIMEOUT_SQL, values: [String(statementTimeoutMs)] };
+  return runBatch(client, new BatchQuery(first, statement, false));
 }
