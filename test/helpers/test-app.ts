@@ -1,6 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { AddressInfo } from 'node:net';
 import { createApp, CreateAppOptions } from '../../src/app.factory';
+import { throughPgBouncer } from './pgbouncer';
 import { createTestDatabase, TestDatabase } from './test-database';
 import { TEST_ADMIN_KEY, TEST_BASE_DOMAIN, TEST_JWT_SECRET, TEST_OWNER_PASSWORD } from './test-env';
 
@@ -84,6 +85,8 @@ export async function startTestApp(envOverrides: Record<string, string> = {}, op
     TENANT_BASE_DOMAIN: TEST_BASE_DOMAIN,
     TENANT_CACHE_TTL_MS: '1000',
     DB_POOL_SIZE: '10',
+    // In the pgbouncer project db.appUrl is a transaction-mode PgBouncer: the app must keep no session state there.
+    ...(throughPgBouncer() ? { DB_POOLER: 'transaction' } : {}),
     ...envOverrides,
   };
   const imports = typeof options.imports === 'function' ? options.imports(db) : options.imports;

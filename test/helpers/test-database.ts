@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { dropDatabase, restrictDatabaseAccess, withCredentials, withDatabase } from '../../src/database/provisioning';
 import { APP_ROLE, OWNER_ROLE } from '../../src/database/schema/roles';
+import { pgbouncerUrl, throughPgBouncer } from './pgbouncer';
 import { TEST_ROLE_PASSWORDS } from './test-env';
 
 export interface TestDatabase {
@@ -10,7 +11,7 @@ export interface TestDatabase {
   superuserUrl: string;
   /** app_owner: owns the tables, migrations; sees no tenant rows either. */
   ownerUrl: string;
-  /** app_user: what the API connects as. */
+  /** app_user: what the API connects as (through PgBouncer in the pgbouncer project). */
   appUrl: string;
   drop(): Promise<void>;
 }
@@ -48,7 +49,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     name,
     superuserUrl: base,
     ownerUrl: withCredentials(base, OWNER_ROLE, TEST_ROLE_PASSWORDS.owner),
-    appUrl: withCredentials(base, APP_ROLE, TEST_ROLE_PASSWORDS.app),
+    appUrl: throughPgBouncer() ? pgbouncerUrl(name, APP_ROLE, TEST_ROLE_PASSWORDS.app) : withCredentials(base, APP_ROLE, TEST_ROLE_PASSWORDS.app),
     drop: () => dropDatabase(superuser, name),
   };
 }

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { createDatabase, ensureRoles, runMigrations, withCredentials, withDatabase } from '../../src/database/provisioning';
 import { APP_ROLE, OWNER_ROLE } from '../../src/database/schema/roles';
-import { provisionRedis, startEmbeddedPostgres, state } from './services';
+import { provisionPgBouncer, provisionRedis, startEmbeddedPostgres, state } from './services';
 import { TEST_ROLE_PASSWORDS } from '../helpers/test-env';
 
 /**
@@ -10,7 +10,9 @@ import { TEST_ROLE_PASSWORDS } from '../helpers/test-env';
  * - the two roles, then one template database migrated once as the owner role;
  *   each test file clones it (CREATE DATABASE ... TEMPLATE), so files are isolated
  *   and nothing depends on what an earlier run left behind;
- * - Redis: TEST_REDIS_URL, a local server, or redis-server from PATH.
+ * - Redis: TEST_REDIS_URL, a local server, or redis-server from PATH;
+ * - PgBouncer in transaction mode in front of that PostgreSQL: TEST_PGBOUNCER_URL, or
+ *   pgbouncer from PATH or /usr/sbin (the pgbouncer project runs its tests through it).
  * What it finds is passed to the test workers through environment variables.
  */
 export default async function globalSetup(): Promise<void> {
@@ -27,6 +29,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEST_PG_TEMPLATE = template;
   process.env.TEST_RUN_ID = runId;
   process.env.TEST_REDIS_URL = await provisionRedis();
+  process.env.TEST_PGBOUNCER_URL = await provisionPgBouncer(superuserUrl);
   void APP_ROLE;
 }
 

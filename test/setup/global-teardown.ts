@@ -17,5 +17,6 @@ export default async function globalTeardown(): Promise<void> {
   }
   for (const fn of state.cleanup) await fn();
   state.redisProcess?.kill();
+  await state.stopPgBouncer?.();
   await state.stopPostgres?.();
 }
