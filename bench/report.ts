@@ -209,6 +209,9 @@ export function summarise(variants: VariantInfo[], runs: MeasuredRun[], config: 
     throughputRatio('vs the floor, API key', route, 'scoped-apikey', FLOOR_VARIANT, atLeast(TARGETS.vsFloorApiKey[route]));
     cpuRatio('vs the floor, API key, CPU-normalised', route, 'scoped-apikey', FLOOR_VARIANT);
     throughputRatio('API key vs JWT', route, 'scoped-apikey', 'scoped');
+    throughputRatio('vs the floor, through PgBouncer', route, 'scoped-pgbouncer', FLOOR_VARIANT);
+    throughputRatio('through PgBouncer vs direct (cost of the pooler)', route, 'scoped-pgbouncer', 'scoped');
+    cpuRatio('through PgBouncer vs direct, CPU-normalised', route, 'scoped-pgbouncer', 'scoped');
     throughputRatio('Nest + Fastify vs plain Fastify (hello)', route, 'hello-nest', 'hello-fastify');
     throughputRatio('plain Fastify vs node:http (hello)', route, 'hello-fastify', FLOOR_VARIANT);
     throughputRatio('cost of tenancy', route, 'scoped', 'unscoped', atLeast(TARGETS.costOfTenancy));

@@ -4,11 +4,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BenchConfig, benchUsage, defaults, parseBenchConfig, UsageError, wantsHelp } from './config';
+import { APP_ROLE } from '../src/database/schema/roles';
+import { findPgBouncer, startPgBouncer } from '../src/runtime/pgbouncer';
 import { createApiKeys, obtainCredentials } from './credentials';
 import type { LoadResult, LoadTarget } from './load';
-import { BenchDatabase, createBenchDatabase, startServer, withClient } from './postgres';
+import { BENCH_ROLE_PASSWORDS, BenchDatabase, createBenchDatabase, startServer, withClient } from './postgres';
 import { findProfile, nowMicros, summariseProfile, Window } from './profile';
-import { ApiServer, cpuMeter, rssMb, runLoad, sampleRss, startApiServer } from './processes';
+import { ApiServer, childPids, cpuMeter, rssMb, runLoad, sampleRss, startApiServer } from './processes';
 import { BenchReport, MeasuredRun, renderMarkdown, RouteId, ROUTES, summarise } from './report';
 import { sampleTraffic, seedDataset, TrafficSample } from './seed';
 import { planVariants, selectVariants, VariantPlan } from './variants';
@@ -52,6 +54,14 @@ async function main(): Promise<void> {
   // Checked before anything starts, so a misspelt id costs nothing.
   const selection = selectVariants(planVariants(config), config);
   for (const note of selection.notes) log(note);
+  // The pooler variant needs a pgbouncer binary: left out with a note unless asked for by name.
+  if (selection.variants.some((variant) => variant.pooler) && !findPgBouncer()) {
+    if (config.variants?.some((id) => selection.variants.some((variant) => variant.id === id && variant.pooler))) {
+      throw new UsageError('--variants names a PgBouncer variant, but pgbouncer is not installed (e.g. apt-get install pgbouncer)');
+    }
+    selection.variants = selection.variants.filter((variant) => !variant.pooler);
+    log('left out scoped-pgbouncer: pgbouncer is not installed (e.g. apt-get install pgbouncer)');
+  }
   log(`config ${JSON.stringify({ ...config, databaseUrl: config.databaseUrl ? '(set)' : undefined })}`);
   const cleanup: Array<() => Promise<void>> = [];
   let interrupted = false;
@@ -89,7 +99,28 @@ async function main(): Promise<void> {
     cleanup.push(async () => rmSync(tmp, { recursive: true, force: true }));
     const adminKey = `bench_${randomBytes(24).toString('base64url')}`;
     const jwtSecret = randomBytes(32).toString('base64url');
-    const envFor = (dataset: Dataset, adapter: VariantPlan['adapter']): Record<string, string> => ({
+    // The pooler variant: a transaction-mode PgBouncer with as many server connections per database
+    // as the API's own pool (so it measures the pooler's cost, not a smaller pool).
+    const pgbouncer = selection.variants.some((variant) => variant.pooler === 'pgbouncer')
+      ? await startPgBouncer({ postgresUrl: server.superuserUrl, users: [{ name: APP_ROLE, password: BENCH_ROLE_PASSWORDS.app }], poolSize: config.poolSize, label: 'bench' })
+      : undefined;
+    if (pgbouncer) {
+      cleanup.push(() => pgbouncer.stop());
+      log(`PgBouncer (transaction mode) on port ${pgbouncer.port}`);
+    }
+    const throughPooler = (url: string): string => {
+      const pooled = new URL(url);
+      pooled.hostname = '127.0.0.1';
+      pooled.port = String(pgbouncer!.port);
+      return pooled.toString();
+    };
+    // The database side of a variant's CPU: PostgreSQL's processes, and PgBouncer's for the pooler variant.
+    const databasePids = (variant: Variant): (() => number[]) | undefined => {
+      const postgres = server.processIds;
+      if (!postgres || !variant.pooler || !pgbouncer) return postgres;
+      return () => [...postgres(), ...childPids(pgbouncer.watcherPid)];
+    };
+    const envFor = (dataset: Dataset, adapter: VariantPlan['adapter'], pooler?: VariantPlan['pooler']): Record<string, string> => ({
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? tmp,
       NODE_ENV: 'production',
@@ -106,6 +137,7 @@ async function main(): Promise<void> {
       // Held constant for all variants: every tenant of the sample stays resolved in memory
       // during a run (the default 5 s would add a lookup every 5 s per tenant to every variant).
       TENANT_CACHE_TTL_MS: '60000',
+      ...(pooler === 'pgbouncer' ? { DATABASE_URL: throughPooler(dataset.db.appUrl), DB_POOLER: 'transaction' } : {}),
     });
 
     // One API process per variant: no variant inherits another's heap, garbage or JIT state,
@@ -116,7 +148,7 @@ async function main(): Promise<void> {
       const dataset = datasets.get(index)!;
       const execArgv = [...config.nodeArgs];
       if (config.profileDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${path.join(config.profileDir, plan.id)}`);
-      const api = await startApiServer(`api-${plan.id}`, envFor(dataset, plan.adapter), {
+      const api = await startApiServer(`api-${plan.id}`, envFor(dataset, plan.adapter, plan.pooler), {
         script: plan.script,
         execArgv,
         // Writing a profile of a whole run takes a while; killing the process would lose it.
@@ -149,7 +181,7 @@ async function main(): Promise<void> {
 
     for (const route of routes) {
       for (const variant of variants.filter(servesRoute(route))) {
-        const result = await measure(variant, route, config, config.warmupSeconds, 1, server.processIds);
+        const result = await measure(variant, route, config, config.warmupSeconds, 1, databasePids(variant));
         log(`warm-up ${progress()} ${variant.id} ${route}: ${result.load.requestsPerSecond.toFixed(0)} req/s`);
       }
     }
@@ -165,7 +197,7 @@ async function main(): Promise<void> {
         const order = [...serving.slice(shift), ...serving.slice(0, shift)];
         for (const variant of order) {
           const start = nowMicros();
-          const run = await measure(variant, route, config, config.durationSeconds, round * 1000 + ROUTES.indexOf(route), server.processIds);
+          const run = await measure(variant, route, config, config.durationSeconds, round * 1000 + ROUTES.indexOf(route), databasePids(variant));
           windows.get(variant.id)!.push([start, nowMicros()]);
           runs.push({ ...run, round });
           log(

@@ -15,6 +15,8 @@ export interface VariantPlan extends VariantInfo {
   prefix: string;
   /** The server it runs, from bench/dist. */
   script: string;
+  /** Connects through a transaction-mode PgBouncer (DB_POOLER=transaction) instead of directly. */
+  pooler?: 'pgbouncer';
 }
 
 const READS: RouteId[] = ['get', 'list'];
@@ -36,6 +38,7 @@ export function planVariants(config: Pick<BenchConfig, 'tenants' | 'express'>): 
   return [
     api('scoped', 'scoped (Fastify)', '/documents', { routes: [...READS, 'create'] }),
     api('scoped-apikey', 'scoped (Fastify), API key', '/documents', { routes: [...READS, 'create'], credential: 'api-key' }),
+    api('scoped-pgbouncer', 'scoped (Fastify), through PgBouncer', '/documents', { routes: [...READS, 'create'], pooler: 'pgbouncer' }),
     api('unscoped', 'unscoped baseline', '/bench/unscoped/documents'),
     api('unscoped-prepared', 'unscoped, prepared (reference)', '/bench/unscoped-prepared/documents'),
     api('request-scoped', 'request-scoped design', '/bench/request-scoped/documents'),
