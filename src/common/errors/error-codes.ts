@@ -44,6 +44,8 @@ export enum ErrorCode {
   AccessChanged = 'ACCESS_CHANGED',
   TooManyRequests = 'TOO_MANY_REQUESTS',
   ServiceUnavailable = 'SERVICE_UNAVAILABLE',
+  /** The connection failed during COMMIT: the write may or may not have been saved; read it back before retrying. */
+  OutcomeUnknown = 'OUTCOME_UNKNOWN',
   /** File storage (S3 or disk) unreachable or failing; retry after Retry-After. */
   StorageUnavailable = 'STORAGE_UNAVAILABLE',
   Internal = 'INTERNAL_ERROR',
@@ -96,6 +98,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case ErrorCode.TooManyRequests:
       return 429;
     case ErrorCode.ServiceUnavailable:
+    case ErrorCode.OutcomeUnknown:
     case ErrorCode.StorageUnavailable:
       return 503;
     case ErrorCode.Internal:

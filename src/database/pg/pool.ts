@@ -180,9 +180,10 @@ export async function inTransaction<T>(pool: pg.Pool, setting: LocalSetting | nu
       if (leavesConnectionUsable(error)) throw error; // e.g. a deferred constraint: rolled back, a clean answer
       // The connection failed during COMMIT (a pooler reports a lost server connection as class 08):
       // the transaction may or may not have committed.
-      // Never a "retry" (503): retrying a write whose outcome is unknown could apply it twice.
+      // A 503 without Retry-After: the database was unavailable, but a blind retry of a write whose
+      // outcome is unknown could apply it twice, so the client is told to read it back first.
       lease.broken ??= error as Error;
-      throw new AppError(ErrorCode.Internal, `transaction outcome unknown: ${(error as Error).message}`);
+      throw new AppError(ErrorCode.OutcomeUnknown, 'The database connection failed while saving; the change may or may not have been saved. Read it back before retrying');
     }
     if (commit.command !== 'COMMIT') throw new Error(`transaction was not committed (server answered ${commit.command})`);
     return result;
