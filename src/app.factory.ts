@@ -15,6 +15,8 @@ import { answerClientError, hostRequired, installServerErrorAnswers, malformedUr
 import { requestIdFrom } from './common/http/request-id';
 import { SECURITY_HEADERS } from './common/http/security-headers';
 import { parseEnv } from './config/env.schema';
+import { expressMetricsMiddleware, fastifyMetricsHook } from './metrics/http-metrics';
+import { MetricsService } from './metrics/metrics.service';
 
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -70,6 +72,8 @@ async function createFastifyApp(root: DynamicModule, logger: LogLevel[], trustPr
   const app = await NestFactory.create<NestFastifyApplication>(root, adapter, { logger, bufferLogs: false, bodyParser: false });
   installServerErrorAnswers(app.getHttpServer() as Server, { clientError: false });
   app.useGlobalFilters(new AppExceptionFilter());
+  // Metrics: every response, errors and 404s included (src/metrics/http-metrics.ts).
+  fastify.addHook('onResponse', fastifyMetricsHook(app.get(MetricsService)));
   fastify.addHook('onRequest', async (request) => {
     const error = hostRequired(request.raw);
     if (error) throw error;
@@ -100,7 +104,9 @@ async function createExpressApp(root: DynamicModule, logger: LogLevel[], trustPr
   installServerErrorAnswers(app.getHttpServer() as Server, { clientError: true });
   app.disable('x-powered-by');
   app.set('trust proxy', trustProxy);
-  // First middleware, so even a body-parser failure carries the id. Fastify does the same with genReqId.
+  // Metrics: first, so it sees every response, errors and 404s included (src/metrics/http-metrics.ts).
+  app.use(expressMetricsMiddleware(app.get(MetricsService)));
+  // Before any other handling, so even a body-parser failure carries the id. Fastify does the same with genReqId.
   app.use((request: ExpressRequest, response: ExpressResponse, next: () => void) => {
     request.id = requestIdFrom(request.headers['x-request-id']);
     response.setHeader('x-request-id', request.id);

@@ -54,6 +54,8 @@ export class AppConfig {
     maxUploadBytes: number;
     presignTtlSeconds: number;
   };
+  /** tenantLabelLimit: tenants with their own label on per-tenant metrics; the rest are `other`. */
+  readonly metrics: { tenantLabelLimit: number };
 
   constructor(env: Env) {
     this.env = env.NODE_ENV;
@@ -89,6 +91,7 @@ export class AppConfig {
       ttlSeconds: env.CACHE_TTL_SECONDS,
       lruMaxEntries: env.CACHE_LRU_MAX_ENTRIES,
     };
+    this.metrics = { tenantLabelLimit: env.METRICS_TENANT_LABEL_LIMIT };
     this.storage = {
       s3: env.S3_BUCKET
         ? {

@@ -113,6 +113,13 @@ export const envSchema = z
     S3_FORCE_PATH_STYLE: booleanFromString.default(false),
     /** Upper bound on one S3 request without progress; past it the request answers 503. */
     S3_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+    /**
+     * GET /metrics: how many tenants get their own `tenant` label on the per-tenant counters (the
+     * first ones seen since start); the rest are counted under `other`, so a platform with many
+     * tenants cannot blow up the number of series.
+     */
+    METRICS_TENANT_LABEL_LIMIT: z.coerce.number().int().min(0).max(10_000).default(100),
+
     /** Largest accepted attachment, enforced while the upload streams (413 past it). */
     ATTACHMENT_MAX_BYTES: z.coerce.number().int().min(1).max(5 * 1024 ** 3).default(25 * 1024 * 1024),
     /** Lifetime of a presigned download URL (S3 driver only). */

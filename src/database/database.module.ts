@@ -2,6 +2,7 @@ import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nest
 import pg from 'pg';
 import { AppConfig } from '../config/app-config';
 import { createPool } from './pg/pool';
+import { PoolStats } from './pool-stats';
 import { SystemDb } from './system-db';
 import { createTenantDb, TenantDb } from './tenant-db';
 import { Transactions } from './transactions';
@@ -37,8 +38,9 @@ class PoolCloser implements OnApplicationShutdown {
     { provide: TenantDb, inject: [POOL], useFactory: (pool: pg.Pool) => createTenantDb(pool) },
     { provide: SystemDb, inject: [POOL], useFactory: (pool: pg.Pool) => new SystemDb(pool) },
     { provide: Transactions, inject: [SystemDb], useFactory: (systemDb: SystemDb) => new Transactions(systemDb) },
+    { provide: PoolStats, inject: [POOL], useFactory: (pool: pg.Pool) => new PoolStats(pool) },
     PoolCloser,
   ],
-  exports: [TenantDb, SystemDb, Transactions],
+  exports: [TenantDb, SystemDb, Transactions, PoolStats],
 })
 export class DatabaseModule {}

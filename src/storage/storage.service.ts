@@ -1,7 +1,7 @@
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { TenantContext } from '../tenancy/tenant-context';
-import { PresignOptions, PutOptions, StorageDriver, StorageObjectMissingError, StoredObject } from './storage-driver';
+import { PresignOptions, PutOptions, StorageDriver, StorageObjectMissingError, StoredObject, StorageUnavailableError } from './storage-driver';
 import { assertObjectKey, documentStoragePrefix, InvalidStorageKeyError, newDocumentObjectKey, tenantStoragePrefix } from './storage-keys';
 
 /**
@@ -10,8 +10,20 @@ import { assertObjectKey, documentStoragePrefix, InvalidStorageKeyError, newDocu
  * must lie under the current tenant's prefix before the driver sees it, so a
  * mixed-up row cannot reach another tenant's object.
  */
+export type StorageOperation = 'put' | 'open' | 'delete' | 'list' | 'presign';
+export type StorageErrorKind = 'unavailable' | 'missing_object';
+
+/** Storage failures since start, by operation and kind (exported as storage_errors_total). */
+export interface StorageErrorCount {
+  operation: StorageOperation;
+  kind: StorageErrorKind;
+  count: number;
+}
+
 export class StorageService implements OnApplicationShutdown {
   private readonly logger = new Logger('Storage');
+  /** Keyed `operation:kind`. Only the backend's own failures: a client aborting its upload is not one. */
+  private readonly errorsById = new Map<string, StorageErrorCount>();
 
   constructor(private readonly driver: StorageDriver) {}
 
@@ -25,12 +37,12 @@ export class StorageService implements OnApplicationShutdown {
   }
 
   async put(key: string, body: Readable, options: PutOptions): Promise<void> {
-    return this.driver.put(this.ownKey(key), body, options);
+    return this.counted('put', () => this.driver.put(this.ownKey(key), body, options));
   }
 
   async open(key: string): Promise<{ body: Readable; size: number }> {
     try {
-      return await this.driver.open(this.ownKey(key));
+      return await this.counted('open', () => this.driver.open(this.ownKey(key)));
     } catch (error) {
       // Uploads commit the row after the object, so this is an invariant breach worth a loud log line.
       if (error instanceof StorageObjectMissingError) this.logger.error(`metadata points at a missing object: ${key}`);
@@ -39,7 +51,7 @@ export class StorageService implements OnApplicationShutdown {
   }
 
   async delete(key: string): Promise<void> {
-    return this.driver.delete([this.ownKey(key)]);
+    return this.counted('delete', () => this.driver.delete([this.ownKey(key)]));
   }
 
   /**
@@ -56,16 +68,17 @@ export class StorageService implements OnApplicationShutdown {
   }
 
   async presignGet(key: string, options: PresignOptions): Promise<string | undefined> {
-    return this.driver.presignGet(this.ownKey(key), options);
+    return this.counted('presign', () => this.driver.presignGet(this.ownKey(key), options));
   }
 
   /** Objects of the current tenant: prefix `tenants/<id>/`, trailing slash included. */
   listTenantObjects(): AsyncIterable<StoredObject> {
-    return this.driver.list(tenantStoragePrefix(TenantContext.currentId()));
+    // The prefix is read now, in the caller's tenant context, not when iteration starts.
+    return this.countedIteration('list', this.driver.list(tenantStoragePrefix(TenantContext.currentId())));
   }
 
   async deleteTenantObjects(): Promise<number> {
-    return this.driver.deleteByPrefix(tenantStoragePrefix(TenantContext.currentId()));
+    return this.counted('delete', () => this.driver.deleteByPrefix(tenantStoragePrefix(TenantContext.currentId())));
   }
 
   /**
@@ -75,15 +88,48 @@ export class StorageService implements OnApplicationShutdown {
   async removeDocumentObjects(documentId: string): Promise<number> {
     const prefix = documentStoragePrefix(TenantContext.currentId(), documentId);
     try {
-      return await this.driver.deleteByPrefix(prefix);
+      return await this.counted('delete', () => this.driver.deleteByPrefix(prefix));
     } catch (error) {
       this.logger.warn(`orphan objects may be left under ${prefix} (${(error as Error).message})`);
       return 0;
     }
   }
 
+  /** Failure counts since start (GET /metrics); only the combinations that happened. */
+  errorCounts(): StorageErrorCount[] {
+    return [...this.errorsById.values()].map((entry) => ({ ...entry }));
+  }
+
   async onApplicationShutdown(): Promise<void> {
     await this.driver.close();
+  }
+
+  private async counted<T>(operation: StorageOperation, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      this.countError(operation, error);
+      throw error;
+    }
+  }
+
+  private async *countedIteration<T>(operation: StorageOperation, items: AsyncIterable<T>): AsyncIterable<T> {
+    try {
+      yield* items;
+    } catch (error) {
+      this.countError(operation, error);
+      throw error;
+    }
+  }
+
+  private countError(operation: StorageOperation, error: unknown): void {
+    const kind: StorageErrorKind | undefined =
+      error instanceof StorageUnavailableError ? 'unavailable' : error instanceof StorageObjectMissingError ? 'missing_object' : undefined;
+    if (!kind) return;
+    const id = `${operation}:${kind}`;
+    const entry = this.errorsById.get(id) ?? { operation, kind, count: 0 };
+    entry.count++;
+    this.errorsById.set(id, entry);
   }
 
   private ownKey(key: string): string {
