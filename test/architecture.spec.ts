@@ -95,6 +95,8 @@ describe('architecture', () => {
     documents: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'storage', 'access'],
     attachments: ['common', 'config', 'tenancy', 'database', 'database/schema', 'storage', 'access'],
     health: ['common', 'cache', 'storage', 'access'],
+    // Log lines read the tenant scope (the mixin); nothing else.
+    logging: ['tenancy'],
     // Request admission sits above the features whose data it checks.
     admission: ['common', 'config', 'tenancy', 'database', 'access', 'auth', 'members', 'api-keys', 'tenants'],
   };
