@@ -1,10 +1,11 @@
-import { DynamicModule, INestApplication, LogLevel, Type } from '@nestjs/common';
+import { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 // Types only: the chosen adapter's package is loaded on demand, so a Fastify process does not carry Express (~9 MB RSS).
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage, Server } from 'node:http';
+import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { isStreamedBodyHandler } from './attachments/streamed-upload';
 import { AppExceptionFilter } from './common/http/app-exception.filter';
@@ -18,11 +19,14 @@ import { parseEnv } from './config/env.schema';
 import { expressMetricsMiddleware, fastifyMetricsHook } from './metrics/http-metrics';
 import { MetricsService } from './metrics/metrics.service';
 
-const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+import { expressAccessLog, installFastifyAccessLog } from './logging/access-log';
+import { createRootLogger, logFormatFor, PinoNestLogger } from './logging/logger';
 
 export interface CreateAppOptions {
   /** Extra modules mounted beside the application's own (the benchmarks' bench-only routes). */
   imports?: Array<Type<unknown> | DynamicModule>;
+  /** Where log lines go instead of stdout (tests capture them). */
+  logDestination?: DestinationStream;
 }
 
 const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -40,7 +44,10 @@ const SECURITY_HEADER_ENTRIES = Object.entries(SECURITY_HEADERS);
 export async function createApp(env: Record<string, string | undefined>, options: CreateAppOptions = {}): Promise<INestApplication> {
   // Validate before Nest starts so a bad variable stops boot with one clear message.
   const parsed = parseEnv(env);
-  const logger = LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(parsed.LOG_LEVEL) + 1);
+  // --- logging (src/logging): every Nest Logger line, and one access line per request, through pino.
+  const format = logFormatFor(parsed, process.stdout.isTTY === true);
+  const logger = new PinoNestLogger(createRootLogger({ level: parsed.LOG_LEVEL, format, destination: options.logDestination }));
+  // --- end logging
   const root = AppModule.forRoot(env);
   if (options.imports?.length) root.imports = [...(root.imports ?? []), ...options.imports];
 
@@ -49,7 +56,7 @@ export async function createApp(env: Record<string, string | undefined>, options
 
 type TrustProxy = boolean | number | string;
 
-async function createFastifyApp(root: DynamicModule, logger: LogLevel[], trustProxy: TrustProxy): Promise<INestApplication> {
+async function createFastifyApp(root: DynamicModule, logger: PinoNestLogger, trustProxy: TrustProxy): Promise<INestApplication> {
   const { FastifyAdapter } = await import('@nestjs/platform-fastify');
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
@@ -69,6 +76,7 @@ async function createFastifyApp(root: DynamicModule, logger: LogLevel[], trustPr
   // Bodies: Fastify's application/json parser (bodyLimit, prototype poisoning refused) and nothing else,
   // so text, forms and a body without a Content-Type are 415 (Nest's JSON/urlencoded parsers are off: bodyParser false).
   fastify.removeContentTypeParser('text/plain');
+  installFastifyAccessLog(fastify, logger.pino);
   const app = await NestFactory.create<NestFastifyApplication>(root, adapter, { logger, bufferLogs: false, bodyParser: false });
   installServerErrorAnswers(app.getHttpServer() as Server, { clientError: false });
   app.useGlobalFilters(new AppExceptionFilter());
@@ -97,7 +105,7 @@ interface ExpressResponse {
   setHeader(name: string, value: string): void;
 }
 
-async function createExpressApp(root: DynamicModule, logger: LogLevel[], trustProxy: TrustProxy): Promise<INestApplication> {
+async function createExpressApp(root: DynamicModule, logger: PinoNestLogger, trustProxy: TrustProxy): Promise<INestApplication> {
   const { ExpressAdapter } = await import('@nestjs/platform-express');
   // bodyParser false: no urlencoded parser; the one JSON parser is registered below.
   const app = await NestFactory.create<NestExpressApplication>(root, new ExpressAdapter(), { logger, bufferLogs: false, bodyParser: false });
@@ -114,6 +122,7 @@ async function createExpressApp(root: DynamicModule, logger: LogLevel[], trustPr
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) response.setHeader(name, value);
     next();
   });
+  app.use(expressAccessLog(logger.pino));
   // What Fastify refuses before routing: an HTTP/1.1 request without Host, a path that does not percent-decode.
   app.use((request: ExpressRequest & IncomingMessage, _response: unknown, next: (error?: unknown) => void) => next(hostRequired(request) ?? malformedUrl(request)));
   // JSON routes: 415 for any body but JSON, 413 for a declared length over the limit (body-parser would first

@@ -97,6 +97,8 @@ describe('architecture', () => {
     health: ['common', 'cache', 'storage', 'access'],
     // Reads the database only through PoolStats (no query handle), cache and storage through their counters.
     metrics: ['config', 'tenancy', 'database', 'cache', 'storage', 'access'],
+    // Log lines read the tenant scope (the mixin); nothing else.
+    logging: ['tenancy'],
     // Request admission sits above the features whose data it checks.
     admission: ['common', 'config', 'tenancy', 'database', 'access', 'auth', 'members', 'api-keys', 'tenants'],
   };

@@ -21,6 +21,8 @@ export const envSchema = z
     /** Fastify by measurement: 1.15-1.35x Express's throughput on the same routes, less memory (README "Benchmarks"). */
     HTTP_ADAPTER: z.enum(['fastify', 'express']).default('fastify'),
     LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+    /** json (one object per line) or pretty (pino-pretty). Unset: pretty only on a development terminal (README "Logs"). */
+    LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
     /**
      * Which proxies may set X-Forwarded-For (the client address that sign-in
      * limits count by) and X-Forwarded-Host (the host whose subdomain names the

@@ -70,6 +70,8 @@ function slugFromHost(host: string | undefined): string | undefined {
 export interface StartTestAppOptions {
   /** Extra (test-only) modules mounted beside the application's own; a function gets the fresh database first. */
   imports?: CreateAppOptions['imports'] | ((db: TestDatabase) => CreateAppOptions['imports']);
+  /** Captures the app's log lines (see test/logging). */
+  logDestination?: CreateAppOptions['logDestination'];
 }
 
 /** The real application on a fresh database, listening on a random port. */
@@ -90,7 +92,7 @@ export async function startTestApp(envOverrides: Record<string, string> = {}, op
     ...envOverrides,
   };
   const imports = typeof options.imports === 'function' ? options.imports(db) : options.imports;
-  const app = await createApp(env, { imports });
+  const app = await createApp(env, { imports, logDestination: options.logDestination });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   const baseUrl = `http://127.0.0.1:${port}`;

@@ -66,6 +66,8 @@ describe('mapDatabaseError: pooler and connection failures', () => {
   it.each([
     [Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })],
     [Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })],
+    [Object.assign(new Error('connect EHOSTUNREACH 10.0.0.9:6432'), { code: 'EHOSTUNREACH' })],
+    [Object.assign(new Error('connect ENETUNREACH 10.0.0.9:6432'), { code: 'ENETUNREACH' })],
     [new Error('Connection terminated unexpectedly')],
     [new Error('Client has encountered a connection error and is not queryable')],
     [new Error('Query read timeout')],

@@ -39,7 +39,7 @@ const busy = () =>
 function isConnectionFailure(error: unknown): boolean {
   const e = error as { code?: unknown; message?: unknown } | undefined;
   if (!e) return false;
-  if (typeof e.code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(e.code)) return true;
+  if (typeof e.code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'].includes(e.code)) return true;
   return (
     typeof e.message === 'string' &&
     /timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|Query read timeout/i.test(e.message)

@@ -28,6 +28,11 @@ export class AppExceptionFilter implements ExceptionFilter {
 
   private toAppError(exception: unknown, requestId: string | undefined): AppError {
     if (exception instanceof AppError) {
+      if (exception.code === ErrorCode.OutcomeUnknown) {
+        // Not the client's fault and not our bug, but an operator must see it, with its cause.
+        this.logger.warn(`[${requestId}] ${exception.message}: ${(exception.cause as Error | undefined)?.message ?? 'unknown cause'}`);
+        return exception;
+      }
       if (exception.code !== ErrorCode.Internal) return exception;
       // Internal errors describe our bug ("no tenant context", "row named another tenant"): log, never echo.
       this.logger.error(`[${requestId}] ${exception.message}`, exception.stack);

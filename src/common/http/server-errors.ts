@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { Logger } from '@nestjs/common';
 import { AppError } from '../errors/app-error';
 import { ErrorCode } from '../errors/error-codes';
 import { errorResponse } from './error-envelope';
@@ -15,6 +16,13 @@ import { requestIdFrom } from './request-id';
  * adapters install these, so every response the server writes carries the
  * error envelope.
  */
+
+// These answers bypass the frameworks' hooks, so they get no access line there: this warn line stands in for it.
+const logger = new Logger('HTTP');
+
+function logAnswered(requestId: string, statusCode: number, reason: unknown): void {
+  logger.warn({ msg: 'answered by the HTTP server before routing', requestId, res: { statusCode }, reason });
+}
 
 /** What Node's parser error codes mean for the client; anything else is a malformed request. */
 function clientErrorFor(code: unknown): AppError {
@@ -49,7 +57,9 @@ export function answerClientError(error: Error & { code?: unknown; rawPacket?: u
     socket.destroy();
     return;
   }
-  const { statusCode, headers, body } = errorResponse(clientErrorFor(error.code), randomUUID(), pathOf(error.rawPacket));
+  const requestId = randomUUID();
+  const { statusCode, headers, body } = errorResponse(clientErrorFor(error.code), requestId, pathOf(error.rawPacket));
+  logAnswered(requestId, statusCode, error.code);
   const head = [`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'Error'}`];
   for (const [name, value] of Object.entries({ ...headers, 'content-length': String(Buffer.byteLength(body)), connection: 'close' })) head.push(`${name}: ${value}`);
   // Closed once written: the parser has stopped, so whatever else the client sends is not read.
@@ -60,6 +70,7 @@ export function answerClientError(error: Error & { code?: unknown; rawPacket?: u
 export function answerExpectation(request: IncomingMessage, response: ServerResponse): void {
   const requestId = requestIdFrom(request.headers['x-request-id']);
   const { statusCode, headers, body } = errorResponse(expectationFailed(), requestId, request.url);
+  logAnswered(requestId, statusCode, 'unsupported Expect');
   response.writeHead(statusCode, { ...headers, connection: 'close' });
   response.end(body);
 }

@@ -183,7 +183,10 @@ export async function inTransaction<T>(pool: pg.Pool, setting: LocalSetting | nu
       // A 503 without Retry-After: the database was unavailable, but a blind retry of a write whose
       // outcome is unknown could apply it twice, so the client is told to read it back first.
       lease.broken ??= error as Error;
-      throw new AppError(ErrorCode.OutcomeUnknown, 'The database connection failed while saving; the change may or may not have been saved. Read it back before retrying');
+      throw Object.assign(
+        new AppError(ErrorCode.OutcomeUnknown, 'The database connection failed while saving; the change may or may not have been saved. Read it back before retrying'),
+        { cause: error },
+      );
     }
     if (commit.command !== 'COMMIT') throw new Error(`transaction was not committed (server answered ${commit.command})`);
     return result;
