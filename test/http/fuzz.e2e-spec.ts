@@ -267,7 +267,8 @@ describe('fuzz: malformed requests to every route', () => {
   };
 
   const checkContext = (route: AppRoute): CheckContext => ({
-    download: route.method === 'GET' && route.path.endsWith('/content'),
+    // Not JSON by design: a file's bytes, and the Prometheus text of /metrics (admin key only).
+    download: route.method === 'GET' && (route.path.endsWith('/content') || route.path === '/metrics'),
     jsonBody: route.hasBody ? route.method : undefined,
     foreignIds,
     // Platform administration lists every tenant: their ids are its data; no other tenant's rows are.
