@@ -1,4 +1,5 @@
 import { AppError } from '../common/errors/app-error';
+import { pgServerErrorOf } from '../common/errors/database-errors';
 import { ErrorCode } from '../common/errors/error-codes';
 import { invalidTokenChallenge } from '../common/http/www-authenticate';
 import { AccessClaim, claimOf } from '../tenancy/tenant-context';
@@ -43,12 +44,7 @@ const CLAIM_REFUSALS: Record<string, () => AppError> = {
  * shared cache load) is not this request's answer: mapDatabaseError makes it a 503.
  */
 export function claimRefusal(error: unknown, claim: AccessClaim): AppError | undefined {
-  const code = sqlStateOf(error) ?? sqlStateOf((error as { cause?: unknown } | undefined)?.cause);
+  const code = pgServerErrorOf(error)?.code;
   if (code === undefined || !Object.hasOwn(CLAIM_REFUSALS, code) || claimOf(error) !== claim) return undefined;
   return CLAIM_REFUSALS[code]();
-}
-
-function sqlStateOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
 }

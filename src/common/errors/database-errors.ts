@@ -17,6 +17,13 @@ export function isPgServerError(error: unknown): error is PgServerError {
   );
 }
 
+/** The PostgreSQL server error itself, or the one a driver error wraps (drizzle's DrizzleQueryError keeps it as `cause`). */
+export function pgServerErrorOf(error: unknown): PgServerError | undefined {
+  if (isPgServerError(error)) return error;
+  const cause = (error as { cause?: unknown } | undefined)?.cause;
+  return isPgServerError(cause) ? cause : undefined;
+}
+
 /**
  * SQLSTATE class 08, connection_exception: the connection failed, not the
  * statement. PgBouncer reports its own failures so (08P01: "no more connections
@@ -52,10 +59,9 @@ function isConnectionFailure(error: unknown): boolean {
  * Returns undefined for errors that are not the caller's fault (-> 500/503).
  */
 export function mapDatabaseError(error: unknown): AppError | undefined {
-  // drizzle wraps driver errors in DrizzleQueryError with the pg error as `cause`.
-  const cause = isPgServerError(error) ? error : (error as { cause?: unknown })?.cause;
-  if (isConnectionFailure(error) || isConnectionFailure(cause)) return busy();
-  if (!isPgServerError(cause)) return undefined;
+  const cause = pgServerErrorOf(error);
+  if (isConnectionFailure(error) || isConnectionFailure(cause ?? (error as { cause?: unknown })?.cause)) return busy();
+  if (!cause) return undefined;
   if (isConnectionException(cause)) return busy();
   switch (cause.code) {
     case '23505': // unique_violation
