@@ -1,3 +1,4 @@
+import { ShutdownGate } from '../../src/health/shutdown-gate';
 import { startS3Server, TestS3Server } from '../helpers/s3-server';
 import { startTcpProxy, TcpProxy } from '../helpers/tcp-proxy';
 import { startTestApp, TestApp } from '../helpers/test-app';
@@ -125,6 +126,27 @@ describe('GET /health/live and /health/ready', () => {
       await s3.restart();
     }
     await until(ready, (r) => r.status === 200 && r.body.status === 'ok', 'ok after S3 came back');
+  });
+});
+
+describe('GET /health/ready once shutdown has begun', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('answers 503 "shutting_down" at once (what main.ts flips on SIGTERM), while live stays 200', async () => {
+    expect((await t.request('GET', '/health/ready')).status).toBe(200);
+    t.app.get(ShutdownGate).begin();
+    const response = await t.request('GET', '/health/ready');
+    expect(response.status).toBe(503);
+    expect(response.body).toEqual({ status: 'shutting_down', info: {}, error: {}, details: {} });
+    expect(response.headers.get('connection')).toBe('close');
+    expect((await t.request('GET', '/health/live')).status).toBe(200);
   });
 });
 
