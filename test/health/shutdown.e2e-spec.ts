@@ -88,7 +88,7 @@ async function startServer(db: TestDatabase, adapter: 'fastify' | 'express', dat
 
 async function json(baseUrl: string, method: string, route: string, body: unknown, headers: Record<string, string> = {}) {
   const response = await fetch(baseUrl + route, { method, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-  return { status: response.status, body: await response.json() };
+  return { status: response.status, body: (await response.json()) as any };
 }
 
 /** A tenant, its owner's token and a document to attach files to. */
