@@ -2,11 +2,13 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
 import { AppConfig } from './config/app-config';
+import { loadDotEnv } from './config/env-file';
 import { InvalidEnvironmentError } from './config/env.schema';
 import { runMigrations } from './database/provisioning';
 import { prepareRuntime } from './runtime/embedded-runtime';
 
 async function main(): Promise<void> {
+  loadDotEnv(); // .env in the working directory, when present; the real environment wins (README "Configuration")
   const logger = new Logger('Bootstrap');
   const runtime = await prepareRuntime(process.env);
   const app = await createApp(runtime.env);
