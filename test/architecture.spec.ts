@@ -102,6 +102,9 @@ describe('architecture', () => {
     logging: ['tenancy'],
     // Request admission sits above the features whose data it checks.
     admission: ['common', 'config', 'tenancy', 'database', 'access', 'auth', 'members', 'api-keys', 'tenants'],
+    // The ops CLI: an entry point beside main.ts; tenant work goes through TenantsModule's service, the
+    // database only through provisioning (migrations, roles), never a raw client (checked above).
+    cli: ['config', 'database', 'logging', 'cache', 'tenants'],
   };
   const ROOT = '(root)';
 

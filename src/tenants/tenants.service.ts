@@ -92,6 +92,10 @@ export class TenantsService {
     return { items: items.map(toTenantView), nextCursor: hasMore ? encodeSlugCursor(items[items.length - 1].slug) : null };
   }
 
+  count(): Promise<number> {
+    return this.tenants.count();
+  }
+
   async get(idOrSlug: string): Promise<TenantView> {
     return toTenantView(await this.findRow(idOrSlug));
   }
