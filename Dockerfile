@@ -37,8 +37,8 @@ COPY drizzle ./drizzle
 RUN mkdir -p /app/.data && chown node:node /app/.data
 USER node
 EXPOSE 3000
-# GET /health answers 200 once the app listens. (Kubernetes-style /health/live and /health/ready are
-# being added separately; switch this to /health/ready when they land.)
+# Readiness (README "Health and readiness"): 200 once PostgreSQL answers as the runtime role and the
+# migrations are current, 503 while draining on SIGTERM. Compose's depends_on waits for it.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "dist/main.js"]

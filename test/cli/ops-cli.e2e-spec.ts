@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -9,6 +9,7 @@ import { createDatabase, dropDatabase, runMigrations, withCredentials, withDatab
 import { OWNER_ROLE } from '../../src/database/schema/roles';
 import { createTestDatabase, TestDatabase } from '../helpers/test-database';
 import { TEST_ADMIN_KEY, TEST_ROLE_PASSWORDS } from '../helpers/test-env';
+import { ensureBuilt } from '../helpers/built';
 
 /**
  * The built ops CLI (dist/cli/cli.js) and the bench entry points
@@ -55,10 +56,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-beforeAll(() => {
-  execFileSync('npx', ['nest', 'build'], { cwd: ROOT, stdio: 'pipe' });
-  execFileSync(process.execPath, ['bench/build.js'], { cwd: ROOT, stdio: 'pipe' });
-}, 180_000);
+beforeAll(() => ensureBuilt({ bench: true }), 300_000);
 
 beforeEach(() => (cwd = mkdtempSync(path.join(os.tmpdir(), 'ops-cli-'))));
 afterEach(() => rmSync(cwd, { recursive: true, force: true }));
