@@ -99,6 +99,8 @@ describe('architecture', () => {
     metrics: ['config', 'tenancy', 'database', 'cache', 'storage', 'access'],
     // Log lines read the tenant scope (the mixin); nothing else.
     logging: ['tenancy'],
+    // The API contract reads every feature's routes through Nest's container, and their decorators (streamed bodies: attachments).
+    openapi: ['common', 'access', 'attachments'],
     // Request admission sits above the features whose data it checks.
     admission: ['common', 'config', 'tenancy', 'database', 'access', 'auth', 'members', 'api-keys', 'tenants'],
   };

@@ -11,22 +11,9 @@ import { sameDigest, sha256Hex } from '../common/crypto/secret-token';
 import { TenantContext } from '../tenancy/tenant-context';
 import { newApiKey, ParsedApiKey } from './api-key-token';
 import { ApiKeysRepository } from './api-keys.repository';
-import { CreateApiKeyInput, ListApiKeysQuery } from './api-keys.schemas';
+import { ApiKeyView, CreatedApiKey, CreateApiKeyInput, ListApiKeysQuery } from './api-keys.schemas';
 
-export interface ApiKeyView {
-  id: string;
-  name: string;
-  role: MembershipRole;
-  prefix: string;
-  createdAt: string;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
-
-/** Returned once, at creation: the only response that ever carries the key. */
-export interface CreatedApiKey extends ApiKeyView {
-  key: string;
-}
+export type { ApiKeyView, CreatedApiKey };
 
 export interface VerifiedApiKey {
   id: string;
