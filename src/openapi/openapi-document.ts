@@ -61,7 +61,7 @@ function impliedErrors(route: CatalogRoute): ErrorCode[] {
 }
 
 function jsonProperties(schema: unknown): Record<string, unknown> | undefined {
-  return (schema as { shape?: Record<string, unknown> }).shape;
+  return (schema as { shape?: Record<string, unknown> } | undefined)?.shape;
 }
 
 /** One response per status, its body the envelope with `error.code` narrowed to the codes this route can answer with it. */
