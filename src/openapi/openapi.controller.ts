@@ -43,4 +43,10 @@ export class OpenApiController {
   stylesheet(): StreamableFile {
     return new StreamableFile(createReadStream(swaggerUiAsset('swagger-ui.css')), { type: 'text/css; charset=utf-8' });
   }
+
+  @Get('docs/favicon-32x32.png')
+  @NotInApiContract()
+  favicon(): StreamableFile {
+    return new StreamableFile(createReadStream(swaggerUiAsset('favicon-32x32.png')), { type: 'image/png' });
+  }
 }

@@ -21,13 +21,14 @@ export const DOCS_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-// Relative URLs: the page keeps working behind a proxy that mounts the API under a prefix.
+// The icon link keeps browsers from asking for /favicon.ico (a 404). Relative URLs: the page keeps working behind a proxy that mounts the API under a prefix.
 export const DOCS_HTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>tenancy-backend API</title>
+<link rel="icon" type="image/png" href="./docs/favicon-32x32.png">
 <link rel="stylesheet" href="./docs/swagger-ui.css">
 </head>
 <body>
@@ -52,6 +53,6 @@ export const DOCS_INITIALIZER = `window.addEventListener('load', function () {
 `;
 
 /** A file of swagger-ui-dist, resolved once (the package's own absolute-path helper does the same). */
-export function swaggerUiAsset(file: 'swagger-ui.css' | 'swagger-ui-bundle.js'): string {
+export function swaggerUiAsset(file: 'swagger-ui.css' | 'swagger-ui-bundle.js' | 'favicon-32x32.png'): string {
   return path.join(path.dirname(require.resolve('swagger-ui-dist/package.json')), file);
 }
