@@ -96,7 +96,7 @@ describe('architecture', () => {
     attachments: ['common', 'config', 'tenancy', 'database', 'database/schema', 'storage', 'access'],
     health: ['common', 'cache', 'storage', 'access'],
     // Reads the database only through PoolStats (no query handle), cache and storage through their counters.
-    metrics: ['config', 'tenancy', 'database', 'cache', 'storage', 'access'],
+    metrics: ['common', 'config', 'tenancy', 'database', 'cache', 'storage', 'access'],
     // Log lines read the tenant scope (the mixin); nothing else.
     logging: ['tenancy'],
     // The API contract reads every feature's routes through Nest's container, and their decorators (streamed bodies: attachments).
