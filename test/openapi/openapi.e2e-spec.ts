@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { PublicRoute } from '../../src/access/route-access.decorator';
 import { discoverRoutes, routeKey } from '../helpers/app-routes';
 import { startTestApp, TestApp } from '../helpers/test-app';
+import { TEST_OWNER_PASSWORD } from '../helpers/test-env';
 
 /**
  * Issue 11 item 3: GET /openapi.json is generated from the routes Nest registered and the
@@ -221,6 +222,75 @@ describe.each(['fastify', 'express'] as const)('OpenAPI document (%s)', (adapter
 
     it('a response that does not match is refused by the response schema (positive control)', () => {
       expect(validDocument({ id: 'not-a-uuid', title: 1 })).toBe(false);
+    });
+  });
+
+  describe('real answers match the documented success schemas', () => {
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats(ajv);
+    /** The ajv errors of `body` against the documented `status` answer of `key` (null when it conforms). */
+    let problemsOf: (key: string, status: number, body: unknown) => unknown;
+
+    beforeAll(() => {
+      ajv.addSchema({ $id: 'openapi', components: doc.components }, 'openapi');
+      const compiled = new Map<string, ReturnType<typeof ajv.compile>>();
+      problemsOf = (key, status, body) => {
+        const operation = operationsOf(doc).find((o) => o.key === key)?.operation;
+        const schema = operation?.responses[String(status)]?.content?.['application/json']?.schema;
+        if (!schema) return `no JSON ${status} documented for ${key}`;
+        const id = `${key} ${status}`;
+        if (!compiled.has(id)) compiled.set(id, ajv.compile(JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"openapi#/components/'))));
+        const validate = compiled.get(id)!;
+        return validate(body) ? null : validate.errors;
+      };
+    });
+
+    it('flags an answer with a field the schema does not have, or a wrong value (positive control)', async () => {
+      const me = await t.request('GET', '/me', { tenant });
+      expect(problemsOf('GET /me', 200, me.body)).toBeNull();
+      expect(problemsOf('GET /me', 200, { ...me.body, passwordHash: 'x' })).not.toBeNull();
+      expect(problemsOf('GET /me', 200, { ...me.body, role: 'superuser' })).not.toBeNull();
+    });
+
+    it('for the main routes of every area', async () => {
+      const answers: Array<[string, number, unknown]> = [];
+      const call = async (method: string, url: string, key: string, options: Parameters<TestApp['request']>[2] = {}) => {
+        const response = await t.request(method, url, options);
+        answers.push([key, response.status, response.body]);
+        return response.body;
+      };
+      const created = await call('POST', '/documents', 'POST /documents', { tenant, body: { title: 'answers', tags: ['x'] } });
+      await call('GET', '/documents?limit=5', 'GET /documents', { tenant });
+      await call('GET', `/documents/${created.id}`, 'GET /documents/:id', { tenant });
+      await call('PATCH', `/documents/${created.id}`, 'PATCH /documents/:id', { tenant, body: { title: 'changed' } });
+      await call('POST', `/documents/${created.id}/comments`, 'POST /documents/:id/comments', { tenant, body: { body: 'a comment' } });
+      await call('GET', `/documents/${created.id}/comments`, 'GET /documents/:id/comments', { tenant });
+      const file = await call('POST', `/documents/${created.id}/attachments?filename=a.txt`, 'POST /documents/:id/attachments', {
+        tenant,
+        rawBody: 'bytes',
+        headers: { 'content-type': 'text/plain' },
+      });
+      await call('GET', `/documents/${created.id}/attachments`, 'GET /documents/:id/attachments', { tenant });
+      await call('GET', `/documents/${created.id}/attachments/${file.id}`, 'GET /documents/:id/attachments/:attachmentId', { tenant });
+      await call('GET', `/documents/${created.id}/attachments/${file.id}/download-url`, 'GET /documents/:id/attachments/:attachmentId/download-url', { tenant });
+      await call('GET', '/me', 'GET /me', { tenant });
+      const key = await call('POST', '/api-keys', 'POST /api-keys', { tenant, body: { name: 'contract', role: 'viewer' } });
+      await call('GET', '/api-keys', 'GET /api-keys', { tenant });
+      await call('GET', '/me', 'GET /me', { tenant, auth: key.key });
+      await call('GET', '/members', 'GET /members', { tenant });
+      await call('POST', '/members', 'POST /members', { tenant, body: { email: `invitee-${adapter}@contract.test`, role: 'member' } });
+      await call('GET', '/members/invitations', 'GET /members/invitations', { tenant });
+      await call('POST', '/auth/login', 'POST /auth/login', { tenant, auth: false, body: { email: `owner@${tenant}.test`, password: TEST_OWNER_PASSWORD } });
+      await call('GET', '/tenants', 'GET /tenants', { admin: true });
+      await call('GET', `/tenants/${tenant}`, 'GET /tenants/:idOrSlug', { admin: true });
+      await call('PATCH', `/tenants/${tenant}`, 'PATCH /tenants/:idOrSlug', { admin: true, body: { name: 'Renamed' } });
+      await call('POST', `/tenants/${tenant}/owner-invitations`, 'POST /tenants/:idOrSlug/owner-invitations', { admin: true, body: { email: `next-owner-${adapter}@contract.test` } });
+      await call('POST', '/tenants', 'POST /tenants', { admin: true, body: { slug: `oa2-${adapter}`, name: 'Second', owner: { email: `owner2-${adapter}@contract.test`, password: TEST_OWNER_PASSWORD } } });
+      await call('POST', '/tenants', 'POST /tenants', { admin: true, body: { slug: `oa3-${adapter}`, name: 'Third', owner: { email: `owner3-${adapter}@contract.test` } } });
+
+      expect(answers.filter(([, status]) => status < 200 || status > 299).map(([k, status, body]) => `${k} -> ${status} ${JSON.stringify(body)}`)).toEqual([]);
+      const problems = answers.map(([k, status, body]) => [k, problemsOf(k, status, body)]).filter(([, p]) => p !== null);
+      expect(problems).toEqual([]);
     });
   });
 });
