@@ -13,6 +13,7 @@ import { newApiKey, ParsedApiKey } from './api-key-token';
 import { ApiKeysRepository } from './api-keys.repository';
 import { ApiKeyView, CreatedApiKey, CreateApiKeyInput, ListApiKeysQuery } from './api-keys.schemas';
 
+/** Response types live beside the API contract's schemas (GET /openapi.json), inferred from them; re-exported for the importers of this file. */
 export type { ApiKeyView, CreatedApiKey };
 
 export interface VerifiedApiKey {

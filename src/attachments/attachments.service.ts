@@ -14,6 +14,7 @@ import { AttachmentDownloadUrl, AttachmentView, ListAttachmentsQuery } from './a
 import { StreamedUpload } from './streamed-upload';
 import { meterUpload, UploadTooLargeError } from './upload-meter';
 
+/** Response types live beside the API contract's schemas (GET /openapi.json), inferred from them; re-exported for the importers of this file. */
 export type { AttachmentDownloadUrl, AttachmentView };
 
 

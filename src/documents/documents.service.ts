@@ -12,7 +12,7 @@ import { CommentsRepository } from './comments.repository';
 import { DocumentsRepository } from './documents.repository';
 import { CommentView, CreateCommentInput, CreateDocumentInput, DocumentView, ListDocumentsQuery, UpdateDocumentInput } from './documents.schemas';
 
-
+/** Response types live beside the API contract's schemas (GET /openapi.json), inferred from them; re-exported for the importers of this file. */
 export type { CommentView, DocumentView };
 
 const toDocumentView = (row: DocumentRow): DocumentView => ({

@@ -10,6 +10,7 @@ import { InvitationsRepository } from './invitations.repository';
 import { MembershipsRepository } from './memberships.repository';
 import { CreatedInvitation, InvitationView, ListQuery } from './members.schemas';
 
+/** Response types live beside the API contract's schemas (GET /openapi.json), inferred from them; re-exported for the importers of this file. */
 export type { CreatedInvitation, InvitationView };
 
 /** An invitation whose token matched, not used, not expired: what acceptance works on. */

@@ -15,6 +15,7 @@ import { CreatedInvitation, InvitationsService } from './invitations.service';
 import { MemberRow, MembershipsRepository } from './memberships.repository';
 import { InviteMemberInput, ListQuery, MemberView } from './members.schemas';
 
+/** Response types live beside the API contract's schemas (GET /openapi.json), inferred from them; re-exported for the importers of this file. */
 export type { MemberView };
 
 

@@ -10,6 +10,7 @@ import { TenantResolver, toTenant } from './tenant-resolver.service';
 import { TenantsRepository } from './tenants.repository';
 import { CreateTenantInput, TenantView, UpdateTenantInput } from './tenants.schemas';
 
+/** Response types live beside the API contract's schemas (GET /openapi.json), inferred from them; re-exported for the importers of this file. */
 export type { TenantView };
 
 
