@@ -10,6 +10,7 @@ import { DocumentsModule } from './documents/documents.module';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { MembersModule } from './members/members.module';
+import { OpenApiModule } from './openapi/openapi.module';
 import { StorageModule } from './storage/storage.module';
 import { TenantsModule } from './tenants/tenants.module';
 
@@ -19,7 +20,7 @@ export class AppModule {
   static forRoot(env: Record<string, string | undefined> = process.env): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, StorageModule, AdmissionModule, AuthModule, MembersModule, ApiKeysModule, TenantsModule, DocumentsModule, AttachmentsModule, MetricsModule, HealthModule],
+      imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, StorageModule, AdmissionModule, AuthModule, MembersModule, ApiKeysModule, TenantsModule, DocumentsModule, AttachmentsModule, MetricsModule, HealthModule, OpenApiModule],
     };
   }
 }

@@ -8,17 +8,11 @@ import { ErrorCode } from '../common/errors/error-codes';
 import { FirstOwnerResult, MembersService } from '../members/members.service';
 import { TenantResolver, toTenant } from './tenant-resolver.service';
 import { TenantsRepository } from './tenants.repository';
-import { CreateTenantInput, UpdateTenantInput } from './tenants.schemas';
+import { CreateTenantInput, TenantView, UpdateTenantInput } from './tenants.schemas';
 
-export interface TenantView {
-  id: string;
-  slug: string;
-  name: string;
-  status: string;
-  plan: string;
-  createdAt: string;
-  updatedAt: string;
-}
+/** Response types live beside the API contract's schemas (GET /openapi.json), inferred from them; re-exported for the importers of this file. */
+export type { TenantView };
+
 
 export function toTenantView(row: TenantRow): TenantView {
   return {
