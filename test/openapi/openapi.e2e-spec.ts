@@ -31,11 +31,8 @@ class UndeclaredProbeController {
 
 /** Static assets of the /docs page, left out on purpose (@NotInApiContract): not part of the API. */
 const NOT_IN_CONTRACT = ['GET /docs/favicon-32x32.png', 'GET /docs/swagger-initializer.js', 'GET /docs/swagger-ui-bundle.js', 'GET /docs/swagger-ui.css'];
-/**
- * Routes allowed to lack @ApiOperation: the health controller is being reworked on its own
- * branch (Kubernetes-style probes) and is not touched here; declare its routes when it lands.
- */
-const UNDECLARED_ALLOWED = ['GET /health', 'GET /health/details'];
+/** Routes allowed to lack @ApiOperation: none. */
+const UNDECLARED_ALLOWED: string[] = [];
 
 type Doc = Record<string, any>;
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'];
@@ -282,6 +279,10 @@ describe.each(['fastify', 'express'] as const)('OpenAPI document (%s)', (adapter
       await call('GET', '/members/invitations', 'GET /members/invitations', { tenant });
       await call('POST', '/auth/login', 'POST /auth/login', { tenant, auth: false, body: { email: `owner@${tenant}.test`, password: TEST_OWNER_PASSWORD } });
       await call('GET', '/tenants', 'GET /tenants', { admin: true });
+      await call('GET', '/health', 'GET /health', {});
+      await call('GET', '/health/live', 'GET /health/live', {});
+      await call('GET', '/health/ready', 'GET /health/ready', {});
+      await call('GET', '/health/details', 'GET /health/details', { admin: true });
       await call('GET', `/tenants/${tenant}`, 'GET /tenants/:idOrSlug', { admin: true });
       await call('PATCH', `/tenants/${tenant}`, 'PATCH /tenants/:idOrSlug', { admin: true, body: { name: 'Renamed' } });
       await call('POST', `/tenants/${tenant}/owner-invitations`, 'POST /tenants/:idOrSlug/owner-invitations', { admin: true, body: { email: `next-owner-${adapter}@contract.test` } });
