@@ -27,7 +27,9 @@ describe('admitted access is re-checked by PostgreSQL on every instance', () => 
   let tenant: { id: string; slug: string };
 
   beforeAll(async () => {
-    t = await startTestApp({ ACCESS_CACHE_TTL_MS: '60000' });
+    // Long tenant-lookup TTL too: the cache-served read below counts misses, and a tenant lookup
+    // expiring between two requests on a slow machine would count one that is not the document's.
+    t = await startTestApp({ ACCESS_CACHE_TTL_MS: '60000', TENANT_CACHE_TTL_MS: '60000' });
     other = await createApp(t.env);
     await other.listen(0, '127.0.0.1');
     b = `http://127.0.0.1:${(other.getHttpServer().address() as AddressInfo).port}`;
