@@ -10,6 +10,7 @@ import { DocumentsModule } from './documents/documents.module';
 import { HealthController } from './health/health.controller';
 import { MetricsModule } from './metrics/metrics.module';
 import { MembersModule } from './members/members.module';
+import { PlansModule } from './plans/plans.module';
 import { StorageModule } from './storage/storage.module';
 import { TenantsModule } from './tenants/tenants.module';
 
@@ -19,7 +20,7 @@ export class AppModule {
   static forRoot(env: Record<string, string | undefined> = process.env): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, StorageModule, AdmissionModule, AuthModule, MembersModule, ApiKeysModule, TenantsModule, DocumentsModule, AttachmentsModule, MetricsModule],
+      imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, StorageModule, AdmissionModule, AuthModule, MembersModule, ApiKeysModule, PlansModule, TenantsModule, DocumentsModule, AttachmentsModule, MetricsModule],
       controllers: [HealthController],
     };
   }

@@ -4,6 +4,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { AccessCache } from '../access/access-cache';
 import { apiKeyInvalid, tenantAccessDenied } from '../access/access-errors';
 import { REQUIRED_ACTION } from '../access/can.decorator';
+import { featureNotInPlan, hasFeature, REQUIRED_FEATURE } from '../access/requires-feature.decorator';
+import type { Feature } from '../tenancy/entitlements';
 import { Action, allows } from '../access/permissions';
 import { Principal } from '../access/principal';
 import { ROUTE_ACCESS, RouteAccess } from '../access/route-access.decorator';
@@ -167,7 +169,9 @@ export class AccessGuard implements CanActivate {
    * 7. a user must still be a member (never taken from the token; read from
    *    PostgreSQL, or from AccessCache and then re-checked with the request's statements): 403;
    * 8. the role (membership's or key's) must allow the action: 403 INSUFFICIENT_ROLE
-   *    (a cached role that does not allow it is read again first, so a promotion counts at once).
+   *    (a cached role that does not allow it is read again first, so a promotion counts at once);
+   * 9. the tenant's plan must include the route's feature (@RequiresFeature), and
+   *    the api_keys feature for a request made with an API key: 403 FEATURE_NOT_IN_PLAN.
    *
    * Only then are request.tenant, request.principal and request.claim set.
    */
@@ -218,6 +222,11 @@ export class AccessGuard implements CanActivate {
     if (!allows(resolved.role, action)) {
       throw new AppError(ErrorCode.InsufficientRole, `Your role (${resolved.role}) does not allow this action`);
     }
+
+    // 9. The plan includes what the route needs (a plan downgrade turns API keys off with the routes that manage them).
+    const feature = this.reflector.getAllAndOverride<Feature | undefined>(REQUIRED_FEATURE, [context.getHandler(), context.getClass()]);
+    if (feature && !hasFeature(tenant, feature)) throw featureNotInPlan(feature, tenant);
+    if (resolved.kind === 'api-key' && !hasFeature(tenant, 'api_keys')) throw featureNotInPlan('api_keys', tenant);
     request.tenant = tenant;
     request.principal = Object.freeze(resolved);
     request.claim = { kind: resolved.kind, id: resolved.id, role: resolved.role, confirmed };

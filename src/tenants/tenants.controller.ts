@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
 import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
 import { PlatformAdminRoute } from '../access/route-access.decorator';
 import {
@@ -11,6 +11,7 @@ import {
   UpdateTenantInput,
 } from './tenants.schemas';
 import { TenantsService } from './tenants.service';
+import { TenantPlanInput, tenantPlanSchema } from '../plans/plans.schemas';
 import { z } from 'zod';
 
 @PlatformAdminRoute()
@@ -38,6 +39,12 @@ export class TenantsController {
   @HttpCode(201)
   inviteOwner(@Param('idOrSlug') idOrSlug: string, @Body(new ZodValidationPipe(inviteOwnerSchema)) body: InviteOwnerInput) {
     return this.tenants.inviteOwner(idOrSlug, body.email);
+  }
+
+  /** The tenant's plan and its overrides (README "Plans"). */
+  @Put(':idOrSlug/plan')
+  setPlan(@Param('idOrSlug') idOrSlug: string, @Body(new ZodValidationPipe(tenantPlanSchema)) body: TenantPlanInput) {
+    return this.tenants.setPlan(idOrSlug, body);
   }
 
   @Patch(':idOrSlug')

@@ -34,6 +34,8 @@ export enum ErrorCode {
   TenantAccessDenied = 'TENANT_ACCESS_DENIED',
   /** The caller is in the tenant, but their role does not allow this action. */
   InsufficientRole = 'INSUFFICIENT_ROLE',
+  /** The tenant's plan (with its overrides) does not include the feature this route needs. */
+  FeatureNotInPlan = 'FEATURE_NOT_IN_PLAN',
   NotFound = 'NOT_FOUND',
   RouteNotFound = 'ROUTE_NOT_FOUND',
   MethodNotAllowed = 'METHOD_NOT_ALLOWED',
@@ -71,6 +73,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case ErrorCode.Forbidden:
     case ErrorCode.TenantAccessDenied:
     case ErrorCode.InsufficientRole:
+    case ErrorCode.FeatureNotInPlan:
     case ErrorCode.TenantSuspended:
       return 403;
     case ErrorCode.NotFound:

@@ -1,4 +1,5 @@
 export * from './roles';
+export * from './plans';
 export * from './tenants';
 export * from './users';
 export * from './documents';

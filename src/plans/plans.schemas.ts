@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { FEATURES, LIMITS, LimitName } from '../tenancy/entitlements';
+
+export const PLAN_ID_PATTERN = /^[a-z0-9_-]{1,50}$/;
+export const planId = z.string().trim().regex(PLAN_ID_PATTERN, '1-50 characters: lowercase letters, digits, "-" and "_"');
+
+/** A limit: a whole number from 0, or null for unlimited. */
+const limitValue = z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.null()]);
+
+const limitsShape = Object.fromEntries(LIMITS.map((name) => [name, limitValue])) as Record<LimitName, typeof limitValue>;
+
+/** PUT /plans/:id: the whole definition (every limit named, so a plan never has an accidental gap). */
+export const planDefinitionSchema = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  features: z.array(z.enum(FEATURES)).max(FEATURES.length).transform((features) => [...new Set(features)]),
+  limits: z.strictObject(limitsShape),
+});
+export type PlanDefinitionInput = z.infer<typeof planDefinitionSchema>;
+
+/** Per-tenant overrides: any subset; `features.x: false` takes a plan feature away, a limit of null lifts it. */
+export const planOverridesSchema = z.strictObject({
+  features: z.strictObject(Object.fromEntries(FEATURES.map((f) => [f, z.boolean().optional()])) as Record<(typeof FEATURES)[number], z.ZodOptional<z.ZodBoolean>>).optional(),
+  limits: z.strictObject(Object.fromEntries(LIMITS.map((name) => [name, limitValue.optional()])) as Record<LimitName, z.ZodOptional<typeof limitValue>>).optional(),
+});
+export type PlanOverridesInput = z.infer<typeof planOverridesSchema>;
+
+/** PUT /tenants/:idOrSlug/plan: the plan and the tenant's overrides (replaced as a whole; {} clears them). */
+export const tenantPlanSchema = z.strictObject({
+  plan: planId,
+  overrides: planOverridesSchema.default({}),
+});
+export type TenantPlanInput = z.infer<typeof tenantPlanSchema>;
+
+export const planParamsSchema = z.strictObject({ id: planId });
