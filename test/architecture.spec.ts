@@ -46,7 +46,7 @@ describe('architecture', () => {
     // Each of these names its operations (SystemDb.run('<name>', ...)) and touches platform tables only.
     const users = filesMatching(/import[^;]*\bSystemDb\b[^;]*from/);
     expect(users.length).toBeGreaterThan(0); // positive control: the import pattern matches real imports
-    expect(outside(users, ['database/', 'tenants/tenants.repository.ts', 'users/users.repository.ts', 'members/memberships.repository.ts'])).toEqual([]);
+    expect(outside(users, ['database/', 'tenants/tenants.repository.ts', 'plans/plans.repository.ts', 'users/users.repository.ts', 'members/memberships.repository.ts'])).toEqual([]);
   });
 
   it('lets only the services that write across platform and tenant tables open a platform transaction', () => {
@@ -91,7 +91,9 @@ describe('architecture', () => {
     members: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access', 'users'],
     'api-keys': ['common', 'tenancy', 'database', 'database/schema', 'access'],
     auth: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access', 'users', 'members'],
-    tenants: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'access', 'users', 'members'],
+    // Plan definitions (platform table) and what the current tenant may do; below tenants, which assign plans.
+    plans: ['common', 'tenancy', 'database', 'database/schema', 'access'],
+    tenants: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'access', 'users', 'members', 'plans'],
     documents: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'storage', 'access'],
     attachments: ['common', 'config', 'tenancy', 'database', 'database/schema', 'storage', 'access'],
     health: ['common', 'cache', 'storage', 'access'],

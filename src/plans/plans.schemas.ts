@@ -1,8 +1,14 @@
 import { z } from 'zod';
+import { UUID_PATTERN } from '../common/uuid';
 import { FEATURES, LIMITS, LimitName } from '../tenancy/entitlements';
 
 export const PLAN_ID_PATTERN = /^[a-z0-9_-]{1,50}$/;
-export const planId = z.string().trim().regex(PLAN_ID_PATTERN, '1-50 characters: lowercase letters, digits, "-" and "_"');
+export const planId = z
+  .string()
+  .trim()
+  .regex(PLAN_ID_PATTERN, '1-50 characters: lowercase letters, digits, "-" and "_"')
+  // Plan ids are names people read (and clients show); an id-shaped one would read as some tenant's or row's id.
+  .refine((id) => !UUID_PATTERN.test(id), 'must not look like a UUID');
 
 /** A limit: a whole number from 0, or null for unlimited. */
 const limitValue = z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.null()]);
