@@ -16,6 +16,7 @@ import { answerClientError, hostRequired, installServerErrorAnswers, malformedUr
 import { requestIdFrom } from './common/http/request-id';
 import { SECURITY_HEADERS } from './common/http/security-headers';
 import { parseEnv } from './config/env.schema';
+import { ShutdownGate } from './health/shutdown-gate';
 import { expressMetricsMiddleware, fastifyMetricsHook } from './metrics/http-metrics';
 import { MetricsService } from './metrics/metrics.service';
 
@@ -86,9 +87,12 @@ async function createFastifyApp(root: DynamicModule, logger: PinoNestLogger, tru
     const error = hostRequired(request.raw);
     if (error) throw error;
   });
+  const gate = app.get(ShutdownGate);
   // A callback hook, not an async one: it runs on every response, and needs no promise of its own.
   fastify.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
+    // Draining (SIGTERM): the keep-alive connection ends after this response, so the drain can finish.
+    if (gate.draining) reply.header('connection', 'close');
     for (const [name, value] of SECURITY_HEADER_ENTRIES) if (!reply.hasHeader(name)) reply.header(name, value);
     done(null, payload);
   });
@@ -115,7 +119,10 @@ async function createExpressApp(root: DynamicModule, logger: PinoNestLogger, tru
   // Metrics: first, so it sees every response, errors and 404s included (src/metrics/http-metrics.ts).
   app.use(expressMetricsMiddleware(app.get(MetricsService)));
   // Before any other handling, so even a body-parser failure carries the id. Fastify does the same with genReqId.
+  const gate = app.get(ShutdownGate);
   app.use((request: ExpressRequest, response: ExpressResponse, next: () => void) => {
+    // Draining (SIGTERM): the keep-alive connection ends after this response, so the drain can finish.
+    if (gate.draining) response.setHeader('connection', 'close');
     request.id = requestIdFrom(request.headers['x-request-id']);
     response.setHeader('x-request-id', request.id);
     // Before any handler: one that sets its own (downloads' cache-control) overrides these.

@@ -96,7 +96,8 @@ describe('architecture', () => {
     tenants: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'access', 'users', 'members', 'plans'],
     documents: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'storage', 'access'],
     attachments: ['common', 'config', 'tenancy', 'database', 'database/schema', 'storage', 'access'],
-    health: ['common', 'cache', 'storage', 'access'],
+    // Readiness asks PostgreSQL through DatabaseProbe only (no query handle), cache and storage through their services.
+    health: ['common', 'config', 'database', 'cache', 'storage', 'access'],
     // Reads the database only through PoolStats (no query handle), cache and storage through their counters.
     metrics: ['config', 'tenancy', 'database', 'cache', 'storage', 'access'],
     // Log lines read the tenant scope (the mixin); nothing else.

@@ -10,6 +10,8 @@ export class AppConfig {
   /** trustProxy: which proxies may report the client's address and host (X-Forwarded-For/-Host). */
   readonly http: { host: string; port: number; adapter: Env['HTTP_ADAPTER']; trustProxy: Env['TRUST_PROXY'] };
   readonly logLevel: Env['LOG_LEVEL'];
+  /** drainMs: how long in-flight requests may take to finish after SIGTERM (src/main.ts). */
+  readonly shutdown: { drainMs: number };
   readonly database: {
     url: string;
     migrationUrl?: string;
@@ -61,6 +63,7 @@ export class AppConfig {
     this.env = env.NODE_ENV;
     this.http = { host: env.HOST, port: env.PORT, adapter: env.HTTP_ADAPTER, trustProxy: env.TRUST_PROXY };
     this.logLevel = env.LOG_LEVEL;
+    this.shutdown = { drainMs: env.SHUTDOWN_DRAIN_MS };
     this.database = {
       url: env.DATABASE_URL,
       migrationUrl: env.DATABASE_MIGRATION_URL,

@@ -36,6 +36,13 @@ export const envSchema = z
       .default('false')
       .transform((value): boolean | number | string => (value === 'true' ? true : value === 'false' ? false : /^\d+$/.test(value) ? Number(value) : value)),
 
+    /**
+     * On SIGTERM/SIGINT: how long in-flight requests may take to finish (readiness is 503 and no new
+     * connection is accepted meanwhile) before the rest are cut and the process exits 1 (README "Shutdown").
+     * Keep it below the orchestrator's grace period (Kubernetes terminationGracePeriodSeconds, default 30 s).
+     */
+    SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(20_000),
+
     /** Runtime connection: the non-owner, RLS-bound application role. Unset => embedded PostgreSQL. */
     DATABASE_URL: postgresUrl,
     /** Where embedded mode keeps PostgreSQL data and generated secrets (git-ignored). */

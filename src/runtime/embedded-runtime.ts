@@ -77,6 +77,8 @@ export async function prepareRuntime(source: Record<string, string | undefined>)
     port: bootstrap.EMBEDDED_PG_PORT,
     password: secrets.superuserPassword,
     onError: (message) => logger.debug(String(message)),
+    // main.ts stops it, last, after the app has drained and closed (README "Shutdown").
+    callerHandlesSignals: true,
   });
 
   const { superuserUrl } = postgres;
@@ -104,6 +106,9 @@ export async function prepareRuntime(source: Record<string, string | undefined>)
       // Kept in secrets.json so sessions survive a restart; never printed.
       JWT_SECRET: bootstrap.JWT_SECRET ?? secrets.jwtSecret,
     },
-    stop: () => postgres.stop(),
+    stop: async () => {
+      await postgres.stop();
+      logger.log('embedded PostgreSQL stopped');
+    },
   };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { access, constants, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -89,6 +89,12 @@ export class LocalDiskStorageDriver implements StorageDriver {
 
   async presignGet(): Promise<string | undefined> {
     return undefined;
+  }
+
+  async ping(): Promise<void> {
+    // mkdir: the root is otherwise created on the first write; a fresh deployment is not "down" for lacking it.
+    await mkdir(this.root, { recursive: true });
+    await access(this.root, constants.W_OK);
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,7 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -140,6 +141,11 @@ export class S3StorageDriver implements StorageDriver {
       }),
       { expiresIn: options.expiresInSeconds },
     );
+  }
+
+  async ping(signal: AbortSignal): Promise<void> {
+    // HeadBucket: no body, no object; a 403/404 here is as much "not usable" as a refused connection.
+    await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: signal });
   }
 
   async close(): Promise<void> {

@@ -38,6 +38,8 @@ export interface StorageDriver {
   deleteByPrefix(prefix: string): Promise<number>;
   /** A short-lived URL for one GET of one key, or undefined when the backend cannot sign. */
   presignGet(key: string, options: PresignOptions): Promise<string | undefined>;
+  /** One cheap request that proves the backend answers (readiness); rejects when it does not, or on signal. */
+  ping(signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -100,6 +100,11 @@ export class StorageService implements OnApplicationShutdown {
     return [...this.errorsById.values()].map((entry) => ({ ...entry }));
   }
 
+  /** Whether the backend answers (readiness); not counted as a storage error: no request failed. */
+  ping(signal: AbortSignal): Promise<void> {
+    return this.driver.ping(signal);
+  }
+
   async onApplicationShutdown(): Promise<void> {
     await this.driver.close();
   }

@@ -136,7 +136,7 @@ describe('catalog snapshot after migrating from scratch', () => {
     expect(catalog[`column privileges of ${APP_ROLE}`].users).toEqual([
       { privilege: 'SELECT', columns: ['id', 'email', 'name', 'created_at', 'updated_at'] },
     ]);
-    expect(catalog.functions.map((f) => f.signature)).toEqual(['auth_password_hash(text)', 'tenancy_enter(uuid,text,uuid,text)']);
+    expect(catalog.functions.map((f) => f.signature)).toEqual(['app_migrations_status()', 'auth_password_hash(text)', 'tenancy_enter(uuid,text,uuid,text)']);
     expect(catalog.columns.documents?.[0]).toEqual({ name: 'tenant_id', type: 'uuid', nullable: false, default: null });
   });
 

@@ -109,7 +109,7 @@ describe('database catalog after migrations', () => {
     expect(table[0]).toEqual({ s: false, i: true });
   });
 
-  it('has auth_password_hash() as the only SECURITY DEFINER function: owned by the owner role, fixed search_path, EXECUTE for the runtime role only', async () => {
+  it('has auth_password_hash() and app_migrations_status() as the only SECURITY DEFINER functions: owned by the owner role, fixed search_path, EXECUTE for the runtime role only', async () => {
     const { rows } = await client.query<{ signature: string; owner: string; config: string[] | null; grantees: string[] }>(
       `select p.oid::regprocedure::text as signature, pg_get_userbyid(p.proowner) as owner, p.proconfig as config,
               array(select case when acl.grantee = 0 then 'PUBLIC' else pg_get_userbyid(acl.grantee)::text end
@@ -120,6 +120,7 @@ describe('database catalog after migrations', () => {
         order by 1`,
     );
     expect(rows).toEqual([
+      { signature: 'app_migrations_status()', owner: OWNER_ROLE, config: ['search_path=pg_catalog, pg_temp'], grantees: [APP_ROLE, OWNER_ROLE].sort() },
       { signature: 'auth_password_hash(text)', owner: OWNER_ROLE, config: ['search_path=pg_catalog, pg_temp'], grantees: [APP_ROLE, OWNER_ROLE].sort() },
     ]);
     const { rows: privileges } = await client.query(

@@ -72,6 +72,8 @@ export interface StartTestAppOptions {
   imports?: CreateAppOptions['imports'] | ((db: TestDatabase) => CreateAppOptions['imports']);
   /** Captures the app's log lines (see test/logging). */
   logDestination?: CreateAppOptions['logDestination'];
+  /** Env overrides that need the fresh database (e.g. DATABASE_URL through a TCP proxy, test/health); applied last. */
+  envFor?: (db: TestDatabase) => Record<string, string>;
 }
 
 /** The real application on a fresh database, listening on a random port. */
@@ -90,6 +92,7 @@ export async function startTestApp(envOverrides: Record<string, string> = {}, op
     // In the pgbouncer project db.appUrl is a transaction-mode PgBouncer: the app must keep no session state there.
     ...(throughPgBouncer() ? { DB_POOLER: 'transaction' } : {}),
     ...envOverrides,
+    ...options.envFor?.(db),
   };
   const imports = typeof options.imports === 'function' ? options.imports(db) : options.imports;
   const app = await createApp(env, { imports, logDestination: options.logDestination });
