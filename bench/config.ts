@@ -1,3 +1,4 @@
+import { Command } from 'commander';
 import path from 'node:path';
 import { RouteId, ROUTES } from './report';
 
@@ -9,7 +10,9 @@ import { RouteId, ROUTES } from './report';
  *   npm run bench -- --tenants 10,10000            (100 documents per tenant: 1,000,000 rows)
  *   BENCH_TENANTS=10,10000 npm run bench
  *
- * `npm run bench -- --help` lists every setting (OPTIONS below).
+ * `npm run bench -- --help` lists every setting (OPTIONS below) and exits; an
+ * unknown flag is refused (exit 2) before anything starts. Parsed by commander,
+ * like the ops CLI (src/cli).
  */
 
 export interface BenchConfig {
@@ -41,13 +44,13 @@ export interface BenchConfig {
   resultsDir: string;
 }
 
-/** A bad flag or value: reported without a stack trace, exit code 2. */
+/** A bad value (commander refuses unknown flags itself): reported without a stack trace, exit code 2. */
 export class UsageError extends Error {}
 
 interface Option {
   /** Command-line flag; undefined for settings only the environment can give. */
   flag?: string;
-  /** What the flag takes, for --help; undefined for a flag without a value. */
+  /** What the flag takes, for --help (no comma: commander splits flags on it); undefined for a flag without a value. */
   arg?: string;
   env: string;
   /** The value a flag without a value stands for, in the environment variable's terms. */
@@ -78,9 +81,9 @@ const intOption = (flag: string, env: string, key: keyof BenchConfig, arg: strin
 const OPTIONS: Option[] = [
   {
     flag: '--tenants',
-    arg: 'N[,N...]',
+    arg: 'COUNTS',
     env: 'BENCH_TENANTS',
-    help: 'datasets to build, by tenant count; the first carries the full comparison, each further one adds a scoped@N variant',
+    help: 'datasets to build, by tenant count, comma-separated; the first carries the full comparison, each further one adds a scoped@N variant',
     shown: (defaults) => defaults.tenants.join(','),
     set: (config, raw, name) => (config.tenants = list(raw).map((part) => positiveInt(name, part))),
   },
@@ -93,9 +96,9 @@ const OPTIONS: Option[] = [
   intOption('--pool-size', 'BENCH_POOL_SIZE', 'poolSize', 'N', 'database pool size of every server (DB_POOL_SIZE)'),
   {
     flag: '--variants',
-    arg: 'ID[,ID...]',
+    arg: 'IDS',
     env: 'BENCH_VARIANTS',
-    help: 'run only these variants (ids above); the bare floor is added whenever an API variant runs (every ratio is taken against it)',
+    help: 'run only these variants (comma-separated ids, listed below); the bare floor is added whenever an API variant runs (every ratio is taken against it)',
     shown: () => 'all',
     // The raw ids: which ids exist depends on --tenants and --no-express (bench/variants.ts checks them).
     set: (config, raw, name) => {
@@ -106,9 +109,9 @@ const OPTIONS: Option[] = [
   },
   {
     flag: '--routes',
-    arg: 'ROUTE[,ROUTE...]',
+    arg: 'ROUTES',
     env: 'BENCH_ROUTES',
-    help: `measure only these routes (${ROUTES.join(', ')})`,
+    help: `measure only these routes, comma-separated (${ROUTES.join(', ')})`,
     shown: (defaults) => defaults.routes.join(','),
     set: (config, raw, name) => {
       const wanted = list(raw);
@@ -175,46 +178,55 @@ export function defaults(resultsDir: string): BenchConfig {
   };
 }
 
-export function wantsHelp(argv: string[]): boolean {
-  return argv.includes('--help') || argv.includes('-h');
-}
-
-/** `variantIds`: the ids --variants accepts with the default --tenants (bench/variants.ts). */
-export function benchUsage(resultsDir: string, variantIds: string[]): string {
+/**
+ * The bench's command line: every OPTIONS flag, `--help` (prints and exits 0
+ * without starting anything), and a refusal of unknown flags and stray
+ * arguments. exitOverride: commander throws a CommanderError (exitCode 0 for
+ * --help) instead of exiting, and the caller decides the exit code.
+ * `variantIds`: the ids --variants accepts with the default --tenants (bench/variants.ts).
+ */
+export function benchCommand(resultsDir: string, variantIds: string[]): Command {
   const base = defaults(resultsDir);
-  const lines = [
-    'Usage: npm run bench -- [flags]',
-    '',
-    'Each setting is also read from the environment variable shown; a flag wins over the environment.',
-    `Variants: ${variantIds.join(', ')}, and scoped@N for each further --tenants dataset.`,
-    `Routes: ${ROUTES.join(', ')}.`,
-    '',
-  ];
+  const command = new Command('bench')
+    .usage('[flags]   (npm run bench -- [flags])')
+    .description('Each setting is also read from the environment variable shown; a flag wins over the environment.')
+    .helpOption('-h, --help', 'print this and exit')
+    .showHelpAfterError('(add --help for usage)')
+    .allowExcessArguments(false)
+    .exitOverride();
   for (const option of OPTIONS) {
-    const name = option.flag ? `${option.flag}${option.arg ? ` ${option.arg}` : ''}` : `${option.env}=...`;
-    const source = option.flag ? `env ${option.env}${option.flagValue === undefined ? '' : `=${option.flagValue}`}` : 'environment only';
-    lines.push(`  ${name}`, `      ${option.help}`, `      default: ${option.shown(base)}; ${source}`);
+    if (!option.flag) continue;
+    const source = `env ${option.env}${option.flagValue === undefined ? '' : `=${option.flagValue}`}`;
+    command.option(option.arg ? `${option.flag} <${option.arg}>` : option.flag, `${option.help} (default: ${option.shown(base)}; ${source})`);
   }
-  lines.push('  --help, -h', '      print this and exit', '');
-  return lines.join('\n');
+  const environmentOnly = OPTIONS.filter((option) => !option.flag).map((option) => `  ${option.env}=...  ${option.help} (default: ${option.shown(base)})`);
+  command.addHelpText(
+    'after',
+    ['', 'Environment only:', ...environmentOnly, '', `Variants: ${variantIds.join(', ')}, and scoped@N for each further --tenants dataset.`, `Routes: ${ROUTES.join(', ')}.`].join('\n'),
+  );
+  return command;
 }
 
-export function parseBenchConfig(argv: string[], env: Record<string, string | undefined>, resultsDir: string): BenchConfig {
+/**
+ * defaults < environment (BENCH_*) < flags. Throws commander's CommanderError
+ * for --help (exitCode 0) and for an unknown flag or a missing value, a
+ * UsageError for a bad value.
+ */
+export function parseBenchConfig(argv: string[], env: Record<string, string | undefined>, resultsDir: string, variantIds: string[] = []): BenchConfig {
+  const command = benchCommand(resultsDir, variantIds);
+  command.parse(argv, { from: 'user' });
   const config = defaults(resultsDir);
   for (const option of OPTIONS) {
     const raw = env[option.env];
     if (raw) option.set(config, raw, option.env);
   }
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].split('=', 2);
-    const option = OPTIONS.find((candidate) => candidate.flag === flag);
-    if (!option) {
-      const known = OPTIONS.flatMap((candidate) => (candidate.flag ? [candidate.flag] : []));
-      throw new UsageError(`Unknown flag ${flag}. Known: ${known.join(', ')}, --help`);
-    }
-    const raw = option.arg ? (inline ?? argv[++i]) : option.flagValue!;
-    if (raw === undefined) throw new UsageError(`${flag} needs a value`);
-    option.set(config, raw, flag);
+  const given = command.opts<Record<string, string | boolean>>();
+  for (const option of OPTIONS) {
+    const declared = option.flag ? command.options.find((candidate) => candidate.long === option.flag) : undefined;
+    if (!declared) continue;
+    const key = declared.attributeName();
+    if (command.getOptionValueSource(key) !== 'cli') continue;
+    option.set(config, option.arg ? String(given[key]) : option.flagValue!, option.flag!);
   }
   return config;
 }

@@ -1,9 +1,10 @@
+import { CommanderError } from 'commander';
 import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BenchConfig, benchUsage, defaults, parseBenchConfig, UsageError, wantsHelp } from './config';
+import { BenchConfig, defaults, parseBenchConfig, UsageError } from './config';
 import { APP_ROLE } from '../src/database/schema/roles';
 import { findPgBouncer, startPgBouncer } from '../src/runtime/pgbouncer';
 import { createApiKeys, obtainCredentials } from './credentials';
@@ -46,11 +47,15 @@ async function main(): Promise<void> {
   const benchDir = path.resolve(__dirname, '..');
   const argv = process.argv.slice(2);
   const resultsDir = path.join(benchDir, 'results');
-  if (wantsHelp(argv)) {
-    process.stdout.write(benchUsage(resultsDir, planVariants(defaults(resultsDir)).map((variant) => variant.id)));
+  let config: BenchConfig;
+  try {
+    config = parseBenchConfig(argv, process.env, resultsDir, planVariants(defaults(resultsDir)).map((variant) => variant.id));
+  } catch (error) {
+    // --help (printed, exit 0) or a refused command line (printed, exit 2): nothing has started.
+    if (!(error instanceof CommanderError)) throw error;
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
     return;
   }
-  const config = parseBenchConfig(argv, process.env, resultsDir);
   // Checked before anything starts, so a misspelt id costs nothing.
   const selection = selectVariants(planVariants(config), config);
   for (const note of selection.notes) log(note);

@@ -1,3 +1,4 @@
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createBenchDatabase, startServer } from './postgres';
 import { seedDataset } from './seed';
 
@@ -7,21 +8,52 @@ import { seedDataset } from './seed';
  * Creates a uniquely named, migrated database, generates the dataset with a
  * progress bar on stderr, and reports how long it took. The database is dropped
  * afterwards unless --keep is given (with BENCH_DATABASE_URL; an embedded
- * server is always removed).
+ * server is always removed). `--help` prints this and exits; an unknown flag is
+ * refused (exit 2) before any database is touched. Parsed by commander, like
+ * `npm run bench` and the ops CLI.
  */
+function positiveInt(raw: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError('must be a positive integer');
+  return value;
+}
+
+function seedCommand(): Command {
+  return new Command('bench:seed')
+    .usage('[flags]   (npm run bench:seed -- [flags])')
+    .description('Seed a throwaway benchmark database and time it (BENCH_DATABASE_URL: an existing server, superuser URL; unset: an embedded one).')
+    .option('--tenants <n>', 'tenants to create (default: env BENCH_TENANTS, else 10000)', positiveInt)
+    .option('--docs-per-tenant <n>', 'documents per tenant (default: env BENCH_DOCS_PER_TENANT, else 100)', positiveInt)
+    .option('--keep', 'keep the database afterwards (with BENCH_DATABASE_URL only)')
+    .helpOption('-h, --help', 'print this and exit')
+    .showHelpAfterError('(add --help for usage)')
+    .allowExcessArguments(false)
+    .exitOverride();
+}
+
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const option = (name: string, fallback: number) => {
-    const index = args.findIndex((arg) => arg === name || arg.startsWith(`${name}=`));
-    if (index === -1) return fallback;
-    const raw = args[index].includes('=') ? args[index].split('=')[1] : args[index + 1];
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-    return value;
-  };
-  const tenants = option('--tenants', Number(process.env.BENCH_TENANTS ?? 10_000));
-  const docsPerTenant = option('--docs-per-tenant', Number(process.env.BENCH_DOCS_PER_TENANT ?? 100));
-  const keep = args.includes('--keep');
+  const command = seedCommand();
+  try {
+    command.parse(process.argv);
+  } catch (error) {
+    // --help (exit 0) or a refused command line (exit 2): printed by commander, nothing started.
+    if (!(error instanceof CommanderError)) throw error;
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+    return;
+  }
+  const options = command.opts<{ tenants?: number; docsPerTenant?: number; keep?: boolean }>();
+  let tenants: number;
+  let docsPerTenant: number;
+  try {
+    // A flag wins over the environment.
+    tenants = options.tenants ?? positiveInt(process.env.BENCH_TENANTS || '10000');
+    docsPerTenant = options.docsPerTenant ?? positiveInt(process.env.BENCH_DOCS_PER_TENANT || '100');
+  } catch (error) {
+    process.stderr.write(`error: BENCH_TENANTS and BENCH_DOCS_PER_TENANT ${(error as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const keep = options.keep === true;
 
   const server = await startServer(process.env.BENCH_DATABASE_URL || undefined);
   try {

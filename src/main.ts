@@ -3,6 +3,7 @@ import { INestApplication, Logger } from '@nestjs/common';
 import type { Server } from 'node:http';
 import { createApp } from './app.factory';
 import { AppConfig } from './config/app-config';
+import { loadDotEnv } from './config/env-file';
 import { InvalidEnvironmentError } from './config/env.schema';
 import { runMigrations } from './database/provisioning';
 import { ShutdownGate } from './health/shutdown-gate';
@@ -20,6 +21,7 @@ interface Started {
 }
 
 async function start(started: Started): Promise<void> {
+  loadDotEnv(); // .env in the working directory, when present; the real environment wins (README "Configuration")
   started.runtime = await prepareRuntime(process.env);
   const app = await createApp(started.runtime.env);
   started.app = app;

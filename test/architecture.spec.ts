@@ -99,11 +99,16 @@ describe('architecture', () => {
     // Readiness asks PostgreSQL through DatabaseProbe only (no query handle), cache and storage through their services.
     health: ['common', 'config', 'database', 'cache', 'storage', 'access'],
     // Reads the database only through PoolStats (no query handle), cache and storage through their counters.
-    metrics: ['config', 'tenancy', 'database', 'cache', 'storage', 'access'],
+    metrics: ['common', 'config', 'tenancy', 'database', 'cache', 'storage', 'access'],
     // Log lines read the tenant scope (the mixin); nothing else.
     logging: ['tenancy'],
+    // The API contract reads every feature's routes through Nest's container, and their decorators (streamed bodies: attachments).
+    openapi: ['common', 'access', 'attachments'],
     // Request admission sits above the features whose data it checks.
     admission: ['common', 'config', 'tenancy', 'database', 'access', 'auth', 'members', 'api-keys', 'tenants'],
+    // The ops CLI: an entry point beside main.ts; tenant work goes through TenantsModule's service, the
+    // database only through provisioning (migrations, roles), never a raw client (checked above).
+    cli: ['config', 'database', 'logging', 'cache', 'tenants'],
   };
   const ROOT = '(root)';
 

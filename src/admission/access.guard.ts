@@ -114,6 +114,8 @@ function names(identifier: TenantIdentifier, tenant: Tenant): boolean {
 export class AccessGuard implements CanActivate {
   private readonly logger = new Logger(AccessGuard.name);
   private readonly adminKeyDigest: Buffer;
+  /** During a rotation's overlap window (ADMIN_API_KEY_PREVIOUS): the key being rotated out. */
+  private readonly previousAdminKeyDigest?: Buffer;
   private readonly baseDomain: string;
   private readonly trustProxy: TrustProxyFn;
 
@@ -127,6 +129,7 @@ export class AccessGuard implements CanActivate {
     config: AppConfig,
   ) {
     this.adminKeyDigest = digest(config.adminApiKey);
+    this.previousAdminKeyDigest = config.previousAdminApiKey === undefined ? undefined : digest(config.previousAdminApiKey);
     this.baseDomain = config.tenancy.baseDomain;
     this.trustProxy = compileTrustProxy(config.http.trustProxy);
   }
@@ -269,9 +272,15 @@ export class AccessGuard implements CanActivate {
   private requireAdminKey(request: TenantRequest): void {
     const presented = presentedBearer(request.headers.authorization);
     if (presented === 'none') throw credentialRequired('A valid platform admin key is required');
-    if (presented === 'malformed' || !timingSafeEqual(digest(presented.token), this.adminKeyDigest)) {
-      throw invalidToken('A valid platform admin key is required');
+    if (presented === 'malformed') throw invalidToken('A valid platform admin key is required');
+    const presentedDigest = digest(presented.token);
+    if (timingSafeEqual(presentedDigest, this.adminKeyDigest)) return;
+    if (this.previousAdminKeyDigest && timingSafeEqual(presentedDigest, this.previousAdminKeyDigest)) {
+      // Accepted, and said: the rotation is over when no client sends the old key any more (README "Ops CLI").
+      this.logger.warn('platform admin key: a request used ADMIN_API_KEY_PREVIOUS; move its client to ADMIN_API_KEY before unsetting it');
+      return;
     }
+    throw invalidToken('A valid platform admin key is required');
   }
 
   /** A verified user session: the role comes later, from the membership. */

@@ -11,22 +11,10 @@ import { sameDigest, sha256Hex } from '../common/crypto/secret-token';
 import { TenantContext } from '../tenancy/tenant-context';
 import { newApiKey, ParsedApiKey } from './api-key-token';
 import { ApiKeysRepository } from './api-keys.repository';
-import { CreateApiKeyInput, ListApiKeysQuery } from './api-keys.schemas';
+import { ApiKeyView, CreatedApiKey, CreateApiKeyInput, ListApiKeysQuery } from './api-keys.schemas';
 
-export interface ApiKeyView {
-  id: string;
-  name: string;
-  role: MembershipRole;
-  prefix: string;
-  createdAt: string;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
-
-/** Returned once, at creation: the only response that ever carries the key. */
-export interface CreatedApiKey extends ApiKeyView {
-  key: string;
-}
+/** Response types live beside the API contract's schemas (GET /openapi.json), inferred from them; re-exported for the importers of this file. */
+export type { ApiKeyView, CreatedApiKey };
 
 export interface VerifiedApiKey {
   id: string;

@@ -10,19 +10,13 @@ import { AttachmentRow } from '../database/schema';
 import { StorageService } from '../storage/storage.service';
 import { contentDisposition, parseAttachmentFilename, parseContentType } from './attachment-filename';
 import { AttachmentsRepository } from './attachments.repository';
-import { ListAttachmentsQuery } from './attachments.schemas';
+import { AttachmentDownloadUrl, AttachmentView, ListAttachmentsQuery } from './attachments.schemas';
 import { StreamedUpload } from './streamed-upload';
 import { meterUpload, UploadTooLargeError } from './upload-meter';
 
-export interface AttachmentView {
-  id: string;
-  documentId: string;
-  filename: string;
-  contentType: string;
-  sizeBytes: number;
-  checksumSha256: string;
-  createdAt: string;
-}
+/** Response types live beside the API contract's schemas (GET /openapi.json), inferred from them; re-exported for the importers of this file. */
+export type { AttachmentDownloadUrl, AttachmentView };
+
 
 export interface AttachmentContent {
   body: Readable;
@@ -32,12 +26,6 @@ export interface AttachmentContent {
   checksumSha256: string;
 }
 
-export interface AttachmentDownloadUrl {
-  /** A presigned GET for exactly this object (S3), or this API's content route (local disk). */
-  url: string;
-  presigned: boolean;
-  expiresAt: string | null;
-}
 
 const toView = (row: AttachmentRow): AttachmentView => ({
   id: row.id,

@@ -1,7 +1,9 @@
 import { Body, Controller, HttpCode, Ip, Post } from '@nestjs/common';
+import { ErrorCode } from '../common/errors/error-codes';
+import { ApiOperation } from '../common/http/api-operation';
 import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
 import { TenantRoute, TenantSignInRoute } from '../access/route-access.decorator';
-import { AcceptInvitationInput, acceptInvitationSchema, LoginInput, loginSchema, switchTenantSchema, SwitchTenantInput } from './auth.schemas';
+import { AcceptInvitationInput, acceptInvitationSchema, LoginInput, loginSchema, sessionView, switchTenantSchema, SwitchTenantInput } from './auth.schemas';
 import { AuthService } from './auth.service';
 import { Can } from '../access/can.decorator';
 
@@ -13,6 +15,12 @@ export class AuthController {
   @Post('login')
   @TenantSignInRoute()
   @HttpCode(200)
+  @ApiOperation({
+    id: 'auth.login',
+    summary: 'Sign in to a tenant: an access token',
+    response: { schema: sessionView },
+    errors: [ErrorCode.InvalidCredentials, ErrorCode.TooManyRequests],
+  })
   login(@Body(new ZodValidationPipe(loginSchema)) body: LoginInput, @Ip() address: string) {
     return this.auth.login(body, address);
   }
@@ -20,6 +28,12 @@ export class AuthController {
   @Post('accept-invitation')
   @TenantSignInRoute()
   @HttpCode(200)
+  @ApiOperation({
+    id: 'auth.acceptInvitation',
+    summary: 'Accept an invitation: joins the tenant and signs in',
+    response: { schema: sessionView },
+    errors: [ErrorCode.InvitationInvalid, ErrorCode.InvalidCredentials, ErrorCode.TooManyRequests, ErrorCode.Conflict],
+  })
   acceptInvitation(@Body(new ZodValidationPipe(acceptInvitationSchema)) body: AcceptInvitationInput, @Ip() address: string) {
     return this.auth.acceptInvitation(body, address);
   }
@@ -29,6 +43,7 @@ export class AuthController {
   @TenantRoute()
   @Can('session:read')
   @HttpCode(200)
+  @ApiOperation({ id: 'auth.switchTenant', summary: 'A session for another tenant you belong to', response: { schema: sessionView } })
   switchTenant(@Body(new ZodValidationPipe(switchTenantSchema)) body: SwitchTenantInput) {
     return this.auth.switchTenant(body.tenant);
   }

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { z } from 'zod';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { MembershipRole } from '../database/schema';
@@ -9,9 +10,9 @@ import { Tenant, TenantContext } from '../tenancy/tenant-context';
 import { parseTenantHeader, TenantIdentifier } from '../tenancy/tenant-identifier';
 import { PasswordHasher } from '../users/password-hasher';
 import { UserCredentials, UserProfile, UsersRepository } from '../users/users.repository';
-import { AccessTokenService, IssuedAccessToken } from './access-token.service';
+import { AccessTokenService } from './access-token.service';
 import { accountAddressKey, accountKey, addressKey, LoginThrottle, ThrottleReservation } from './login-throttle';
-import { AcceptInvitationInput, LoginInput } from './auth.schemas';
+import { AcceptInvitationInput, LoginInput, meView, sessionView } from './auth.schemas';
 import { currentPrincipal } from '../access/principal';
 
 export interface TenantSummary {
@@ -20,15 +21,9 @@ export interface TenantSummary {
   name: string;
 }
 
-export interface SessionView extends IssuedAccessToken {
-  user: UserProfile;
-  tenant: TenantSummary;
-  role: MembershipRole;
-}
-
-export type MeView =
-  | { type: 'user'; user: UserProfile; tenant: TenantSummary; role: MembershipRole; tenants: Array<TenantSummary & { status: string; role: MembershipRole }> }
-  | { type: 'api-key'; apiKey: { id: string; name: string }; tenant: TenantSummary; role: MembershipRole; tenants: [] };
+/** The response types, inferred from the schemas the API contract shows (auth.schemas.ts). */
+export type SessionView = z.infer<typeof sessionView>;
+export type MeView = z.infer<typeof meView>;
 
 /** An accepted invitation: who joined, with which role. */
 interface Accepted {

@@ -1,5 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
+import { ApiOperation } from '../common/http/api-operation';
 import { TenantRoute } from '../access/route-access.decorator';
+import { meView } from './auth.schemas';
 import { AuthService } from './auth.service';
 import { Can } from '../access/can.decorator';
 
@@ -11,6 +13,7 @@ export class MeController {
   /** The caller, the current tenant and role, and every tenant the user belongs to. */
   @Get()
   @Can('session:read')
+  @ApiOperation({ id: 'me.get', summary: 'The caller, the current tenant and role, and every tenant the user belongs to', response: { schema: meView } })
   me() {
     return this.auth.me();
   }

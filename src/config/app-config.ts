@@ -22,6 +22,8 @@ export class AppConfig {
     pooler: Env['DB_POOLER'];
   };
   readonly adminApiKey: string;
+  /** The key being rotated out: accepted too, until an operator unsets it (README "Ops CLI"). */
+  readonly previousAdminApiKey?: string;
   readonly tenancy: { baseDomain: string; cacheTtlMs: number };
   readonly auth: {
     /** Unset outside production: AccessTokenService then uses a random per-process key. */
@@ -73,6 +75,7 @@ export class AppConfig {
       pooler: env.DB_POOLER,
     };
     this.adminApiKey = env.ADMIN_API_KEY;
+    this.previousAdminApiKey = env.ADMIN_API_KEY_PREVIOUS;
     this.tenancy = { baseDomain: env.TENANT_BASE_DOMAIN, cacheTtlMs: env.TENANT_CACHE_TTL_MS };
     this.auth = {
       jwtSecret: env.JWT_SECRET,

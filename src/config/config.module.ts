@@ -6,6 +6,9 @@ import { Env, parseEnv } from './env.schema';
 /**
  * Validates the environment once, at module construction, and exposes the typed
  * AppConfig. Tests pass their own environment instead of mutating process.env.
+ * No file is read here (ignoreEnvFile): `.env` is loaded into process.env by
+ * the entry points (main.ts, the ops CLI) through loadDotEnv (env-file.ts),
+ * before this runs, so a test's explicit environment is never mixed with one.
  */
 @Global()
 @Module({})

@@ -30,4 +30,10 @@ describe('parseEnv', () => {
   it('treats empty strings as unset', () => {
     expect(parseEnv({ ...valid, PORT: '' }).PORT).toBe(3000);
   });
+
+  it('accepts ADMIN_API_KEY_PREVIOUS for a rotation, and refuses it equal to ADMIN_API_KEY', () => {
+    expect(parseEnv({ ...valid, ADMIN_API_KEY_PREVIOUS: 'p'.repeat(32) }).ADMIN_API_KEY_PREVIOUS).toBe('p'.repeat(32));
+    expect(() => parseEnv({ ...valid, ADMIN_API_KEY_PREVIOUS: valid.ADMIN_API_KEY })).toThrow(/ADMIN_API_KEY_PREVIOUS: must differ/);
+    expect(() => parseEnv({ ...valid, ADMIN_API_KEY_PREVIOUS: 'short' })).toThrow(/ADMIN_API_KEY_PREVIOUS: must be at least 32/);
+  });
 });

@@ -62,6 +62,12 @@ export const envSchema = z
 
     /** Bearer key for platform routes (/tenants). No default: set it, or let embedded mode generate one. */
     ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters'),
+    /**
+     * The key being rotated out, accepted beside ADMIN_API_KEY during a rotation's overlap window
+     * (each use is logged at warn, so an operator sees when no client still sends it); then unset.
+     * `npm run cli -- admin-key rotate` prints the steps (README "Ops CLI").
+     */
+    ADMIN_API_KEY_PREVIOUS: z.string().min(32, 'must be at least 32 characters').optional(),
 
     /** Requests to <slug>.<TENANT_BASE_DOMAIN> resolve the tenant from the subdomain. */
     TENANT_BASE_DOMAIN: z
@@ -145,6 +151,9 @@ export const envSchema = z
     if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'is required in production' });
     }
+    if (env.ADMIN_API_KEY_PREVIOUS !== undefined && env.ADMIN_API_KEY_PREVIOUS === env.ADMIN_API_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['ADMIN_API_KEY_PREVIOUS'], message: 'must differ from ADMIN_API_KEY (it is the key being rotated out)' });
+    }
     if (Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY)) {
       ctx.addIssue({
         code: 'custom',
@@ -167,13 +176,35 @@ export const embeddedEnvSchema = z.object({
 
 export class InvalidEnvironmentError extends Error {}
 
+/**
+ * What the ops CLI's database commands read (src/cli): they run before, or
+ * without, the API's full environment (a one-shot migrate step has only the
+ * owner's URL). Same rules as the full schema.
+ */
+export const migrateEnvSchema = z.object({
+  /** Owner role (app_owner): migrations only. */
+  DATABASE_MIGRATION_URL: postgresUrl,
+});
+export const setupEnvSchema = z.object({
+  /** A superuser URL: creates the two roles and the database (`cli setup`, once per cluster). */
+  DATABASE_ADMIN_URL: postgresUrl,
+  DATABASE_NAME: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'lowercase letters, digits and "_"').default('app'),
+  APP_OWNER_PASSWORD: z.string().min(12, 'must be at least 12 characters'),
+  APP_USER_PASSWORD: z.string().min(12, 'must be at least 12 characters'),
+});
+
 /** Parses the environment or throws one error naming every bad variable. */
 export function parseEnv(source: Record<string, string | undefined>): Env {
+  return validateEnv(envSchema, source);
+}
+
+/** `schema` over `source`, empty strings as unset; one InvalidEnvironmentError naming each bad variable. */
+export function validateEnv<T extends z.ZodType>(schema: T, source: Record<string, string | undefined>): z.infer<T> {
   // An empty string in an env file means "not set"; treat it like a missing variable.
   const cleaned = Object.fromEntries(
     Object.entries(source).filter(([, value]) => value !== undefined && value !== ''),
   );
-  const result = envSchema.safeParse(cleaned);
+  const result = schema.safeParse(cleaned);
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
     const name = issue.path.join('.') || '(environment)';

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { APP_ROLE, OWNER_ROLE } from './schema/roles';
@@ -129,4 +131,96 @@ export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
   return parsed.toString();
+}
+
+export interface MigrationState {
+  /** The file name without .sql, e.g. "0002_invitations". */
+  tag: string;
+  /** The journal's timestamp (drizzle's folderMillis): the order, and what the bookkeeping row records. */
+  createdAt: number;
+  applied: boolean;
+}
+
+interface JournalEntry {
+  tag: string;
+  when: number;
+}
+
+const MIGRATIONS_TABLE = '"drizzle"."__drizzle_migrations"';
+/** One migrator at a time per database (two deploys, or the compose step and MIGRATE_ON_BOOT). */
+const MIGRATION_LOCK = "hashtext('tenancy.migrations')";
+
+function journal(folder: string): JournalEntry[] {
+  return (JSON.parse(readFileSync(path.join(folder, 'meta', '_journal.json'), 'utf8')) as { entries: JournalEntry[] }).entries;
+}
+
+/**
+ * drizzle's own rule, so both migrators agree: a migration counts as applied when
+ * its timestamp is not after the newest bookkeeping row's.
+ */
+async function lastAppliedAt(client: pg.Client): Promise<number | undefined> {
+  const { rows } = await client.query<{ exists: boolean }>(`select to_regclass('drizzle.__drizzle_migrations') is not null as exists`);
+  if (!rows[0].exists) return undefined;
+  const last = await client.query<{ created_at: string | null }>(`select max(created_at)::text as created_at from ${MIGRATIONS_TABLE}`);
+  return last.rows[0].created_at === null ? undefined : Number(last.rows[0].created_at);
+}
+
+function statesOf(entries: JournalEntry[], last: number | undefined): MigrationState[] {
+  return entries.map((entry) => ({ tag: entry.tag, createdAt: entry.when, applied: last !== undefined && entry.when <= last }));
+}
+
+/** Every migration of `folder` (drizzle/ by default), applied or pending. Reads only. Owner URL. */
+export async function migrationStatus(ownerUrl: string, folder = MIGRATIONS_FOLDER): Promise<MigrationState[]> {
+  const client = new pg.Client({ connectionString: ownerUrl, application_name: 'tenancy-cli' });
+  await client.connect();
+  try {
+    return statesOf(journal(folder), await lastAppliedAt(client));
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The ops CLI's migrator: the same files, bookkeeping table and rule as
+ * runMigrations (drizzle's migrate), so either can follow the other, but one
+ * transaction per migration, reported as each commits (the CLI's progress
+ * bar). drizzle applies all pending migrations in one transaction; here a
+ * failure in the third of five leaves the first two applied and the database
+ * at a migration boundary, and the next run resumes there. Held under an
+ * advisory lock, so two migrators on one database wait for each other.
+ */
+export async function applyMigrations(
+  ownerUrl: string,
+  onApplied: (migration: MigrationState, pending: MigrationState[]) => void = () => undefined,
+  folder = MIGRATIONS_FOLDER,
+): Promise<MigrationState[]> {
+  const entries = journal(folder);
+  // drizzle's reader: the same statement split and the same hash in the bookkeeping row.
+  const files = readMigrationFiles({ migrationsFolder: folder });
+  const client = new pg.Client({ connectionString: ownerUrl, application_name: 'tenancy-cli' });
+  await client.connect();
+  try {
+    await client.query(`select pg_advisory_lock(${MIGRATION_LOCK})`);
+    await client.query('create schema if not exists "drizzle"');
+    await client.query(`create table if not exists ${MIGRATIONS_TABLE} (id serial primary key, hash text not null, created_at bigint)`);
+    const pending = statesOf(entries, await lastAppliedAt(client)).filter((state) => !state.applied);
+    for (const migration of pending) {
+      const file = files.find((candidate) => candidate.folderMillis === migration.createdAt);
+      if (!file) throw new Error(`drizzle/${migration.tag}.sql is listed in meta/_journal.json but was not read`);
+      await client.query('begin');
+      try {
+        for (const statement of file.sql) if (statement.trim()) await client.query(statement);
+        await client.query(`insert into ${MIGRATIONS_TABLE} (hash, created_at) values ($1, $2)`, [file.hash, file.folderMillis]);
+        await client.query('commit');
+      } catch (error) {
+        await client.query('rollback').catch(() => undefined);
+        throw Object.assign(new Error(`migration ${migration.tag} failed: ${(error as Error).message}`), { cause: error });
+      }
+      migration.applied = true;
+      onApplied(migration, pending);
+    }
+    return pending;
+  } finally {
+    await client.end();
+  }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { paginationQuery } from '../common/http/cursor';
+import { pageOf, paginationQuery } from '../common/http/cursor';
 import { uuidParam } from '../common/http/zod-validation.pipe';
 
 const title = z.string().trim().min(1).max(300);
@@ -28,3 +28,13 @@ export const listCommentsQuerySchema = z.strictObject(paginationQuery);
 
 export const documentParamsSchema = z.strictObject({ id: uuidParam });
 export const commentParamsSchema = z.strictObject({ id: uuidParam, commentId: uuidParam });
+
+// Responses (GET /openapi.json). The services' view types are inferred from these, so the contract cannot drift from the code.
+export const documentView = z
+  .object({ id: z.uuid(), title: z.string(), body: z.string(), tags: z.array(z.string()), createdAt: z.iso.datetime(), updatedAt: z.iso.datetime() })
+  .meta({ id: 'Document' });
+export type DocumentView = z.infer<typeof documentView>;
+export const documentPage = pageOf(documentView, 'DocumentPage');
+export const commentView = z.object({ id: z.uuid(), documentId: z.uuid(), body: z.string(), createdAt: z.iso.datetime() }).meta({ id: 'Comment' });
+export type CommentView = z.infer<typeof commentView>;
+export const commentPage = pageOf(commentView, 'CommentPage');

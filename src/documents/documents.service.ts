@@ -10,23 +10,10 @@ import { decodeCursor, encodeCursor, Page, toPage } from '../common/http/cursor'
 import { CommentRow, DocumentRow } from '../database/schema';
 import { CommentsRepository } from './comments.repository';
 import { DocumentsRepository } from './documents.repository';
-import { CreateCommentInput, CreateDocumentInput, ListDocumentsQuery, UpdateDocumentInput } from './documents.schemas';
+import { CommentView, CreateCommentInput, CreateDocumentInput, DocumentView, ListDocumentsQuery, UpdateDocumentInput } from './documents.schemas';
 
-export interface DocumentView {
-  id: string;
-  title: string;
-  body: string;
-  tags: string[];
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface CommentView {
-  id: string;
-  documentId: string;
-  body: string;
-  createdAt: string;
-}
+/** Response types live beside the API contract's schemas (GET /openapi.json), inferred from them; re-exported for the importers of this file. */
+export type { CommentView, DocumentView };
 
 const toDocumentView = (row: DocumentRow): DocumentView => ({
   id: row.id,

@@ -3,6 +3,8 @@ import { HealthCheckResult } from '@nestjs/terminus';
 import { CacheService } from '../cache/cache.service';
 import { StorageService } from '../storage/storage.service';
 import { PlatformAdminRoute, PublicRoute } from '../access/route-access.decorator';
+import { ApiOperation } from '../common/http/api-operation';
+import { healthCheckResult, healthDetails, healthStatus } from './health.schemas';
 import { ReadinessService } from './readiness.service';
 
 /** What both adapters' reply objects offer for setting the status code (Fastify's reply, Express' response). */
@@ -21,6 +23,7 @@ export class HealthController {
 
   /** Kept for existing users (load balancers, uptime checks): the process answers; same meaning as /health/live. */
   @Get()
+  @ApiOperation({ id: 'health.status', summary: 'The process answers (same meaning as /health/live)', response: { schema: healthStatus } })
   health() {
     return { status: 'ok' };
   }
@@ -30,12 +33,19 @@ export class HealthController {
    * database outage must not make the orchestrator restart healthy processes.
    */
   @Get('live')
+  @ApiOperation({ id: 'health.live', summary: 'Liveness: the process answers; no dependency is asked', response: { schema: healthCheckResult } })
   live(): HealthCheckResult {
     return { status: 'ok', info: {}, error: {}, details: {} };
   }
 
   /** Readiness: 200 (ok or degraded) or 503; see ReadinessService. */
   @Get('ready')
+  @ApiOperation({
+    id: 'health.ready',
+    summary: 'Readiness: PostgreSQL as the runtime role and current migrations (Redis and S3 reported, degraded is still 200)',
+    description: 'Answers 503 with the same HealthCheckResult body (not the error envelope) when a required check is down or the instance is shutting down.',
+    response: { schema: healthCheckResult },
+  })
   async ready(@Res({ passthrough: true }) reply: StatusReply): Promise<HealthCheckResult> {
     const { statusCode, body } = await this.readiness.check();
     reply.status(statusCode);
@@ -49,6 +59,7 @@ export class HealthController {
    */
   @Get('details')
   @PlatformAdminRoute()
+  @ApiOperation({ id: 'health.details', summary: 'Cache and storage drivers and cache counters', response: { schema: healthDetails } })
   details() {
     const cache = this.cache.metrics();
     return {

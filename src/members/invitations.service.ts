@@ -8,20 +8,10 @@ import { TenantDb } from '../database/tenant-db';
 import { hexToUuid, randomSecret, sameDigest, sha256Hex, uuidToHex } from '../common/crypto/secret-token';
 import { InvitationsRepository } from './invitations.repository';
 import { MembershipsRepository } from './memberships.repository';
-import { ListQuery } from './members.schemas';
+import { CreatedInvitation, InvitationView, ListQuery } from './members.schemas';
 
-export interface InvitationView {
-  id: string;
-  email: string;
-  role: MembershipRole;
-  createdAt: string;
-  expiresAt: string;
-}
-
-/** Returned once, when the invitation is created: the only time the token exists outside the invitee's hands. */
-export interface CreatedInvitation extends InvitationView {
-  token: string;
-}
+/** Response types live beside the API contract's schemas (GET /openapi.json), inferred from them; re-exported for the importers of this file. */
+export type { CreatedInvitation, InvitationView };
 
 /** An invitation whose token matched, not used, not expired: what acceptance works on. */
 export interface UsableInvitation {

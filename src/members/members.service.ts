@@ -13,15 +13,11 @@ import { PasswordHasher } from '../users/password-hasher';
 import { UsersRepository } from '../users/users.repository';
 import { CreatedInvitation, InvitationsService } from './invitations.service';
 import { MemberRow, MembershipsRepository } from './memberships.repository';
-import { InviteMemberInput, ListQuery } from './members.schemas';
+import { InviteMemberInput, ListQuery, MemberView } from './members.schemas';
 
-export interface MemberView {
-  userId: string;
-  email: string;
-  name: string;
-  role: MembershipRole;
-  joinedAt: string;
-}
+/** Response types live beside the API contract's schemas (GET /openapi.json), inferred from them; re-exported for the importers of this file. */
+export type { MemberView };
+
 
 /** POST /members: always an invitation, whatever the email (see MembersService.invite). */
 export interface InviteMemberResult {

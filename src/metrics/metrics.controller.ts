@@ -1,4 +1,5 @@
 import { Controller, Get, Header } from '@nestjs/common';
+import { ApiOperation } from '../common/http/api-operation';
 import { Registry } from 'prom-client';
 import { PlatformAdminRoute } from '../access/route-access.decorator';
 import { MetricsService } from './metrics.service';
@@ -14,6 +15,7 @@ export class MetricsController {
 
   @Get()
   @Header('content-type', Registry.PROMETHEUS_CONTENT_TYPE)
+  @ApiOperation({ id: 'metrics.scrape', summary: 'Prometheus metrics (text exposition format)', response: { mediaType: Registry.PROMETHEUS_CONTENT_TYPE } })
   scrape(): Promise<string> {
     return this.metrics.scrape();
   }

@@ -23,11 +23,13 @@ export const planDefinitionSchema = z.strictObject({
 });
 export type PlanDefinitionInput = z.infer<typeof planDefinitionSchema>;
 
+const limitsView = z.strictObject(limitsShape).meta({ id: 'PlanLimits' });
+
 /** Per-tenant overrides: any subset; `features.x: false` takes a plan feature away, a limit of null lifts it. */
 export const planOverridesSchema = z.strictObject({
   features: z.strictObject(Object.fromEntries(FEATURES.map((f) => [f, z.boolean().optional()])) as Record<(typeof FEATURES)[number], z.ZodOptional<z.ZodBoolean>>).optional(),
   limits: z.strictObject(Object.fromEntries(LIMITS.map((name) => [name, limitValue.optional()])) as Record<LimitName, z.ZodOptional<typeof limitValue>>).optional(),
-});
+}).meta({ id: 'PlanOverrides' });
 export type PlanOverridesInput = z.infer<typeof planOverridesSchema>;
 
 /** PUT /tenants/:idOrSlug/plan: the plan and the tenant's overrides (replaced as a whole; {} clears them). */
@@ -38,3 +40,11 @@ export const tenantPlanSchema = z.strictObject({
 export type TenantPlanInput = z.infer<typeof tenantPlanSchema>;
 
 export const planParamsSchema = z.strictObject({ id: planId });
+
+// Responses (GET /openapi.json).
+export const planView = z
+  .strictObject({ id: z.string(), name: z.string(), features: z.array(z.enum(FEATURES)), limits: limitsView, createdAt: z.iso.datetime(), updatedAt: z.iso.datetime() })
+  .meta({ id: 'Plan' });
+export const planList = z.strictObject({ items: z.array(planView) }).meta({ id: 'PlanList' });
+/** GET /plan: the plan with the tenant's overrides applied. */
+export const entitlementsView = z.strictObject({ plan: z.string(), features: z.array(z.enum(FEATURES)), limits: limitsView }).meta({ id: 'Entitlements' });

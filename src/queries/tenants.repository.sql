@@ -151,6 +151,12 @@ order by
 limit
   $2;
 
+-- TenantsRepository.count
+select
+  count(*)
+from
+  "tenants";
+
 -- TenantsRepository.update
 update
   "tenants"

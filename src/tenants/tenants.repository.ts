@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, asc, eq, gt } from 'drizzle-orm';
+import { and, asc, count, eq, gt } from 'drizzle-orm';
 import { PlatformTransaction, SystemDb } from '../database/system-db';
 import { PlanRow, plans, TenantRow, tenants, TenantStatus } from '../database/schema';
 import type { PlanOverrides } from '../tenancy/entitlements';
@@ -94,6 +94,15 @@ export class TenantsRepository {
         .orderBy(asc(tenants.slug))
         .limit(limit),
     );
+  }
+
+  /** How many tenants exist: the total of the ops CLI's paged list (its progress bar). */
+  @GenerateSql()
+  count(): Promise<number> {
+    return this.systemDb.run('tenants.count', async (db) => {
+      const [row] = await db.select({ count: count() }).from(tenants);
+      return row.count;
+    });
   }
 
   @GenerateSql({ params: [DummyValue.UUID, { name: DummyValue.STRING, plan: 'free', status: 'active' }] })

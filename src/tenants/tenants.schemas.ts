@@ -1,9 +1,11 @@
 import { z } from 'zod';
-import { paginationQuery } from '../common/http/cursor';
+import { pageOf, paginationQuery } from '../common/http/cursor';
+import { createdInvitationView, firstOwnerResultView } from '../members/members.schemas';
 import { UUID_PATTERN } from '../common/uuid';
 import { RESERVED_SLUGS, SLUG_PATTERN } from '../tenancy/tenant-identifier';
 import { TENANT_STATUSES } from '../database/schema';
 import { emailField, passwordField, personNameField } from '../users/users.schemas';
+import { planOverridesSchema } from '../plans/plans.schemas';
 
 const name = z.string().trim().min(1).max(200);
 const plan = z.string().trim().min(1).max(50).regex(/^[a-z0-9_-]+$/, 'lowercase letters, digits, "-" and "_" only');
@@ -35,3 +37,12 @@ export const listTenantsQuerySchema = z.strictObject(paginationQuery);
 
 export const inviteOwnerSchema = z.strictObject({ email: emailField });
 export type InviteOwnerInput = z.infer<typeof inviteOwnerSchema>;
+
+// Responses (GET /openapi.json); the service's view type is inferred from these.
+export const tenantView = z
+  .object({ id: z.uuid(), slug: z.string(), name: z.string(), status: z.enum(TENANT_STATUSES), plan: z.string(), planOverrides: planOverridesSchema, createdAt: z.iso.datetime(), updatedAt: z.iso.datetime() })
+  .meta({ id: 'Tenant' });
+export type TenantView = z.infer<typeof tenantView>;
+export const tenantPage = pageOf(tenantView, 'TenantPage');
+export const createdTenantView = tenantView.extend({ owner: firstOwnerResultView.optional() }).meta({ id: 'CreatedTenant' });
+export const ownerInvitationResultView = z.object({ invitation: createdInvitationView }).meta({ id: 'OwnerInvitationResult' });

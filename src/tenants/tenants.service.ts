@@ -11,18 +11,11 @@ import { TenantPlanInput } from '../plans/plans.schemas';
 import type { PlanOverrides } from '../tenancy/entitlements';
 import { TenantResolver, toTenant } from './tenant-resolver.service';
 import { TenantsRepository } from './tenants.repository';
-import { CreateTenantInput, UpdateTenantInput } from './tenants.schemas';
+import { CreateTenantInput, TenantView, UpdateTenantInput } from './tenants.schemas';
 
-export interface TenantView {
-  id: string;
-  slug: string;
-  name: string;
-  status: string;
-  plan: string;
-  planOverrides: PlanOverrides;
-  createdAt: string;
-  updatedAt: string;
-}
+/** Response types live beside the API contract's schemas (GET /openapi.json), inferred from them; re-exported for the importers of this file. */
+export type { TenantView };
+
 
 export function toTenantView(row: TenantRow): TenantView {
   return {
@@ -107,6 +100,10 @@ export class TenantsService implements OnModuleInit {
     const hasMore = rows.length > limit;
     const items = rows.slice(0, limit);
     return { items: items.map(toTenantView), nextCursor: hasMore ? encodeSlugCursor(items[items.length - 1].slug) : null };
+  }
+
+  count(): Promise<number> {
+    return this.tenants.count();
   }
 
   async get(idOrSlug: string): Promise<TenantView> {

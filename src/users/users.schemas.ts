@@ -10,3 +10,6 @@ export const emailField = z
   .transform((email) => email.toLowerCase());
 export const passwordField = z.string().min(MIN_PASSWORD_LENGTH).max(MAX_PASSWORD_LENGTH);
 export const personNameField = z.string().trim().max(200);
+
+/** A global account as responses show it (never its password hash). */
+export const userProfileView = z.object({ id: z.uuid(), email: z.string(), name: z.string() }).meta({ id: 'UserProfile' });

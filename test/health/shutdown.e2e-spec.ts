@@ -1,34 +1,15 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
 import { freePort } from '../../src/runtime/embedded-postgres';
 import { createTestDatabase, TestDatabase } from '../helpers/test-database';
 import { TEST_ADMIN_KEY, TEST_BASE_DOMAIN, TEST_JWT_SECRET, TEST_OWNER_PASSWORD } from '../helpers/test-env';
+import { ensureBuilt } from '../helpers/built';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const MAIN = path.join(ROOT, 'dist', 'main.js');
-
-function newestMtime(dir: string): number {
-  return Math.max(
-    0,
-    ...readdirSync(dir, { withFileTypes: true }).map((entry) =>
-      entry.isDirectory() ? newestMtime(path.join(dir, entry.name)) : statSync(path.join(dir, entry.name)).mtimeMs,
-    ),
-  );
-}
-
-/** `nest build` only when dist/main.js is older than a source file (or missing). */
-function buildIfStale(): void {
-  let built = 0;
-  try {
-    built = statSync(MAIN).mtimeMs;
-  } catch {
-    /* not built */
-  }
-  if (built < newestMtime(path.join(ROOT, 'src'))) execFileSync(path.join(ROOT, 'node_modules', '.bin', 'nest'), ['build'], { cwd: ROOT, stdio: 'ignore' });
-}
 
 interface Server {
   child: ChildProcess;
@@ -123,7 +104,7 @@ describe.each(['fastify', 'express'] as const)('graceful shutdown of the built s
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tenancy-shutdown-'));
 
   beforeAll(async () => {
-    buildIfStale();
+    ensureBuilt();
     db = await createTestDatabase();
   });
 

@@ -282,8 +282,9 @@ describe('fuzz: malformed requests to every route', () => {
   };
 
   const checkContext = (route: AppRoute): CheckContext => ({
-    // Not JSON by design: a file's bytes, and the Prometheus text of /metrics (admin key only).
-    download: route.method === 'GET' && (route.path.endsWith('/content') || route.path === '/metrics'),
+    // Not JSON by design: a file's bytes, the Prometheus text of /metrics (admin key only), and the Swagger UI
+    // page and its assets (HTML, JS, CSS, an icon: shipped files, not API answers; GET /openapi.json is JSON).
+    download: route.method === 'GET' && (route.path.endsWith('/content') || route.path === '/metrics' || route.path === '/docs' || route.path.startsWith('/docs/')),
     jsonBody: route.hasBody ? route.method : undefined,
     foreignIds,
     // Platform administration lists every tenant: their ids are its data; no other tenant's rows are.

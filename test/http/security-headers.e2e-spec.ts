@@ -33,6 +33,7 @@ describe.each(['fastify', 'express'] as const)('security headers (%s)', (adapter
 
   it.each([
     ['a public 200', 'GET', '/health', {}, 200],
+    ['the API contract (public 200; only /docs has its own CSP, see test/openapi)', 'GET', '/openapi.json', {}, 200],
     ['a tenant 2xx', 'GET', '/documents', { tenant: 'TENANT' }, 200],
     ['a 401 from the guard', 'GET', '/documents', { tenant: 'TENANT', auth: false }, 401],
     ['a 404 for an unknown route', 'GET', '/no-such-route', {}, 404],

@@ -29,6 +29,13 @@ export const paginationQuery = {
   cursor: z.string().min(1).max(200).optional(),
 };
 
+/** The response schema of a keyset-paginated list (GET /openapi.json), registered as the component `id`. */
+export function pageOf<T extends z.ZodType>(item: T, id: string) {
+  return z
+    .object({ items: z.array(item), nextCursor: z.string().nullable().meta({ description: 'Opaque; pass as `cursor` for the next page. null on the last page.' }) })
+    .meta({ id });
+}
+
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;

@@ -1,16 +1,27 @@
-import { AppError, ErrorDetail } from '../errors/app-error';
+import { z } from 'zod';
+import { AppError } from '../errors/app-error';
 import { ErrorCode, httpStatusFor } from '../errors/error-codes';
 import { SECURITY_HEADERS } from './security-headers';
 import { BEARER_CHALLENGE } from './www-authenticate';
 
-/** The one error envelope every failing response uses (README "Errors"). */
-export interface ErrorBody {
-  error: { code: ErrorCode; message: string; details?: ErrorDetail[] };
-  statusCode: number;
-  requestId?: string;
-  timestamp: string;
-  path: string;
-}
+/**
+ * The one error envelope every failing response uses (README "Errors"). A zod schema so the API
+ * contract (GET /openapi.json, component `ErrorEnvelope`) is this very definition.
+ */
+export const errorEnvelopeSchema = z
+  .object({
+    error: z.object({
+      code: z.enum(ErrorCode).meta({ description: 'Stable and machine-readable: switch on this, not on the message.' }),
+      message: z.string(),
+      details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    }),
+    statusCode: z.int(),
+    requestId: z.string().optional().meta({ description: 'The x-request-id of the response; quote it when reporting a problem.' }),
+    timestamp: z.iso.datetime(),
+    path: z.string(),
+  })
+  .meta({ id: 'ErrorEnvelope' });
+export type ErrorBody = z.infer<typeof errorEnvelopeSchema>;
 
 export interface ErrorResponse {
   statusCode: number;

@@ -1,0 +1,131 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { createInterface } from 'node:readline';
+import { z } from 'zod';
+import { TenantView } from '../tenants/tenants.service';
+import { createTenantSchema } from '../tenants/tenants.schemas';
+import { printJson, printLines, printTable } from './cli-output';
+import { startProgress } from './cli-progress-bar';
+import { UsageError } from './cli-errors';
+import { withTenantsService } from './cli.module';
+
+type Env = Record<string, string | undefined>;
+
+function positiveInt(raw: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 1000) throw new InvalidArgumentError('an integer from 1 to 1000');
+  return value;
+}
+
+/** One line from stdin: a password never goes on the command line (shell history, `ps`). */
+async function readLineFromStdin(): Promise<string> {
+  const lines = createInterface({ input: process.stdin, terminal: false });
+  for await (const line of lines) {
+    lines.close();
+    return line;
+  }
+  throw new UsageError('--owner-password-stdin: nothing was read from stdin');
+}
+
+function printTenant(tenant: TenantView): void {
+  printTable(
+    Object.entries(tenant).map(([field, value]) => ({ field, value: String(value) })),
+    ['field', 'value'],
+  );
+}
+
+export function tenantsCommand(env: Env): Command {
+  const tenants = new Command('tenants').description('list, show, create, suspend and resume tenants (through the API\'s own services)');
+
+  tenants
+    .command('list')
+    .description('every tenant, ordered by slug (paged through the same query as GET /tenants)')
+    .option('--json', 'print a JSON array')
+    .option('--page-size <n>', 'tenants read per query (1-1000)', positiveInt, 100)
+    .action(async (options: { json?: boolean; pageSize: number }) => {
+      const all = await withTenantsService(env, async (service) => {
+        const total = await service.count();
+        const found: TenantView[] = [];
+        // Only worth a bar when it takes more than one page.
+        const progress = total > options.pageSize ? startProgress('tenants', total, 'tenants') : undefined;
+        try {
+          let cursor: string | undefined;
+          do {
+            const page = await service.list(options.pageSize, cursor);
+            found.push(...page.items);
+            progress?.increment(page.items.length);
+            cursor = page.nextCursor ?? undefined;
+          } while (cursor);
+        } finally {
+          progress?.stop();
+        }
+        return found;
+      });
+      if (options.json) printJson(all);
+      else if (all.length === 0) printLines('no tenants');
+      else printTable(all, ['slug', 'id', 'status', 'plan', 'name', 'createdAt']);
+    });
+
+  tenants
+    .command('show')
+    .description('one tenant, by id or slug')
+    .argument('<id-or-slug>', 'tenant id (UUID) or slug')
+    .option('--json', 'print a JSON object')
+    .action(async (idOrSlug: string, options: { json?: boolean }) => {
+      const tenant = await withTenantsService(env, (service) => service.get(idOrSlug));
+      if (options.json) printJson(tenant);
+      else printTenant(tenant);
+    });
+
+  tenants
+    .command('create')
+    .description('a new tenant, optionally with its first owner (same rules as POST /tenants)')
+    .requiredOption('--slug <slug>', 'subdomain and x-tenant-id name: 3-63 of a-z, 0-9 and "-"')
+    .requiredOption('--name <name>', 'display name')
+    .option('--plan <plan>', 'plan name (default: the database default)')
+    .option('--owner-email <email>', "first owner: an account is created with --owner-password-stdin, otherwise (or if the email has an account) an owner invitation is issued and its token printed once")
+    .option('--owner-name <name>', 'first owner\'s display name (with --owner-password-stdin)')
+    .option('--owner-password-stdin', 'read the first owner\'s password from the first line of stdin')
+    .option('--json', 'print a JSON object')
+    .action(async (options: { slug: string; name: string; plan?: string; ownerEmail?: string; ownerName?: string; ownerPasswordStdin?: boolean; json?: boolean }) => {
+      if (!options.ownerEmail && (options.ownerName || options.ownerPasswordStdin)) {
+        throw new UsageError('--owner-name and --owner-password-stdin need --owner-email');
+      }
+      const password = options.ownerPasswordStdin ? await readLineFromStdin() : undefined;
+      const input = createTenantSchema.safeParse({
+        slug: options.slug,
+        name: options.name,
+        plan: options.plan,
+        owner: options.ownerEmail ? { email: options.ownerEmail, password, name: options.ownerName } : undefined,
+      });
+      if (!input.success) throw new UsageError(`invalid tenant:\n${z.prettifyError(input.error)}`);
+      const created = await withTenantsService(env, (service) => service.create(input.data));
+      if (options.json) return printJson(created);
+      const { owner, ...tenant } = created;
+      printTenant(tenant);
+      if (owner?.member) printLines(`owner: ${owner.member.email} (account created, role owner)`);
+      if (owner?.invitation) {
+        printLines(
+          `owner invitation for ${owner.invitation.email}, expires ${owner.invitation.expiresAt}`,
+          `token (shown once; the holder accepts it with POST /auth/accept-invitation): ${owner.invitation.token}`,
+        );
+      }
+    });
+
+  for (const [verb, status, help] of [
+    ['suspend', 'suspended', 'refuse every request to a tenant (its data is kept); instances sharing REDIS_URL see it at once, others within TENANT_CACHE_TTL_MS'],
+    ['resume', 'active', 'serve a suspended tenant again'],
+  ] as const) {
+    tenants
+      .command(verb)
+      .description(help)
+      .argument('<id-or-slug>', 'tenant id (UUID) or slug')
+      .option('--json', 'print the tenant as a JSON object')
+      .action(async (idOrSlug: string, options: { json?: boolean }) => {
+        const tenant = await withTenantsService(env, (service) => service.update(idOrSlug, { status }));
+        if (options.json) printJson(tenant);
+        else printLines(`${tenant.slug} (${tenant.id}) is ${tenant.status}`);
+      });
+  }
+
+  return tenants;
+}
