@@ -21,6 +21,8 @@ export class AppConfig {
   };
   readonly adminApiKey: string;
   readonly tenancy: { baseDomain: string; cacheTtlMs: number };
+  /** Usage ledger: how often counted requests are written (src/usage/request-usage.ts). */
+  readonly usage: { flushIntervalMs: number };
   readonly auth: {
     /** Unset outside production: AccessTokenService then uses a random per-process key. */
     jwtSecret?: string;
@@ -71,6 +73,7 @@ export class AppConfig {
     };
     this.adminApiKey = env.ADMIN_API_KEY;
     this.tenancy = { baseDomain: env.TENANT_BASE_DOMAIN, cacheTtlMs: env.TENANT_CACHE_TTL_MS };
+    this.usage = { flushIntervalMs: env.USAGE_FLUSH_INTERVAL_MS };
     this.auth = {
       jwtSecret: env.JWT_SECRET,
       jwtIssuer: env.JWT_ISSUER,

@@ -1,0 +1,40 @@
+import { Controller, Get, Query, Res } from '@nestjs/common';
+import { Can } from '../access/can.decorator';
+import { PlatformAdminRoute, TenantRoute } from '../access/route-access.decorator';
+import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
+import { ExportQuery, exportQuerySchema } from './usage.schemas';
+import { UsageService } from './usage.service';
+
+/** Either adapter's reply: both have header(name, value). */
+interface ReplyWithHeaders {
+  header(name: string, value: string): unknown;
+}
+
+/** The calling tenant's usage this billing period (admins and owners). */
+@TenantRoute()
+@Controller('usage')
+export class UsageController {
+  constructor(private readonly usage: UsageService) {}
+
+  @Get()
+  @Can('usage:read')
+  current() {
+    return this.usage.current();
+  }
+}
+
+/** Every tenant's usage for one billing period, for the billing system (platform admin key only). */
+@PlatformAdminRoute()
+@Controller('usage/export')
+export class UsageExportController {
+  constructor(private readonly usage: UsageService) {}
+
+  @Get()
+  async export(@Query(new ZodValidationPipe(exportQuerySchema)) query: ExportQuery, @Res({ passthrough: true }) reply: ReplyWithHeaders) {
+    const { period, rows } = await this.usage.export(query.period);
+    if (query.format === 'json') return { period: period.id, start: period.start.toISOString(), end: period.end.toISOString(), rows };
+    reply.header('content-type', 'text/csv; charset=utf-8');
+    reply.header('content-disposition', `attachment; filename="usage-${period.id}.csv"`);
+    return this.usage.exportCsv(rows);
+  }
+}
