@@ -39,7 +39,7 @@ describe('plans, features and overrides', () => {
     const tenant = await t.createTenant('plan-default', { plan: undefined });
     const own = await t.request('GET', '/plan', { tenant: tenant.slug });
     expectStatus(own, 200);
-    expect(own.body).toEqual({ plan: 'free', features: [], limits: free.limits });
+    expect(own.body).toEqual({ plan: 'free', features: [], limits: free.limits, usage: { documents: 0, storage_bytes: 0, members: 1, api_keys: 0, requests: 0 } });
   });
 
   it('any member reads their own tenant plan, never another tenant one', async () => {
