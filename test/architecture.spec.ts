@@ -46,7 +46,7 @@ describe('architecture', () => {
     // Each of these names its operations (SystemDb.run('<name>', ...)) and touches platform tables only.
     const users = filesMatching(/import[^;]*\bSystemDb\b[^;]*from/);
     expect(users.length).toBeGreaterThan(0); // positive control: the import pattern matches real imports
-    expect(outside(users, ['database/', 'tenants/tenants.repository.ts', 'plans/plans.repository.ts', 'users/users.repository.ts', 'members/memberships.repository.ts'])).toEqual([]);
+    expect(outside(users, ['database/', 'tenants/tenants.repository.ts', 'users/users.repository.ts', 'members/memberships.repository.ts', 'plans/plans.repository.ts', 'usage/usage-export.repository.ts'])).toEqual([]);
   });
 
   it('lets only the services that write across platform and tenant tables open a platform transaction', () => {
@@ -88,14 +88,15 @@ describe('architecture', () => {
     storage: ['common', 'config', 'tenancy'],
     access: ['common', 'config', 'tenancy', 'database/schema'],
     users: ['common', 'database', 'database/schema'],
-    members: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access', 'users'],
-    'api-keys': ['common', 'tenancy', 'database', 'database/schema', 'access'],
+    // The usage ledger and quotas: below every feature that counts something.
+    usage: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access'],
+    plans: ['common', 'tenancy', 'database', 'database/schema', 'access', 'usage'],
+    members: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access', 'users', 'usage'],
+    'api-keys': ['common', 'tenancy', 'database', 'database/schema', 'access', 'usage'],
     auth: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access', 'users', 'members'],
-    // Plan definitions (platform table) and what the current tenant may do; below tenants, which assign plans.
-    plans: ['common', 'tenancy', 'database', 'database/schema', 'access'],
     tenants: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'access', 'users', 'members', 'plans'],
-    documents: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'storage', 'access'],
-    attachments: ['common', 'config', 'tenancy', 'database', 'database/schema', 'storage', 'access'],
+    documents: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'storage', 'access', 'usage'],
+    attachments: ['common', 'config', 'tenancy', 'database', 'database/schema', 'storage', 'access', 'usage'],
     // Readiness asks PostgreSQL through DatabaseProbe only (no query handle), cache and storage through their services.
     health: ['common', 'config', 'database', 'cache', 'storage', 'access'],
     // Reads the database only through PoolStats (no query handle), cache and storage through their counters.

@@ -6,6 +6,7 @@ describe('role x action matrix', () => {
   const expected: Record<string, string[]> = {
     'session:read': ['viewer', 'member', 'admin', 'owner'],
     'plan:read': ['viewer', 'member', 'admin', 'owner'],
+    'usage:read': ['admin', 'owner'],
     'documents:read': ['viewer', 'member', 'admin', 'owner'],
     'documents:write': ['member', 'admin', 'owner'],
     'documents:delete-own': ['member', 'admin', 'owner'],

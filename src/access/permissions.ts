@@ -19,6 +19,8 @@ export const MINIMUM_ROLE = {
   'session:read': 'viewer',
   /** GET /plan: the tenant's plan, features and limits. */
   'plan:read': 'viewer',
+  /** GET /usage: the tenant's usage this billing period against its limits. */
+  'usage:read': 'admin',
   /** Read documents and their comments. */
   'documents:read': 'viewer',
   /** Create and edit documents, add comments. */

@@ -25,6 +25,8 @@ export class AppConfig {
   /** The key being rotated out: accepted too, until an operator unsets it (README "Ops CLI"). */
   readonly previousAdminApiKey?: string;
   readonly tenancy: { baseDomain: string; cacheTtlMs: number };
+  /** Usage ledger: how often counted requests are written (src/usage/request-usage.ts). */
+  readonly usage: { flushIntervalMs: number };
   readonly auth: {
     /** Unset outside production: AccessTokenService then uses a random per-process key. */
     jwtSecret?: string;
@@ -77,6 +79,7 @@ export class AppConfig {
     this.adminApiKey = env.ADMIN_API_KEY;
     this.previousAdminApiKey = env.ADMIN_API_KEY_PREVIOUS;
     this.tenancy = { baseDomain: env.TENANT_BASE_DOMAIN, cacheTtlMs: env.TENANT_CACHE_TTL_MS };
+    this.usage = { flushIntervalMs: env.USAGE_FLUSH_INTERVAL_MS };
     this.auth = {
       jwtSecret: env.JWT_SECRET,
       jwtIssuer: env.JWT_ISSUER,

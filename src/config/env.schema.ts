@@ -77,6 +77,11 @@ export const envSchema = z
       .default('localhost'),
     /** How long a tenant lookup (and so a suspension) may be served from memory. */
     TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+    /**
+     * Usage ledger (src/usage): how often each instance writes the requests it counted to the
+     * ledger (also at shutdown). A crash loses at most this interval's count.
+     */
+    USAGE_FLUSH_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
 
     /**
      * Identity (src/auth). HS256 key for access tokens. Required in production; embedded mode

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { UUID_PATTERN } from '../common/uuid';
 import { FEATURES, LIMITS, LimitName } from '../tenancy/entitlements';
+import { currentUseView } from '../usage/usage.schemas';
 
 export const PLAN_ID_PATTERN = /^[a-z0-9_-]{1,50}$/;
 export const planId = z
@@ -47,4 +48,6 @@ export const planView = z
   .meta({ id: 'Plan' });
 export const planList = z.strictObject({ items: z.array(planView) }).meta({ id: 'PlanList' });
 /** GET /plan: the plan with the tenant's overrides applied. */
-export const entitlementsView = z.strictObject({ plan: z.string(), features: z.array(z.enum(FEATURES)), limits: limitsView }).meta({ id: 'Entitlements' });
+export const entitlementsView = z
+  .strictObject({ plan: z.string(), features: z.array(z.enum(FEATURES)), limits: limitsView, usage: currentUseView })
+  .meta({ id: 'Entitlements' });

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error';
-import { PlanRow } from '../database/schema';
+import { PlanRow, UsageMetric } from '../database/schema';
+import { UsageService } from '../usage/usage.service';
 import { Entitlements, Feature, FEATURES, LIMITS, Limits } from '../tenancy/entitlements';
 import { TenantContext } from '../tenancy/tenant-context';
 import { PlansRepository } from './plans.repository';
@@ -33,7 +34,10 @@ export type PlanChangedListener = (planId: string) => Promise<void>;
 export class PlansService {
   private readonly listeners: PlanChangedListener[] = [];
 
-  constructor(private readonly plans: PlansRepository) {}
+  constructor(
+    private readonly plans: PlansRepository,
+    private readonly usage: UsageService,
+  ) {}
 
   onPlanChanged(listener: PlanChangedListener): void {
     this.listeners.push(listener);
@@ -64,8 +68,8 @@ export class PlansService {
     return { plan: toPlanView(row), created };
   }
 
-  /** What the current tenant may do: its plan, features and limits (overrides applied). */
-  current(): Entitlements {
-    return TenantContext.current().entitlements;
+  /** What the current tenant may do: its plan, features and limits (overrides applied), and its current use of each counted metric. */
+  async current(): Promise<Entitlements & { usage: Record<UsageMetric, number> }> {
+    return { ...TenantContext.current().entitlements, usage: await this.usage.currentUse() };
   }
 }

@@ -8,3 +8,4 @@ export * from './memberships';
 export * from './api-keys';
 export * from './attachments';
 export * from './invitations';
+export * from './usage';
