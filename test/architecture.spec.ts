@@ -87,20 +87,22 @@ describe('architecture', () => {
     cache: ['common', 'config', 'tenancy'],
     storage: ['common', 'config', 'tenancy'],
     access: ['common', 'config', 'tenancy', 'database/schema'],
+    // Request budgets and shared counters (Redis through cache/'s client and key builders).
+    'rate-limits': ['common', 'config', 'tenancy', 'cache'],
     users: ['common', 'database', 'database/schema'],
     members: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access', 'users'],
     'api-keys': ['common', 'tenancy', 'database', 'database/schema', 'access'],
-    auth: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access', 'users', 'members'],
+    auth: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'access', 'users', 'members', 'rate-limits'],
     tenants: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'access', 'users', 'members'],
     documents: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'storage', 'access'],
     attachments: ['common', 'config', 'tenancy', 'database', 'database/schema', 'storage', 'access'],
     health: ['common', 'cache', 'storage', 'access'],
     // Reads the database only through PoolStats (no query handle), cache and storage through their counters.
-    metrics: ['config', 'tenancy', 'database', 'cache', 'storage', 'access'],
+    metrics: ['config', 'tenancy', 'database', 'cache', 'storage', 'access', 'rate-limits'],
     // Log lines read the tenant scope (the mixin); nothing else.
     logging: ['tenancy'],
     // Request admission sits above the features whose data it checks.
-    admission: ['common', 'config', 'tenancy', 'database', 'access', 'auth', 'members', 'api-keys', 'tenants'],
+    admission: ['common', 'config', 'tenancy', 'database', 'access', 'auth', 'members', 'api-keys', 'tenants', 'rate-limits'],
   };
   const ROOT = '(root)';
 
