@@ -5,6 +5,7 @@ import type { Tenant } from '../tenancy/tenant';
 import { CounterStore, RateCounters } from './rate-counters';
 
 const WINDOW_SECONDS = 60;
+const MAX_SPENT_ENTRIES = 10_000;
 
 /** Which budget refused a request (a bounded metric label). */
 export type RateLimitScope = 'tenant' | 'api_key' | 'sign_in';
@@ -39,6 +40,13 @@ export type RateLimitHeaders = Record<'ratelimit-limit' | 'ratelimit-remaining' 
  */
 export class RequestRateLimiter {
   readonly stats: RateLimitStats = { rejected: new Map() };
+  /**
+   * Budgets found spent, by counter key: until when, and against which limit. A flood past
+   * its budget is then refused here without a Redis call until the window ends, so a noisy
+   * tenant costs Redis nothing more. Keyed on the limit too: a plan change reaches this
+   * instance with the tenant lookup, and a different limit is judged by the counter again.
+   */
+  private readonly spent = new Map<string, { until: number; limit: number; store: CounterStore }>();
 
   constructor(
     private readonly counters: RateCounters,
@@ -53,10 +61,9 @@ export class RequestRateLimiter {
   async admit(tenant: Tenant, principal: RateLimitedPrincipal): Promise<RateLimitHeaders | undefined> {
     const budgets = this.budgetsOf(tenant, principal);
     if (budgets.length === 0) return undefined;
-    const { store, counts } = await this.counters.hit(
-      budgets.map((budget) => rateLimitKey(tenant.id, budget.subject)),
-      WINDOW_SECONDS,
-    );
+    const keys = budgets.map((budget) => rateLimitKey(tenant.id, budget.subject));
+    this.refuseIfSpent(budgets, keys);
+    const { store, counts } = await this.counters.hit(keys, WINDOW_SECONDS);
     // Counted alone, this instance holds only its share of each budget.
     const limitOf = (budget: Budget) => (store === 'redis' ? budget.limit : Math.max(1, Math.ceil(budget.limit / this.options.instances)));
     const judged = budgets.map((budget, i) => {
@@ -72,12 +79,44 @@ export class RequestRateLimiter {
       'ratelimit-reset': String(shown.resetSeconds),
     };
     if (!refused) return headers;
-    const stat = `${refused.budget.scope}|${store}` as const;
-    this.stats.rejected.set(stat, (this.stats.rejected.get(stat) ?? 0) + 1);
-    const what = refused.budget.scope === 'tenant' ? "The tenant's request rate limit" : "This API key's request rate limit";
-    throw new AppError(ErrorCode.TooManyRequests, `${what} (${refused.limit} per minute) is reached: retry after ${refused.resetSeconds} s`, undefined, {
-      ...headers,
-      'retry-after': String(refused.resetSeconds),
+    const index = judged.indexOf(refused);
+    this.rememberSpent(keys[index], { until: Date.now() + counts[index].msBeforeReset, limit: refused.budget.limit, store });
+    throw this.tooManyRequests(refused.budget.scope, refused.limit, refused.resetSeconds, store);
+  }
+
+  private refuseIfSpent(budgets: Budget[], keys: string[]): void {
+    if (this.spent.size === 0) return;
+    const now = Date.now();
+    for (const [i, key] of keys.entries()) {
+      const spent = this.spent.get(key);
+      if (!spent) continue;
+      if (spent.until <= now || spent.limit !== budgets[i].limit) {
+        this.spent.delete(key);
+        continue;
+      }
+      const limit = spent.store === 'redis' ? spent.limit : Math.max(1, Math.ceil(spent.limit / this.options.instances));
+      throw this.tooManyRequests(budgets[i].scope, limit, Math.max(1, Math.ceil((spent.until - now) / 1000)), spent.store);
+    }
+  }
+
+  private rememberSpent(key: string, spent: { until: number; limit: number; store: CounterStore }): void {
+    // Bounded: when full, drop what has ended; if still full, forget the oldest (it is only a shortcut).
+    if (this.spent.size >= MAX_SPENT_ENTRIES) {
+      const now = Date.now();
+      for (const [k, v] of this.spent) if (v.until <= now) this.spent.delete(k);
+      if (this.spent.size >= MAX_SPENT_ENTRIES) this.spent.delete(this.spent.keys().next().value!);
+    }
+    this.spent.set(key, spent);
+  }
+
+  private tooManyRequests(scope: Budget['scope'], limit: number, resetSeconds: number, store: CounterStore): AppError {
+    this.noteRejected(scope, store);
+    const what = scope === 'tenant' ? "The tenant's request rate limit" : "This API key's request rate limit";
+    return new AppError(ErrorCode.TooManyRequests, `${what} (${limit} per minute) is reached: retry after ${resetSeconds} s`, undefined, {
+      'ratelimit-limit': String(limit),
+      'ratelimit-remaining': '0',
+      'ratelimit-reset': String(resetSeconds),
+      'retry-after': String(resetSeconds),
     });
   }
 
