@@ -24,9 +24,10 @@ import { sampleTraffic, seedDataset } from './seed';
  *    Redis round trip per request, never refused) against one on an unlimited
  *    plan (no Redis call), alternated within each round.
  *
- * Flags: --duration S (5), --rounds N (2), --warmup S (2), --noisy-limit N (600),
- * --quiet-connections N (4), --noisy-connections N (16), --connections N (16,
- * part 2). BENCH_DATABASE_URL and BENCH_REDIS_URL use existing servers;
+ * Flags: --duration S (5), --rounds N (2), --warmup S (2), --noisy-limit N (600
+ * per minute), --flood-rate N (N's requests per second; default 50 times its
+ * budget, 500/s; 0: closed loop, as fast as answers come), --quiet-connections N
+ * (4), --noisy-connections N (16), --connections N (16, part 2). BENCH_DATABASE_URL and BENCH_REDIS_URL use existing servers;
  * otherwise an embedded PostgreSQL and `redis-server` from PATH are started.
  */
 
@@ -38,12 +39,14 @@ interface Options {
   quietConnections: number;
   noisyConnections: number;
   connections: number;
+  /** N's requests per second; 0: as fast as the API answers (a closed loop that takes whatever CPU it gets). */
+  floodRate: number;
 }
 
 const log = (message: string) => process.stderr.write(`[bench:noisy] ${message}\n`);
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { duration: 5, rounds: 2, warmup: 2, noisyLimit: 600, quietConnections: 4, noisyConnections: 16, connections: 16 };
+  const options: Options = { duration: 5, rounds: 2, warmup: 2, noisyLimit: 600, quietConnections: 4, noisyConnections: 16, connections: 16, floodRate: -1 };
   const names: Record<string, keyof Options> = {
     '--duration': 'duration',
     '--rounds': 'rounds',
@@ -52,16 +55,19 @@ function parseOptions(argv: string[]): Options {
     '--quiet-connections': 'quietConnections',
     '--noisy-connections': 'noisyConnections',
     '--connections': 'connections',
+    '--flood-rate': 'floodRate',
   };
   for (let i = 0; i < argv.length; i += 2) {
     const key = names[argv[i]];
     const value = Number(argv[i + 1]);
-    if (!key || !Number.isFinite(value) || value <= 0) {
+    if (!key || !Number.isFinite(value) || value < 0 || (value === 0 && key !== 'floodRate')) {
       process.stderr.write(`usage: npm run bench:noisy -- [${Object.keys(names).map((n) => `${n} N`).join('] [')}]\n`);
       process.exit(2);
     }
     options[key] = value;
   }
+  // Default: 50 times N's budget, sent at a fixed rate.
+  if (options.floodRate < 0) options.floodRate = Math.round((50 * options.noisyLimit) / 60);
   return options;
 }
 
@@ -112,6 +118,7 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const cleanup: Array<() => Promise<void>> = [];
   const startedAt = new Date();
+  const loadBefore = os.loadavg();
   try {
     const postgres = await startServer(process.env.BENCH_DATABASE_URL);
     cleanup.unshift(() => postgres.stop());
@@ -164,8 +171,8 @@ async function main(): Promise<void> {
 
     const targets = (tenant: { id: string; documentIds: string[] }): LoadTarget[] =>
       tenant.documentIds.map((id) => ({ path: `/documents/${id}`, headers: headers.get(tenant.id)! }));
-    const load = (tenant: typeof noisy, connections: number, durationSeconds: number, seed: number) =>
-      runLoad({ url: api.url, targets: targets(tenant), connections, durationSeconds, seed });
+    const load = (tenant: typeof noisy, connections: number, durationSeconds: number, seed: number, overallRate?: number) =>
+      runLoad({ url: api.url, targets: targets(tenant), connections, durationSeconds, seed, overallRate });
 
     // Preflight: the headers show which tenants are counted.
     for (const [tenant, counted] of [[noisy, true], [quiet, true], [unlimited, false]] as const) {
@@ -184,7 +191,7 @@ async function main(): Promise<void> {
       const alone = await load(quiet, options.quietConnections, options.duration, 10 + round);
       const [withFlood, flood] = await Promise.all([
         load(quiet, options.quietConnections, options.duration, 10 + round),
-        load(noisy, options.noisyConnections, options.duration, 20 + round),
+        load(noisy, options.noisyConnections, options.duration, 20 + round, options.floodRate || undefined),
       ]);
       // Alternate which goes first, so neither always runs on a warmer process.
       const pair = round % 2 === 0 ? [limited, unlimited] : [unlimited, limited];
@@ -201,7 +208,8 @@ async function main(): Promise<void> {
     const lines = [
       `# Rate limits under a noisy neighbour (${startedAt.toISOString()})`,
       '',
-      `${os.cpus().length} cores, Node ${process.version}; ${postgres.description}; Redis ${redis.url.replace(/\/\/.*@/, '//')}.`,
+      `${os.cpus().length} cores, Node ${process.version}; ${postgres.description}; Redis ${redis.url.replace(/\/\/.*@/, '//')}; load average before ${loadBefore.map((l) => l.toFixed(2)).join(', ')}, after ${os.loadavg().map((l) => l.toFixed(2)).join(', ')} (other work on the machine shows here).`,
+      `N floods ${options.floodRate ? `at ${options.floodRate} requests/s` : 'as fast as it is answered (closed loop)'} with ${options.noisyConnections} connections; Q sends with ${options.quietConnections} connections, as fast as it is answered.`,
       `Options: ${JSON.stringify(options)}. 10 tenants x 100 documents, GET /documents/:id, document cache off, JWT.`,
       '',
       '## Noisy neighbour',
