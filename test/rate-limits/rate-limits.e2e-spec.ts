@@ -148,7 +148,15 @@ describe('sign-in throttle shared by two instances through Redis', () => {
   let b: string;
 
   beforeAll(async () => {
-    t = await startTestApp({ REDIS_URL: process.env.TEST_REDIS_URL!, LOGIN_MAX_FAILURES_PER_ACCOUNT: '3', LOGIN_MAX_FAILURES_PER_ADDRESS: '1000', LOGIN_FAILURE_WINDOW_SECONDS: '600' });
+    // A client address of its own per run (through TRUST_PROXY): counters live on in the shared test Redis,
+    // and failures left under 127.0.0.1 would count against every other suite's sign-ins.
+    t = await startTestApp({
+      REDIS_URL: process.env.TEST_REDIS_URL!,
+      TRUST_PROXY: 'true',
+      LOGIN_MAX_FAILURES_PER_ACCOUNT: '3',
+      LOGIN_MAX_FAILURES_PER_ADDRESS: '1000',
+      LOGIN_FAILURE_WINDOW_SECONDS: '600',
+    });
     other = await createApp(t.env);
     b = await listen(other);
   });
@@ -157,8 +165,9 @@ describe('sign-in throttle shared by two instances through Redis', () => {
     await t?.close();
   });
 
+  const client = `198.18.${Math.floor(Math.random() * 256)}.${Math.floor(Math.random() * 256)}`;
   const loginOn = (baseUrl: string | undefined, tenant: string, email: string, password: string) =>
-    t.request('POST', '/auth/login', { tenant, auth: false, body: { email, password }, baseUrl });
+    t.request('POST', '/auth/login', { tenant, auth: false, body: { email, password }, baseUrl, headers: { 'x-forwarded-for': client } });
 
   it('counts failures made on A and on B against one budget; a success does not count', async () => {
     const slug = unique('rl-login');
