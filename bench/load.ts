@@ -40,6 +40,8 @@ export interface LoadRequest {
   connections: number;
   durationSeconds: number;
   seed: number;
+  /** Requests per second across all connections (an open-loop sender at a fixed rate); absent: as fast as answers come. */
+  overallRate?: number;
 }
 
 export interface LoadResult {
@@ -84,6 +86,7 @@ async function run(request: LoadRequest): Promise<LoadResult> {
     connections: request.connections,
     duration: request.durationSeconds,
     pipelining: 1,
+    ...(request.overallRate ? { overallRate: request.overallRate } : {}),
     requests: [
       {
         method: 'GET',

@@ -42,7 +42,7 @@ export async function seedDataset(superuserDbUrl: string, options: SeedOptions):
     await client.query(`set session_replication_role = replica`);
     await client.query(
       `insert into tenants (slug, name, plan)
-       select 'bench-' || lpad(g::text, 6, '0'), 'Bench tenant ' || g, case when g % 10 = 0 then 'pro' else 'free' end
+       select 'bench-' || lpad(g::text, 6, '0'), 'Bench tenant ' || g, 'enterprise'
        from generate_series(1, $1::int) g`,
       [options.tenants],
     );

@@ -10,9 +10,12 @@ import { DocumentsModule } from './documents/documents.module';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { MembersModule } from './members/members.module';
+import { PlansModule } from './plans/plans.module';
 import { OpenApiModule } from './openapi/openapi.module';
+import { RateLimitsModule } from './rate-limits/rate-limits.module';
 import { StorageModule } from './storage/storage.module';
 import { TenantsModule } from './tenants/tenants.module';
+import { UsageModule } from './usage/usage.module';
 
 @Module({})
 export class AppModule {
@@ -20,7 +23,7 @@ export class AppModule {
   static forRoot(env: Record<string, string | undefined> = process.env): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, StorageModule, AdmissionModule, AuthModule, MembersModule, ApiKeysModule, TenantsModule, DocumentsModule, AttachmentsModule, MetricsModule, HealthModule, OpenApiModule],
+      imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, RateLimitsModule, StorageModule, UsageModule, AdmissionModule, AuthModule, MembersModule, ApiKeysModule, PlansModule, TenantsModule, DocumentsModule, AttachmentsModule, MetricsModule, HealthModule, OpenApiModule],
     };
   }
 }

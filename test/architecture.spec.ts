@@ -46,7 +46,7 @@ describe('architecture', () => {
     // Each of these names its operations (SystemDb.run('<name>', ...)) and touches platform tables only.
     const users = filesMatching(/import[^;]*\bSystemDb\b[^;]*from/);
     expect(users.length).toBeGreaterThan(0); // positive control: the import pattern matches real imports
-    expect(outside(users, ['database/', 'tenants/tenants.repository.ts', 'users/users.repository.ts', 'members/memberships.repository.ts'])).toEqual([]);
+    expect(outside(users, ['database/', 'tenants/tenants.repository.ts', 'users/users.repository.ts', 'members/memberships.repository.ts', 'plans/plans.repository.ts', 'usage/usage-export.repository.ts'])).toEqual([]);
   });
 
   it('lets only the services that write across platform and tenant tables open a platform transaction', () => {
@@ -87,26 +87,31 @@ describe('architecture', () => {
     cache: ['common', 'config', 'tenancy'],
     storage: ['common', 'config', 'tenancy'],
     access: ['common', 'config', 'tenancy', 'database/schema'],
+    // Request budgets and shared counters (Redis through cache/'s client and key builders).
+    'rate-limits': ['common', 'config', 'tenancy', 'cache'],
     users: ['common', 'database', 'database/schema'],
-    members: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access', 'users'],
-    'api-keys': ['common', 'tenancy', 'database', 'database/schema', 'access'],
-    auth: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access', 'users', 'members'],
-    tenants: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'access', 'users', 'members'],
-    documents: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'storage', 'access'],
-    attachments: ['common', 'config', 'tenancy', 'database', 'database/schema', 'storage', 'access'],
+    // The usage ledger and quotas: below every feature that counts something.
+    usage: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access'],
+    plans: ['common', 'tenancy', 'database', 'database/schema', 'access', 'usage'],
+    members: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access', 'users', 'usage'],
+    'api-keys': ['common', 'tenancy', 'database', 'database/schema', 'access', 'usage'],
+    auth: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'access', 'users', 'members', 'rate-limits'],
+    tenants: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'access', 'users', 'members', 'plans'],
+    documents: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'storage', 'access', 'usage'],
+    attachments: ['common', 'config', 'tenancy', 'database', 'database/schema', 'storage', 'access', 'usage'],
     // Readiness asks PostgreSQL through DatabaseProbe only (no query handle), cache and storage through their services.
     health: ['common', 'config', 'database', 'cache', 'storage', 'access'],
     // Reads the database only through PoolStats (no query handle), cache and storage through their counters.
-    metrics: ['common', 'config', 'tenancy', 'database', 'cache', 'storage', 'access'],
+    metrics: ['common', 'config', 'tenancy', 'database', 'cache', 'storage', 'access', 'rate-limits'],
     // Log lines read the tenant scope (the mixin); nothing else.
     logging: ['tenancy'],
     // The API contract reads every feature's routes through Nest's container, and their decorators (streamed bodies: attachments).
     openapi: ['common', 'access', 'attachments'],
     // Request admission sits above the features whose data it checks.
-    admission: ['common', 'config', 'tenancy', 'database', 'access', 'auth', 'members', 'api-keys', 'tenants'],
+    admission: ['common', 'config', 'tenancy', 'database', 'access', 'auth', 'members', 'api-keys', 'tenants', 'rate-limits'],
     // The ops CLI: an entry point beside main.ts; tenant work goes through TenantsModule's service, the
     // database only through provisioning (migrations, roles), never a raw client (checked above).
-    cli: ['config', 'database', 'logging', 'cache', 'tenants'],
+    cli: ['config', 'database', 'logging', 'cache', 'tenants', 'plans', 'usage'],
   };
   const ROOT = '(root)';
 

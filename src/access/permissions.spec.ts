@@ -5,6 +5,8 @@ describe('role x action matrix', () => {
   // The README table, row by row: a change to the matrix must change this test (and the README) too.
   const expected: Record<string, string[]> = {
     'session:read': ['viewer', 'member', 'admin', 'owner'],
+    'plan:read': ['viewer', 'member', 'admin', 'owner'],
+    'usage:read': ['admin', 'owner'],
     'documents:read': ['viewer', 'member', 'admin', 'owner'],
     'documents:write': ['member', 'admin', 'owner'],
     'documents:delete-own': ['member', 'admin', 'owner'],

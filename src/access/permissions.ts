@@ -17,6 +17,10 @@ export const ROLE_RANK: Record<MembershipRole, number> = { viewer: 0, member: 1,
 export const MINIMUM_ROLE = {
   /** GET /me, POST /auth/switch-tenant. */
   'session:read': 'viewer',
+  /** GET /plan: the tenant's plan, features and limits. */
+  'plan:read': 'viewer',
+  /** GET /usage: the tenant's usage this billing period against its limits. */
+  'usage:read': 'admin',
   /** Read documents and their comments. */
   'documents:read': 'viewer',
   /** Create and edit documents, add comments. */

@@ -4,6 +4,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { AccessCache } from '../access/access-cache';
 import { apiKeyInvalid, tenantAccessDenied } from '../access/access-errors';
 import { REQUIRED_ACTION } from '../access/can.decorator';
+import { featureNotInPlan, hasFeature, REQUIRED_FEATURE } from '../access/requires-feature.decorator';
+import type { Feature } from '../tenancy/entitlements';
 import { Action, allows } from '../access/permissions';
 import { Principal } from '../access/principal';
 import { ROUTE_ACCESS, RouteAccess } from '../access/route-access.decorator';
@@ -17,6 +19,7 @@ import { BEARER_CHALLENGE, invalidTokenChallenge } from '../common/http/www-auth
 import { AppConfig } from '../config/app-config';
 import { compileTrustProxy, TrustProxyFn, trustedProxyCount } from '../config/trust-proxy';
 import { MembershipsRepository } from '../members/memberships.repository';
+import { RequestRateLimiter, setResponseHeaders } from '../rate-limits/request-rate-limiter';
 import { AccessClaim, Tenant, TenantContext } from '../tenancy/tenant-context';
 import { effectiveHost, parseTenantHeader, sameIdentifier, TenantIdentifier, tenantSlugFromHost } from '../tenancy/tenant-identifier';
 import { TenantResolver } from '../tenants/tenant-resolver.service';
@@ -124,6 +127,7 @@ export class AccessGuard implements CanActivate {
     private readonly memberships: MembershipsRepository,
     private readonly apiKeys: ApiKeysService,
     private readonly accessCache: AccessCache,
+    private readonly rateLimiter: RequestRateLimiter,
     config: AppConfig,
   ) {
     this.adminKeyDigest = digest(config.adminApiKey);
@@ -170,7 +174,12 @@ export class AccessGuard implements CanActivate {
    * 7. a user must still be a member (never taken from the token; read from
    *    PostgreSQL, or from AccessCache and then re-checked with the request's statements): 403;
    * 8. the role (membership's or key's) must allow the action: 403 INSUFFICIENT_ROLE
-   *    (a cached role that does not allow it is read again first, so a promotion counts at once).
+   *    (a cached role that does not allow it is read again first, so a promotion counts at once);
+   * 9. the tenant's plan must include the route's feature (@RequiresFeature), and
+   *    the api_keys feature for a request made with an API key: 403 FEATURE_NOT_IN_PLAN;
+   * 10. the tenant's request budget (plan's requests_per_minute) and, for an API key, the key's
+   *    share of it: 429 TOO_MANY_REQUESTS with Retry-After. Last, so only admitted requests count
+   *    (a stranger cannot spend a tenant's budget), and one Redis round trip at most (none when unlimited).
    *
    * Only then are request.tenant, request.principal and request.claim set.
    */
@@ -221,6 +230,15 @@ export class AccessGuard implements CanActivate {
     if (!allows(resolved.role, action)) {
       throw new AppError(ErrorCode.InsufficientRole, `Your role (${resolved.role}) does not allow this action`);
     }
+
+    // 9. The plan includes what the route needs (a plan downgrade turns API keys off with the routes that manage them).
+    const feature = this.reflector.getAllAndOverride<Feature | undefined>(REQUIRED_FEATURE, [context.getHandler(), context.getClass()]);
+    if (feature && !hasFeature(tenant, feature)) throw featureNotInPlan(feature, tenant);
+    if (resolved.kind === 'api-key' && !hasFeature(tenant, 'api_keys')) throw featureNotInPlan('api_keys', tenant);
+
+    // 10. The request budget. The headers go on the answer whatever it is, a later error included.
+    const limits = await this.rateLimiter.admit(tenant, resolved.kind === 'api-key' ? { kind: 'api-key', keyId: resolved.keyId } : { kind: 'user' });
+    if (limits) setResponseHeaders(context.switchToHttp().getResponse(), limits);
     request.tenant = tenant;
     request.principal = Object.freeze(resolved);
     request.claim = { kind: resolved.kind, id: resolved.id, role: resolved.role, confirmed };

@@ -6,11 +6,13 @@ import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
 import { Can } from '../access/can.decorator';
 import { currentPrincipal } from '../access/principal';
 import { TenantRoute } from '../access/route-access.decorator';
+import { RequiresFeature } from '../access/requires-feature.decorator';
 import { apiKeyPage, apiKeyParamsSchema, createdApiKeyView, createApiKeySchema, CreateApiKeyInput, listApiKeysQuerySchema, ListApiKeysQuery } from './api-keys.schemas';
 import { ApiKeysService } from './api-keys.service';
 
 @TenantRoute()
 @Can('api-keys:manage')
+@RequiresFeature('api_keys')
 @Controller('api-keys')
 export class ApiKeysController {
   constructor(private readonly keys: ApiKeysService) {}

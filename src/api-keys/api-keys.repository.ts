@@ -22,9 +22,9 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 export class ApiKeysRepository {
   constructor(private readonly db: TenantDb) {}
 
-  @GenerateSql({ params: [{ id: DummyValue.UUID, name: DummyValue.STRING, role: 'member', prefix: DummyValue.STRING, secretHash: DummyValue.STRING, createdBy: DummyValue.UUID_2 }] })
-  async create(input: NewApiKey): Promise<ApiKeyRow> {
-    const [row] = await this.db.insert(apiKeys).values(input).returning();
+  @GenerateSql({ params: [{ id: DummyValue.UUID, name: DummyValue.STRING, role: 'member', prefix: DummyValue.STRING, secretHash: DummyValue.STRING, createdBy: DummyValue.UUID_2 }, DummyValue.TX] })
+  async create(input: NewApiKey, tx: TenantDb): Promise<ApiKeyRow> {
+    const [row] = await tx.insert(apiKeys).values(input).returning();
     return row;
   }
 
@@ -45,9 +45,9 @@ export class ApiKeysRepository {
       .limit(options.limit);
   }
 
-  @GenerateSql({ params: [DummyValue.UUID] })
-  async revoke(id: string): Promise<boolean> {
-    const rows = await this.db
+  @GenerateSql({ params: [DummyValue.UUID, DummyValue.TX] })
+  async revoke(id: string, tx: TenantDb): Promise<boolean> {
+    const rows = await tx
       .update(apiKeys)
       .set({ revokedAt: new Date() })
       .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))

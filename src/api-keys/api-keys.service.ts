@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import { TenantDb } from '../database/tenant-db';
+import { UsageLedger } from '../usage/usage-ledger.service';
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
@@ -37,6 +39,8 @@ export class ApiKeysService {
   constructor(
     private readonly keys: ApiKeysRepository,
     private readonly accessCache: AccessCache,
+    private readonly db: TenantDb,
+    private readonly usage: UsageLedger,
   ) {}
 
   async create(input: CreateApiKeyInput, actor: Principal): Promise<CreatedApiKey> {
@@ -45,7 +49,11 @@ export class ApiKeysService {
     }
     const id = randomUUID();
     const { key, prefix, secretHash } = newApiKey(id, TenantContext.currentId());
-    const row = await this.keys.create({ id, name: input.name, role: input.role, prefix, secretHash, createdBy: actor.id });
+    // Counted against the plan's api_keys limit (403 QUOTA_EXCEEDED), in the insert's transaction.
+    const row = await this.db.transaction(async (tx) => {
+      await this.usage.record({ metric: 'api_keys', delta: 1, reason: 'api_keys.create', key: `api_keys.create:${id}` }, tx);
+      return this.keys.create({ id, name: input.name, role: input.role, prefix, secretHash, createdBy: actor.id }, tx);
+    });
     return { ...toView(row), key };
   }
 
@@ -61,7 +69,10 @@ export class ApiKeysService {
     if (!mayManageRole(actor.role, row.role)) {
       throw new AppError(ErrorCode.InsufficientRole, 'Only an owner can revoke a key with the owner role');
     }
-    await this.keys.revoke(id);
+    await this.db.transaction(async (tx) => {
+      // Only the revocation that happened gives the key back to the allowance (revoking twice is idempotent).
+      if (await this.keys.revoke(id, tx)) await this.usage.record({ metric: 'api_keys', delta: -1, reason: 'api_keys.revoke', key: `api_keys.revoke:${id}` }, tx);
+    });
     this.accessCache.forgetApiKey(id);
   }
 

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { Can } from '../access/can.decorator';
 import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
 import { TenantRoute } from '../access/route-access.decorator';
+import { RequiresFeature } from '../access/requires-feature.decorator';
 import {
   attachmentDownloadUrlView,
   attachmentPage,
@@ -28,6 +29,7 @@ interface ReplyWithHeaders {
 }
 
 @TenantRoute()
+@RequiresFeature('attachments')
 @Controller('documents/:id/attachments')
 export class AttachmentsController {
   constructor(private readonly attachments: AttachmentsService) {}

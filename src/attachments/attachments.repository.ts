@@ -6,6 +6,8 @@ import { TenantDb } from '../database/tenant-db';
 import { DummyValue, GenerateSql } from '../database/generate-sql.decorator';
 
 export interface NewAttachment {
+  /** Chosen by the caller, so the usage event recorded before the row can name it. */
+  id: string;
   documentId: string;
   storageKey: string;
   filename: string;
@@ -27,9 +29,9 @@ export class AttachmentsRepository {
   }
 
   /** One statement: the row appears complete ('ready', with size and checksum) or not at all. */
-  @GenerateSql({ params: [{ documentId: DummyValue.UUID, storageKey: DummyValue.STRING, filename: DummyValue.STRING, contentType: 'text/plain', sizeBytes: DummyValue.NUMBER, checksumSha256: DummyValue.STRING, createdBy: DummyValue.UUID_2 }] })
-  async create(input: NewAttachment): Promise<AttachmentRow> {
-    const [row] = await this.db
+  @GenerateSql({ params: [{ id: DummyValue.UUID_2, documentId: DummyValue.UUID, storageKey: DummyValue.STRING, filename: DummyValue.STRING, contentType: 'text/plain', sizeBytes: DummyValue.NUMBER, checksumSha256: DummyValue.STRING, createdBy: DummyValue.UUID_2 }, DummyValue.TX] })
+  async create(input: NewAttachment, tx: TenantDb): Promise<AttachmentRow> {
+    const [row] = await tx
       .insert(attachments)
       .values({ ...input, status: 'ready' })
       .returning();
@@ -67,9 +69,9 @@ export class AttachmentsRepository {
    * Deletes the row and returns it (its storage key is needed to delete the object next).
    * `createdBy`: only if this principal uploaded it (roles that may delete only their own content).
    */
-  @GenerateSql({ name: 'any', params: [DummyValue.UUID, DummyValue.UUID_2] }, { name: 'own only', params: [DummyValue.UUID, DummyValue.UUID_2, DummyValue.UUID_2] })
-  async delete(documentId: string, id: string, createdBy?: string): Promise<AttachmentRow | undefined> {
-    const [row] = await this.db
+  @GenerateSql({ name: 'any', params: [DummyValue.TX, DummyValue.UUID, DummyValue.UUID_2] }, { name: 'own only', params: [DummyValue.TX, DummyValue.UUID, DummyValue.UUID_2, DummyValue.UUID_2] })
+  async delete(tx: TenantDb, documentId: string, id: string, createdBy?: string): Promise<AttachmentRow | undefined> {
+    const [row] = await tx
       .delete(attachments)
       .where(and(eq(attachments.documentId, documentId), eq(attachments.id, id), createdBy ? eq(attachments.createdBy, createdBy) : undefined))
       .returning();

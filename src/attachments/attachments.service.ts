@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { allows } from '../access/permissions';
 import { currentPrincipal, optionalPrincipal } from '../access/principal';
@@ -7,6 +8,8 @@ import { ErrorCode } from '../common/errors/error-codes';
 import { decodeCursor, Page, toPage } from '../common/http/cursor';
 import { AppConfig } from '../config/app-config';
 import { AttachmentRow } from '../database/schema';
+import { TenantDb } from '../database/tenant-db';
+import { quotaExceeded, UsageLedger } from '../usage/usage-ledger.service';
 import { StorageService } from '../storage/storage.service';
 import { contentDisposition, parseAttachmentFilename, parseContentType } from './attachment-filename';
 import { AttachmentsRepository } from './attachments.repository';
@@ -55,6 +58,8 @@ export class AttachmentsService {
     private readonly attachments: AttachmentsRepository,
     private readonly storage: StorageService,
     private readonly config: AppConfig,
+    private readonly db: TenantDb,
+    private readonly usage: UsageLedger,
   ) {}
 
   async upload(documentId: string, upload: StreamedUpload): Promise<AttachmentView> {
@@ -69,8 +74,14 @@ export class AttachmentsService {
     }
     if (!(await this.attachments.documentExists(documentId))) throw AppError.notFound('Document');
 
+    // Storage quota: the upload is cut off while streaming once it passes what is left of the
+    // allowance now (limit - used); recording it below checks again, atomically (two uploads at once).
+    const quota = await this.usage.remaining('storage_bytes');
+    const overQuota = quota ? () => quotaExceeded('storage_bytes', quota.limit, quota.used) : undefined;
+    if (quota && upload.contentLength !== undefined && upload.contentLength > quota.remaining) throw overQuota!();
+    const cap = quota && quota.remaining < maxBytes ? quota.remaining : maxBytes;
     const key = this.storage.newDocumentObjectKey(documentId);
-    const meter = meterUpload(upload.body, maxBytes);
+    const meter = meterUpload(upload.body, cap, cap < maxBytes ? overQuota : undefined);
     try {
       await this.storage.put(key, meter, { contentType, contentLength: upload.contentLength });
     } catch (error) {
@@ -81,18 +92,18 @@ export class AttachmentsService {
     }
 
     try {
-      const row = await this.attachments.create({
-        documentId,
-        storageKey: key,
-        filename,
-        contentType,
-        sizeBytes: meter.bytes,
-        checksumSha256: meter.digest(),
-        createdBy: optionalPrincipal()?.id ?? null,
+      const id = randomUUID();
+      const row = await this.db.transaction(async (tx) => {
+        await this.usage.record({ metric: 'storage_bytes', delta: meter.bytes, reason: 'attachments.upload', key: `attachments.upload:${id}` }, tx);
+        return this.attachments.create(
+          { id, documentId, storageKey: key, filename, contentType, sizeBytes: meter.bytes, checksumSha256: meter.digest(), createdBy: optionalPrincipal()?.id ?? null },
+          tx,
+        );
       });
       return toView(row);
     } catch (error) {
-      // E.g. the document was deleted meanwhile (composite FK): no row, so no object either.
+      // E.g. the document was deleted meanwhile (composite FK), or a concurrent upload took the
+      // rest of the storage allowance (QUOTA_EXCEEDED): no row, so no object either.
       await this.storage.deleteQuietly(key);
       throw error;
     }
@@ -138,7 +149,13 @@ export class AttachmentsService {
   async delete(documentId: string, attachmentId: string): Promise<void> {
     const principal = currentPrincipal();
     const onlyBy = allows(principal.role, 'documents:delete-any') ? undefined : principal.id;
-    const row = await this.attachments.delete(documentId, attachmentId, onlyBy);
+    const row = await this.db.transaction(async (tx) => {
+      const deleted = await this.attachments.delete(tx, documentId, attachmentId, onlyBy);
+      if (deleted?.status === 'ready' && deleted.sizeBytes) {
+        await this.usage.record({ metric: 'storage_bytes', delta: -deleted.sizeBytes, reason: 'attachments.delete', key: `attachments.delete:${deleted.id}` }, tx);
+      }
+      return deleted;
+    });
     if (!row) {
       if (onlyBy && (await this.attachments.findReady(documentId, attachmentId))) {
         throw new AppError(ErrorCode.InsufficientRole, 'Your role may delete only content you created');

@@ -27,14 +27,18 @@ export class UploadMeter extends Transform {
   bytes = 0;
   private readonly hash = createHash('sha256');
 
-  constructor(private readonly maxBytes: number) {
+  /** `tooLarge`: the error past maxBytes (default 413; a storage quota's cap gives 403 QUOTA_EXCEEDED). */
+  constructor(
+    private readonly maxBytes: number,
+    private readonly tooLarge: () => AppError = () => new UploadTooLargeError(maxBytes),
+  ) {
     super();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.bytes > this.maxBytes) {
-      callback(new UploadTooLargeError(this.maxBytes));
+      callback(this.tooLarge());
       return;
     }
     this.hash.update(chunk);
@@ -53,8 +57,8 @@ export class UploadMeter extends Transform {
  * so the 413 can still be sent on its socket; when the client aborts, the
  * meter fails so storage stops waiting for bytes.
  */
-export function meterUpload(source: Readable, maxBytes: number): UploadMeter {
-  const meter = new UploadMeter(maxBytes);
+export function meterUpload(source: Readable, maxBytes: number, tooLarge?: () => AppError): UploadMeter {
+  const meter = new UploadMeter(maxBytes, tooLarge);
   const abort = () => {
     if (!source.readableEnded && !meter.destroyed) meter.destroy(new UploadAbortedError());
   };

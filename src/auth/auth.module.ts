@@ -5,7 +5,10 @@ import { UsersModule } from '../users/users.module';
 import { AccessTokenService } from './access-token.service';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
-import { InMemoryLoginThrottle, LoginThrottle } from './login-throttle';
+import { RateCounters } from '../rate-limits/rate-counters';
+import { RequestRateLimiter } from '../rate-limits/request-rate-limiter';
+import { LoginThrottle } from './login-throttle';
+import { SharedLoginThrottle } from './shared-login-throttle';
 import { MeController } from './me.controller';
 
 /**
@@ -19,7 +22,13 @@ import { MeController } from './me.controller';
   providers: [
     AccessTokenService,
     AuthService,
-    { provide: LoginThrottle, inject: [AppConfig], useFactory: (config: AppConfig) => new InMemoryLoginThrottle(config.auth.loginThrottle) },
+    {
+      // Counted in Redis when it is configured and answering (shared by every instance), else in process.
+      provide: LoginThrottle,
+      inject: [AppConfig, RateCounters, RequestRateLimiter],
+      useFactory: (config: AppConfig, counters: RateCounters, limiter: RequestRateLimiter) =>
+        new SharedLoginThrottle(counters, config.auth.loginThrottle, (store) => limiter.noteRejected('sign_in', store)),
+    },
   ],
   exports: [AccessTokenService],
 })

@@ -54,6 +54,13 @@ const SWEEP_INTERVAL_MS = 1_000;
  */
 export const ACCOUNT_WIDE_FACTOR = 10;
 
+/** How many attempts a key may count in one window (the kind of key is its prefix). */
+export function maxAttemptsFor(key: string, limits: ThrottleLimits): number {
+  if (key.startsWith('address:')) return limits.maxFailuresPerAddress;
+  if (key.startsWith('account-address:')) return limits.maxFailuresPerAccount;
+  return limits.maxFailuresPerAccount * ACCOUNT_WIDE_FACTOR;
+}
+
 /**
  * Fixed window per key: after `max` counted attempts within `windowSeconds` of
  * the first one, the key is blocked until that window ends. Per (account,
@@ -61,7 +68,7 @@ export const ACCOUNT_WIDE_FACTOR = 10;
  * higher) bounds a guess spread over many addresses; per address bounds one
  * client trying many accounts. A success resets only its (account, address)
  * pair, so it neither clears other guessers' counts nor tells them it happened. In-process: each instance counts on its own, so with N
- * instances an attacker gets up to N times the budget. Check and count happen
+ * instances an attacker gets up to N times the budget; SharedLoginThrottle (Redis) uses it only when Redis is unset or unreachable. Check and count happen
  * in one synchronous step (no await between them), which is what makes them
  * atomic in a single Node.js process.
  */
@@ -150,9 +157,7 @@ export class InMemoryLoginThrottle extends LoginThrottle {
   }
 
   private maxFor(key: string): number {
-    if (key.startsWith('address:')) return this.limits.maxFailuresPerAddress;
-    if (key.startsWith('account-address:')) return this.limits.maxFailuresPerAccount;
-    return this.limits.maxFailuresPerAccount * ACCOUNT_WIDE_FACTOR;
+    return maxAttemptsFor(key, this.limits);
   }
 
   /** Drops ended windows, at most once per SWEEP_INTERVAL_MS. */

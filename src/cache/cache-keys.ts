@@ -8,6 +8,9 @@ import { createHash, randomBytes } from 'node:crypto';
  *                                      so one tenant's keys share a slot)
  *   t:{<tenantId>}:<namespace>:#v      the namespace's version token (see CacheService)
  *   p:<namespace>:<key>                platform data read outside any tenant (tenant lookups)
+ *   t:{<tenantId>}:rate:tenant         request counters of the rate limits (src/rate-limits):
+ *   t:{<tenantId>}:rate:api-key.<id>   the tenant's budget, and one API key's share of it
+ *   p:sign-in:<keyPart>                sign-in attempt counters (an account or an address, any tenant)
  *
  * Isolation rests on the grammar: a tenant id is made of [0-9a-f-] only (UUIDs),
  * and namespaces/keys exclude ':', '{', '}', '#' and every glob character, so
@@ -90,4 +93,20 @@ const MAX_PLAIN_PART = 64;
 /** A fresh namespace version: random, so two writers never produce the same token. */
 export function newVersionToken(): string {
   return randomBytes(9).toString('base64url');
+}
+
+/** What a request counter is kept for: the tenant's whole budget, or one API key's share of it. */
+export type RateLimitSubject = { kind: 'tenant' } | { kind: 'api-key'; keyId: string };
+
+/** The counter of one tenant's requests (or of one of its API keys), under that tenant's prefix. */
+export function rateLimitKey(tenantId: string, subject: RateLimitSubject): string {
+  return tenantKey(tenantId, 'rate', subject.kind === 'tenant' ? 'tenant' : `api-key.${subject.keyId}`);
+}
+
+/**
+ * A sign-in throttle counter. Its key ("account:<email>", "address:<ip>", ...) holds characters the
+ * key grammar refuses, so it is carried as a keyPart. Platform-wide: an account signs in to many tenants.
+ */
+export function signInThrottleKey(throttleKey: string): string {
+  return platformKey('sign-in', keyPart(throttleKey));
 }

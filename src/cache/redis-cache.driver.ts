@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { CacheDriver } from './cache-driver';
 import { prefixPattern } from './cache-keys';
+import { createRedisClient } from './redis-client';
 
 export interface RedisDriverOptions {
   url: string;
@@ -12,32 +13,14 @@ export interface RedisDriverOptions {
 
 const SCAN_BATCH = 500;
 
-/**
- * Redis through ioredis, tuned to degrade instead of piling up:
- * - commandTimeout bounds every command, so a slow Redis costs a request at most
- *   that long before it falls back to PostgreSQL;
- * - enableOfflineQueue=false: while disconnected, commands fail at once instead of
- *   queueing (a queue would hold requests hostage and replay stale writes later);
- * - maxRetriesPerRequest=1 and no resend of unfulfilled commands on reconnect;
- * - retryStrategy reconnects forever with capped backoff, so the cache comes back
- *   by itself when Redis does.
- */
+/** Redis through ioredis, with the settings of createRedisClient (why each: see there). */
 export class RedisCacheDriver implements CacheDriver {
   readonly name = 'redis' as const;
   private readonly client: Redis;
   private readonly readyListeners: Array<() => void> = [];
 
   constructor(options: RedisDriverOptions) {
-    this.client = new Redis(options.url, {
-      commandTimeout: options.commandTimeoutMs,
-      connectTimeout: options.connectTimeoutMs,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      autoResendUnfulfilledCommands: false,
-      retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), 2_000) + Math.floor(Math.random() * 100),
-      connectionName: 'tenancy-api-cache',
-      lazyConnect: false,
-    });
+    this.client = createRedisClient({ ...options, connectionName: 'tenancy-api-cache' });
     // Without a listener ioredis would report every failed reconnect as an unhandled error.
     this.client.on('error', (error: Error) => options.onConnectionError(error));
     this.client.on('ready', () => {

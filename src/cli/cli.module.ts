@@ -1,4 +1,4 @@
-import { DynamicModule, LoggerService, Module } from '@nestjs/common';
+import { DynamicModule, INestApplicationContext, LoggerService, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import pino from 'pino';
 import { CacheModule } from '../cache/cache.module';
@@ -6,7 +6,9 @@ import { AppConfigModule } from '../config/config.module';
 import { parseEnv } from '../config/env.schema';
 import { DatabaseModule } from '../database/database.module';
 import { createRootLogger, PinoNestLogger } from '../logging/logger';
+import { PlansService } from '../plans/plans.service';
 import { TenantsModule } from '../tenants/tenants.module';
+import { UsageModule } from '../usage/usage.module';
 import { TenantsService } from '../tenants/tenants.service';
 
 /**
@@ -20,7 +22,7 @@ import { TenantsService } from '../tenants/tenants.service';
 @Module({})
 class CliModule {
   static forRoot(env: Record<string, string | undefined>): DynamicModule {
-    return { module: CliModule, imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, TenantsModule] };
+    return { module: CliModule, imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, UsageModule, TenantsModule] };
   }
 }
 
@@ -49,19 +51,29 @@ class CliLogger implements LoggerService {
   }
 }
 
+/** Runs `fn` with the application's TenantsService (see withAppContext). */
+export function withTenantsService<T>(env: Record<string, string | undefined>, fn: (tenants: TenantsService) => Promise<T>): Promise<T> {
+  return withAppContext(env, (context) => fn(context.get(TenantsService)));
+}
+
+/** Runs `fn` with the application's PlansService (see withAppContext). */
+export function withPlansService<T>(env: Record<string, string | undefined>, fn: (plans: PlansService) => Promise<T>): Promise<T> {
+  return withAppContext(env, (context) => fn(context.get(PlansService)));
+}
+
 /**
- * Runs `fn` with the application's TenantsService, then closes the pool and
+ * Runs `fn` with the application's services (no HTTP), then closes the pool and
  * the cache. Log lines (SystemDb's audit lines among them: "system
  * operation=tenants.update ...") go to stderr as JSON, at LOG_LEVEL, so stdout
  * keeps only the command's result.
  */
-export async function withTenantsService<T>(env: Record<string, string | undefined>, fn: (tenants: TenantsService) => Promise<T>): Promise<T> {
+async function withAppContext<T>(env: Record<string, string | undefined>, fn: (context: INestApplicationContext) => Promise<T>): Promise<T> {
   // Validated here first, so a bad variable is one clear message before Nest starts.
   const parsed = parseEnv(env);
   const logger = new CliLogger(new PinoNestLogger(createRootLogger({ level: parsed.LOG_LEVEL, format: 'json', destination: pino.destination(2) })));
   const context = await NestFactory.createApplicationContext(CliModule.forRoot(env), { logger, abortOnError: false });
   try {
-    return await fn(context.get(TenantsService));
+    return await fn(context);
   } finally {
     await context.close();
   }

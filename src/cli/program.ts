@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { adminKeyCommand } from './admin-key.command';
 import { migrateCommand, setupCommand } from './database.command';
+import { plansCommand } from './plans.command';
 import { tenantsCommand } from './tenants.command';
 
 type Env = Record<string, string | undefined>;
@@ -20,6 +21,7 @@ export function buildProgram(env: Env): Command {
     .exitOverride()
     .allowExcessArguments(false);
   program.addCommand(copySettings(program, tenantsCommand(env)));
+  program.addCommand(copySettings(program, plansCommand(env)));
   program.addCommand(copySettings(program, migrateCommand(env)));
   program.addCommand(copySettings(program, setupCommand(env)));
   program.addCommand(copySettings(program, adminKeyCommand()));

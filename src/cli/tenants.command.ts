@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { TenantView } from '../tenants/tenants.service';
 import { createTenantSchema } from '../tenants/tenants.schemas';
+import { tenantPlanSchema } from '../plans/plans.schemas';
 import { printJson, printLines, printTable } from './cli-output';
 import { startProgress } from './cli-progress-bar';
 import { UsageError } from './cli-errors';
@@ -28,7 +29,7 @@ async function readLineFromStdin(): Promise<string> {
 
 function printTenant(tenant: TenantView): void {
   printTable(
-    Object.entries(tenant).map(([field, value]) => ({ field, value: String(value) })),
+    Object.entries(tenant).map(([field, value]) => ({ field, value: typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value) })),
     ['field', 'value'],
   );
 }
@@ -127,5 +128,38 @@ export function tenantsCommand(env: Env): Command {
       });
   }
 
+  tenants
+    .command('plan')
+    .description(
+      "put a tenant on a plan, with its overrides (replaced as a whole: none given clears them); same rules as PUT /tenants/:idOrSlug/plan, and it bites at once on instances sharing REDIS_URL",
+    )
+    .argument('<id-or-slug>', 'tenant id (UUID) or slug')
+    .requiredOption('--plan <plan>', 'plan id (see `plans list`)')
+    .option('--feature <name=on|off>', 'turn a feature on or off for this tenant only (repeatable), e.g. attachments=on', collect, [])
+    .option('--limit <name=n|unlimited>', 'override a limit for this tenant only (repeatable), e.g. documents=5000', collect, [])
+    .option('--json', 'print the tenant as a JSON object')
+    .action(async (idOrSlug: string, options: { plan: string; feature: string[]; limit: string[]; json?: boolean }) => {
+      const features = Object.fromEntries(options.feature.map((entry) => assignment('--feature', entry, (value) => ({ on: true, off: false })[value])));
+      const limits = Object.fromEntries(options.limit.map((entry) => assignment('--limit', entry, (value) => (value === 'unlimited' ? null : /^\d+$/.test(value) ? Number(value) : undefined))));
+      const overrides = { ...(options.feature.length ? { features } : {}), ...(options.limit.length ? { limits } : {}) };
+      const input = tenantPlanSchema.safeParse({ plan: options.plan, overrides });
+      if (!input.success) throw new UsageError(`invalid plan or overrides:\n${z.prettifyError(input.error)}`);
+      const tenant = await withTenantsService(env, (service) => service.setPlan(idOrSlug, input.data));
+      if (options.json) printJson(tenant);
+      else printLines(`${tenant.slug} (${tenant.id}) is on ${tenant.plan}, overrides ${JSON.stringify(tenant.planOverrides)}`);
+    });
+
   return tenants;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** `name=value` from a repeatable option; the value parsed, or a usage error naming the option. */
+function assignment<T>(option: string, entry: string, parse: (value: string) => T | undefined): [string, T] {
+  const match = /^([a-z_]+)=(.+)$/.exec(entry);
+  const value = match ? parse(match[2]) : undefined;
+  if (!match || value === undefined) throw new UsageError(`${option} ${entry}: expected name=value (see --help)`);
+  return [match[1], value];
 }

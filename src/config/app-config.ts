@@ -25,6 +25,8 @@ export class AppConfig {
   /** The key being rotated out: accepted too, until an operator unsets it (README "Ops CLI"). */
   readonly previousAdminApiKey?: string;
   readonly tenancy: { baseDomain: string; cacheTtlMs: number };
+  /** Usage ledger: how often counted requests are written (src/usage/request-usage.ts). */
+  readonly usage: { flushIntervalMs: number };
   readonly auth: {
     /** Unset outside production: AccessTokenService then uses a random per-process key. */
     jwtSecret?: string;
@@ -58,6 +60,8 @@ export class AppConfig {
     maxUploadBytes: number;
     presignTtlSeconds: number;
   };
+  /** See RATE_LIMIT_INSTANCES and RATE_LIMIT_API_KEY_SHARE in env.schema.ts; the Redis settings are the cache's. */
+  readonly rateLimits: { instances: number; apiKeyShare: number };
   /** tenantLabelLimit: tenants with their own label on per-tenant metrics; the rest are `other`. */
   readonly metrics: { tenantLabelLimit: number };
 
@@ -77,6 +81,7 @@ export class AppConfig {
     this.adminApiKey = env.ADMIN_API_KEY;
     this.previousAdminApiKey = env.ADMIN_API_KEY_PREVIOUS;
     this.tenancy = { baseDomain: env.TENANT_BASE_DOMAIN, cacheTtlMs: env.TENANT_CACHE_TTL_MS };
+    this.usage = { flushIntervalMs: env.USAGE_FLUSH_INTERVAL_MS };
     this.auth = {
       jwtSecret: env.JWT_SECRET,
       jwtIssuer: env.JWT_ISSUER,
@@ -97,6 +102,7 @@ export class AppConfig {
       ttlSeconds: env.CACHE_TTL_SECONDS,
       lruMaxEntries: env.CACHE_LRU_MAX_ENTRIES,
     };
+    this.rateLimits = { instances: env.RATE_LIMIT_INSTANCES, apiKeyShare: env.RATE_LIMIT_API_KEY_SHARE };
     this.metrics = { tenantLabelLimit: env.METRICS_TENANT_LABEL_LIMIT };
     this.storage = {
       s3: env.S3_BUCKET

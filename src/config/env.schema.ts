@@ -77,6 +77,11 @@ export const envSchema = z
       .default('localhost'),
     /** How long a tenant lookup (and so a suspension) may be served from memory. */
     TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+    /**
+     * Usage ledger (src/usage): how often each instance writes the requests it counted to the
+     * ledger (also at shutdown). A crash loses at most this interval's count.
+     */
+    USAGE_FLUSH_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
 
     /**
      * Identity (src/auth). HS256 key for access tokens. Required in production; embedded mode
@@ -115,6 +120,15 @@ export const envSchema = z
     CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
     /** Capacity of the in-process LRU driver (entries). */
     CACHE_LRU_MAX_ENTRIES: z.coerce.number().int().min(100).max(10_000_000).default(10_000),
+
+    /**
+     * Rate limits (src/rate-limits). Budgets come from the tenant's plan (requests_per_minute); these
+     * say how they are split. RATE_LIMIT_INSTANCES: how many API instances share a budget when they
+     * cannot share a counter (Redis unset or unreachable): each then enforces ceil(limit / this).
+     */
+    RATE_LIMIT_INSTANCES: z.coerce.number().int().min(1).max(1_000).default(1),
+    /** The most of its tenant's requests_per_minute one API key may use (0 < share <= 1). */
+    RATE_LIMIT_API_KEY_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
 
     /** File storage (src/storage). S3_BUCKET unset => local disk under DATA_DIR/files. */
     S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name').optional(),

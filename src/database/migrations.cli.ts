@@ -5,7 +5,7 @@ import path from 'node:path';
 import { getTableName, type Table } from 'drizzle-orm';
 import { MIGRATIONS_FOLDER } from './provisioning';
 import * as schema from './schema';
-import { isTenantTable } from './schema/tenant-table';
+import { isTenantTable, tenantTableAccess, type TenantTableAccess } from './schema/tenant-table';
 import { companionName, planCompanions, renderCompanion, type MigrationFile } from './tenant-migrations';
 
 /**
@@ -23,6 +23,12 @@ const OUT_ENV = 'DRIZZLE_MIGRATIONS_OUT';
 function tenantTableNames(): string[] {
   const names = Object.values(schema as Record<string, unknown>).filter(isTenantTable).map((t) => getTableName(t as unknown as Table));
   return [...new Set(names)].sort();
+}
+
+/** Read-write or append-only, as the table was declared (tenantTable()'s `access`). */
+function accessOf(name: string): TenantTableAccess {
+  const table = Object.values(schema as Record<string, unknown>).filter(isTenantTable).find((t) => getTableName(t as unknown as Table) === name);
+  return table ? tenantTableAccess(table) : 'read-write';
 }
 
 interface Journal {
@@ -64,7 +70,7 @@ function relative(file: string): string {
 function generate(passThrough: string[]): number {
   if (!drizzleKit(['generate', ...passThrough], { interactive: true }).ok) return 1;
   const { files } = readMigrations(MIGRATIONS_FOLDER);
-  const plan = planCompanions(tenantTableNames(), files);
+  const plan = planCompanions(tenantTableNames(), files, accessOf);
   for (const table of plan.missing) {
     const before = new Set(readJournal(MIGRATIONS_FOLDER).entries.map((e) => e.tag));
     const name = companionName(table);
@@ -76,7 +82,7 @@ function generate(passThrough: string[]): number {
     }
     // The whole file: drizzle-kit's template ends in a comment without a newline.
     const file = path.join(MIGRATIONS_FOLDER, `${added[0].tag}.sql`);
-    fs.writeFileSync(file, renderCompanion(table));
+    fs.writeFileSync(file, renderCompanion(table, accessOf(table)));
     process.stdout.write(`tenant table "${table}": FORCE ROW LEVEL SECURITY and grants in ${relative(file)}\n`);
   }
   if (plan.problems.length > 0) {
@@ -131,7 +137,7 @@ function verify(): number {
   // (c) Every tenant table has FORCE ROW LEVEL SECURITY and the runtime role's grants.
   const { files, unlisted } = readMigrations(MIGRATIONS_FOLDER);
   const tables = tenantTableNames();
-  const plan = planCompanions(tables, files);
+  const plan = planCompanions(tables, files, accessOf);
   if (plan.missing.length > 0) {
     failures.push(
       `Tenant tables without a FORCE ROW LEVEL SECURITY + grants migration: ${plan.missing.join(', ')}. ` +

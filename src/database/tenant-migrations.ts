@@ -1,4 +1,5 @@
 import { APP_ROLE } from './schema/roles';
+import { TENANT_TABLE_GRANTS, TenantTableAccess } from './schema/tenant-table';
 
 /**
  * The pure half of `npm run db:generate` / `npm run db:verify` (the file and
@@ -8,7 +9,7 @@ import { APP_ROLE } from './schema/roles';
  */
 
 /** What a tenant table's companion migration grants the runtime role, and nothing more. */
-export const TENANT_TABLE_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] as const;
+export const TENANT_TABLE_PRIVILEGES = TENANT_TABLE_GRANTS['read-write'];
 
 const ALL_TABLE_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'MAINTAIN'];
 
@@ -21,15 +22,20 @@ export function companionName(table: string): string {
 const GENERATED_MARKER = '-- Written by `npm run db:generate` for the tenant table';
 
 /** The whole companion migration of one tenant table. */
-export function renderCompanion(table: string): string {
+export function renderCompanion(table: string, access: TenantTableAccess = 'read-write'): string {
+  const appendOnly =
+    access === 'append-only'
+      ? ['-- Append-only (tenantTable({ access: "append-only" })): no UPDATE or DELETE, so rows once written stay as they are.']
+      : [];
   return [
     `${GENERATED_MARKER} "${table}" (declared with tenantTable()).`,
     '-- drizzle-kit emits ENABLE ROW LEVEL SECURITY and the isolation policy, but cannot emit',
     '-- FORCE ROW LEVEL SECURITY (which applies the policy to the table owner too, so no role',
     '-- but a superuser sees rows without a tenant) nor grants: the runtime role gets data',
     '-- access only, no TRUNCATE, REFERENCES, TRIGGER or DDL. Do not edit; db:verify compares.',
+    ...appendOnly,
     `ALTER TABLE "${table}" FORCE ROW LEVEL SECURITY;--> statement-breakpoint`,
-    `GRANT ${TENANT_TABLE_PRIVILEGES.join(', ')} ON "${table}" TO "${APP_ROLE}";`,
+    `GRANT ${TENANT_TABLE_GRANTS[access].join(', ')} ON "${table}" TO "${APP_ROLE}";`,
     '',
   ].join('\n');
 }
@@ -161,13 +167,17 @@ export interface CompanionPlan {
  * Which tenant tables need a companion migration, and what is wrong with the ones
  * that exist. `migrations` in journal order; `tenantTables` = tables declared with tenantTable().
  */
-export function planCompanions(tenantTables: string[], migrations: MigrationFile[]): CompanionPlan {
+export function planCompanions(
+  tenantTables: string[],
+  migrations: MigrationFile[],
+  accessOf: (table: string) => TenantTableAccess = () => 'read-write',
+): CompanionPlan {
   const state = readMigrations(migrations.map((m) => m.sql));
   const tenant = new Set(tenantTables);
   const missing: string[] = [];
   const problems: string[] = [];
-  const expected = [...TENANT_TABLE_PRIVILEGES].sort().join(', ');
   for (const table of [...tenant].sort()) {
+    const expected = [...TENANT_TABLE_GRANTS[accessOf(table)]].sort().join(', ');
     if (!state.forced.has(table)) {
       missing.push(table);
       continue;
@@ -183,7 +193,7 @@ export function planCompanions(tenantTables: string[], migrations: MigrationFile
     if (!tenant.has(table)) {
       // Dropped or renamed since: the later migration took FORCE away with it.
       if (state.forced.has(table)) problems.push(`${file.name}: companion of "${table}", which is no longer declared with tenantTable()`);
-    } else if (statementsOf(file.sql).join(';') !== statementsOf(renderCompanion(table)).join(';')) {
+    } else if (statementsOf(file.sql).join(';') !== statementsOf(renderCompanion(table, accessOf(table))).join(';')) {
       problems.push(`${file.name}: its statements differ from what db:generate writes for "${table}" (edited by hand?)`);
     }
   }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { and, arrayContains, desc, eq, SQL, sql } from 'drizzle-orm';
 import { Cursor } from '../common/http/cursor';
-import { DocumentRow, documents } from '../database/schema';
+import { attachments, DocumentRow, documents } from '../database/schema';
 import { Placeholders, TenantDb, TenantQueryBuilder } from '../database/tenant-db';
 import { DummyValue, GenerateSql } from '../database/generate-sql.decorator';
 
@@ -32,16 +32,17 @@ export class DocumentsRepository {
   private readonly firstPage;
 
   constructor(private readonly db: TenantDb) {
-    this.insertOne = db.prepared((q, p: Placeholders<Required<NewDocument>>) =>
-      q.insert(documents).values({ title: p.title, body: p.body, tags: p.tags, createdBy: p.createdBy }).returning(),
+    this.insertOne = db.prepared((q, p: Placeholders<Required<NewDocument> & { id: string }>) =>
+      q.insert(documents).values({ id: p.id, title: p.title, body: p.body, tags: p.tags, createdBy: p.createdBy }).returning(),
     );
     this.byId = db.prepared((q, p: Placeholders<{ id: string }>) => q.select().from(documents).where(eq(documents.id, p.id)).limit(1));
     this.firstPage = db.prepared((q, p: Placeholders<{ limit: number }>) => newestFirst(q).limit(p.limit));
   }
 
-  @GenerateSql({ params: [{ title: DummyValue.STRING, body: DummyValue.STRING, tags: [DummyValue.STRING], createdBy: DummyValue.UUID_2 }] })
-  async create(input: NewDocument): Promise<DocumentRow> {
-    const [row] = await this.insertOne.execute({ title: input.title, body: input.body, tags: input.tags, createdBy: input.createdBy ?? null });
+  /** `id` chosen by the caller, so the usage event recorded before it in `tx` can name it. */
+  @GenerateSql({ params: [{ id: DummyValue.UUID, title: DummyValue.STRING, body: DummyValue.STRING, tags: [DummyValue.STRING], createdBy: DummyValue.UUID_2 }, DummyValue.TX] })
+  async create(input: NewDocument & { id: string }, tx: TenantDb): Promise<DocumentRow> {
+    const [row] = await this.insertOne.execute({ id: input.id, title: input.title, body: input.body, tags: input.tags, createdBy: input.createdBy ?? null }, tx);
     return row;
   }
 
@@ -74,10 +75,36 @@ export class DocumentsRepository {
     return row;
   }
 
+  /**
+   * Locks the document (FOR UPDATE) before a delete, so no attachment can be added to it
+   * until the delete commits (an attachment insert's foreign key check waits for the lock):
+   * the bytes summed next are exactly those the delete removes. False: no such document
+   * (of this author, with `createdBy`).
+   */
+  @GenerateSql({ name: 'any', params: [DummyValue.TX, DummyValue.UUID] }, { name: 'own only', params: [DummyValue.TX, DummyValue.UUID, DummyValue.UUID_2] })
+  async lockForDelete(tx: TenantDb, id: string, createdBy?: string): Promise<boolean> {
+    const rows = await tx
+      .select({ id: documents.id })
+      .from(documents)
+      .where(and(eq(documents.id, id), createdBy ? eq(documents.createdBy, createdBy) : undefined))
+      .for('update');
+    return rows.length > 0;
+  }
+
+  /** Bytes of the document's stored attachments (they go with it: FK cascade). */
+  @GenerateSql({ params: [DummyValue.TX, DummyValue.UUID] })
+  async attachmentBytes(tx: TenantDb, id: string): Promise<number> {
+    const [row] = await tx
+      .select({ bytes: sql<string>`coalesce(sum(${attachments.sizeBytes}), 0)` })
+      .from(attachments)
+      .where(and(eq(attachments.documentId, id), eq(attachments.status, 'ready')));
+    return Number(row?.bytes ?? 0);
+  }
+
   /** `createdBy`: delete only if this principal created it (roles that may delete only their own content). */
-  @GenerateSql({ name: 'any', params: [DummyValue.UUID] }, { name: 'own only', params: [DummyValue.UUID, DummyValue.UUID_2] })
-  async delete(id: string, createdBy?: string): Promise<boolean> {
-    const rows = await this.db
+  @GenerateSql({ name: 'any', params: [DummyValue.UUID, undefined, DummyValue.TX] }, { name: 'own only', params: [DummyValue.UUID, DummyValue.UUID_2, DummyValue.TX] })
+  async delete(id: string, createdBy: string | undefined, tx: TenantDb): Promise<boolean> {
+    const rows = await tx
       .delete(documents)
       .where(and(eq(documents.id, id), createdBy ? eq(documents.createdBy, createdBy) : undefined))
       .returning({ id: documents.id });

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { keyPart } from '../cache/cache-keys';
 import { CacheService } from '../cache/cache.service';
 import { StorageService } from '../storage/storage.service';
@@ -8,6 +9,8 @@ import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { decodeCursor, encodeCursor, Page, toPage } from '../common/http/cursor';
 import { CommentRow, DocumentRow } from '../database/schema';
+import { TenantDb } from '../database/tenant-db';
+import { UsageLedger } from '../usage/usage-ledger.service';
 import { CommentsRepository } from './comments.repository';
 import { DocumentsRepository } from './documents.repository';
 import { CommentView, CreateCommentInput, CreateDocumentInput, DocumentView, ListDocumentsQuery, UpdateDocumentInput } from './documents.schemas';
@@ -64,10 +67,22 @@ export class DocumentsService {
     private readonly comments: CommentsRepository,
     private readonly cache: CacheService,
     private readonly storage: StorageService,
+    private readonly db: TenantDb,
+    private readonly usage: UsageLedger,
   ) {}
 
+  /**
+   * The usage event first (it takes the tenant's documents counter lock and refuses past the
+   * limit: 403 QUOTA_EXCEEDED), then the row, in one transaction: one statement more than the
+   * insert alone.
+   */
   async create(input: CreateDocumentInput): Promise<DocumentView> {
-    const view = toDocumentView(await this.documents.create({ ...input, createdBy: optionalPrincipal()?.id ?? null }));
+    const id = randomUUID();
+    const row = await this.db.transaction(async (tx) => {
+      await this.usage.record({ metric: 'documents', delta: 1, reason: 'documents.create', key: `documents.create:${id}` }, tx);
+      return this.documents.create({ id, ...input, createdBy: optionalPrincipal()?.id ?? null }, tx);
+    });
+    const view = toDocumentView(row);
     await this.cache.invalidateNamespace(CACHE_NAMESPACE);
     return view;
   }
@@ -106,8 +121,18 @@ export class DocumentsService {
     return toDocumentView(row);
   }
 
+  /** Gives back the document and its attachments' bytes to the allowance, in the delete's transaction. */
   async delete(id: string): Promise<void> {
-    if (!(await this.documents.delete(id, authorLimit()))) {
+    const onlyBy = authorLimit();
+    const deleted = await this.db.transaction(async (tx) => {
+      if (!(await this.documents.lockForDelete(tx, id, onlyBy))) return false;
+      const bytes = await this.documents.attachmentBytes(tx, id);
+      await this.documents.delete(id, onlyBy, tx);
+      await this.usage.record({ metric: 'documents', delta: -1, reason: 'documents.delete', key: `documents.delete:${id}` }, tx);
+      if (bytes > 0) await this.usage.record({ metric: 'storage_bytes', delta: -bytes, reason: 'documents.delete', key: `documents.delete-attachments:${id}` }, tx);
+      return true;
+    });
+    if (!deleted) {
       // Nothing deleted: either there is no such document, or it is someone else's.
       if (await this.documents.findById(id)) throw notYours();
       throw AppError.notFound('Document');

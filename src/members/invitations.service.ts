@@ -8,6 +8,7 @@ import { TenantDb } from '../database/tenant-db';
 import { hexToUuid, randomSecret, sameDigest, sha256Hex, uuidToHex } from '../common/crypto/secret-token';
 import { InvitationsRepository } from './invitations.repository';
 import { MembershipsRepository } from './memberships.repository';
+import { UsageLedger } from '../usage/usage-ledger.service';
 import { CreatedInvitation, InvitationView, ListQuery } from './members.schemas';
 
 /** Response types live beside the API contract's schemas (GET /openapi.json), inferred from them; re-exported for the importers of this file. */
@@ -50,6 +51,7 @@ export class InvitationsService {
   constructor(
     private readonly invitations: InvitationsRepository,
     private readonly memberships: MembershipsRepository,
+    private readonly usage: UsageLedger,
     private readonly db: TenantDb,
     config: AppConfig,
   ) {
@@ -121,7 +123,9 @@ export class InvitationsService {
     return db.transaction(async (tx) => {
       const locked = await this.invitations.lockById(tx, invitation.id);
       if (!locked || !this.usable(locked, token)) return undefined;
-      await this.memberships.createIfAbsent({ userId, role: locked.role }, tx);
+      const joined = await this.memberships.createIfAbsent({ userId, role: locked.role }, tx);
+      // Counted against the plan's members limit (403 QUOTA_EXCEEDED rolls the acceptance back).
+      if (joined) await this.usage.record({ metric: 'members', delta: 1, reason: 'members.join', key: `members.join:${joined}` }, tx);
       await this.invitations.markAccepted(tx, locked.id, userId);
       return locked.role;
     });

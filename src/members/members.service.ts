@@ -13,6 +13,7 @@ import { PasswordHasher } from '../users/password-hasher';
 import { UsersRepository } from '../users/users.repository';
 import { CreatedInvitation, InvitationsService } from './invitations.service';
 import { MemberRow, MembershipsRepository } from './memberships.repository';
+import { UsageLedger } from '../usage/usage-ledger.service';
 import { InviteMemberInput, ListQuery, MemberView } from './members.schemas';
 
 /** Response types live beside the API contract's schemas (GET /openapi.json), inferred from them; re-exported for the importers of this file. */
@@ -67,6 +68,7 @@ function insufficientRole(): AppError {
 export class MembersService {
   constructor(
     private readonly memberships: MembershipsRepository,
+    private readonly usage: UsageLedger,
     private readonly invitations: InvitationsService,
     private readonly users: UsersRepository,
     private readonly hasher: PasswordHasher,
@@ -121,7 +123,8 @@ export class MembersService {
     // A membership or invitation is a tenant row: written as the new tenant, through TenantDb, in the same transaction.
     return platform.asTenant(tenant, async (tx) => {
       if (!created) return { member: null, invitation: await this.issueOwnerInvitation(owner.email, tx) };
-      await this.memberships.create({ userId: created.id, role: 'owner' }, tx);
+      const joined = await this.memberships.create({ userId: created.id, role: 'owner' }, tx);
+      await this.usage.record({ metric: 'members', delta: 1, reason: 'members.join', key: `members.join:${joined}` }, tx);
       return { member: await this.get(created.id, tx), invitation: null };
     });
   }
@@ -155,7 +158,8 @@ export class MembersService {
       if (!target) throw AppError.notFound('Member');
       if (!mayManageRole(roleUnderLock(actor, locked), target.role)) throw insufficientRole();
       if (target.role === 'owner') assertAnotherOwner(locked, userId);
-      await this.memberships.delete(tx, userId);
+      const left = await this.memberships.delete(tx, userId);
+      if (left) await this.usage.record({ metric: 'members', delta: -1, reason: 'members.remove', key: `members.remove:${left}` }, tx);
     });
     this.accessCache.forgetMember(TenantContext.currentId(), userId);
   }

@@ -105,14 +105,17 @@ export class MembershipsRepository {
    * an existing account joins a tenant only by accepting an invitation (createIfAbsent).
    */
   @GenerateSql({ params: [{ userId: DummyValue.UUID, role: 'member' }] })
-  async create(input: { userId: string; role: MembershipRole }, db: TenantDb = this.db): Promise<void> {
-    await db.insert(memberships).values(input);
+  async create(input: { userId: string; role: MembershipRole }, db: TenantDb = this.db): Promise<string> {
+    const [row] = await db.insert(memberships).values(input).returning({ id: memberships.id });
+    return row.id;
   }
 
   /** For invitation acceptance (the account proved itself): an existing membership (added meanwhile) is kept as it is. */
   @GenerateSql({ params: [{ userId: DummyValue.UUID, role: 'member' }, DummyValue.TX] })
-  async createIfAbsent(input: { userId: string; role: MembershipRole }, db: TenantDb): Promise<void> {
-    await db.insert(memberships).values(input).onConflictDoNothing();
+  /** The new membership's id; undefined when the user already was a member. */
+  async createIfAbsent(input: { userId: string; role: MembershipRole }, db: TenantDb): Promise<string | undefined> {
+    const [row] = await db.insert(memberships).values(input).onConflictDoNothing().returning({ id: memberships.id });
+    return row?.id;
   }
 
   /**
@@ -137,8 +140,10 @@ export class MembershipsRepository {
   }
 
   @GenerateSql({ params: [DummyValue.TX, DummyValue.UUID] })
-  async delete(tx: TenantDb, userId: string): Promise<void> {
-    await tx.delete(memberships).where(eq(memberships.userId, userId));
+  /** The removed membership's id, if there was one. */
+  async delete(tx: TenantDb, userId: string): Promise<string | undefined> {
+    const [row] = await tx.delete(memberships).where(eq(memberships.userId, userId)).returning({ id: memberships.id });
+    return row?.id;
   }
 
   /** Every tenant the user belongs to, with their role there (GET /me, switching tenants). */

@@ -3,6 +3,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { CacheService } from '../cache/cache.service';
 import { AppConfig } from '../config/app-config';
 import { PoolStats } from '../database/pool-stats';
+import { RateCounters } from '../rate-limits/rate-counters';
+import { RequestRateLimiter } from '../rate-limits/request-rate-limiter';
 import { StorageService } from '../storage/storage.service';
 import { TenantLabels } from './tenant-labels';
 
@@ -39,7 +41,7 @@ export class MetricsService implements OnApplicationShutdown {
   private readonly tenantRequests: Counter<'tenant'>;
   private readonly tenantErrors: Counter<'tenant' | 'status_class'>;
 
-  constructor(config: AppConfig, pool: PoolStats, cache: CacheService, storage: StorageService) {
+  constructor(config: AppConfig, pool: PoolStats, cache: CacheService, storage: StorageService, rateLimiter: RequestRateLimiter, rateCounters: RateCounters) {
     const registers = [this.registry];
     this.tenants = new TenantLabels(config.metrics.tenantLabelLimit);
     collectDefaultMetrics({ register: this.registry });
@@ -119,6 +121,29 @@ export class MetricsService implements OnApplicationShutdown {
         // Present at 0 from the start, so rate() and alerts see the series before the first failure.
         this.inc({ driver: storage.driverName, operation: 'put', kind: 'unavailable' }, 0);
         for (const { operation, kind, count } of storage.errorCounts()) this.inc({ driver: storage.driverName, operation, kind }, count);
+      },
+    });
+    new Counter({
+      name: 'rate_limited_requests_total',
+      help: 'Requests refused with 429 by a rate limit: limit (tenant, api_key, sign_in) and where the count was kept (redis: shared; memory: this instance alone)',
+      labelNames: ['limit', 'store'],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ limit: 'tenant', store: 'redis' }, 0);
+        for (const [key, count] of rateLimiter.stats.rejected) {
+          const [limit, store] = key.split('|');
+          this.inc({ limit, store }, count);
+        }
+      },
+    });
+    new Counter({
+      name: 'rate_limit_store_errors_total',
+      help: 'Rate limit counter commands that failed on Redis (those requests were counted in process)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(rateCounters.storeFailures);
       },
     });
   }

@@ -48,8 +48,9 @@ function impliedErrors(route: CatalogRoute): ErrorCode[] {
     codes.push(ErrorCode.TenantRequired, ErrorCode.TenantHeaderInvalid, ErrorCode.TenantAmbiguous, ErrorCode.TenantNotFound, ErrorCode.TenantSuspended, ErrorCode.ServiceUnavailable);
   }
   if (route.access === 'tenant') {
-    // Steps 3-8, and PostgreSQL's own re-check of the admitted access with the request's statements.
-    codes.push(ErrorCode.Unauthenticated, ErrorCode.TenantAccessDenied, ErrorCode.InsufficientRole, ErrorCode.AccessChanged);
+    // Steps 3-9 (step 9: the plan; an API key needs the api_keys feature on every route), and
+    // PostgreSQL's own re-check of the admitted access with the request's statements.
+    codes.push(ErrorCode.Unauthenticated, ErrorCode.TenantAccessDenied, ErrorCode.InsufficientRole, ErrorCode.FeatureNotInPlan, ErrorCode.AccessChanged);
   }
   if (route.access === 'platform-admin') codes.push(ErrorCode.Unauthenticated);
   if (route.bodySchema || route.querySchema || route.paramsSchema) codes.push(ErrorCode.ValidationFailed);

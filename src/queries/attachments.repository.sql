@@ -17,7 +17,7 @@ limit
 insert into
   "attachments" ("tenant_id", "id", "document_id", "storage_key", "filename", "content_type", "size_bytes", "checksum_sha256", "status", "created_by", "created_at")
 values
-  ($1, default, $2, $3, $4, $5, $6, $7, $8, $9, default)
+  ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, default)
 returning
   "tenant_id",
   "id",

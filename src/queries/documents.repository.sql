@@ -7,7 +7,7 @@
 insert into
   "documents" ("tenant_id", "id", "title", "body", "tags", "created_by", "created_at", "updated_at")
 values
-  ($1, default, $2, $3, $4, $5, default, default)
+  ($1, $2, $3, $4, $5, $6, default, default)
 returning
   "tenant_id",
   "id",
@@ -94,6 +94,32 @@ returning
   "created_by",
   "created_at",
   "updated_at";
+
+-- DocumentsRepository.lockForDelete (any)
+select
+  "id"
+from
+  "documents"
+where
+  ("documents"."tenant_id" = $1 and "documents"."id" = $2)
+for update;
+
+-- DocumentsRepository.lockForDelete (own only)
+select
+  "id"
+from
+  "documents"
+where
+  ("documents"."tenant_id" = $1 and ("documents"."id" = $2 and "documents"."created_by" = $3))
+for update;
+
+-- DocumentsRepository.attachmentBytes
+select
+  coalesce(sum("size_bytes"), 0)
+from
+  "attachments"
+where
+  ("attachments"."tenant_id" = $1 and ("attachments"."document_id" = $2 and "attachments"."status" = $3));
 
 -- DocumentsRepository.delete (any)
 delete from

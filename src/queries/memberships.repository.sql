@@ -91,7 +91,9 @@ limit
 insert into
   "memberships" ("tenant_id", "id", "user_id", "role", "created_at", "updated_at")
 values
-  ($1, default, $2, $3, default, default);
+  ($1, default, $2, $3, default, default)
+returning
+  "id";
 
 -- MembershipsRepository.createIfAbsent
 insert into
@@ -99,7 +101,9 @@ insert into
 values
   ($1, default, $2, $3, default, default)
 on conflict
-do nothing;
+do nothing
+returning
+  "id";
 
 -- MembershipsRepository.lockOwnersAnd
 select
@@ -126,7 +130,9 @@ where
 delete from
   "memberships"
 where
-  ("memberships"."tenant_id" = $1 and "memberships"."user_id" = $2);
+  ("memberships"."tenant_id" = $1 and "memberships"."user_id" = $2)
+returning
+  "id";
 
 -- MembershipsRepository.listTenantsOfUser
 select

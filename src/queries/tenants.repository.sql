@@ -5,15 +5,16 @@
 
 -- TenantsRepository.create
 insert into
-  "tenants" ("id", "slug", "name", "status", "plan", "created_at", "updated_at")
+  "tenants" ("id", "slug", "name", "status", "plan", "plan_overrides", "created_at", "updated_at")
 values
-  (default, $1, $2, default, $3, default, default)
+  (default, $1, $2, default, $3, default, default, default)
 returning
   "id",
   "slug",
   "name",
   "status",
   "plan",
+  "plan_overrides",
   "created_at",
   "updated_at";
 
@@ -24,6 +25,7 @@ select
   "name",
   "status",
   "plan",
+  "plan_overrides",
   "created_at",
   "updated_at"
 from
@@ -40,12 +42,76 @@ select
   "name",
   "status",
   "plan",
+  "plan_overrides",
   "created_at",
   "updated_at"
 from
   "tenants"
 where
   "tenants"."slug" = $1
+limit
+  $2;
+
+-- TenantsRepository.findWithPlan (by id)
+select
+  "tenants"."id",
+  "tenants"."slug",
+  "tenants"."name",
+  "tenants"."status",
+  "tenants"."plan",
+  "tenants"."plan_overrides",
+  "tenants"."created_at",
+  "tenants"."updated_at",
+  "plans"."id",
+  "plans"."name",
+  "plans"."features",
+  "plans"."limits",
+  "plans"."created_at",
+  "plans"."updated_at"
+from
+  "tenants"
+inner join
+  "plans" on "plans"."id" = "tenants"."plan"
+where
+  "tenants"."id" = $1
+limit
+  $2;
+
+-- TenantsRepository.findWithPlan (by slug)
+select
+  "tenants"."id",
+  "tenants"."slug",
+  "tenants"."name",
+  "tenants"."status",
+  "tenants"."plan",
+  "tenants"."plan_overrides",
+  "tenants"."created_at",
+  "tenants"."updated_at",
+  "plans"."id",
+  "plans"."name",
+  "plans"."features",
+  "plans"."limits",
+  "plans"."created_at",
+  "plans"."updated_at"
+from
+  "tenants"
+inner join
+  "plans" on "plans"."id" = "tenants"."plan"
+where
+  "tenants"."slug" = $1
+limit
+  $2;
+
+-- TenantsRepository.listOnPlan (first page)
+select
+  "id",
+  "slug"
+from
+  "tenants"
+where
+  "tenants"."plan" = $1
+order by
+  "tenants"."id" asc
 limit
   $2;
 
@@ -56,6 +122,7 @@ select
   "name",
   "status",
   "plan",
+  "plan_overrides",
   "created_at",
   "updated_at"
 from
@@ -72,6 +139,7 @@ select
   "name",
   "status",
   "plan",
+  "plan_overrides",
   "created_at",
   "updated_at"
 from
@@ -105,5 +173,6 @@ returning
   "name",
   "status",
   "plan",
+  "plan_overrides",
   "created_at",
   "updated_at";

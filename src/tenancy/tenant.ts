@@ -3,6 +3,8 @@
  * schema (database/schema/tenants.ts) and the tenant context share one
  * definition without the context depending on the data layer.
  */
+import type { Entitlements } from './entitlements';
+
 export const TENANT_STATUSES = ['active', 'suspended'] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
 
@@ -13,4 +15,6 @@ export interface Tenant {
   name: string;
   status: TenantStatus;
   plan: string;
+  /** The plan's features and limits with this tenant's overrides applied (src/plans). */
+  entitlements: Entitlements;
 }

@@ -4,7 +4,8 @@ import { CacheService } from '../cache/cache.service';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { AppConfig } from '../config/app-config';
-import { TenantRow } from '../database/schema';
+import { PlanRow, TenantRow } from '../database/schema';
+import { entitlementsOf } from '../tenancy/entitlements';
 import { Tenant, TenantContext } from '../tenancy/tenant-context';
 import { parseTenantHeader, TenantIdentifier } from '../tenancy/tenant-identifier';
 import { TenantsRepository } from './tenants.repository';
@@ -13,17 +14,19 @@ import { TenantsRepository } from './tenants.repository';
 const LOOKUP_NAMESPACE = 'tenant-lookup';
 const lookupKey = (identifier: TenantIdentifier) => `${identifier.kind}.${identifier.value}`;
 
-export function toTenant(row: TenantRow): Tenant {
-  return { id: row.id, slug: row.slug, name: row.name, status: row.status, plan: row.plan };
+export function toTenant(row: TenantRow, plan: PlanRow): Tenant {
+  return { id: row.id, slug: row.slug, name: row.name, status: row.status, plan: row.plan, entitlements: entitlementsOf(plan, row.planOverrides) };
 }
 
 /**
- * Turns an identifier into an active tenant, or the right error. Lookups
+ * Turns an identifier into an active tenant, or the right error. The tenant
+ * comes with its entitlements (plan + overrides, read in the same statement),
+ * so plan checks cost nothing per request and follow the same cache. Lookups
  * (misses included, so a flood of unknown slugs does not reach Postgres) are
  * cached for TENANT_CACHE_TTL_MS through CacheService's platform namespace
  * (Redis when configured, so shared by every instance; else in-process). A
- * suspension made through TenantsService.update is forgotten at once in that
- * store (every instance sharing the Redis sees it immediately); otherwise it
+ * suspension or plan change made through TenantsService (or a plan edited
+ * through PlansService) is forgotten at once in that store (every instance sharing the Redis sees it immediately); otherwise it
  * takes effect within the TTL.
  *
  * It lives with the tenants feature, not with admission (src/admission), because
@@ -48,8 +51,8 @@ export class TenantResolver {
       LOOKUP_NAMESPACE,
       lookupKey(identifier),
       async (): Promise<Tenant | null> => {
-        const row = identifier.kind === 'id' ? await this.tenants.findById(identifier.value) : await this.tenants.findBySlug(identifier.value);
-        return row ? toTenant(row) : null;
+        const found = await this.tenants.findWithPlan(identifier);
+        return found ? toTenant(found.tenant, found.plan) : null;
       },
       this.ttlMs,
     );

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
 import { ErrorCode } from '../common/errors/error-codes';
 import { ApiOperation } from '../common/http/api-operation';
 import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
@@ -17,6 +17,7 @@ import {
   UpdateTenantInput,
 } from './tenants.schemas';
 import { TenantsService } from './tenants.service';
+import { TenantPlanInput, tenantPlanSchema } from '../plans/plans.schemas';
 import { z } from 'zod';
 
 @PlatformAdminRoute()
@@ -53,6 +54,13 @@ export class TenantsController {
   })
   inviteOwner(@Param('idOrSlug') idOrSlug: string, @Body(new ZodValidationPipe(inviteOwnerSchema)) body: InviteOwnerInput) {
     return this.tenants.inviteOwner(idOrSlug, body.email);
+  }
+
+  /** The tenant's plan and its overrides (README "Plans"). */
+  @Put(':idOrSlug/plan')
+  @ApiOperation({ id: 'tenants.setPlan', summary: "Set a tenant's plan and overrides (replaced as a whole); bites at once", response: { schema: tenantView }, errors: [ErrorCode.NotFound, ErrorCode.ServiceUnavailable] })
+  setPlan(@Param('idOrSlug') idOrSlug: string, @Body(new ZodValidationPipe(tenantPlanSchema)) body: TenantPlanInput) {
+    return this.tenants.setPlan(idOrSlug, body);
   }
 
   @Patch(':idOrSlug')

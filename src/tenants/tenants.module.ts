@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { MembersModule } from '../members/members.module';
+import { PlansModule } from '../plans/plans.module';
 import { TenantResolver } from './tenant-resolver.service';
 import { TenantsController } from './tenants.controller';
 import { TenantsRepository } from './tenants.repository';
@@ -10,7 +11,7 @@ import { TenantsService } from './tenants.service';
  * lookup (TenantResolver) that admission (src/admission) resolves requests with.
  */
 @Module({
-  imports: [MembersModule],
+  imports: [MembersModule, PlansModule],
   controllers: [TenantsController],
   providers: [TenantsRepository, TenantResolver, TenantsService],
   exports: [TenantsRepository, TenantResolver, TenantsService],

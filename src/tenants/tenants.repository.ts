@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { and, asc, count, eq, gt } from 'drizzle-orm';
 import { PlatformTransaction, SystemDb } from '../database/system-db';
-import { TenantRow, tenants, TenantStatus } from '../database/schema';
+import { PlanRow, plans, TenantRow, tenants, TenantStatus } from '../database/schema';
+import type { PlanOverrides } from '../tenancy/entitlements';
 import { DummyValue, GenerateSql } from '../database/generate-sql.decorator';
 
 export interface NewTenant {
@@ -13,8 +14,17 @@ export interface NewTenant {
 export interface TenantChanges {
   name?: string;
   plan?: string;
+  planOverrides?: PlanOverrides;
   status?: TenantStatus;
 }
+
+/** A tenant with its plan's row: what the tenant lookup caches (one query, one round trip). */
+export interface TenantWithPlan {
+  tenant: TenantRow;
+  plan: PlanRow;
+}
+
+const withPlan = { tenant: tenants, plan: plans };
 
 /** Platform table: every query is a named system operation. */
 @Injectable()
@@ -44,6 +54,33 @@ export class TenantsRepository {
       const [row] = await db.select().from(tenants).where(eq(tenants.slug, slug)).limit(1);
       return row;
     });
+  }
+
+  /** The tenant lookup behind every request (then cached): the tenant and its plan in one statement. */
+  @GenerateSql({ name: 'by id', params: [{ kind: 'id', value: DummyValue.UUID }] }, { name: 'by slug', params: [{ kind: 'slug', value: DummyValue.STRING }] })
+  findWithPlan(identifier: { kind: 'id' | 'slug'; value: string }, tx?: PlatformTransaction): Promise<TenantWithPlan | undefined> {
+    return this.systemDb.run('tenants.findWithPlan', async (db) => {
+      const [row] = await db
+        .select(withPlan)
+        .from(tenants)
+        .innerJoin(plans, eq(plans.id, tenants.plan))
+        .where(identifier.kind === 'id' ? eq(tenants.id, identifier.value) : eq(tenants.slug, identifier.value))
+        .limit(1);
+      return row;
+    }, tx);
+  }
+
+  /** Tenants on a plan, keyset-paginated by id (to forget their cached lookups after the plan changed). */
+  @GenerateSql({ name: 'first page', params: [DummyValue.STRING, DummyValue.NUMBER] })
+  listOnPlan(plan: string, limit: number, afterId?: string): Promise<Array<Pick<TenantRow, 'id' | 'slug'>>> {
+    return this.systemDb.run('tenants.listOnPlan', (db) =>
+      db
+        .select({ id: tenants.id, slug: tenants.slug })
+        .from(tenants)
+        .where(and(eq(tenants.plan, plan), afterId ? gt(tenants.id, afterId) : undefined))
+        .orderBy(asc(tenants.id))
+        .limit(limit),
+    );
   }
 
   /** Ordered by slug, keyset-paginated on it (slugs are unique). */

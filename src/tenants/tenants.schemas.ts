@@ -5,6 +5,7 @@ import { UUID_PATTERN } from '../common/uuid';
 import { RESERVED_SLUGS, SLUG_PATTERN } from '../tenancy/tenant-identifier';
 import { TENANT_STATUSES } from '../database/schema';
 import { emailField, passwordField, personNameField } from '../users/users.schemas';
+import { planOverridesSchema } from '../plans/plans.schemas';
 
 const name = z.string().trim().min(1).max(200);
 const plan = z.string().trim().min(1).max(50).regex(/^[a-z0-9_-]+$/, 'lowercase letters, digits, "-" and "_" only');
@@ -39,7 +40,7 @@ export type InviteOwnerInput = z.infer<typeof inviteOwnerSchema>;
 
 // Responses (GET /openapi.json); the service's view type is inferred from these.
 export const tenantView = z
-  .object({ id: z.uuid(), slug: z.string(), name: z.string(), status: z.enum(TENANT_STATUSES), plan: z.string(), createdAt: z.iso.datetime(), updatedAt: z.iso.datetime() })
+  .object({ id: z.uuid(), slug: z.string(), name: z.string(), status: z.enum(TENANT_STATUSES), plan: z.string(), planOverrides: planOverridesSchema, createdAt: z.iso.datetime(), updatedAt: z.iso.datetime() })
   .meta({ id: 'Tenant' });
 export type TenantView = z.infer<typeof tenantView>;
 export const tenantPage = pageOf(tenantView, 'TenantPage');

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error';
 import { Page } from '../common/http/cursor';
 import { TenantRow } from '../database/schema';
@@ -6,6 +6,9 @@ import { Transactions } from '../database/transactions';
 import { parseTenantHeader } from '../tenancy/tenant-identifier';
 import { ErrorCode } from '../common/errors/error-codes';
 import { FirstOwnerResult, MembersService } from '../members/members.service';
+import { PlansService } from '../plans/plans.service';
+import { TenantPlanInput } from '../plans/plans.schemas';
+import type { PlanOverrides } from '../tenancy/entitlements';
 import { TenantResolver, toTenant } from './tenant-resolver.service';
 import { TenantsRepository } from './tenants.repository';
 import { CreateTenantInput, TenantView, UpdateTenantInput } from './tenants.schemas';
@@ -21,6 +24,7 @@ export function toTenantView(row: TenantRow): TenantView {
     name: row.name,
     status: row.status,
     plan: row.plan,
+    planOverrides: row.planOverrides,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -35,14 +39,23 @@ function decodeSlugCursor(cursor: string | undefined): string | undefined {
   return slug;
 }
 
+/** Tenants whose cached lookups are forgotten per page after their plan changed. */
+const FORGET_PAGE_SIZE = 500;
+
 @Injectable()
-export class TenantsService {
+export class TenantsService implements OnModuleInit {
   constructor(
     private readonly tenants: TenantsRepository,
     private readonly resolver: TenantResolver,
     private readonly members: MembersService,
+    private readonly plans: PlansService,
     private readonly transactions: Transactions,
   ) {}
+
+  onModuleInit(): void {
+    // A plan's definition changed: its tenants' cached entitlements must go (README "Plans").
+    this.plans.onPlanChanged((planId) => this.forgetTenantsOnPlan(planId));
+  }
 
   /**
    * With `owner`: a password and an email without an account create the
@@ -56,11 +69,14 @@ export class TenantsService {
    */
   async create(input: CreateTenantInput): Promise<TenantView & { owner?: FirstOwnerResult }> {
     const { owner, ...fields } = input;
+    if (fields.plan !== undefined) await this.requireKnownPlan(fields.plan);
     const prepared = owner ? await this.members.prepareFirstOwner(owner) : undefined;
     const { row, result } = prepared
       ? await this.transactions.run('tenants.create-with-owner', async (platform) => {
           const created = await this.tenants.create(fields, platform);
-          return { row: created, result: await this.members.addFirstOwner(prepared, toTenant(created), platform) };
+          const found = await this.tenants.findWithPlan({ kind: 'id', value: created.id }, platform);
+          if (!found) throw new Error('tenants.create: the new tenant is not visible in its own transaction');
+          return { row: created, result: await this.members.addFirstOwner(prepared, toTenant(found.tenant, found.plan), platform) };
         })
       : { row: await this.tenants.create(fields), result: undefined };
     // Once committed: a lookup of this slug cached as "unknown" meanwhile must not hide the new tenant.
@@ -94,13 +110,36 @@ export class TenantsService {
     return toTenantView(await this.findRow(idOrSlug));
   }
 
-  async update(idOrSlug: string, changes: UpdateTenantInput): Promise<TenantView> {
+  async update(idOrSlug: string, changes: UpdateTenantInput & { planOverrides?: PlanOverrides }): Promise<TenantView> {
     const existing = await this.findRow(idOrSlug);
+    if (changes.plan !== undefined) await this.requireKnownPlan(changes.plan);
     const row = await this.tenants.update(existing.id, changes);
     if (!row) throw AppError.notFound('Tenant');
     // A suspension must bite at once here (and on every instance sharing the Redis cache); others follow within the TTL.
     await this.resolver.forget(row);
     return toTenantView(row);
+  }
+
+  /**
+   * Moves the tenant onto a plan with its overrides (replaced as a whole). Like
+   * a suspension, it bites at once on every instance sharing Redis.
+   */
+  async setPlan(idOrSlug: string, input: TenantPlanInput): Promise<TenantView> {
+    return this.update(idOrSlug, { plan: input.plan, planOverrides: input.overrides });
+  }
+
+  private async requireKnownPlan(plan: string): Promise<void> {
+    if (!(await this.plans.exists(plan))) throw AppError.validation([{ path: 'plan', message: `unknown plan "${plan}"` }]);
+  }
+
+  private async forgetTenantsOnPlan(planId: string): Promise<void> {
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.tenants.listOnPlan(planId, FORGET_PAGE_SIZE, after);
+      await Promise.all(page.map((tenant) => this.resolver.forget(tenant)));
+      if (page.length < FORGET_PAGE_SIZE) return;
+      after = page[page.length - 1].id;
+    }
   }
 
   private async findRow(idOrSlug: string): Promise<TenantRow> {

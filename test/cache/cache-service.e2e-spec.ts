@@ -6,13 +6,14 @@ import { CacheService } from '../../src/cache/cache.service';
 import { LruCacheDriver } from '../../src/cache/lru-cache.driver';
 import { RedisCacheDriver } from '../../src/cache/redis-cache.driver';
 import { MissingTenantContextError, Tenant, TenantContext } from '../../src/tenancy/tenant-context';
+import { UNLIMITED_ENTITLEMENTS } from '../helpers/tenants';
 
 /**
  * CacheService on both drivers: a real Redis (TEST_REDIS_URL, shared with other
  * test files, so every tenant id here is random) and the in-process LRU.
  */
 
-const tenant = (id: string): Tenant => ({ id, slug: `t-${id.slice(0, 8)}`, name: id, status: 'active', plan: 'free' });
+const tenant = (id: string): Tenant => ({ id, slug: `t-${id.slice(0, 8)}`, name: id, status: 'active', plan: 'free', entitlements: UNLIMITED_ENTITLEMENTS });
 const as = <T>(id: string, fn: () => Promise<T>) => TenantContext.run({ tenant: tenant(id) }, fn);
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 

@@ -114,6 +114,28 @@ describe('ops CLI: tenants', () => {
     expect(JSON.parse(created.stdout).owner).toMatchObject({ member: { email: 'owner@cli.test', role: 'owner' }, invitation: null });
   });
 
+  it('lists plans and puts a tenant on a plan with overrides (and clears them)', async () => {
+    const plans = await run(CLI, ['plans', 'list', '--json'], env);
+    expect(plans.code).toBe(0);
+    expect(JSON.parse(plans.stdout).map((p: { id: string }) => p.id)).toEqual(['enterprise', 'free', 'pro']);
+    expect(JSON.parse((await run(CLI, ['plans', 'show', 'free', '--json'], env)).stdout).limits.requests_per_minute).toBe(1000);
+
+    expect((await run(CLI, ['tenants', 'create', '--slug', 'cli-planned', '--name', 'Planned'], env)).code).toBe(0);
+    const set = await run(CLI, ['tenants', 'plan', 'cli-planned', '--plan', 'free', '--feature', 'attachments=on', '--limit', 'documents=5', '--limit', 'members=unlimited', '--json'], env);
+    expect(set.code).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({ plan: 'free', planOverrides: { features: { attachments: true }, limits: { documents: 5, members: null } } });
+    expect(JSON.parse((await run(CLI, ['tenants', 'show', 'cli-planned', '--json'], env)).stdout).planOverrides.limits.documents).toBe(5);
+
+    // Refused before anything is written: a malformed override, an unknown feature, an unknown plan (exit 1, from the service).
+    expect((await run(CLI, ['tenants', 'plan', 'cli-planned', '--plan', 'pro', '--limit', 'documents=lots'], env)).code).toBe(2);
+    expect((await run(CLI, ['tenants', 'plan', 'cli-planned', '--plan', 'pro', '--feature', 'teleport=on'], env)).code).toBe(2);
+    expect((await run(CLI, ['tenants', 'plan', 'cli-planned', '--plan', 'no-such-plan'], env)).code).toBe(1);
+    expect(JSON.parse((await run(CLI, ['tenants', 'show', 'cli-planned', '--json'], env)).stdout).plan).toBe('free');
+
+    const cleared = await run(CLI, ['tenants', 'plan', 'cli-planned', '--plan', 'pro'], env);
+    expect(cleared).toMatchObject({ code: 0, stdout: expect.stringMatching(/is on pro, overrides \{\}/) });
+  });
+
   it('refuses an invalid slug with exit 2 before touching the database, and a missing tenant with exit 1', async () => {
     const invalid = await run(CLI, ['tenants', 'create', '--slug', 'X', '--name', 'Bad'], env);
     expect(invalid.code).toBe(2);

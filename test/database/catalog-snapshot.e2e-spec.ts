@@ -94,6 +94,13 @@ async function readCatalog(client: pg.Client) {
       where p.pronamespace = 'public'::regnamespace
       order by p.oid::regprocedure::text collate "C"`,
   );
+  // Triggers (the usage ledger moves its counters with one): a dropped or disabled one would count nothing.
+  const triggers = await client.query(
+    `select c.relname as table, t.tgname as name, pg_get_triggerdef(t.oid) as definition, t.tgenabled as enabled
+       from pg_trigger t join pg_class c on c.oid = t.tgrelid
+      where not t.tgisinternal and c.relnamespace = 'public'::regnamespace
+      order by c.relname collate "C", t.tgname collate "C"`,
+  );
   const byTable = <T extends { table: string }>(rows: T[]) => {
     const grouped: Record<string, Array<Omit<T, 'table'>>> = {};
     for (const { table, ...rest } of rows) (grouped[table] ??= []).push(rest);
@@ -108,6 +115,7 @@ async function readCatalog(client: pg.Client) {
     [`privileges of ${APP_ROLE}`]: Object.fromEntries(privileges.rows.map((r) => [r.table, r.privileges])),
     [`column privileges of ${APP_ROLE}`]: byTable(columnPrivileges.rows),
     functions: functions.rows,
+    triggers: byTable(triggers.rows),
   };
 }
 
@@ -136,7 +144,10 @@ describe('catalog snapshot after migrating from scratch', () => {
     expect(catalog[`column privileges of ${APP_ROLE}`].users).toEqual([
       { privilege: 'SELECT', columns: ['id', 'email', 'name', 'created_at', 'updated_at'] },
     ]);
-    expect(catalog.functions.map((f) => f.signature)).toEqual(['app_migrations_status()', 'auth_password_hash(text)', 'tenancy_enter(uuid,text,uuid,text)']);
+    expect(catalog.functions.map((f) => f.signature)).toEqual(['app_migrations_status()', 'auth_password_hash(text)', 'tenancy_enter(uuid,text,uuid,text)', 'usage_events_apply()']);
+    // The usage ledger is append-only for the runtime role, and its trigger moves the counters.
+    expect(catalog[`privileges of ${APP_ROLE}`].usage_events).toEqual(['INSERT', 'SELECT']);
+    expect(catalog.triggers.usage_events?.map((t) => [t.name, t.enabled])).toEqual([['usage_events_apply', 'O']]);
     expect(catalog.columns.documents?.[0]).toEqual({ name: 'tenant_id', type: 'uuid', nullable: false, default: null });
   });
 

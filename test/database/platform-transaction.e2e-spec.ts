@@ -8,6 +8,7 @@ import { TenantDb } from '../../src/database/tenant-db';
 import { Transactions } from '../../src/database/transactions';
 import { Tenant, TenantContext } from '../../src/tenancy/tenant-context';
 import { createTestDatabase, TestDatabase } from '../helpers/test-database';
+import { testTenant } from '../helpers/tenants';
 
 /**
  * SystemDb.transaction / Transactions.run: platform rows and one tenant's rows
@@ -25,7 +26,7 @@ describe('platform transaction', () => {
   /** SystemDb's audit lines (and anything else logged), captured instead of printed. */
   const logged: string[] = [];
 
-  const toTenant = (row: typeof tenants.$inferSelect): Tenant => ({ id: row.id, slug: row.slug, name: row.name, status: row.status, plan: row.plan });
+  const toTenant = (row: typeof tenants.$inferSelect): Tenant => testTenant(row);
   const insertTenant = (slug: string, tx: PlatformTransaction) =>
     systemDb.run('test.tenants.create', async (d) => (await d.insert(tenants).values({ slug, name: slug }).returning())[0], tx);
   const tenantSetting = (tx?: PlatformTransaction) =>

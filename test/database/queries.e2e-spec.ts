@@ -11,6 +11,7 @@ import { createTenantDb, TenantDb } from '../../src/database/tenant-db';
 import { Tenant, TenantContext } from '../../src/tenancy/tenant-context';
 import { describeDifference, formatSql, MethodQueries, renderQueryFile } from '../helpers/query-files';
 import { createTestDatabase, TestDatabase } from '../helpers/test-database';
+import { UNLIMITED_ENTITLEMENTS } from '../helpers/tenants';
 
 /**
  * Every repository query visible in review: each method of every
@@ -26,7 +27,7 @@ const QUERIES_DIR = path.join(SRC, 'queries');
 const UPDATE = process.env.UPDATE_QUERIES === '1';
 const UPDATE_HINT = 'run `npm run db:queries` and commit src/queries/';
 
-const TENANT: Tenant = { id: '00000000-0000-4000-8000-0000000000aa', slug: 'queries', name: 'Queries', status: 'active', plan: 'free' };
+const TENANT: Tenant = { id: '00000000-0000-4000-8000-0000000000aa', slug: 'queries', name: 'Queries', status: 'active', plan: 'free', entitlements: UNLIMITED_ENTITLEMENTS };
 
 type RepositoryClass = { name: string; prototype: object } & (new (...args: never[]) => object);
 

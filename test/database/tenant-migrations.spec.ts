@@ -55,12 +55,14 @@ describe('tenant table companion migrations', () => {
       expect([...state.granted.get('comments')!]).toEqual(['SELECT']);
     });
 
-    it('reads the committed migrations: every tenant table forced with full data rights (positive control on real files)', () => {
+    it('reads the committed migrations: every tenant table forced with full data rights, the usage ledger append-only (positive control on real files)', () => {
       const folder = path.resolve(__dirname, '..', '..', 'drizzle');
       const journal = JSON.parse(readFileSync(path.join(folder, 'meta', '_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> };
       const state = readMigrations(journal.entries.map((e) => readFileSync(path.join(folder, `${e.tag}.sql`), 'utf8')));
-      expect([...state.forced].sort()).toEqual(['api_keys', 'attachments', 'comments', 'documents', 'invitations', 'memberships']);
-      for (const table of state.forced) expect([...state.granted.get(table)!].sort()).toEqual(FULL);
+      expect([...state.forced].sort()).toEqual(['api_keys', 'attachments', 'comments', 'documents', 'invitations', 'memberships', 'usage_counters', 'usage_events']);
+      for (const table of state.forced) {
+        expect([...state.granted.get(table)!].sort()).toEqual(table === 'usage_events' ? ['INSERT', 'SELECT'] : FULL);
+      }
       expect([...state.granted.get('tenants')!].sort()).toEqual(['INSERT', 'SELECT', 'UPDATE']);
       // users: password_hash is not among the readable columns (drizzle/0006_users_password_hash_private.sql).
       expect([...state.granted.get('users')!].sort()).toEqual(['INSERT', 'SELECT (id, email, name, created_at, updated_at)']);
@@ -83,6 +85,24 @@ describe('tenant table companion migrations', () => {
       const state = readMigrations([renderCompanion('notes')]);
       expect([...state.forced]).toEqual(['notes']);
       expect([...state.granted.get('notes')!].sort()).toEqual(FULL);
+    });
+
+    it('grants an append-only table SELECT and INSERT only', () => {
+      const state = readMigrations([renderCompanion('ledger', 'append-only')]);
+      expect([...state.forced]).toEqual(['ledger']);
+      expect([...state.granted.get('ledger')!].sort()).toEqual(['INSERT', 'SELECT']);
+    });
+  });
+
+  describe('planCompanions with an append-only table', () => {
+    const file = (name: string, sql: string): MigrationFile => ({ name, sql });
+    const appendOnly = (table: string) => (table === 'ledger' ? 'append-only' : 'read-write');
+
+    it('accepts exactly SELECT, INSERT for it, and refuses full rights (positive control beside the negative)', () => {
+      const ok = planCompanions(['ledger'], [file('0003_ledger_force_rls_and_grants.sql', renderCompanion('ledger', 'append-only'))], appendOnly);
+      expect(ok).toEqual({ missing: [], problems: [] });
+      const full = planCompanions(['ledger'], [file('0003_x.sql', 'ALTER TABLE "ledger" FORCE ROW LEVEL SECURITY;\nGRANT SELECT, INSERT, UPDATE, DELETE ON "ledger" TO "app_user";')], appendOnly);
+      expect(full.problems).toEqual([expect.stringContaining('tenant table "ledger": the migrations grant "app_user" [DELETE, INSERT, SELECT, UPDATE], expected [INSERT, SELECT]')]);
     });
   });
 

@@ -75,7 +75,7 @@ async function json(baseUrl: string, method: string, route: string, body: unknow
 /** A tenant, its owner's token and a document to attach files to. */
 async function seed(baseUrl: string, slug: string) {
   const admin = { authorization: `Bearer ${TEST_ADMIN_KEY}` };
-  const tenant = await json(baseUrl, 'POST', '/tenants', { slug, name: slug, owner: { email: `owner@${slug}.test`, password: TEST_OWNER_PASSWORD } }, admin);
+  const tenant = await json(baseUrl, 'POST', '/tenants', { slug, name: slug, plan: 'pro', owner: { email: `owner@${slug}.test`, password: TEST_OWNER_PASSWORD } }, admin);
   expect(tenant.status).toBe(201);
   const login = await json(baseUrl, 'POST', '/auth/login', { email: `owner@${slug}.test`, password: TEST_OWNER_PASSWORD }, { 'x-tenant-id': slug });
   expect(login.status).toBe(200);

@@ -152,7 +152,8 @@ export async function startTestApp(envOverrides: Record<string, string> = {}, op
       const owner = ('owner' in extra ? extra.owner : { email: `owner@${slug}.test`, password: TEST_OWNER_PASSWORD }) as
         | { email: string; password?: string }
         | undefined;
-      const response = await request('POST', '/tenants', { admin: true, body: { slug, name: `Tenant ${slug}`, ...extra, owner } });
+      // Enterprise unless a test names a plan: every feature, no limit, so tests about something else never meet a plan.
+      const response = await request('POST', '/tenants', { admin: true, body: { slug, name: `Tenant ${slug}`, plan: 'enterprise', ...extra, owner } });
       if (response.status !== 201) throw new Error(`createTenant(${slug}) -> ${response.status} ${JSON.stringify(response.body)}`);
       const { owner: created, ...tenant } = response.body;
       if (owner?.password) {

@@ -126,6 +126,11 @@ describe('fuzz: malformed requests to every route', () => {
     const own = await t.createTenant('fuzz-own');
     const victim = await t.createTenant('fuzz-victim');
     const target = await t.createTenant('fuzz-target');
+    const fuzzPlan = await t.request('PUT', '/plans/fuzz-plan', {
+      admin: true,
+      body: { name: 'Fuzz', features: [], limits: { documents: null, storage_bytes: null, members: null, api_keys: null, requests_per_minute: null } },
+    });
+    if (fuzzPlan.status !== 201) throw new Error(`PUT /plans/fuzz-plan -> ${fuzzPlan.status}`);
     await seedTenantData(t, victim.slug);
 
     const tenant = own.slug;
@@ -174,6 +179,10 @@ describe('fuzz: malformed requests to every route', () => {
       'GET /tenants/:idOrSlug': { idOrSlug: target.id },
       'PATCH /tenants/:idOrSlug': { idOrSlug: target.slug },
       'POST /tenants/:idOrSlug/owner-invitations': { idOrSlug: target.id },
+      'PUT /tenants/:idOrSlug/plan': { idOrSlug: target.id },
+      // Its own plan: the fuzz must not rewrite the plans other tests' tenants are on.
+      'GET /plans/:id': { id: 'fuzz-plan' },
+      'PUT /plans/:id': { id: 'fuzz-plan' },
     });
     Object.assign(deleteParams, {
       'DELETE /api-keys/:id': { id: doomedKey.id },
@@ -249,12 +258,20 @@ describe('fuzz: malformed requests to every route', () => {
       'POST /tenants': { slug: `fz-${tag}`, name: `Fuzz ${tag}` },
       'PATCH /tenants/:idOrSlug': { name: `Fuzz target ${tag}` },
       'POST /tenants/:idOrSlug/owner-invitations': { email: `owner-${tag}@fuzz.test` },
+      'PUT /tenants/:idOrSlug/plan': { plan: 'enterprise' },
+      'PUT /plans/:id': {
+        name: `Fuzz ${tag}`,
+        features: ['attachments'],
+        limits: { documents: null, storage_bytes: null, members: null, api_keys: null, requests_per_minute: null },
+      },
       'POST /members': { email: `invitee-${tag}@fuzz.test`, role: 'viewer' },
       'PATCH /members/:userId': { role: 'member' },
       'POST /api-keys': { name: `fuzz key ${tag}`, role: 'viewer' },
       'POST /documents': { title: `fuzz ${tag}`, body: 'fuzz body', tags: ['fuzz'] },
       'PATCH /documents/:id': { title: `fuzz ${tag}` },
     };
+    // Routes whose query has a required field: a valid value (the mutations then break it).
+    if (key === 'GET /usage/export') query.push(['period', new Date().toISOString().slice(0, 7)]);
     const base: ValidBase = { params: (forDelete ? deleteParams[key] : undefined) ?? params[key] ?? {}, query, headers };
     for (const param of route.params) if (!(param in base.params)) throw new Error(`fuzz: no valid value for :${param} of ${key}; add it to the setup`);
     if (route.hasBody) base.json = key in hints ? hints[key] : sampleOf(jsonSchemaOf(route.bodySchema), '', tag) ?? {};

@@ -71,12 +71,16 @@ describe('isolation harness: every tenant route, every tenant table, found by it
         'DELETE /members/:userId',
         'DELETE /members/invitations/:id',
         'GET /me',
+        'GET /plan',
+        'GET /usage',
         LEAKY_ROUTE,
       ]),
     );
     // Not tenant routes: platform admin, sign-in, public.
     expect(report.routes.filter((r) => /\/tenants|\/auth\/(login|accept-invitation)|\/health/.test(r))).toEqual([]);
-    expect(report.tables).toEqual(expect.arrayContaining(['api_keys', 'attachments', 'comments', 'documents', 'invitations', 'memberships']));
+    expect(report.tables).toEqual(
+      expect.arrayContaining(['api_keys', 'attachments', 'comments', 'documents', 'invitations', 'memberships', 'usage_counters', 'usage_events']),
+    );
     // Victim ids from every tenant table, the victim's user ids among them.
     const sources = new Set([...report.victimIds.values()].map((s) => s.split('.')[0]));
     for (const table of report.tables) expect(sources).toContain(table);

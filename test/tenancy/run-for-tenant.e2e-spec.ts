@@ -1,4 +1,5 @@
 import { DocumentsRepository } from '../../src/documents/documents.repository';
+import { DocumentsService } from '../../src/documents/documents.service';
 import { MissingTenantContextError, TenantContext } from '../../src/tenancy/tenant-context';
 import { TenantResolver } from '../../src/tenants/tenant-resolver.service';
 import { startTestApp, TestApp } from '../helpers/test-app';
@@ -13,10 +14,11 @@ describe('TenantResolver.runForTenant', () => {
     t = await startTestApp();
     tenancy = t.app.get(TenantResolver);
     documents = t.app.get(DocumentsRepository);
+    const service = t.app.get(DocumentsService);
     const acme = await t.createTenant('job-acme');
     await t.createTenant('job-globex');
-    await tenancy.runForTenant('job-acme', () => documents.create({ title: 'acme job doc', body: '', tags: [] }));
-    await tenancy.runForTenant(acme.id, () => documents.create({ title: 'acme job doc 2', body: '', tags: [] }));
+    await tenancy.runForTenant('job-acme', () => service.create({ title: 'acme job doc', body: '', tags: [] }));
+    await tenancy.runForTenant(acme.id, () => service.create({ title: 'acme job doc 2', body: '', tags: [] }));
   });
   afterAll(() => t?.close());
 

@@ -3,6 +3,10 @@ import { ErrorCode } from './error-codes';
 export interface ErrorDetail {
   path: string;
   message: string;
+  /** QUOTA_EXCEEDED: the limit of the metric named by `path`. */
+  limit?: number;
+  /** QUOTA_EXCEEDED: how much of it is in use now. */
+  used?: number;
 }
 
 /**

@@ -5,6 +5,9 @@ import { ErrorCode } from './error-codes';
 interface PgServerError {
   code: string;
   severity?: string;
+  /** DETAIL and HINT of a RAISE (e.g. the usage trigger's TQ001 carries the current value and the metric). */
+  detail?: string;
+  hint?: string;
 }
 
 export function isPgServerError(error: unknown): error is PgServerError {

@@ -34,6 +34,10 @@ export enum ErrorCode {
   TenantAccessDenied = 'TENANT_ACCESS_DENIED',
   /** The caller is in the tenant, but their role does not allow this action. */
   InsufficientRole = 'INSUFFICIENT_ROLE',
+  /** The tenant's plan (with its overrides) does not include the feature this route needs. */
+  FeatureNotInPlan = 'FEATURE_NOT_IN_PLAN',
+  /** The write would take a counted quantity (documents, storage, members, API keys) past the plan's limit; details carry limit and used. */
+  QuotaExceeded = 'QUOTA_EXCEEDED',
   NotFound = 'NOT_FOUND',
   RouteNotFound = 'ROUTE_NOT_FOUND',
   MethodNotAllowed = 'METHOD_NOT_ALLOWED',
@@ -71,7 +75,12 @@ export function httpStatusFor(code: ErrorCode): number {
     case ErrorCode.Forbidden:
     case ErrorCode.TenantAccessDenied:
     case ErrorCode.InsufficientRole:
+    case ErrorCode.FeatureNotInPlan:
     case ErrorCode.TenantSuspended:
+    // 403, like FEATURE_NOT_IN_PLAN: the plan does not allow this write, and sending it again will
+    // not help until usage goes down or the plan changes. Not 409 (here: a conflicting state of the
+    // resource itself, fixed by re-reading it) nor 429 (a quota is not a rate: waiting does not help).
+    case ErrorCode.QuotaExceeded:
       return 403;
     case ErrorCode.NotFound:
     case ErrorCode.RouteNotFound:

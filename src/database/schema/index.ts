@@ -1,4 +1,5 @@
 export * from './roles';
+export * from './plans';
 export * from './tenants';
 export * from './users';
 export * from './documents';
@@ -7,3 +8,4 @@ export * from './memberships';
 export * from './api-keys';
 export * from './attachments';
 export * from './invitations';
+export * from './usage';

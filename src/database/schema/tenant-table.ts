@@ -21,6 +21,14 @@ import { tenants } from './tenants';
  */
 export const TENANT_TABLE: unique symbol = Symbol.for('tenancy-backend.tenant-table');
 
+/** The runtime role's privileges on a tenant table: full data access, or append-only (a ledger). */
+export const TENANT_TABLE_GRANTS = {
+  'read-write': ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  'append-only': ['SELECT', 'INSERT'],
+} as const;
+export type TenantTableAccess = keyof typeof TENANT_TABLE_GRANTS;
+const TENANT_TABLE_ACCESS: unique symbol = Symbol.for('tenancy-backend.tenant-table-access');
+
 /**
  * Any table declared with tenantTable(), as a real PgTable (so it can be handed to
  * drizzle) whose two leading columns are known.
@@ -59,6 +67,12 @@ export interface TenantTableOptions<TName extends string, TColumns extends Recor
     /** Constraint name, e.g. `comments_document_fk`. */
     constraintName: string;
   };
+  /**
+   * 'append-only': the companion migration grants the runtime role SELECT and
+   * INSERT only, so rows can never be changed or removed by the application
+   * (e.g. the usage ledger). Default 'read-write'.
+   */
+  access?: TenantTableAccess;
 }
 
 export class TenantTableDeclarationError extends Error {
@@ -119,10 +133,16 @@ export function tenantTable<TName extends string, TColumns extends Record<string
   }).enableRLS();
   assertUniquesLedByTenant(table);
   Object.defineProperty(table, TENANT_TABLE, { value: true, enumerable: false });
+  Object.defineProperty(table, TENANT_TABLE_ACCESS, { value: options.access ?? 'read-write', enumerable: false });
   return table as typeof table & { readonly [TENANT_TABLE]: true };
 }
 
 /** Run-time check behind the type: was this table declared with tenantTable()? */
 export function isTenantTable(table: unknown): table is AnyTenantTable {
   return typeof table === 'object' && table !== null && (table as { [TENANT_TABLE]?: boolean })[TENANT_TABLE] === true;
+}
+
+/** What the runtime role may do with a tenant table's rows (tenantTable()'s `access` option). */
+export function tenantTableAccess(table: AnyTenantTable): TenantTableAccess {
+  return (table as unknown as { [TENANT_TABLE_ACCESS]?: TenantTableAccess })[TENANT_TABLE_ACCESS] ?? 'read-write';
 }

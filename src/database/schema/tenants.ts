@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
-import { check, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { check, foreignKey, index, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import type { PlanOverrides } from '../../tenancy/entitlements';
+import { plans } from './plans';
 import { TENANT_STATUSES } from '../../tenancy/tenant';
 
 export { TENANT_STATUSES, type TenantStatus } from '../../tenancy/tenant';
@@ -13,13 +15,20 @@ export const tenants = pgTable(
     name: text('name').notNull(),
     status: text('status', { enum: TENANT_STATUSES }).notNull().default('active'),
     plan: text('plan').notNull().default('free'),
+    /** The platform admin's per-tenant exceptions to the plan (features on/off, limits). */
+    planOverrides: jsonb('plan_overrides').$type<PlanOverrides>().notNull().default({}),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
   },
   (t) => [
     uniqueIndex('tenants_slug_key').on(t.slug),
+    // Serves the FK check when a plan is deleted and finding a plan's tenants after it changed.
+    index('tenants_plan_idx').on(t.plan, t.id),
     check('tenants_slug_format', sql`${t.slug} ~ '^[a-z0-9]([a-z0-9-]{1,61})[a-z0-9]$'`),
     check('tenants_status_valid', sql`${t.status} in ('active', 'suspended')`),
+    // A plan in use cannot be deleted; renaming one is not offered (its id is what clients see).
+    foreignKey({ name: 'tenants_plan_fk', columns: [t.plan], foreignColumns: [plans.id] }),
+    check('tenants_plan_overrides_object', sql`jsonb_typeof(${t.planOverrides}) = 'object'`),
   ],
 );
 

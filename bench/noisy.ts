@@ -1,0 +1,254 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { obtainCredentials } from './credentials';
+import type { LoadResult, LoadTarget } from './load';
+import { createBenchDatabase, startServer } from './postgres';
+import { runLoad, startApiServer } from './processes';
+import { sampleTraffic, seedDataset } from './seed';
+
+/**
+ * `npm run bench:noisy`: the rate limits under a noisy neighbour (README
+ * "Benchmarks" > "Rate limits"). One API process on a real PostgreSQL and a
+ * real Redis (REDIS_URL: the limiter counts there, as in production):
+ *
+ * 1. Noisy neighbour, per round: tenant Q (limited plan, a budget it never
+ *    reaches) sends normal traffic alone; then again while tenant N (limited to
+ *    --noisy-limit requests per minute) floods GET /documents/:id with as many
+ *    connections as it likes. Reported: Q's p99 alone and with the flood (target:
+ *    within 1.2x), N's share of 429s and how far past its limit it went.
+ * 2. Cost of the limiter on GET /documents/:id: a tenant on a limited plan (one
+ *    Redis round trip per request, never refused) against one on an unlimited
+ *    plan (no Redis call), alternated within each round.
+ *
+ * Flags: --duration S (5), --rounds N (2), --warmup S (2), --noisy-limit N (600
+ * per minute), --flood-rate N (N's requests per second; default 50 times its
+ * budget, 500/s; 0: closed loop, as fast as answers come), --quiet-connections N
+ * (4), --noisy-connections N (16), --connections N (16, part 2). BENCH_DATABASE_URL and BENCH_REDIS_URL use existing servers;
+ * otherwise an embedded PostgreSQL and `redis-server` from PATH are started.
+ */
+
+interface Options {
+  duration: number;
+  rounds: number;
+  warmup: number;
+  noisyLimit: number;
+  quietConnections: number;
+  noisyConnections: number;
+  connections: number;
+  /** N's requests per second; 0: as fast as the API answers (a closed loop that takes whatever CPU it gets). */
+  floodRate: number;
+}
+
+const log = (message: string) => process.stderr.write(`[bench:noisy] ${message}\n`);
+
+function parseOptions(argv: string[]): Options {
+  const options: Options = { duration: 5, rounds: 2, warmup: 2, noisyLimit: 600, quietConnections: 4, noisyConnections: 16, connections: 16, floodRate: -1 };
+  const names: Record<string, keyof Options> = {
+    '--duration': 'duration',
+    '--rounds': 'rounds',
+    '--warmup': 'warmup',
+    '--noisy-limit': 'noisyLimit',
+    '--quiet-connections': 'quietConnections',
+    '--noisy-connections': 'noisyConnections',
+    '--connections': 'connections',
+    '--flood-rate': 'floodRate',
+  };
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = names[argv[i]];
+    const value = Number(argv[i + 1]);
+    if (!key || !Number.isFinite(value) || value < 0 || (value === 0 && key !== 'floodRate')) {
+      process.stderr.write(`usage: npm run bench:noisy -- [${Object.keys(names).map((n) => `${n} N`).join('] [')}]\n`);
+      process.exit(2);
+    }
+    options[key] = value;
+  }
+  // Default: 50 times N's budget, sent at a fixed rate.
+  if (options.floodRate < 0) options.floodRate = Math.round((50 * options.noisyLimit) / 60);
+  return options;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
+  if (process.env.BENCH_REDIS_URL) return { url: process.env.BENCH_REDIS_URL, stop: async () => undefined };
+  const port = await freePort();
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  for (let i = 0; i < 50; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (up) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const cleanup: Array<() => Promise<void>> = [];
+  const startedAt = new Date();
+  const loadBefore = os.loadavg();
+  try {
+    const postgres = await startServer(process.env.BENCH_DATABASE_URL);
+    cleanup.unshift(() => postgres.stop());
+    const redis = await startRedis();
+    cleanup.unshift(() => redis.stop());
+    const db = await createBenchDatabase(postgres.superuserUrl, 'noisy');
+    cleanup.unshift(() => db.drop());
+    await seedDataset(db.superuserUrl, { tenants: 10, docsPerTenant: 100 });
+    const traffic = await sampleTraffic(db.superuserUrl, 10);
+    const [noisy, quiet, limited, unlimited] = traffic.tenants;
+
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'tenancy-bench-noisy-'));
+    cleanup.unshift(async () => rmSync(tmp, { recursive: true, force: true }));
+    const adminKey = `bench_${randomBytes(24).toString('base64url')}`;
+    const api = await startApiServer(
+      'api-noisy',
+      {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? tmp,
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'warn',
+        DATABASE_URL: db.appUrl,
+        BENCH_UNSCOPED_DATABASE_URL: db.superuserUrl,
+        DB_POOL_SIZE: '10',
+        ADMIN_API_KEY: adminKey,
+        JWT_SECRET: randomBytes(32).toString('base64url'),
+        ACCESS_TOKEN_TTL_SECONDS: '86400',
+        DATA_DIR: tmp,
+        TENANT_CACHE_TTL_MS: '60000',
+        REDIS_URL: redis.url,
+      },
+      { script: 'server.js', execArgv: [] },
+    );
+    cleanup.unshift(() => api.stop());
+    const headers = await obtainCredentials(api.url, db.superuserUrl, traffic.tenants);
+
+    // Bench tenants are seeded on enterprise (unlimited). N gets a small budget; Q and the "limited"
+    // tenant a budget they never reach, so they pay for the counting but are never refused.
+    const setLimit = async (tenantId: string, limit: number) => {
+      const response = await fetch(`${api.url}/tenants/${tenantId}/plan`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ plan: 'free', overrides: { limits: { requests_per_minute: limit } } }),
+      });
+      if (response.status !== 200) throw new Error(`PUT plan -> ${response.status} ${await response.text()}`);
+    };
+    await setLimit(noisy.id, options.noisyLimit);
+    await setLimit(quiet.id, 100_000_000);
+    await setLimit(limited.id, 100_000_000);
+
+    const targets = (tenant: { id: string; documentIds: string[] }): LoadTarget[] =>
+      tenant.documentIds.map((id) => ({ path: `/documents/${id}`, headers: headers.get(tenant.id)! }));
+    const load = (tenant: typeof noisy, connections: number, durationSeconds: number, seed: number, overallRate?: number) =>
+      runLoad({ url: api.url, targets: targets(tenant), connections, durationSeconds, seed, overallRate });
+
+    // Preflight: the headers show which tenants are counted.
+    for (const [tenant, counted] of [[noisy, true], [quiet, true], [unlimited, false]] as const) {
+      const response = await fetch(`${api.url}/documents/${tenant.documentIds[0]}`, { headers: headers.get(tenant.id) });
+      if (response.status !== 200 || (response.headers.get('ratelimit-limit') !== null) !== counted) {
+        throw new Error(`preflight: ${tenant.slug} answered ${response.status}, ratelimit-limit ${response.headers.get('ratelimit-limit')}`);
+      }
+    }
+
+    log(`warm-up ${options.warmup} s`);
+    await Promise.all([load(quiet, options.quietConnections, options.warmup, 1), load(limited, 4, options.warmup, 2), load(unlimited, 4, options.warmup, 3)]);
+
+    const rounds: Array<{ alone: LoadResult; withFlood: LoadResult; flood: LoadResult; limited: LoadResult; unlimited: LoadResult }> = [];
+    for (let round = 0; round < options.rounds; round++) {
+      log(`round ${round + 1}/${options.rounds}: Q alone, Q with the flood, then limited vs unlimited`);
+      const alone = await load(quiet, options.quietConnections, options.duration, 10 + round);
+      const [withFlood, flood] = await Promise.all([
+        load(quiet, options.quietConnections, options.duration, 10 + round),
+        load(noisy, options.noisyConnections, options.duration, 20 + round, options.floodRate || undefined),
+      ]);
+      // Alternate which goes first, so neither always runs on a warmer process.
+      const pair = round % 2 === 0 ? [limited, unlimited] : [unlimited, limited];
+      const first = await load(pair[0], options.connections, options.duration, 30 + round);
+      const second = await load(pair[1], options.connections, options.duration, 30 + round);
+      rounds.push({ alone, withFlood, flood, limited: pair[0] === limited ? first : second, unlimited: pair[0] === limited ? second : first });
+    }
+
+    const ratio = rounds.map((r) => r.withFlood.p99 / r.alone.p99);
+    const rejectedShare = rounds.map((r) => (r.flood.statusCodes['429'] ?? 0) / r.flood.totalRequests);
+    const floodFactor = rounds.map((r) => r.flood.totalRequests / (options.noisyLimit * (r.flood.durationSeconds / 60)));
+    const rpsRatio = rounds.map((r) => r.limited.requestsPerSecond / r.unlimited.requestsPerSecond);
+    const f = (n: number, d = 2) => n.toFixed(d);
+    const lines = [
+      `# Rate limits under a noisy neighbour (${startedAt.toISOString()})`,
+      '',
+      `${os.cpus().length} cores, Node ${process.version}; ${postgres.description}; Redis ${redis.url.replace(/\/\/.*@/, '//')}; load average before ${loadBefore.map((l) => l.toFixed(2)).join(', ')}, after ${os.loadavg().map((l) => l.toFixed(2)).join(', ')} (other work on the machine shows here).`,
+      `N floods ${options.floodRate ? `at ${options.floodRate} requests/s` : 'as fast as it is answered (closed loop)'} with ${options.noisyConnections} connections; Q sends with ${options.quietConnections} connections, as fast as it is answered.`,
+      `Options: ${JSON.stringify(options)}. 10 tenants x 100 documents, GET /documents/:id, document cache off, JWT.`,
+      '',
+      '## Noisy neighbour',
+      '',
+      '| round | Q p50 alone | Q p99 alone | Q p99 with flood | ratio | Q req/s alone / with flood | N req/s | N 429 share | N past its limit |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...rounds.map(
+        (r, i) =>
+          `| ${i + 1} | ${f(r.alone.p50)} ms | ${f(r.alone.p99)} ms | ${f(r.withFlood.p99)} ms | ${f(ratio[i])}x | ${f(r.alone.requestsPerSecond, 0)} / ${f(r.withFlood.requestsPerSecond, 0)} | ${f(r.flood.requestsPerSecond, 0)} | ${f(rejectedShare[i] * 100, 1)}% | ${f(floodFactor[i], 0)}x |`,
+      ),
+      '',
+      `Median ratio of Q's p99 (with flood / alone): **${f(median(ratio))}x** (target <= 1.2x: ${median(ratio) <= 1.2 ? 'met' : 'not met'}).`,
+      '',
+      '## Cost of the limiter (GET /documents/:id)',
+      '',
+      '| round | limited plan req/s | p50 | p99 | unlimited plan req/s | p50 | p99 | req/s limited / unlimited |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+      ...rounds.map(
+        (r, i) =>
+          `| ${i + 1} | ${f(r.limited.requestsPerSecond, 0)} | ${f(r.limited.p50)} ms | ${f(r.limited.p99)} ms | ${f(r.unlimited.requestsPerSecond, 0)} | ${f(r.unlimited.p50)} ms | ${f(r.unlimited.p99)} ms | ${f(rpsRatio[i])} |`,
+      ),
+      '',
+      `Median req/s ratio (limited / unlimited): **${f(median(rpsRatio))}**.`,
+      '',
+    ];
+    const report = lines.join('\n');
+    const resultsDir = path.resolve(__dirname, '..', 'results');
+    mkdirSync(resultsDir, { recursive: true });
+    const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+    writeFileSync(path.join(resultsDir, `noisy-${stamp}.md`), report);
+    writeFileSync(path.join(resultsDir, 'noisy-latest.md'), report);
+    writeFileSync(path.join(resultsDir, `noisy-${stamp}.json`), JSON.stringify({ startedAt, options, rounds }, null, 2));
+    process.stdout.write(report);
+  } finally {
+    for (const step of cleanup) await step().catch((error) => log(`cleanup: ${error}`));
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench:noisy failed: ${error?.stack ?? error}\n`);
+  process.exit(1);
+});

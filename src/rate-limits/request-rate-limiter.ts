@@ -1,0 +1,147 @@
+import { rateLimitKey, RateLimitSubject } from '../cache/cache-keys';
+import { AppError } from '../common/errors/app-error';
+import { ErrorCode } from '../common/errors/error-codes';
+import type { Tenant } from '../tenancy/tenant';
+import { CounterStore, RateCounters } from './rate-counters';
+
+const WINDOW_SECONDS = 60;
+const MAX_SPENT_ENTRIES = 10_000;
+
+/** Which budget refused a request (a bounded metric label). */
+export type RateLimitScope = 'tenant' | 'api_key' | 'sign_in';
+
+export interface RateLimitStats {
+  /** Requests refused with 429, by budget and by where the count was kept. */
+  rejected: Map<`${RateLimitScope}|${CounterStore}`, number>;
+}
+
+/** The caller as far as budgets go: an API key has its own share; a user session counts on the tenant only. */
+export type RateLimitedPrincipal = { kind: 'user' } | { kind: 'api-key'; keyId: string };
+
+interface Budget {
+  scope: Exclude<RateLimitScope, 'sign_in'>;
+  subject: RateLimitSubject;
+  limit: number;
+}
+
+/** Response headers (IETF draft-ietf-httpapi-ratelimit-headers, the separate-fields version). */
+export type RateLimitHeaders = Record<'ratelimit-limit' | 'ratelimit-remaining' | 'ratelimit-reset', string>;
+
+/**
+ * Per-tenant request budgets: `requests_per_minute` of the tenant's entitlements
+ * (its plan with its overrides), counted in fixed 60 s windows shared by every
+ * instance through Redis. A request made with an API key also counts against that
+ * key's share of the budget (RATE_LIMIT_API_KEY_SHARE), so one runaway integration
+ * cannot spend what the tenant's people need. Unlimited tenants (null) cost nothing:
+ * no counter, no Redis call, no headers.
+ *
+ * Without Redis (unset, or failing) each instance counts alone and enforces
+ * ceil(limit / RATE_LIMIT_INSTANCES), so N instances together stay near the budget.
+ */
+export class RequestRateLimiter {
+  readonly stats: RateLimitStats = { rejected: new Map() };
+  /**
+   * Budgets found spent, by counter key: until when, and against which limit. A flood past
+   * its budget is then refused here without a Redis call until the window ends, so a noisy
+   * tenant costs Redis nothing more. Keyed on the limit too: a plan change reaches this
+   * instance with the tenant lookup, and a different limit is judged by the counter again.
+   */
+  private readonly spent = new Map<string, { until: number; limit: number; store: CounterStore }>();
+
+  constructor(
+    private readonly counters: RateCounters,
+    private readonly options: { instances: number; apiKeyShare: number },
+  ) {}
+
+  /**
+   * Counts the request against its budgets: the headers to send with the response,
+   * undefined when the tenant is unlimited, or 429 TOO_MANY_REQUESTS (with the same
+   * headers and Retry-After) when a budget is spent.
+   */
+  async admit(tenant: Tenant, principal: RateLimitedPrincipal): Promise<RateLimitHeaders | undefined> {
+    const budgets = this.budgetsOf(tenant, principal);
+    if (budgets.length === 0) return undefined;
+    const keys = budgets.map((budget) => rateLimitKey(tenant.id, budget.subject));
+    this.refuseIfSpent(budgets, keys);
+    const { store, counts } = await this.counters.hit(keys, WINDOW_SECONDS);
+    // Counted alone, this instance holds only its share of each budget.
+    const limitOf = (budget: Budget) => (store === 'redis' ? budget.limit : Math.max(1, Math.ceil(budget.limit / this.options.instances)));
+    const judged = budgets.map((budget, i) => {
+      const limit = limitOf(budget);
+      return { budget, limit, remaining: Math.max(0, limit - counts[i].count), resetSeconds: Math.max(1, Math.ceil(counts[i].msBeforeReset / 1000)), over: counts[i].count > limit };
+    });
+    const refused = judged.filter((j) => j.over).sort((a, b) => b.resetSeconds - a.resetSeconds)[0];
+    // The headers describe the budget that binds: the one that refused, else the one with the least left.
+    const shown = refused ?? [...judged].sort((a, b) => a.remaining - b.remaining)[0];
+    const headers: RateLimitHeaders = {
+      'ratelimit-limit': String(shown.limit),
+      'ratelimit-remaining': String(shown.remaining),
+      'ratelimit-reset': String(shown.resetSeconds),
+    };
+    if (!refused) return headers;
+    const index = judged.indexOf(refused);
+    this.rememberSpent(keys[index], { until: Date.now() + counts[index].msBeforeReset, limit: refused.budget.limit, store });
+    throw this.tooManyRequests(refused.budget.scope, refused.limit, refused.resetSeconds, store);
+  }
+
+  private refuseIfSpent(budgets: Budget[], keys: string[]): void {
+    if (this.spent.size === 0) return;
+    const now = Date.now();
+    for (const [i, key] of keys.entries()) {
+      const spent = this.spent.get(key);
+      if (!spent) continue;
+      if (spent.until <= now || spent.limit !== budgets[i].limit) {
+        this.spent.delete(key);
+        continue;
+      }
+      const limit = spent.store === 'redis' ? spent.limit : Math.max(1, Math.ceil(spent.limit / this.options.instances));
+      throw this.tooManyRequests(budgets[i].scope, limit, Math.max(1, Math.ceil((spent.until - now) / 1000)), spent.store);
+    }
+  }
+
+  private rememberSpent(key: string, spent: { until: number; limit: number; store: CounterStore }): void {
+    // Bounded: when full, drop what has ended; if still full, forget the oldest (it is only a shortcut).
+    if (this.spent.size >= MAX_SPENT_ENTRIES) {
+      const now = Date.now();
+      for (const [k, v] of this.spent) if (v.until <= now) this.spent.delete(k);
+      if (this.spent.size >= MAX_SPENT_ENTRIES) this.spent.delete(this.spent.keys().next().value!);
+    }
+    this.spent.set(key, spent);
+  }
+
+  private tooManyRequests(scope: Budget['scope'], limit: number, resetSeconds: number, store: CounterStore): AppError {
+    this.noteRejected(scope, store);
+    const what = scope === 'tenant' ? "The tenant's request rate limit" : "This API key's request rate limit";
+    return new AppError(ErrorCode.TooManyRequests, `${what} (${limit} per minute) is reached: retry after ${resetSeconds} s`, undefined, {
+      'ratelimit-limit': String(limit),
+      'ratelimit-remaining': '0',
+      'ratelimit-reset': String(resetSeconds),
+      'retry-after': String(resetSeconds),
+    });
+  }
+
+  private budgetsOf(tenant: Tenant, principal: RateLimitedPrincipal): Budget[] {
+    const limit = tenant.entitlements.limits.requests_per_minute;
+    if (limit === null || limit === undefined) return [];
+    const budgets: Budget[] = [{ scope: 'tenant', subject: { kind: 'tenant' }, limit }];
+    if (principal.kind === 'api-key' && this.options.apiKeyShare < 1) {
+      budgets.push({ scope: 'api_key', subject: { kind: 'api-key', keyId: principal.keyId }, limit: Math.max(1, Math.floor(limit * this.options.apiKeyShare)) });
+    }
+    return budgets;
+  }
+
+  /** Counts a sign-in refusal (the throttle lives in src/auth; its 429s are counted with the others). */
+  noteRejected(scope: RateLimitScope, store: CounterStore): void {
+    const stat = `${scope}|${store}` as const;
+    this.stats.rejected.set(stat, (this.stats.rejected.get(stat) ?? 0) + 1);
+  }
+}
+
+/** Sets headers on a Fastify reply or an Express/Node response before the handler answers. */
+export function setResponseHeaders(response: unknown, headers: Record<string, string>): void {
+  const reply = response as { header?: (name: string, value: string) => unknown; setHeader?: (name: string, value: string) => unknown };
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof reply.header === 'function') reply.header(name, value);
+    else reply.setHeader?.(name, value);
+  }
+}
