@@ -108,7 +108,7 @@ describe('architecture', () => {
     // The API contract reads every feature's routes through Nest's container, and their decorators (streamed bodies: attachments).
     openapi: ['common', 'access', 'attachments'],
     // Request admission sits above the features whose data it checks.
-    admission: ['common', 'config', 'tenancy', 'database', 'access', 'auth', 'members', 'api-keys', 'tenants', 'rate-limits'],
+    admission: ['common', 'config', 'tenancy', 'database', 'access', 'auth', 'members', 'api-keys', 'tenants', 'rate-limits', 'usage'],
     // The ops CLI: an entry point beside main.ts; tenant work goes through TenantsModule's service, the
     // database only through provisioning (migrations, roles), never a raw client (checked above).
     cli: ['config', 'database', 'logging', 'cache', 'tenants', 'plans', 'usage'],

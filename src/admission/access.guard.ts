@@ -20,6 +20,7 @@ import { AppConfig } from '../config/app-config';
 import { compileTrustProxy, TrustProxyFn, trustedProxyCount } from '../config/trust-proxy';
 import { MembershipsRepository } from '../members/memberships.repository';
 import { RequestRateLimiter, setResponseHeaders } from '../rate-limits/request-rate-limiter';
+import { RequestUsage } from '../usage/request-usage';
 import { AccessClaim, Tenant, TenantContext } from '../tenancy/tenant-context';
 import { effectiveHost, parseTenantHeader, sameIdentifier, TenantIdentifier, tenantSlugFromHost } from '../tenancy/tenant-identifier';
 import { TenantResolver } from '../tenants/tenant-resolver.service';
@@ -128,6 +129,7 @@ export class AccessGuard implements CanActivate {
     private readonly apiKeys: ApiKeysService,
     private readonly accessCache: AccessCache,
     private readonly rateLimiter: RequestRateLimiter,
+    private readonly requestUsage: RequestUsage,
     config: AppConfig,
   ) {
     this.adminKeyDigest = digest(config.adminApiKey);
@@ -145,11 +147,15 @@ export class AccessGuard implements CanActivate {
       case 'platform-admin':
         this.requireAdminKey(request);
         return true;
+      // Every request admitted for a tenant is metered here, where it is admitted (a map increment;
+      // RequestUsage writes the counts to the usage ledger per interval).
       case 'tenant':
         await this.admitToTenant(context, request);
+        this.requestUsage.count(request.tenant!);
         return true;
       case 'tenant-sign-in':
         request.tenant = await this.resolveNamedTenant(this.namedIdentifiers(request));
+        this.requestUsage.count(request.tenant);
         return true;
       default:
         this.logger.error(`route ${context.getClass().name}.${context.getHandler().name} declares no access rule; refused`);

@@ -1,6 +1,5 @@
-import { BeforeApplicationShutdown, CallHandler, ExecutionContext, Injectable, Logger, NestInterceptor, OnModuleInit } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { Observable } from 'rxjs';
 import { pgServerErrorOf } from '../common/errors/database-errors';
 import { AppConfig } from '../config/app-config';
 import { TenantDb } from '../database/tenant-db';
@@ -41,7 +40,7 @@ export class RequestUsage implements OnModuleInit, BeforeApplicationShutdown {
     private readonly config: AppConfig,
   ) {}
 
-  /** One admitted request of `tenant`. */
+  /** One admitted request of `tenant` (AccessGuard calls it as it admits the request). */
   count(tenant: Tenant): void {
     const entry = this.counts.get(tenant.id);
     if (entry) entry.count += 1;
@@ -88,14 +87,3 @@ export class RequestUsage implements OnModuleInit, BeforeApplicationShutdown {
   }
 }
 
-/** Counts every request admitted for a tenant (AccessGuard set request.tenant). */
-@Injectable()
-export class RequestUsageInterceptor implements NestInterceptor {
-  constructor(private readonly usage: RequestUsage) {}
-
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const tenant = context.switchToHttp().getRequest<{ tenant?: Tenant }>().tenant;
-    if (tenant) this.usage.count(tenant);
-    return next.handle();
-  }
-}

@@ -1,6 +1,5 @@
 import { Global, Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
-import { RequestUsage, RequestUsageInterceptor } from './request-usage';
+import { RequestUsage } from './request-usage';
 import { UsageExportController, UsageController } from './usage.controller';
 import { UsageExportRepository } from './usage-export.repository';
 import { UsageLedger } from './usage-ledger.service';
@@ -14,7 +13,7 @@ import { UsageService } from './usage.service';
 @Global()
 @Module({
   controllers: [UsageController, UsageExportController],
-  providers: [UsageRepository, UsageExportRepository, UsageLedger, UsageService, RequestUsage, { provide: APP_INTERCEPTOR, useClass: RequestUsageInterceptor }],
+  providers: [UsageRepository, UsageExportRepository, UsageLedger, UsageService, RequestUsage],
   exports: [UsageLedger, UsageService, RequestUsage],
 })
 export class UsageModule {}
