@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error';
 import { PlanRow, UsageMetric } from '../database/schema';
 import { UsageService } from '../usage/usage.service';
-import { Entitlements, Feature, FEATURES, LIMITS, Limits } from '../tenancy/entitlements';
+import { completeLimits, Entitlements, Feature, FEATURES, Limits } from '../tenancy/entitlements';
 import { TenantContext } from '../tenancy/tenant-context';
 import { PlansRepository } from './plans.repository';
 import { PlanDefinitionInput } from './plans.schemas';
@@ -17,8 +17,7 @@ export interface PlanView {
 }
 
 export function toPlanView(row: PlanRow): PlanView {
-  const limits = Object.fromEntries(LIMITS.map((name) => [name, row.limits[name] ?? null])) as Limits;
-  return { id: row.id, name: row.name, features: FEATURES.filter((f) => row.features.includes(f)), limits, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() };
+  return { id: row.id, name: row.name, features: FEATURES.filter((f) => row.features.includes(f)), limits: completeLimits(row.limits), createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() };
 }
 
 /** Called after a plan's definition changed, with its id (TenantsService forgets the cached lookups of its tenants). */

@@ -64,10 +64,8 @@ export class RequestRateLimiter {
     const keys = budgets.map((budget) => rateLimitKey(tenant.id, budget.subject));
     this.refuseIfSpent(budgets, keys);
     const { store, counts } = await this.counters.hit(keys, WINDOW_SECONDS);
-    // Counted alone, this instance holds only its share of each budget.
-    const limitOf = (budget: Budget) => (store === 'redis' ? budget.limit : Math.max(1, Math.ceil(budget.limit / this.options.instances)));
     const judged = budgets.map((budget, i) => {
-      const limit = limitOf(budget);
+      const limit = this.enforcedLimit(budget.limit, store);
       return { budget, limit, remaining: Math.max(0, limit - counts[i].count), resetSeconds: Math.max(1, Math.ceil(counts[i].msBeforeReset / 1000)), over: counts[i].count > limit };
     });
     const refused = judged.filter((j) => j.over).sort((a, b) => b.resetSeconds - a.resetSeconds)[0];
@@ -94,9 +92,13 @@ export class RequestRateLimiter {
         this.spent.delete(key);
         continue;
       }
-      const limit = spent.store === 'redis' ? spent.limit : Math.max(1, Math.ceil(spent.limit / this.options.instances));
-      throw this.tooManyRequests(budgets[i].scope, limit, Math.max(1, Math.ceil((spent.until - now) / 1000)), spent.store);
+      throw this.tooManyRequests(budgets[i].scope, this.enforcedLimit(spent.limit, spent.store), Math.max(1, Math.ceil((spent.until - now) / 1000)), spent.store);
     }
+  }
+
+  /** The budget this instance enforces: all of it when counted in Redis; counted alone, only its share. */
+  private enforcedLimit(limit: number, store: CounterStore): number {
+    return store === 'redis' ? limit : Math.max(1, Math.ceil(limit / this.options.instances));
   }
 
   private rememberSpent(key: string, spent: { until: number; limit: number; store: CounterStore }): void {

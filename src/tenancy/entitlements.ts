@@ -38,16 +38,19 @@ export function entitlementsOf(plan: PlanDefinition, overrides: PlanOverrides = 
     if (on === true) features.add(feature);
     else if (on === false) features.delete(feature);
   }
-  const limits = { ...plan.limits } as Limits;
+  const limits = completeLimits(plan.limits);
   for (const name of LIMITS) {
     const override = overrides.limits?.[name];
     if (override !== undefined) limits[name] = override;
-    // A plan row written before a limit existed: unlimited until the plan says otherwise.
-    if (limits[name] === undefined) limits[name] = null;
   }
   return Object.freeze({ plan: plan.id, features: Object.freeze(FEATURES.filter((f) => features.has(f))), limits: Object.freeze(limits) });
 }
 
-export function isFeature(value: unknown): value is Feature {
-  return typeof value === 'string' && (FEATURES as readonly string[]).includes(value);
+/**
+ * Every limit by name from a plan row's `limits`: a limit the row does not name
+ * (a plan written before that limit existed) is unlimited until the plan says
+ * otherwise, and names that are not limits are dropped.
+ */
+export function completeLimits(limits: Partial<Limits>): Limits {
+  return Object.fromEntries(LIMITS.map((name) => [name, limits[name] ?? null])) as Limits;
 }

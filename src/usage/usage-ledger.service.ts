@@ -4,7 +4,7 @@ import { pgServerErrorOf } from '../common/errors/database-errors';
 import { ErrorCode } from '../common/errors/error-codes';
 import { UsageMetric } from '../database/schema';
 import { TenantDb } from '../database/tenant-db';
-import { LimitName, LIMITS } from '../tenancy/entitlements';
+import { LimitName, LIMITS, Limits } from '../tenancy/entitlements';
 import { TenantContext } from '../tenancy/tenant-context';
 import { UsageRepository } from './usage.repository';
 
@@ -32,9 +32,13 @@ const UNITS: Record<LimitName, string> = {
   requests_per_minute: 'requests per minute',
 };
 
+/** A metric's limit in `limits` (null: unlimited, or a metric with no limit: requests are rate-limited instead). */
+export function limitFor(limits: Limits, metric: UsageMetric): number | null {
+  return (LIMITS as readonly string[]).includes(metric) ? limits[metric as LimitName] : null;
+}
+
 function limitOf(metric: UsageMetric): number | null {
-  if (!(LIMITS as readonly string[]).includes(metric)) return null;
-  return TenantContext.current().entitlements.limits[metric as LimitName];
+  return limitFor(TenantContext.current().entitlements.limits, metric);
 }
 
 /** 403 QUOTA_EXCEEDED, with the limit and what is in use in its details. */

@@ -2,12 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error';
 import { USAGE_METRICS, UsageMetric } from '../database/schema';
 import { TenantDb } from '../database/tenant-db';
-import { LIMITS, Limits } from '../tenancy/entitlements';
 import type { Tenant } from '../tenancy/tenant';
 import { TenantContext } from '../tenancy/tenant-context';
 import { BillingPeriod, billingPeriodOf, parseBillingPeriod } from './billing-period';
 import { toCsv } from './usage-csv';
 import { UsageExportRepository } from './usage-export.repository';
+import { limitFor } from './usage-ledger.service';
 import { UsageRepository } from './usage.repository';
 
 export interface MetricUsage {
@@ -30,10 +30,6 @@ export interface UsageView {
 export const EXPORT_COLUMNS = ['period', 'tenant_id', 'tenant_slug', 'plan', 'metric', 'opening', 'added', 'removed', 'closing', 'limit'] as const;
 export type ExportRow = { [K in (typeof EXPORT_COLUMNS)[number]]: K extends 'opening' | 'added' | 'removed' | 'closing' ? number : K extends 'limit' ? number | null : string };
 
-function limitFor(limits: Limits, metric: UsageMetric): number | null {
-  return (LIMITS as readonly string[]).includes(metric) ? limits[metric as keyof Limits] : null;
-}
-
 const periodView = (period: BillingPeriod) => ({ id: period.id, start: period.start.toISOString(), end: period.end.toISOString() });
 
 @Injectable()
@@ -53,13 +49,12 @@ export class UsageService {
   async current(now = new Date()): Promise<UsageView> {
     const tenant = TenantContext.current();
     const period = billingPeriodOf(now);
-    const [counters, totals] = await Promise.all([this.usage.counters(), this.usage.periodTotals(period.start, period.end)]);
-    const values = new Map(counters.map((c) => [c.metric, c.value]));
+    const [values, totals] = await Promise.all([this.currentUse(), this.usage.periodTotals(period.start, period.end)]);
     const moved = new Map(totals.map((t) => [t.metric, t]));
     const metrics = Object.fromEntries(
       USAGE_METRICS.map((m): [UsageMetric, MetricUsage] => [
         m,
-        { value: values.get(m) ?? 0, limit: limitFor(tenant.entitlements.limits, m), added: moved.get(m)?.added ?? 0, removed: moved.get(m)?.removed ?? 0 },
+        { value: values[m], limit: limitFor(tenant.entitlements.limits, m), added: moved.get(m)?.added ?? 0, removed: moved.get(m)?.removed ?? 0 },
       ]),
     ) as Record<UsageMetric, MetricUsage>;
     return { plan: tenant.entitlements.plan, period: periodView(period), metrics };
