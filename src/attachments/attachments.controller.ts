@@ -20,13 +20,9 @@ import {
 } from './attachments.schemas';
 import { AttachmentsService } from './attachments.service';
 import { StreamedBody, streamedUploadFrom } from './streamed-upload';
+import { ReplyWithHeaders } from '../common/http/reply';
 
 type DocumentParams = z.infer<typeof documentAttachmentsParamsSchema>;
-
-/** Either adapter's reply: both have header(name, value). */
-interface ReplyWithHeaders {
-  header(name: string, value: string): unknown;
-}
 
 @TenantRoute()
 @RequiresFeature('attachments')

@@ -6,11 +6,7 @@ import { PlatformAdminRoute, PublicRoute } from '../access/route-access.decorato
 import { ApiOperation } from '../common/http/api-operation';
 import { healthCheckResult, healthDetails, healthStatus } from './health.schemas';
 import { ReadinessService } from './readiness.service';
-
-/** What both adapters' reply objects offer for setting the status code (Fastify's reply, Express' response). */
-interface StatusReply {
-  status(code: number): unknown;
-}
+import { ReplyWithStatus } from '../common/http/reply';
 
 @PublicRoute()
 @Controller('health')
@@ -46,7 +42,7 @@ export class HealthController {
     description: 'Answers 503 with the same HealthCheckResult body (not the error envelope) when a required check is down or the instance is shutting down.',
     response: { schema: healthCheckResult },
   })
-  async ready(@Res({ passthrough: true }) reply: StatusReply): Promise<HealthCheckResult> {
+  async ready(@Res({ passthrough: true }) reply: ReplyWithStatus): Promise<HealthCheckResult> {
     const { statusCode, body } = await this.readiness.check();
     reply.status(statusCode);
     return body;

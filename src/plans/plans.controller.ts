@@ -7,6 +7,7 @@ import { ApiOperation } from '../common/http/api-operation';
 import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
 import { entitlementsView, PlanDefinitionInput, planDefinitionSchema, planList, planParamsSchema, planView } from './plans.schemas';
 import { PlansService } from './plans.service';
+import { ReplyWithStatus } from '../common/http/reply';
 
 /** Plan definitions: platform admin only. */
 @PlatformAdminRoute()
@@ -37,7 +38,7 @@ export class PlansController {
   async put(
     @Param(new ZodValidationPipe(planParamsSchema)) params: z.infer<typeof planParamsSchema>,
     @Body(new ZodValidationPipe(planDefinitionSchema)) body: PlanDefinitionInput,
-    @Res({ passthrough: true }) response: { status(code: number): unknown },
+    @Res({ passthrough: true }) response: ReplyWithStatus,
   ) {
     const { plan, created } = await this.plans.put(params.id, body);
     response.status(created ? 201 : 200);

@@ -5,11 +5,7 @@ import { ApiOperation } from '../common/http/api-operation';
 import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
 import { ExportQuery, exportQuerySchema, usageExportView, usageView } from './usage.schemas';
 import { UsageService } from './usage.service';
-
-/** Either adapter's reply: both have header(name, value). */
-interface ReplyWithHeaders {
-  header(name: string, value: string): unknown;
-}
+import { ReplyWithHeaders } from '../common/http/reply';
 
 /** The calling tenant's usage this billing period (admins and owners). */
 @TenantRoute()
