@@ -18,40 +18,6 @@ returning
   "created_at",
   "updated_at";
 
--- TenantsRepository.findById
-select
-  "id",
-  "slug",
-  "name",
-  "status",
-  "plan",
-  "plan_overrides",
-  "created_at",
-  "updated_at"
-from
-  "tenants"
-where
-  "tenants"."id" = $1
-limit
-  $2;
-
--- TenantsRepository.findBySlug
-select
-  "id",
-  "slug",
-  "name",
-  "status",
-  "plan",
-  "plan_overrides",
-  "created_at",
-  "updated_at"
-from
-  "tenants"
-where
-  "tenants"."slug" = $1
-limit
-  $2;
-
 -- TenantsRepository.findWithPlan (by id)
 select
   "tenants"."id",

@@ -40,23 +40,7 @@ export class TenantsRepository {
     }, tx);
   }
 
-  @GenerateSql({ params: [DummyValue.UUID] })
-  findById(id: string): Promise<TenantRow | undefined> {
-    return this.systemDb.run('tenants.findById', async (db) => {
-      const [row] = await db.select().from(tenants).where(eq(tenants.id, id)).limit(1);
-      return row;
-    });
-  }
-
-  @GenerateSql({ params: [DummyValue.STRING] })
-  findBySlug(slug: string): Promise<TenantRow | undefined> {
-    return this.systemDb.run('tenants.findBySlug', async (db) => {
-      const [row] = await db.select().from(tenants).where(eq(tenants.slug, slug)).limit(1);
-      return row;
-    });
-  }
-
-  /** The tenant lookup behind every request (then cached): the tenant and its plan in one statement. */
+  /** A tenant by id or slug, with its plan in the same statement: the lookup behind every request (then cached) and the admin routes. */
   @GenerateSql({ name: 'by id', params: [{ kind: 'id', value: DummyValue.UUID }] }, { name: 'by slug', params: [{ kind: 'slug', value: DummyValue.STRING }] })
   findWithPlan(identifier: { kind: 'id' | 'slug'; value: string }, tx?: PlatformTransaction): Promise<TenantWithPlan | undefined> {
     return this.systemDb.run('tenants.findWithPlan', async (db) => {

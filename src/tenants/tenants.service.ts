@@ -149,9 +149,8 @@ export class TenantsService implements OnModuleInit {
     } catch {
       throw AppError.notFound('Tenant');
     }
-    const row =
-      identifier?.kind === 'id' ? await this.tenants.findById(identifier.value) : identifier ? await this.tenants.findBySlug(identifier.value) : undefined;
-    if (!row) throw AppError.notFound('Tenant');
-    return row;
+    const found = identifier && (await this.tenants.findWithPlan(identifier));
+    if (!found) throw AppError.notFound('Tenant');
+    return found.tenant;
   }
 }
