@@ -1,9 +1,6 @@
-import { INestApplication } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { createApp } from '../../src/app.factory';
-import { startTestApp, TestApp } from '../helpers/test-app';
+import { startOtherInstance, startTestApp, TestApp } from '../helpers/test-app';
 
 /**
  * Document reads/lists and tenant lookups through the cache, over HTTP, on both
@@ -125,9 +122,7 @@ describe.each(['redis', 'memory'] as const)('document and tenant caching on the 
 
   if (driver === 'redis') {
     it('shares invalidations between instances on one Redis: a write or suspension on one is seen at once by the other', async () => {
-      const other: INestApplication = await createApp(t.env);
-      await other.listen(0, '127.0.0.1');
-      const otherUrl = `http://127.0.0.1:${(other.getHttpServer().address() as AddressInfo).port}`;
+      const { app: other, baseUrl: otherUrl } = await startOtherInstance(t);
       try {
         const tenant = await t.createTenant(`cache-shared-${randomUUID().slice(0, 8)}`);
         const doc = await t.request('POST', '/documents', { tenant: tenant.slug, body: { title: 'before' } });

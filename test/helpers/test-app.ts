@@ -76,6 +76,17 @@ export interface StartTestAppOptions {
   envFor?: (db: TestDatabase) => Record<string, string>;
 }
 
+/**
+ * A second instance of the application on t's database with t's environment (its
+ * Redis too, when set), listening on a random port: for what one instance must see
+ * of another's changes. The caller closes `app`.
+ */
+export async function startOtherInstance(t: TestApp): Promise<{ app: INestApplication; baseUrl: string }> {
+  const app = await createApp(t.env);
+  await app.listen(0, '127.0.0.1');
+  return { app, baseUrl: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}` };
+}
+
 /** The real application on a fresh database, listening on a random port. */
 export async function startTestApp(envOverrides: Record<string, string> = {}, options: StartTestAppOptions = {}): Promise<TestApp> {
   const db = await createTestDatabase();

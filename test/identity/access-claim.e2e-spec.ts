@@ -1,12 +1,10 @@
 import { INestApplication } from '@nestjs/common';
-import { AddressInfo } from 'node:net';
 import { Client } from 'pg';
 import { AccessCache } from '../../src/access/access-cache';
 import { ROLE_RANK } from '../../src/access/permissions';
-import { createApp } from '../../src/app.factory';
 import { CacheService } from '../../src/cache/cache.service';
 import { MEMBERSHIP_ROLES } from '../../src/database/schema/memberships';
-import { startTestApp, TestApp } from '../helpers/test-app';
+import { startOtherInstance, startTestApp, TestApp } from '../helpers/test-app';
 import { addMember, createApiKey, expectStatus } from './identity-fixtures';
 
 /**
@@ -30,9 +28,7 @@ describe('admitted access is re-checked by PostgreSQL on every instance', () => 
     // Long tenant-lookup TTL too: the cache-served read below counts misses, and a tenant lookup
     // expiring between two requests on a slow machine would count one that is not the document's.
     t = await startTestApp({ ACCESS_CACHE_TTL_MS: '60000', TENANT_CACHE_TTL_MS: '60000' });
-    other = await createApp(t.env);
-    await other.listen(0, '127.0.0.1');
-    b = `http://127.0.0.1:${(other.getHttpServer().address() as AddressInfo).port}`;
+    ({ app: other, baseUrl: b } = await startOtherInstance(t));
     tenant = await t.createTenant('claims');
   });
   afterAll(async () => {

@@ -1,7 +1,5 @@
 import { INestApplication } from '@nestjs/common';
-import { AddressInfo } from 'node:net';
-import { createApp } from '../../src/app.factory';
-import { startTestApp, TestApp } from '../helpers/test-app';
+import { startOtherInstance, startTestApp, TestApp } from '../helpers/test-app';
 import { addMember, createApiKey, expectStatus } from '../identity/identity-fixtures';
 
 const UNLIMITED = { documents: null, storage_bytes: null, members: null, api_keys: null, requests_per_minute: null };
@@ -20,9 +18,7 @@ describe('plans, features and overrides', () => {
 
   beforeAll(async () => {
     t = await startTestApp({ REDIS_URL: process.env.TEST_REDIS_URL!, TENANT_CACHE_TTL_MS: '60000' });
-    other = await createApp(t.env);
-    await other.listen(0, '127.0.0.1');
-    b = `http://127.0.0.1:${(other.getHttpServer().address() as AddressInfo).port}`;
+    ({ app: other, baseUrl: b } = await startOtherInstance(t));
   });
   afterAll(async () => {
     await other?.close();

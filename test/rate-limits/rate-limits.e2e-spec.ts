@@ -1,10 +1,8 @@
 import { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { AddressInfo } from 'node:net';
-import { createApp } from '../../src/app.factory';
 import { parsePrometheusText, valueOf } from '../helpers/prometheus-text';
 import { startTcpProxy, TcpProxy } from '../helpers/tcp-proxy';
-import { ApiResponse, startTestApp, TestApp } from '../helpers/test-app';
+import { ApiResponse, startOtherInstance, startTestApp, TestApp } from '../helpers/test-app';
 import { TEST_OWNER_PASSWORD } from '../helpers/test-env';
 import { addMember, createApiKey, expectStatus, MEMBER_PASSWORD } from '../identity/identity-fixtures';
 
@@ -17,11 +15,6 @@ import { addMember, createApiKey, expectStatus, MEMBER_PASSWORD } from '../ident
  * counters between runs.
  */
 const unique = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
-
-async function listen(app: INestApplication): Promise<string> {
-  await app.listen(0, '127.0.0.1');
-  return `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-}
 
 function expectLimited(response: ApiResponse, limit: number, remaining: number): void {
   expect({ status: response.status, limit: response.headers.get('ratelimit-limit'), remaining: response.headers.get('ratelimit-remaining') }).toEqual({
@@ -63,8 +56,7 @@ describe('rate limits on two instances sharing Redis', () => {
 
   beforeAll(async () => {
     t = await startTestApp({ REDIS_URL: process.env.TEST_REDIS_URL!, TENANT_CACHE_TTL_MS: '60000' });
-    other = await createApp(t.env);
-    b = await listen(other);
+    ({ app: other, baseUrl: b } = await startOtherInstance(t));
   });
   afterAll(async () => {
     await other?.close();
@@ -157,8 +149,7 @@ describe('sign-in throttle shared by two instances through Redis', () => {
       LOGIN_MAX_FAILURES_PER_ADDRESS: '1000',
       LOGIN_FAILURE_WINDOW_SECONDS: '600',
     });
-    other = await createApp(t.env);
-    b = await listen(other);
+    ({ app: other, baseUrl: b } = await startOtherInstance(t));
   });
   afterAll(async () => {
     await other?.close();

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { startTestApp, TestApp } from '../helpers/test-app';
+import { startOtherInstance, startTestApp, TestApp } from '../helpers/test-app';
 import { TEST_OWNER_PASSWORD } from '../helpers/test-env';
 
 /** How a request names its tenant, and every way that can go wrong. */
@@ -123,11 +123,7 @@ describe('tenant resolution', () => {
 
 /** A second API instance on the same database, to observe cross-instance cache behaviour. */
 async function startTestAppOnSameDatabase(t: TestApp): Promise<Pick<TestApp, 'app' | 'request'>> {
-  const { createApp } = await import('../../src/app.factory');
-  const app = await createApp(t.env);
-  await app.listen(0, '127.0.0.1');
-  const port = (app.getHttpServer().address() as { port: number }).port;
-  const base = `http://127.0.0.1:${port}`;
+  const { app, baseUrl: base } = await startOtherInstance(t);
   return {
     app,
     request: (method, path, options = {}) =>
