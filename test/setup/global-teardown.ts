@@ -16,7 +16,7 @@ export default async function globalTeardown(): Promise<void> {
     }
   }
   for (const fn of state.cleanup) await fn();
-  state.redisProcess?.kill();
+  await state.stopRedis?.();
   await state.stopPgBouncer?.();
   await state.stopPostgres?.();
 }

@@ -1,15 +1,14 @@
-import { spawn, spawnSync } from 'node:child_process';
-import net from 'node:net';
 import { withDatabase } from '../../src/database/provisioning';
 import { APP_ROLE } from '../../src/database/schema/roles';
-import { freePort, startThrowawayPostgres } from '../../src/runtime/embedded-postgres';
+import { startThrowawayPostgres } from '../../src/runtime/embedded-postgres';
 import { assertTransactionMode, findPgBouncer, startPgBouncer } from '../../src/runtime/pgbouncer';
+import { findRedisServer, redisAnswers, startRedisServer } from '../../src/runtime/redis-server';
 import { TEST_ROLE_PASSWORDS } from '../helpers/test-env';
 
 /** Shared between global setup (which starts things) and teardown (which stops them). */
 export const state: {
   stopPostgres?: () => Promise<void>;
-  redisProcess?: ReturnType<typeof spawn>;
+  stopRedis?: () => Promise<void>;
   stopPgBouncer?: () => Promise<void>;
   cleanup: Array<() => Promise<void> | void>;
 } = { cleanup: [] };
@@ -22,21 +21,6 @@ export async function startEmbeddedPostgres(): Promise<string> {
   return postgres.superuserUrl;
 }
 
-function redisAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: hostname, port: Number(port || 6379) });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG') || data.toString().startsWith('-NOAUTH')));
-  });
-}
-
 /** TEST_REDIS_URL, else a local server on 6379, else redis-server from PATH on a free port. */
 export async function provisionRedis(): Promise<string> {
   const configured = process.env.TEST_REDIS_URL;
@@ -46,22 +30,14 @@ export async function provisionRedis(): Promise<string> {
   }
   const local = 'redis://127.0.0.1:6379';
   if (await redisAnswers(local)) return local;
-  if (spawnSync('redis-server', ['--version']).status !== 0) {
+  if (!findRedisServer()) {
     throw new Error(
       'Tests need Redis: set TEST_REDIS_URL, start one on 127.0.0.1:6379, or install redis-server (e.g. apt-get install redis-server).',
     );
   }
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
-  state.redisProcess = child;
-  const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 50; i++) {
-    if (await redisAnswers(url, 200)) return url;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('redis-server was started but did not answer');
+  const server = await startRedisServer();
+  state.stopRedis = server.stop;
+  return server.url;
 }
 
 /** The server pool per database and user: far fewer server connections than the app's pool opens. */
