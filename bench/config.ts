@@ -1,4 +1,5 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
+import { commandLine } from './command-line';
 import path from 'node:path';
 import { RouteId, ROUTES } from './report';
 
@@ -187,13 +188,7 @@ export function defaults(resultsDir: string): BenchConfig {
  */
 export function benchCommand(resultsDir: string, variantIds: string[]): Command {
   const base = defaults(resultsDir);
-  const command = new Command('bench')
-    .usage('[flags]   (npm run bench -- [flags])')
-    .description('Each setting is also read from the environment variable shown; a flag wins over the environment.')
-    .helpOption('-h, --help', 'print this and exit')
-    .showHelpAfterError('(add --help for usage)')
-    .allowExcessArguments(false)
-    .exitOverride();
+  const command = commandLine('bench', 'Each setting is also read from the environment variable shown; a flag wins over the environment.');
   for (const option of OPTIONS) {
     if (!option.flag) continue;
     const source = `env ${option.env}${option.flagValue === undefined ? '' : `=${option.flagValue}`}`;

@@ -1,14 +1,16 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { Command } from 'commander';
+import { commandLine, nonNegativeInt, parsedOrRefused, positiveInt } from './command-line';
 import { obtainCredentials } from './credentials';
 import type { LoadResult, LoadTarget } from './load';
 import { createBenchDatabase, startServer } from './postgres';
 import { runLoad, startApiServer } from './processes';
+import { median } from './report';
 import { sampleTraffic, seedDataset } from './seed';
+import { startRedisServer } from '../src/runtime/redis-server';
 
 /**
  * `npm run bench:noisy`: the rate limits under a noisy neighbour (README
@@ -45,77 +47,35 @@ interface Options {
 
 const log = (message: string) => process.stderr.write(`[bench:noisy] ${message}\n`);
 
-function parseOptions(argv: string[]): Options {
-  const options: Options = { duration: 5, rounds: 2, warmup: 2, noisyLimit: 600, quietConnections: 4, noisyConnections: 16, connections: 16, floodRate: -1 };
-  const names: Record<string, keyof Options> = {
-    '--duration': 'duration',
-    '--rounds': 'rounds',
-    '--warmup': 'warmup',
-    '--noisy-limit': 'noisyLimit',
-    '--quiet-connections': 'quietConnections',
-    '--noisy-connections': 'noisyConnections',
-    '--connections': 'connections',
-    '--flood-rate': 'floodRate',
-  };
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = names[argv[i]];
-    const value = Number(argv[i + 1]);
-    if (!key || !Number.isFinite(value) || value < 0 || (value === 0 && key !== 'floodRate')) {
-      process.stderr.write(`usage: npm run bench:noisy -- [${Object.keys(names).map((n) => `${n} N`).join('] [')}]\n`);
-      process.exit(2);
-    }
-    options[key] = value;
-  }
-  // Default: 50 times N's budget, sent at a fixed rate.
-  if (options.floodRate < 0) options.floodRate = Math.round((50 * options.noisyLimit) / 60);
-  return options;
+function noisyCommand(): Command {
+  return commandLine('bench:noisy', 'Rate limits under a noisy neighbour: a quiet tenant\'s p99 alone and while another floods past its budget, and the cost of the limiter. BENCH_DATABASE_URL / BENCH_REDIS_URL: existing servers.')
+    .option('--duration <s>', 'seconds per measured run', positiveInt, 5)
+    .option('--rounds <n>', 'rounds (the report gives each and the median)', positiveInt, 2)
+    .option('--warmup <s>', 'warm-up seconds', positiveInt, 2)
+    .option('--noisy-limit <n>', "N's budget, requests per minute", positiveInt, 600)
+    .option('--quiet-connections <n>', "Q's connections", positiveInt, 4)
+    .option('--noisy-connections <n>', "N's connections", positiveInt, 16)
+    .option('--connections <n>', 'connections of the limiter-cost runs (part 2)', positiveInt, 16)
+    .option('--flood-rate <n>', "N's requests per second (default: 50 times its budget; 0: closed loop, as fast as answers come)", nonNegativeInt);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+/** The options, or undefined when --help was printed or the command line refused (exit code set). */
+function parseOptions(): Options | undefined {
+  const command = noisyCommand();
+  if (!parsedOrRefused(command)) return undefined;
+  const options = command.opts<Omit<Options, 'floodRate'> & { floodRate?: number }>();
+  // Default: 50 times N's budget, sent at a fixed rate.
+  return { ...options, floodRate: options.floodRate ?? Math.round((50 * options.noisyLimit) / 60) };
 }
 
 async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
   if (process.env.BENCH_REDIS_URL) return { url: process.env.BENCH_REDIS_URL, stop: async () => undefined };
-  const port = await freePort();
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  for (let i = 0; i < 50; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (up) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+  return startRedisServer();
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-
 async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
+  const options = parseOptions();
+  if (!options) return;
   const cleanup: Array<() => Promise<void>> = [];
   const startedAt = new Date();
   const loadBefore = os.loadavg();

@@ -131,7 +131,7 @@ const TARGETS = {
 /** The API as shipped (Fastify, the production repositories), whose memory the RSS target is about. */
 const SHIPPED_API = (id: string) => id === 'scoped' || id === 'scoped-apikey' || id.startsWith('scoped@');
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;

@@ -1,4 +1,5 @@
 import { CommanderError } from 'commander';
+import { exitCodeOf } from './command-line';
 import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
   } catch (error) {
     // --help (printed, exit 0) or a refused command line (printed, exit 2): nothing has started.
     if (!(error instanceof CommanderError)) throw error;
-    process.exitCode = error.exitCode === 0 ? 0 : 2;
+    process.exitCode = exitCodeOf(error);
     return;
   }
   // Checked before anything starts, so a misspelt id costs nothing.

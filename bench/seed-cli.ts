@@ -1,4 +1,5 @@
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { commandLine, parsedOrRefused, positiveInt } from './command-line';
 import { createBenchDatabase, startServer } from './postgres';
 import { seedDataset } from './seed';
 
@@ -12,35 +13,17 @@ import { seedDataset } from './seed';
  * refused (exit 2) before any database is touched. Parsed by commander, like
  * `npm run bench` and the ops CLI.
  */
-function positiveInt(raw: string): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError('must be a positive integer');
-  return value;
-}
-
 function seedCommand(): Command {
-  return new Command('bench:seed')
-    .usage('[flags]   (npm run bench:seed -- [flags])')
-    .description('Seed a throwaway benchmark database and time it (BENCH_DATABASE_URL: an existing server, superuser URL; unset: an embedded one).')
+  return commandLine('bench:seed', 'Seed a throwaway benchmark database and time it (BENCH_DATABASE_URL: an existing server, superuser URL; unset: an embedded one).')
     .option('--tenants <n>', 'tenants to create (default: env BENCH_TENANTS, else 10000)', positiveInt)
     .option('--docs-per-tenant <n>', 'documents per tenant (default: env BENCH_DOCS_PER_TENANT, else 100)', positiveInt)
-    .option('--keep', 'keep the database afterwards (with BENCH_DATABASE_URL only)')
-    .helpOption('-h, --help', 'print this and exit')
-    .showHelpAfterError('(add --help for usage)')
-    .allowExcessArguments(false)
-    .exitOverride();
+    .option('--keep', 'keep the database afterwards (with BENCH_DATABASE_URL only)');
 }
 
 async function main(): Promise<void> {
   const command = seedCommand();
-  try {
-    command.parse(process.argv);
-  } catch (error) {
-    // --help (exit 0) or a refused command line (exit 2): printed by commander, nothing started.
-    if (!(error instanceof CommanderError)) throw error;
-    process.exitCode = error.exitCode === 0 ? 0 : 2;
-    return;
-  }
+  // --help (exit 0) or a refused command line (exit 2): printed by commander, nothing started.
+  if (!parsedOrRefused(command)) return;
   const options = command.opts<{ tenants?: number; docsPerTenant?: number; keep?: boolean }>();
   let tenants: number;
   let docsPerTenant: number;

@@ -270,30 +270,35 @@ describe('ops CLI: command line', () => {
   });
 });
 
-describe('bench and bench:seed command lines', () => {
+describe('bench, bench:seed and bench:noisy command lines', () => {
   const BENCH = path.join(ROOT, 'bench', 'dist', 'run.js');
   const SEED = path.join(ROOT, 'bench', 'dist', 'seed-cli.js');
+  const NOISY = path.join(ROOT, 'bench', 'dist', 'noisy.js');
+  /** A flag each script's help must show, and a valid flag to put before an unknown one. */
+  const FLAGS: Record<string, [string, string]> = { [BENCH]: ['--tenants', '1'], [SEED]: ['--tenants', '1'], [NOISY]: ['--rounds', '1'] };
   // An unreachable server: had anything started, it would fail on it (exit 1), not print help.
   const env = async () => ({ BENCH_DATABASE_URL: `postgres://postgres:x@127.0.0.1:${await closedPort()}/postgres` });
 
   it('--help prints usage and exits 0 without starting anything', async () => {
-    for (const script of [BENCH, SEED]) {
+    for (const script of [BENCH, SEED, NOISY]) {
       const help = await run(script, ['--help'], await env());
       expect({ script, code: help.code }).toEqual({ script, code: 0 });
       expect(help.stdout).toMatch(/^Usage: /);
-      expect(help.stdout).toContain('--tenants');
+      expect(help.stdout).toContain(FLAGS[script][0]);
       expect(help.stderr).toBe('');
     }
   });
 
   it('refuses an unknown flag with exit 2 before anything runs (positive control: a valid command line gets as far as the database)', async () => {
-    for (const script of [BENCH, SEED]) {
-      const refused = await run(script, ['--tenants', '1', '--bogus'], await env());
+    for (const script of [BENCH, SEED, NOISY]) {
+      const refused = await run(script, [...FLAGS[script], '--bogus'], await env());
       expect({ script, code: refused.code }).toEqual({ script, code: 2 });
       expect(refused.stderr).toMatch(/unknown option '--bogus'/);
     }
-    const started = await run(SEED, ['--tenants', '1', '--docs-per-tenant', '1'], await env());
-    expect(started.code).toBe(1);
-    expect(started.stderr).toMatch(/ECONNREFUSED/);
+    for (const [script, args] of [[SEED, ['--tenants', '1', '--docs-per-tenant', '1']], [NOISY, ['--rounds', '1']]] as const) {
+      const started = await run(script, [...args], await env());
+      expect({ script, code: started.code }).toEqual({ script, code: 1 });
+      expect(started.stderr).toMatch(/ECONNREFUSED/);
+    }
   });
 });
