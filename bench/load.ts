@@ -1,12 +1,17 @@
 /**
  * The load generator, in its own process (forked by run.ts for each measured
  * run): autocannon against one URL, each request picking a (path, headers,
- * body) target at random from the list it was given.
+ * body) target at random from the list it was given. With `overallRate`, a
+ * paced sender instead (see runPaced): autocannon's rate limit sends each
+ * second's quota in a burst at the start of the second, so two rate-limited
+ * senders collide in bursts instead of sending side by side.
  *
  * Latency percentiles are computed here from every 2xx response time
  * (autocannon's own histogram rounds to whole milliseconds, too coarse for
  * ratios of a few-millisecond p50).
  */
+
+import http from 'node:http';
 
 // autocannon ships no types; this is the part used here.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -40,7 +45,11 @@ export interface LoadRequest {
   connections: number;
   durationSeconds: number;
   seed: number;
-  /** Requests per second across all connections (an open-loop sender at a fixed rate); absent: as fast as answers come. */
+  /**
+   * Requests per second across all connections, evenly spaced (an open-loop
+   * sender: it does not slow down when the server does); absent: as fast as
+   * answers come (autocannon).
+   */
   overallRate?: number;
 }
 
@@ -77,16 +86,113 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[index];
 }
 
-async function run(request: LoadRequest): Promise<LoadResult> {
+/** Response times, grown as needed, and the percentiles of the result. */
+class Latencies {
+  private times = new Float64Array(1 << 16);
+  private count = 0;
+
+  add(ms: number): void {
+    if (this.count === this.times.length) {
+      const grown = new Float64Array(this.times.length * 2);
+      grown.set(this.times);
+      this.times = grown;
+    }
+    this.times[this.count++] = ms;
+  }
+
+  summary(): Pick<LoadResult, 'p50' | 'p90' | 'p99' | 'mean'> {
+    const sorted = this.times.subarray(0, this.count).sort();
+    let sum = 0;
+    for (const value of sorted) sum += value;
+    return { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), mean: this.count ? sum / this.count : NaN };
+  }
+}
+
+/**
+ * Request i is due at start + i / overallRate and sent then, whatever is still
+ * outstanding, on up to `connections` keep-alive sockets (more waiting in the
+ * agent's queue). Its latency runs from when it was due, not from when a socket
+ * took it, so a slow server is not hidden by the sender waiting for it
+ * (coordinated omission).
+ */
+async function runPaced(request: LoadRequest & { overallRate: number }): Promise<LoadResult> {
   const next = random(request.seed);
-  let times = new Float64Array(1 << 16);
-  let count = 0;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: request.connections });
+  const latencies = new Latencies();
+  const statusCodes: Record<string, number> = {};
+  let errors = 0;
+  let sent = 0;
+  let outstanding = 0;
+  const intervalMs = 1000 / request.overallRate;
+  const start = performance.now();
+  const end = start + request.durationSeconds * 1000;
+  let allSent!: () => void;
+  const drained = new Promise<void>((resolve) => (allSent = resolve));
+  let sending = true;
+  const settle = () => {
+    outstanding--;
+    if (!sending && outstanding === 0) allSent();
+  };
+  const send = (dueAt: number) => {
+    const target = request.targets[Math.floor(next() * request.targets.length)];
+    const body = target.json;
+    outstanding++;
+    const req = http.request(
+      new URL(target.path, request.url),
+      { method: body === undefined ? 'GET' : 'POST', agent, headers: { ...target.headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          const code = res.statusCode ?? 0;
+          statusCodes[code] = (statusCodes[code] ?? 0) + 1;
+          if (code >= 200 && code < 300) latencies.add(performance.now() - dueAt);
+          settle();
+        });
+      },
+    );
+    req.on('error', () => {
+      errors++;
+      settle();
+    });
+    req.end(body);
+  };
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = performance.now();
+      // Every request due by now (a late timer sends the ones it missed at once, as due).
+      while (start + sent * intervalMs <= Math.min(now, end)) send(start + sent++ * intervalMs);
+      if (now >= end) return resolve();
+      setTimeout(tick, Math.max(0, start + sent * intervalMs - performance.now()));
+    };
+    tick();
+  });
+  sending = false;
+  if (outstanding > 0) await drained;
+  agent.destroy();
+  const total = Object.values(statusCodes).reduce((a, b) => a + b, 0);
+  const non2xx = Object.entries(statusCodes).reduce((n, [code, count]) => (Number(code) >= 200 && Number(code) < 300 ? n : n + count), 0);
+  return {
+    type: 'result',
+    requestsPerSecond: total / request.durationSeconds,
+    totalRequests: total,
+    durationSeconds: request.durationSeconds,
+    ...latencies.summary(),
+    errors,
+    timeouts: 0,
+    non2xx,
+    statusCodes,
+  };
+}
+
+async function run(request: LoadRequest): Promise<LoadResult> {
+  if (request.overallRate) return runPaced({ ...request, overallRate: request.overallRate });
+  const next = random(request.seed);
+  const latencies = new Latencies();
   const instance = autocannon({
     url: request.url,
     connections: request.connections,
     duration: request.durationSeconds,
     pipelining: 1,
-    ...(request.overallRate ? { overallRate: request.overallRate } : {}),
     requests: [
       {
         method: 'GET',
@@ -105,18 +211,9 @@ async function run(request: LoadRequest): Promise<LoadResult> {
     ],
   });
   instance.on('response', (_client, statusCode, _bytes, responseTime) => {
-    if (statusCode < 200 || statusCode >= 300) return;
-    if (count === times.length) {
-      const grown = new Float64Array(times.length * 2);
-      grown.set(times);
-      times = grown;
-    }
-    times[count++] = responseTime;
+    if (statusCode >= 200 && statusCode < 300) latencies.add(responseTime);
   });
   const result = await instance;
-  const sorted = times.subarray(0, count).sort();
-  let sum = 0;
-  for (const value of sorted) sum += value;
   const statusCodes: Record<string, number> = {};
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = Number(stat.count);
   return {
@@ -124,10 +221,7 @@ async function run(request: LoadRequest): Promise<LoadResult> {
     requestsPerSecond: result.requests.total / result.duration,
     totalRequests: result.requests.total,
     durationSeconds: result.duration,
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
-    mean: count ? sum / count : NaN,
+    ...latencies.summary(),
     errors: result.errors,
     timeouts: result.timeouts,
     non2xx: result.non2xx,

@@ -18,18 +18,23 @@ import { startRedisServer } from '../src/runtime/redis-server';
  * real Redis (REDIS_URL: the limiter counts there, as in production):
  *
  * 1. Noisy neighbour, per round: tenant Q (limited plan, a budget it never
- *    reaches) sends normal traffic alone; then again while tenant N (limited to
- *    --noisy-limit requests per minute) floods GET /documents/:id with as many
- *    connections as it likes. Reported: Q's p99 alone and with the flood (target:
- *    within 1.2x), N's share of 429s and how far past its limit it went.
+ *    reaches) sends its normal traffic alone, at --quiet-rate requests per
+ *    second (an open loop, as real clients send: it does not slow down when
+ *    the API does); then again while tenant N (limited to --noisy-limit
+ *    requests per minute) floods GET /documents/:id with as many connections
+ *    as it likes. Reported: Q's p99 alone and with the flood (target: within
+ *    1.2x), N's share of 429s and how far past its limit it went. The same
+ *    pair again with Q in a closed loop (as fast as it is answered: Q alone
+ *    already takes every core, so this shows how the cores are shared, not
+ *    whether N gets through).
  * 2. Cost of the limiter on GET /documents/:id: a tenant on a limited plan (one
  *    Redis round trip per request, never refused) against one on an unlimited
  *    plan (no Redis call), alternated within each round.
  *
- * Flags: --duration S (5), --rounds N (2), --warmup S (2), --noisy-limit N (600
+ * Flags: --duration S (10), --rounds N (5), --warmup S (2), --noisy-limit N (600
  * per minute), --flood-rate N (N's requests per second; default 50 times its
- * budget, 500/s; 0: closed loop, as fast as answers come), --quiet-connections N
- * (4), --noisy-connections N (16), --connections N (16, part 2). BENCH_DATABASE_URL and BENCH_REDIS_URL use existing servers;
+ * budget, 500/s; 0: closed loop, as fast as answers come), --quiet-rate N (Q's
+ * requests per second, 300), --quiet-connections N (4), --noisy-connections N (16), --connections N (16, part 2). BENCH_DATABASE_URL and BENCH_REDIS_URL use existing servers;
  * otherwise an embedded PostgreSQL and `redis-server` from PATH are started.
  */
 
@@ -43,16 +48,19 @@ interface Options {
   connections: number;
   /** N's requests per second; 0: as fast as the API answers (a closed loop that takes whatever CPU it gets). */
   floodRate: number;
+  /** Q's requests per second in the open-loop measure. */
+  quietRate: number;
 }
 
 const log = (message: string) => process.stderr.write(`[bench:noisy] ${message}\n`);
 
 function noisyCommand(): Command {
   return commandLine('bench:noisy', 'Rate limits under a noisy neighbour: a quiet tenant\'s p99 alone and while another floods past its budget, and the cost of the limiter. BENCH_DATABASE_URL / BENCH_REDIS_URL: existing servers.')
-    .option('--duration <s>', 'seconds per measured run', positiveInt, 5)
-    .option('--rounds <n>', 'rounds (the report gives each and the median)', positiveInt, 2)
+    .option('--duration <s>', 'seconds per measured run', positiveInt, 10)
+    .option('--rounds <n>', 'rounds (the report gives each and the median)', positiveInt, 5)
     .option('--warmup <s>', 'warm-up seconds', positiveInt, 2)
     .option('--noisy-limit <n>', "N's budget, requests per minute", positiveInt, 600)
+    .option('--quiet-rate <n>', "Q's requests per second (open loop; the closed-loop pair runs too)", positiveInt, 300)
     .option('--quiet-connections <n>', "Q's connections", positiveInt, 4)
     .option('--noisy-connections <n>', "N's connections", positiveInt, 16)
     .option('--connections <n>', 'connections of the limiter-cost runs (part 2)', positiveInt, 16)
@@ -143,45 +151,68 @@ async function main(): Promise<void> {
     }
 
     log(`warm-up ${options.warmup} s`);
-    await Promise.all([load(quiet, options.quietConnections, options.warmup, 1), load(limited, 4, options.warmup, 2), load(unlimited, 4, options.warmup, 3)]);
+    // N too, so its refusal path (429 and its envelope) is warm before round 1 measures it.
+    await Promise.all([
+      load(quiet, options.quietConnections, options.warmup, 1),
+      load(limited, 4, options.warmup, 2),
+      load(unlimited, 4, options.warmup, 3),
+      load(noisy, options.noisyConnections, options.warmup, 4, options.floodRate || undefined),
+    ]);
 
-    const rounds: Array<{ alone: LoadResult; withFlood: LoadResult; flood: LoadResult; limited: LoadResult; unlimited: LoadResult }> = [];
-    for (let round = 0; round < options.rounds; round++) {
-      log(`round ${round + 1}/${options.rounds}: Q alone, Q with the flood, then limited vs unlimited`);
-      const alone = await load(quiet, options.quietConnections, options.duration, 10 + round);
+    type Pair = { alone: LoadResult; withFlood: LoadResult; flood: LoadResult };
+    const quietPair = async (round: number, quietRate?: number): Promise<Pair> => {
+      const alone = await load(quiet, options.quietConnections, options.duration, 10 + round, quietRate);
       const [withFlood, flood] = await Promise.all([
-        load(quiet, options.quietConnections, options.duration, 10 + round),
+        load(quiet, options.quietConnections, options.duration, 10 + round, quietRate),
         load(noisy, options.noisyConnections, options.duration, 20 + round, options.floodRate || undefined),
       ]);
+      return { alone, withFlood, flood };
+    };
+    const rounds: Array<{ openLoop: Pair; closedLoop: Pair; limited: LoadResult; unlimited: LoadResult }> = [];
+    for (let round = 0; round < options.rounds; round++) {
+      log(`round ${round + 1}/${options.rounds}: Q at ${options.quietRate}/s alone and with the flood, Q closed-loop alone and with the flood, then limited vs unlimited`);
+      const openLoop = await quietPair(round, options.quietRate);
+      const closedLoop = await quietPair(round);
       // Alternate which goes first, so neither always runs on a warmer process.
       const pair = round % 2 === 0 ? [limited, unlimited] : [unlimited, limited];
       const first = await load(pair[0], options.connections, options.duration, 30 + round);
       const second = await load(pair[1], options.connections, options.duration, 30 + round);
-      rounds.push({ alone, withFlood, flood, limited: pair[0] === limited ? first : second, unlimited: pair[0] === limited ? second : first });
+      rounds.push({ openLoop, closedLoop, limited: pair[0] === limited ? first : second, unlimited: pair[0] === limited ? second : first });
     }
 
-    const ratio = rounds.map((r) => r.withFlood.p99 / r.alone.p99);
-    const rejectedShare = rounds.map((r) => (r.flood.statusCodes['429'] ?? 0) / r.flood.totalRequests);
-    const floodFactor = rounds.map((r) => r.flood.totalRequests / (options.noisyLimit * (r.flood.durationSeconds / 60)));
+    const ratioOf = (pair: Pair) => pair.withFlood.p99 / pair.alone.p99;
+    const openRatio = rounds.map((r) => ratioOf(r.openLoop));
+    const closedRatio = rounds.map((r) => ratioOf(r.closedLoop));
     const rpsRatio = rounds.map((r) => r.limited.requestsPerSecond / r.unlimited.requestsPerSecond);
     const f = (n: number, d = 2) => n.toFixed(d);
+    const pairTable = (pick: (r: (typeof rounds)[number]) => Pair) => [
+      '| round | Q p50 alone | Q p99 alone | Q p99 with flood | ratio | Q req/s alone / with flood | N req/s | N 429 share | N past its limit |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...rounds.map((round, i) => {
+        const r = pick(round);
+        const rejected = (r.flood.statusCodes['429'] ?? 0) / r.flood.totalRequests;
+        const pastLimit = r.flood.totalRequests / (options.noisyLimit * (r.flood.durationSeconds / 60));
+        return `| ${i + 1} | ${f(r.alone.p50)} ms | ${f(r.alone.p99)} ms | ${f(r.withFlood.p99)} ms | ${f(ratioOf(r))}x | ${f(r.alone.requestsPerSecond, 0)} / ${f(r.withFlood.requestsPerSecond, 0)} | ${f(r.flood.requestsPerSecond, 0)} | ${f(rejected * 100, 1)}% | ${f(pastLimit, 0)}x |`;
+      }),
+    ];
     const lines = [
       `# Rate limits under a noisy neighbour (${startedAt.toISOString()})`,
       '',
       `${os.cpus().length} cores, Node ${process.version}; ${postgres.description}; Redis ${redis.url.replace(/\/\/.*@/, '//')}; load average before ${loadBefore.map((l) => l.toFixed(2)).join(', ')}, after ${os.loadavg().map((l) => l.toFixed(2)).join(', ')} (other work on the machine shows here).`,
-      `N floods ${options.floodRate ? `at ${options.floodRate} requests/s` : 'as fast as it is answered (closed loop)'} with ${options.noisyConnections} connections; Q sends with ${options.quietConnections} connections, as fast as it is answered.`,
+      `N floods ${options.floodRate ? `at ${options.floodRate} requests/s` : 'as fast as it is answered (closed loop)'} with ${options.noisyConnections} connections; Q sends with ${options.quietConnections} connections.`,
       `Options: ${JSON.stringify(options)}. 10 tenants x 100 documents, GET /documents/:id, document cache off, JWT.`,
       '',
-      '## Noisy neighbour',
+      `## Noisy neighbour: Q at ${options.quietRate} requests/s (open loop)`,
       '',
-      '| round | Q p50 alone | Q p99 alone | Q p99 with flood | ratio | Q req/s alone / with flood | N req/s | N 429 share | N past its limit |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-      ...rounds.map(
-        (r, i) =>
-          `| ${i + 1} | ${f(r.alone.p50)} ms | ${f(r.alone.p99)} ms | ${f(r.withFlood.p99)} ms | ${f(ratio[i])}x | ${f(r.alone.requestsPerSecond, 0)} / ${f(r.withFlood.requestsPerSecond, 0)} | ${f(r.flood.requestsPerSecond, 0)} | ${f(rejectedShare[i] * 100, 1)}% | ${f(floodFactor[i], 0)}x |`,
-      ),
+      ...pairTable((r) => r.openLoop),
       '',
-      `Median ratio of Q's p99 (with flood / alone): **${f(median(ratio))}x** (target <= 1.2x: ${median(ratio) <= 1.2 ? 'met' : 'not met'}).`,
+      `Median ratio of Q's p99 (with flood / alone): **${f(median(openRatio))}x** (target <= 1.2x: ${median(openRatio) <= 1.2 ? 'met' : 'not met'}).`,
+      '',
+      '## Noisy neighbour: Q as fast as it is answered (closed loop, every core busy before N starts)',
+      '',
+      ...pairTable((r) => r.closedLoop),
+      '',
+      `Median ratio of Q's p99 (with flood / alone): **${f(median(closedRatio))}x** (Q alone already saturates the cores: this shows how they are shared).`,
       '',
       '## Cost of the limiter (GET /documents/:id)',
       '',

@@ -52,7 +52,7 @@ export class SharedLoginThrottle extends LoginThrottle {
     const unique = [...new Set(keys)];
     const stored = unique.map(signInThrottleKey);
     if (this.counters.sharing) {
-      const { store, counts } = await this.counters.hit(stored, this.limits.windowSeconds);
+      const { store, counts } = await this.counters.hit(stored.map((key) => ({ key, windowSeconds: this.limits.windowSeconds })));
       if (store === 'redis') {
         const now = Date.now();
         const blocked = unique.flatMap((key, i) => (counts[i].count > maxAttemptsFor(key, this.limits) ? [counts[i]] : []));

@@ -9,7 +9,8 @@ import { createHash, randomBytes } from 'node:crypto';
  *   t:{<tenantId>}:<namespace>:#v      the namespace's version token (see CacheService)
  *   p:<namespace>:<key>                platform data read outside any tenant (tenant lookups)
  *   t:{<tenantId>}:rate:tenant         request counters of the rate limits (src/rate-limits):
- *   t:{<tenantId>}:rate:api-key.<id>   the tenant's budget, and one API key's share of it
+ *   t:{<tenantId>}:rate:tenant.second  the tenant's budget, its per-second cap,
+ *   t:{<tenantId>}:rate:api-key.<id>   and one API key's share of it
  *   p:sign-in:<keyPart>                sign-in attempt counters (an account or an address, any tenant)
  *
  * Isolation rests on the grammar: a tenant id is made of [0-9a-f-] only (UUIDs),
@@ -96,11 +97,12 @@ export function newVersionToken(): string {
 }
 
 /** What a request counter is kept for: the tenant's whole budget, or one API key's share of it. */
-export type RateLimitSubject = { kind: 'tenant' } | { kind: 'api-key'; keyId: string };
+export type RateLimitSubject = { kind: 'tenant' } | { kind: 'tenant-second' } | { kind: 'api-key'; keyId: string };
 
-/** The counter of one tenant's requests (or of one of its API keys), under that tenant's prefix. */
+/** The counter of one tenant's requests (per minute, per second, or of one of its API keys), under that tenant's prefix. */
 export function rateLimitKey(tenantId: string, subject: RateLimitSubject): string {
-  return tenantKey(tenantId, 'rate', subject.kind === 'tenant' ? 'tenant' : `api-key.${subject.keyId}`);
+  const key = subject.kind === 'tenant' ? 'tenant' : subject.kind === 'tenant-second' ? 'tenant.second' : `api-key.${subject.keyId}`;
+  return tenantKey(tenantId, 'rate', key);
 }
 
 /**

@@ -60,8 +60,8 @@ export class AppConfig {
     maxUploadBytes: number;
     presignTtlSeconds: number;
   };
-  /** See RATE_LIMIT_INSTANCES and RATE_LIMIT_API_KEY_SHARE in env.schema.ts; the Redis settings are the cache's. */
-  readonly rateLimits: { instances: number; apiKeyShare: number };
+  /** See RATE_LIMIT_INSTANCES, RATE_LIMIT_API_KEY_SHARE and RATE_LIMIT_BURST_FACTOR in env.schema.ts; the Redis settings are the cache's. */
+  readonly rateLimits: { instances: number; apiKeyShare: number; burstFactor: number };
   /** tenantLabelLimit: tenants with their own label on per-tenant metrics; the rest are `other`. */
   readonly metrics: { tenantLabelLimit: number };
 
@@ -102,7 +102,7 @@ export class AppConfig {
       ttlSeconds: env.CACHE_TTL_SECONDS,
       lruMaxEntries: env.CACHE_LRU_MAX_ENTRIES,
     };
-    this.rateLimits = { instances: env.RATE_LIMIT_INSTANCES, apiKeyShare: env.RATE_LIMIT_API_KEY_SHARE };
+    this.rateLimits = { instances: env.RATE_LIMIT_INSTANCES, apiKeyShare: env.RATE_LIMIT_API_KEY_SHARE, burstFactor: env.RATE_LIMIT_BURST_FACTOR };
     this.metrics = { tenantLabelLimit: env.METRICS_TENANT_LABEL_LIMIT };
     this.storage = {
       s3: env.S3_BUCKET

@@ -129,6 +129,12 @@ export const envSchema = z
     RATE_LIMIT_INSTANCES: z.coerce.number().int().min(1).max(1_000).default(1),
     /** The most of its tenant's requests_per_minute one API key may use (0 < share <= 1). */
     RATE_LIMIT_API_KEY_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
+    /**
+     * The most of its requests_per_minute a tenant may send in any one second, as a multiple of its
+     * average rate: ceil(limit / 60 x this) per second, at least 10 (10: a minute's budget takes at
+     * least 6 s to spend). 60 turns the per-second cap off.
+     */
+    RATE_LIMIT_BURST_FACTOR: z.coerce.number().min(1).max(60).default(10),
 
     /** File storage (src/storage). S3_BUCKET unset => local disk under DATA_DIR/files. */
     S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name').optional(),

@@ -393,9 +393,48 @@ export type Placeholders<TParams> = { readonly [K in keyof TParams]: Placeholder
 
 const placeholders: unknown = new Proxy({}, { get: (_target, name) => (typeof name === 'string' ? sql.placeholder(name) : undefined) });
 
+/** A statement for TenantDb.together(): a scoped builder (not executed), which returns no rows. */
+export interface LeadingStatement {
+  toSQL(): { sql: string; params: unknown[] };
+}
+
+type RunTogether = <T>(leading: StatementConfig[], fn: (db: TenantDb) => Promise<T>) => Promise<T>;
+
+export class TogetherMisuseError extends AppError {
+  constructor(message: string) {
+    super(ErrorCode.Internal, message);
+    this.name = 'TogetherMisuseError';
+  }
+}
+
 export class TenantDb extends TenantQueryBuilder {
-  constructor(db: Db, private readonly runTransaction: <T>(fn: (tx: TenantDb) => Promise<T>) => Promise<T>) {
+  constructor(
+    db: Db,
+    private readonly runTransaction: <T>(fn: (tx: TenantDb) => Promise<T>) => Promise<T>,
+    private readonly runTogether: RunTogether,
+  ) {
     super(db, TenantContext.currentId);
+  }
+
+  /**
+   * `leading` and the one statement `fn` runs on the handle it is given, atomically and in ONE
+   * round trip: the batch is [tenant setting, leading..., statement] before a single Sync, so
+   * PostgreSQL runs them as one implicit transaction; an error in any (say a trigger refusing a
+   * usage event past its quota) rolls all of them back and the statement never runs. A
+   * transaction of two statements costs four round trips (BEGIN, two statements, COMMIT).
+   *
+   * `leading` must be statements built with this handle's builders for the current tenant and
+   * return no rows (an insert without returning()); `fn` must run exactly one statement on the
+   * handle (a second throws TogetherMisuseError). Inside a transaction, they simply run in order.
+   */
+  async together<T>(leading: LeadingStatement[], fn: (db: TenantDb) => Promise<T>): Promise<T> {
+    const tenant = TenantContext.currentId();
+    const statements = leading.map((statement) => {
+      if (scopedBuilders.get(statement)?.tenant !== tenant) throw new TogetherMisuseError('together() takes statements built with TenantDb for the current tenant');
+      const { sql: text, params } = statement.toSQL();
+      return { text, values: params };
+    });
+    return await this.runTogether(statements, fn);
   }
 
   /**
@@ -483,17 +522,26 @@ export type { TenantPreparedQuery, TenantQueryBuilder };
  */
 class TenantBatchClient {
   private readonly pooling: Pooling;
+  private used = false;
 
-  constructor(private readonly pool: pg.Pool) {
+  /** `leading`: TenantDb.together()'s statements; such a client runs one statement, then refuses. */
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly leading?: readonly StatementConfig[],
+  ) {
     this.pooling = poolingOf(pool);
   }
 
   query(config: string | { text: string; rowMode?: 'array'; types?: StatementConfig['types'] }, values?: unknown[]): Promise<pg.QueryResult> {
     const tenantId = TenantContext.currentId();
+    if (this.leading) {
+      if (this.used) return Promise.reject(new TogetherMisuseError('A handle of together() runs one statement'));
+      this.used = true;
+    }
     const claim = TenantContext.scope()?.claim;
     const statement = typeof config === 'string' ? { text: config } : config;
     return withClient(this.pool, (client) =>
-      queryForTenant(client, tenantId, { text: statement.text, values, rowMode: statement.rowMode, types: statement.types }, { claim, pooling: this.pooling }),
+      queryForTenant(client, tenantId, { text: statement.text, values, rowMode: statement.rowMode, types: statement.types }, { claim, pooling: this.pooling, leading: this.leading }),
     );
   }
 }
@@ -516,7 +564,11 @@ export function createTenantDb(pool: pg.Pool): TenantDb {
       }
     });
   };
-  return new TenantDb(db, runTransaction);
+  const runTogether: RunTogether = async (leading, fn) => {
+    const handle = new TenantDb(drizzle({ client: new TenantBatchClient(pool, leading) as unknown as pg.Pool, schema }), runTransaction, runTogether);
+    return await fn(handle);
+  };
+  return new TenantDb(db, runTransaction, runTogether);
 }
 
 export class TransactionEndedError extends AppError {
@@ -533,6 +585,15 @@ export class TransactionEndedError extends AppError {
  * before each statement and throws when the handle may no longer be used.
  */
 export function tenantDbInTransaction(client: pg.PoolClient, check: () => void): TenantDb {
-  const tx: TenantDb = new TenantDb(drizzle({ client: guardedClient(client, check), schema }), (inner) => inner(tx));
+  const guarded = guardedClient(client, check);
+  const tx: TenantDb = new TenantDb(
+    drizzle({ client: guarded, schema }),
+    (inner) => inner(tx),
+    async (leading, fn) => {
+      // Already one transaction: the statements run in order on its connection.
+      for (const statement of leading) await guarded.query(statement.text, statement.values);
+      return await fn(tx);
+    },
+  );
   return tx;
 }

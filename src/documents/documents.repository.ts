@@ -39,10 +39,10 @@ export class DocumentsRepository {
     this.firstPage = db.prepared((q, p: Placeholders<{ limit: number }>) => newestFirst(q).limit(p.limit));
   }
 
-  /** `id` chosen by the caller, so the usage event recorded before it in `tx` can name it. */
+  /** `id` chosen by the caller, so the usage event sent with it (`db` of TenantDb.together) can name it. */
   @GenerateSql({ params: [{ id: DummyValue.UUID, title: DummyValue.STRING, body: DummyValue.STRING, tags: [DummyValue.STRING], createdBy: DummyValue.UUID_2 }, DummyValue.TX] })
-  async create(input: NewDocument & { id: string }, tx: TenantDb): Promise<DocumentRow> {
-    const [row] = await this.insertOne.execute({ id: input.id, title: input.title, body: input.body, tags: input.tags, createdBy: input.createdBy ?? null }, tx);
+  async create(input: NewDocument & { id: string }, db: TenantDb): Promise<DocumentRow> {
+    const [row] = await this.insertOne.execute({ id: input.id, title: input.title, body: input.body, tags: input.tags, createdBy: input.createdBy ?? null }, db);
     return row;
   }
 

@@ -73,15 +73,14 @@ export class DocumentsService {
 
   /**
    * The usage event first (it takes the tenant's documents counter lock and refuses past the
-   * limit: 403 QUOTA_EXCEEDED), then the row, in one transaction: one statement more than the
-   * insert alone.
+   * limit: 403 QUOTA_EXCEEDED), then the row: one round trip and one implicit transaction
+   * (UsageLedger.recordWith), as the insert alone would be.
    */
   async create(input: CreateDocumentInput): Promise<DocumentView> {
     const id = randomUUID();
-    const row = await this.db.transaction(async (tx) => {
-      await this.usage.record({ metric: 'documents', delta: 1, reason: 'documents.create', key: `documents.create:${id}` }, tx);
-      return this.documents.create({ id, ...input, createdBy: optionalPrincipal()?.id ?? null }, tx);
-    });
+    const row = await this.usage.recordWith({ metric: 'documents', delta: 1, reason: 'documents.create', key: `documents.create:${id}` }, (db) =>
+      this.documents.create({ id, ...input, createdBy: optionalPrincipal()?.id ?? null }, db),
+    );
     const view = toDocumentView(row);
     await this.cache.invalidateNamespace(CACHE_NAMESPACE);
     return view;

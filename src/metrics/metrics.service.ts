@@ -125,7 +125,7 @@ export class MetricsService implements OnApplicationShutdown {
     });
     new Counter({
       name: 'rate_limited_requests_total',
-      help: 'Requests refused with 429 by a rate limit: limit (tenant, api_key, sign_in) and where the count was kept (redis: shared; memory: this instance alone)',
+      help: 'Requests refused with 429 by a rate limit: limit (tenant, tenant_second, api_key, sign_in) and where the count was kept (redis: shared; memory: this instance alone)',
       labelNames: ['limit', 'store'],
       registers,
       collect() {

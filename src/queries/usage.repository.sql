@@ -14,6 +14,15 @@ do nothing
 returning
   "id";
 
+-- UsageRepository.eventStatement
+insert into
+  "usage_events" ("tenant_id", "id", "metric", "delta", "reason", "idempotency_key", "checked_limit", "occurred_at")
+values
+  ($1, default, $2, $3, $4, $5, $6, default)
+on conflict
+  ("tenant_id","idempotency_key")
+do nothing;
+
 -- UsageRepository.counters
 select
   "metric",

@@ -57,21 +57,20 @@ export class RateCounters {
   }
 
   /**
-   * Counts one hit on each key, every key in the same store. On Redis the hits are
-   * sent in the same tick, so with auto-pipelining they share one round trip.
+   * Counts one hit on each key (in its window), every key in the same store. On Redis the hits
+   * are sent in the same tick, so with auto-pipelining they share one round trip.
    */
-  async hit(keys: readonly string[], windowSeconds: number): Promise<{ store: CounterStore; counts: Counted[] }> {
-    const options = { customDuration: windowSeconds };
+  async hit(counters: ReadonlyArray<{ key: string; windowSeconds: number }>): Promise<{ store: CounterStore; counts: Counted[] }> {
+    const consume = (limiter: RateLimiterRedis | RateLimiterMemory) =>
+      Promise.all(counters.map(({ key, windowSeconds }) => limiter.consume(key, 1, { customDuration: windowSeconds })));
     if (this.redis && this.sharing) {
       try {
-        const results = await Promise.all(keys.map((key) => this.redis!.consume(key, 1, options)));
-        return { store: 'redis', counts: results.map(counted) };
+        return { store: 'redis', counts: (await consume(this.redis)).map(counted) };
       } catch (error) {
         this.noteFailure(error);
       }
     }
-    const results = await Promise.all(keys.map((key) => this.memory.consume(key, 1, options)));
-    return { store: 'memory', counts: results.map(counted) };
+    return { store: 'memory', counts: (await consume(this.memory)).map(counted) };
   }
 
   /** Takes one hit back (a no-op on a key whose window ended: see SharedLoginThrottle for how callers check that). */

@@ -4,11 +4,14 @@ import { ErrorCode } from '../common/errors/error-codes';
 import type { Tenant } from '../tenancy/tenant';
 import { CounterStore, RateCounters } from './rate-counters';
 
-const WINDOW_SECONDS = 60;
+const MINUTE = 60;
+const SECOND = 1;
+/** The per-second cap never goes below this, so a small budget may still be spent in a short burst. */
+const MIN_PER_SECOND = 10;
 const MAX_SPENT_ENTRIES = 10_000;
 
 /** Which budget refused a request (a bounded metric label). */
-export type RateLimitScope = 'tenant' | 'api_key' | 'sign_in';
+export type RateLimitScope = 'tenant' | 'tenant_second' | 'api_key' | 'sign_in';
 
 export interface RateLimitStats {
   /** Requests refused with 429, by budget and by where the count was kept. */
@@ -22,6 +25,7 @@ interface Budget {
   scope: Exclude<RateLimitScope, 'sign_in'>;
   subject: RateLimitSubject;
   limit: number;
+  windowSeconds: number;
 }
 
 /** Response headers (IETF draft-ietf-httpapi-ratelimit-headers, the separate-fields version). */
@@ -30,10 +34,12 @@ export type RateLimitHeaders = Record<'ratelimit-limit' | 'ratelimit-remaining' 
 /**
  * Per-tenant request budgets: `requests_per_minute` of the tenant's entitlements
  * (its plan with its overrides), counted in fixed 60 s windows shared by every
- * instance through Redis. A request made with an API key also counts against that
- * key's share of the budget (RATE_LIMIT_API_KEY_SHARE), so one runaway integration
- * cannot spend what the tenant's people need. Unlimited tenants (null) cost nothing:
- * no counter, no Redis call, no headers.
+ * instance through Redis, with a per-second cap (RATE_LIMIT_BURST_FACTOR times the
+ * average rate) so a minute's budget cannot land on the database in one burst. A
+ * request made with an API key also counts against that key's share of the budget
+ * (RATE_LIMIT_API_KEY_SHARE), so one runaway integration cannot spend what the
+ * tenant's people need. A refused request counts against no budget. Unlimited
+ * tenants (null) cost nothing: no counter, no Redis call, no headers.
  *
  * Without Redis (unset, or failing) each instance counts alone and enforces
  * ceil(limit / RATE_LIMIT_INSTANCES), so N instances together stay near the budget.
@@ -50,7 +56,7 @@ export class RequestRateLimiter {
 
   constructor(
     private readonly counters: RateCounters,
-    private readonly options: { instances: number; apiKeyShare: number },
+    private readonly options: { instances: number; apiKeyShare: number; burstFactor: number },
   ) {}
 
   /**
@@ -63,14 +69,15 @@ export class RequestRateLimiter {
     if (budgets.length === 0) return undefined;
     const keys = budgets.map((budget) => rateLimitKey(tenant.id, budget.subject));
     this.refuseIfSpent(budgets, keys);
-    const { store, counts } = await this.counters.hit(keys, WINDOW_SECONDS);
+    const { store, counts } = await this.counters.hit(budgets.map((budget, i) => ({ key: keys[i], windowSeconds: budget.windowSeconds })));
     const judged = budgets.map((budget, i) => {
       const limit = this.enforcedLimit(budget.limit, store);
       return { budget, limit, remaining: Math.max(0, limit - counts[i].count), resetSeconds: Math.max(1, Math.ceil(counts[i].msBeforeReset / 1000)), over: counts[i].count > limit };
     });
     const refused = judged.filter((j) => j.over).sort((a, b) => b.resetSeconds - a.resetSeconds)[0];
-    // The headers describe the budget that binds: the one that refused, else the one with the least left.
-    const shown = refused ?? [...judged].sort((a, b) => a.remaining - b.remaining)[0];
+    // The headers describe the budget that binds: the one that refused, else the minute budget with the least
+    // left (the per-second cap shows only when it refuses: a client pacing itself by the minute never meets it).
+    const shown = refused ?? judged.filter((j) => j.budget.windowSeconds === MINUTE).sort((a, b) => a.remaining - b.remaining)[0];
     const headers: RateLimitHeaders = {
       'ratelimit-limit': String(shown.limit),
       'ratelimit-remaining': String(shown.remaining),
@@ -79,6 +86,9 @@ export class RequestRateLimiter {
     if (!refused) return headers;
     const index = judged.indexOf(refused);
     this.rememberSpent(keys[index], { until: Date.now() + counts[index].msBeforeReset, limit: refused.budget.limit, store });
+    // Not admitted, so not counted: a client refused by the per-second cap keeps its minute's budget. Only the
+    // first refusal of a window reaches here (later ones are refused in process), so this costs little.
+    await Promise.all(budgets.map((budget, i) => this.counters.giveBack(keys[i], budget.windowSeconds, store)));
     throw this.tooManyRequests(refused.budget.scope, refused.limit, refused.resetSeconds, store);
   }
 
@@ -113,8 +123,9 @@ export class RequestRateLimiter {
 
   private tooManyRequests(scope: Budget['scope'], limit: number, resetSeconds: number, store: CounterStore): AppError {
     this.noteRejected(scope, store);
-    const what = scope === 'tenant' ? "The tenant's request rate limit" : "This API key's request rate limit";
-    return new AppError(ErrorCode.TooManyRequests, `${what} (${limit} per minute) is reached: retry after ${resetSeconds} s`, undefined, {
+    const what = scope === 'api_key' ? "This API key's request rate limit" : "The tenant's request rate limit";
+    const per = scope === 'tenant_second' ? 'second' : 'minute';
+    return new AppError(ErrorCode.TooManyRequests, `${what} (${limit} per ${per}) is reached: retry after ${resetSeconds} s`, undefined, {
       'ratelimit-limit': String(limit),
       'ratelimit-remaining': '0',
       'ratelimit-reset': String(resetSeconds),
@@ -125,9 +136,11 @@ export class RequestRateLimiter {
   private budgetsOf(tenant: Tenant, principal: RateLimitedPrincipal): Budget[] {
     const limit = tenant.entitlements.limits.requests_per_minute;
     if (limit === null || limit === undefined) return [];
-    const budgets: Budget[] = [{ scope: 'tenant', subject: { kind: 'tenant' }, limit }];
+    const budgets: Budget[] = [{ scope: 'tenant', subject: { kind: 'tenant' }, limit, windowSeconds: MINUTE }];
+    const perSecond = Math.max(MIN_PER_SECOND, Math.ceil((limit / 60) * this.options.burstFactor));
+    if (perSecond < limit) budgets.push({ scope: 'tenant_second', subject: { kind: 'tenant-second' }, limit: perSecond, windowSeconds: SECOND });
     if (principal.kind === 'api-key' && this.options.apiKeyShare < 1) {
-      budgets.push({ scope: 'api_key', subject: { kind: 'api-key', keyId: principal.keyId }, limit: Math.max(1, Math.floor(limit * this.options.apiKeyShare)) });
+      budgets.push({ scope: 'api_key', subject: { kind: 'api-key', keyId: principal.keyId }, limit: Math.max(1, Math.floor(limit * this.options.apiKeyShare)), windowSeconds: MINUTE });
     }
     return budgets;
   }

@@ -6,7 +6,7 @@ import { UsageMetric } from '../database/schema';
 import { TenantDb } from '../database/tenant-db';
 import { LimitName, LIMITS, Limits } from '../tenancy/entitlements';
 import { TenantContext } from '../tenancy/tenant-context';
-import { UsageRepository } from './usage.repository';
+import { NewUsageEvent, UsageRepository } from './usage.repository';
 
 /** SQLSTATE raised by the trigger usage_events_apply when an increase would pass its limit. */
 const QUOTA_SQLSTATE = 'TQ001';
@@ -61,9 +61,28 @@ export function quotaExceeded(metric: UsageMetric, limit: number, used: number):
  * away: existing data stays, and increases are refused until use is back
  * under the limit (decreases are never refused).
  */
+function eventOf(change: UsageChange): NewUsageEvent {
+  const checkedLimit = change.delta > 0 ? limitOf(change.metric) : null;
+  return { metric: change.metric, delta: change.delta, reason: change.reason, idempotencyKey: change.key, checkedLimit };
+}
+
+/** Runs `record`, turning the trigger's refusal (TQ001) into 403 QUOTA_EXCEEDED with the limit and the use. */
+async function refusedPastQuota<T>(change: UsageChange, limit: number | null, record: () => Promise<T>): Promise<T> {
+  try {
+    return await record();
+  } catch (error) {
+    const pg = pgServerErrorOf(error);
+    if (pg?.code === QUOTA_SQLSTATE && limit !== null) throw quotaExceeded(change.metric, limit, Number(pg.detail ?? limit));
+    throw error;
+  }
+}
+
 @Injectable()
 export class UsageLedger {
-  constructor(private readonly usage: UsageRepository) {}
+  constructor(
+    private readonly usage: UsageRepository,
+    private readonly db: TenantDb,
+  ) {}
 
   /**
    * Records `change` in `db` (the domain write's transaction). False when the
@@ -72,17 +91,19 @@ export class UsageLedger {
    * transaction then rolls back, domain write included.
    */
   async record(change: UsageChange, db: TenantDb): Promise<boolean> {
-    const limit = change.delta > 0 ? limitOf(change.metric) : null;
-    try {
-      return await this.usage.insert(
-        { metric: change.metric, delta: change.delta, reason: change.reason, idempotencyKey: change.key, checkedLimit: limit },
-        db,
-      );
-    } catch (error) {
-      const pg = pgServerErrorOf(error);
-      if (pg?.code === QUOTA_SQLSTATE && limit !== null) throw quotaExceeded(change.metric, limit, Number(pg.detail ?? limit));
-      throw error;
-    }
+    const event = eventOf(change);
+    return await refusedPastQuota(change, event.checkedLimit, () => this.usage.insert(event, db));
+  }
+
+  /**
+   * Records `change` together with the one statement `write` runs on the handle it is given
+   * (TenantDb.together): both in one round trip and one implicit transaction, so a refusal
+   * past the limit (403 QUOTA_EXCEEDED) means the write never ran. For a change whose key is
+   * new by construction (a fresh id): a replay is not reported, as record() does.
+   */
+  async recordWith<T>(change: UsageChange, write: (db: TenantDb) => Promise<T>): Promise<T> {
+    const event = eventOf(change);
+    return await refusedPastQuota(change, event.checkedLimit, () => this.db.together([this.usage.eventStatement(event)], write));
   }
 
   /**

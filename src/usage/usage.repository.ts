@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { and, asc, eq, gte, lt, sql } from 'drizzle-orm';
 import { UsageMetric, usageCounters, usageEvents } from '../database/schema';
 import { DummyValue, GenerateSql } from '../database/generate-sql.decorator';
-import { Placeholders, TenantDb } from '../database/tenant-db';
+import { LeadingStatement, Placeholders, TenantDb } from '../database/tenant-db';
 
 // A type, not an interface: prepared-query parameters must be an indexable record.
 export type NewUsageEvent = {
@@ -48,6 +48,19 @@ export class UsageRepository {
   async insert(event: NewUsageEvent, db: TenantDb): Promise<boolean> {
     const rows = await this.insertEvent.execute(event, db);
     return rows.length > 0;
+  }
+
+  /**
+   * The same event as insert(), as a statement not yet run, for TenantDb.together(): the domain
+   * write then carries it in its own round trip. Nothing tells a replay apart here (no rows come
+   * back), so use it for events whose key is new by construction (a fresh id).
+   */
+  @GenerateSql({ params: [{ metric: 'documents', delta: 1, reason: 'documents.create', idempotencyKey: DummyValue.STRING, checkedLimit: DummyValue.NUMBER }] })
+  eventStatement(event: NewUsageEvent, db: TenantDb = this.db): LeadingStatement {
+    return db
+      .insert(usageEvents)
+      .values({ metric: event.metric, delta: event.delta, reason: event.reason, idempotencyKey: event.idempotencyKey, checkedLimit: event.checkedLimit })
+      .onConflictDoNothing({ target: [usageEvents.tenantId, usageEvents.idempotencyKey] });
   }
 
   @GenerateSql({ params: [] })

@@ -102,9 +102,15 @@ describe('query plans of the hot document reads', () => {
   /** Runs a repository method against a recorder and returns the one statement it issued. */
   async function captureSql(run: (repository: DocumentsRepository) => PromiseLike<unknown>): Promise<Captured> {
     const recorder = new RecordingClient();
-    const tenantDb = new TenantDb(drizzle({ client: recorder as unknown as pg.Pool, schema }), () => {
-      throw new Error('no transactions here');
-    });
+    const tenantDb = new TenantDb(
+      drizzle({ client: recorder as unknown as pg.Pool, schema }),
+      () => {
+        throw new Error('no transactions here');
+      },
+      () => {
+        throw new Error('no together() here');
+      },
+    );
     const repository = new DocumentsRepository(tenantDb);
     await TenantContext.run({ tenant }, async () => await run(repository));
     expect(recorder.statements).toHaveLength(1);

@@ -10,6 +10,7 @@ import {
   PreparedQueryMisuseError,
   TenantDb,
   TenantMismatchError,
+  TogetherMisuseError,
   TransactionEndedError,
   UnscopedTableError,
 } from '../../src/database/tenant-db';
@@ -327,6 +328,118 @@ describe('tenant data layer', () => {
     });
   });
 
+  describe('together(): leading statements and one statement in one round trip', () => {
+    // Tenants of their own: the tests below count A's and B's rows.
+    let c: Tenant;
+    let d: Tenant;
+    beforeAll(async () => {
+      const { rows } = await superuser.query(
+        `insert into tenants (slug, name) values ('tenant-c', 'C'), ('tenant-d', 'D') returning id, slug, name, status, plan`,
+      );
+      [c, d] = rows;
+    });
+
+    /** A TenantDb on a pool of its own that counts what each connection sends: one client.query() is one round trip. */
+    async function counting<T>(run: (scoped: TenantDb, roundTrips: () => number) => Promise<T>): Promise<T> {
+      const counted = createPool({ url: db.appUrl, max: 1, statementTimeoutMs: 5000, applicationName: 'test-together' });
+      let sent = 0;
+      counted.on('connect', (client) => {
+        const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+        (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+          sent++;
+          return query(...args);
+        };
+      });
+      try {
+        return await run(createTenantDb(counted), () => sent);
+      } finally {
+        await counted.end();
+      }
+    }
+    const documentTitled = (scoped: TenantDb, title: string) => scoped.select({ id: documents.id }).from(documents).where(eq(documents.title, title));
+
+    it('runs both in one round trip and commits both; a transaction of the same two costs four', async () => {
+      await counting(async (scoped, roundTrips) => {
+        const [doc] = await as(c, () =>
+          scoped.together([scoped.insert(documents).values({ title: 'together-leading' })], (handle) =>
+            handle.insert(documents).values({ title: 'together-main', tags: ['x'] }).returning(),
+          ),
+        );
+        expect(roundTrips()).toBe(1);
+        expect(doc).toMatchObject({ title: 'together-main', tags: ['x'], tenantId: c.id });
+        expect(doc.createdAt).toBeInstanceOf(Date);
+        expect(await as(c, () => documentTitled(scoped, 'together-leading'))).toHaveLength(1);
+        // Positive control of the counting: the same two statements as a transaction.
+        const before = roundTrips();
+        await as(c, () =>
+          scoped.transaction(async (tx) => {
+            await tx.insert(documents).values({ title: 'tx-leading' });
+            await tx.insert(documents).values({ title: 'tx-main' });
+          }),
+        );
+        expect(roundTrips() - before).toBe(4);
+      });
+    });
+
+    it('rolls back the leading statements when the statement fails, and skips the statement when a leading one fails', async () => {
+      await counting(async (scoped) => {
+        const missingDocument = '00000000-0000-4000-8000-000000000000';
+        await expect(
+          as(c, () =>
+            scoped.together([scoped.insert(documents).values({ title: 'rolled-back-leading' })], (handle) =>
+              handle.insert(comments).values({ documentId: missingDocument, body: 'no such document' }),
+            ),
+          ),
+        ).rejects.toThrow();
+        expect(await as(c, () => documentTitled(scoped, 'rolled-back-leading'))).toEqual([]);
+        const [existing] = await as(c, () => scoped.select({ id: documents.id }).from(documents).limit(1));
+        await expect(
+          as(c, () =>
+            scoped.together([scoped.insert(documents).values({ id: existing.id, title: 'duplicate id' })], (handle) =>
+              handle.insert(documents).values({ title: 'never-inserted' }),
+            ),
+          ),
+        ).rejects.toThrow();
+        expect(await as(c, () => documentTitled(scoped, 'never-inserted'))).toEqual([]);
+        // Positive control: the connection is clean and the same shape succeeds.
+        await as(c, () => scoped.together([scoped.insert(documents).values({ title: 'after-failures' })], (handle) => handle.select().from(documents).limit(1)));
+        expect(await as(c, () => documentTitled(scoped, 'after-failures'))).toHaveLength(1);
+      });
+    });
+
+    it("refuses a second statement on its handle, and statements not built by TenantDb for the current tenant", async () => {
+      await expect(
+        as(c, () =>
+          tenantDb.together([tenantDb.insert(documents).values({ title: 'lead-once' })], async (handle) => {
+            await handle.select().from(documents).limit(1);
+            await handle.select().from(documents).limit(1);
+          }),
+        ),
+      ).rejects.toMatchObject({ cause: expect.any(TogetherMisuseError) });
+      const madeForB = TenantContext.run({ tenant: d }, () => tenantDb.insert(documents).values({ title: 'for b' }));
+      await expect(as(c, () => tenantDb.together([madeForB], (handle) => handle.select().from(documents)))).rejects.toBeInstanceOf(TogetherMisuseError);
+      const handMade = { toSQL: () => ({ sql: 'delete from documents', params: [] }) };
+      await expect(as(c, () => tenantDb.together([handMade], (handle) => handle.select().from(documents)))).rejects.toBeInstanceOf(TogetherMisuseError);
+      expect(await as(d, () => documentTitled(tenantDb, 'for b'))).toEqual([]);
+      // Positive control: B's own statement, in B's context, is accepted.
+      await as(d, () => tenantDb.together([madeForB], (handle) => handle.select().from(documents).limit(1)));
+      expect(await as(d, () => documentTitled(tenantDb, 'for b'))).toHaveLength(1);
+    });
+
+    it('runs the statements in order inside a transaction', async () => {
+      await expect(
+        as(c, () =>
+          tenantDb.transaction(async (tx) => {
+            await tx.together([tx.insert(documents).values({ title: 'in-tx-leading' })], (handle) => handle.insert(documents).values({ title: 'in-tx-main' }));
+            expect(await documentTitled(tx, 'in-tx-leading')).toHaveLength(1);
+            throw new Error('roll back');
+          }),
+        ),
+      ).rejects.toThrow('roll back');
+      expect(await as(c, () => documentTitled(tenantDb, 'in-tx-leading'))).toEqual([]);
+    });
+  });
+
   describe('row-level security alone (scoped client bypassed: raw SQL as the app role)', () => {
     async function rawAsTenant<T extends pg.QueryResultRow>(tenantId: string | null, text: string, values: unknown[] = []): Promise<T[]> {
       const client = new pg.Client({ connectionString: db.appUrl });
@@ -344,7 +457,7 @@ describe('tenant data layer', () => {
 
     it('shows a tenant only its rows, in joins and aggregates too', async () => {
       // Positive control: the superuser (bypasses RLS) sees both tenants.
-      const { rows: all } = await superuser.query('select count(*)::int as n from documents');
+      const { rows: all } = await superuser.query('select count(*)::int as n from documents where tenant_id = any($1)', [[a.id, b.id]]);
       expect(all[0].n).toBe(6);
 
       const rows = await rawAsTenant<{ tenant_id: string; n: number }>(a.id, 'select tenant_id, count(*)::int as n from documents group by tenant_id');

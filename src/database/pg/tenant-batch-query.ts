@@ -11,6 +11,7 @@ const Result: new (rowMode?: string, types?: unknown) => PgResult = require('pg/
  * transaction, on the extended protocol:
  *
  *   Parse/Bind/Execute  select 1 where set_config('app.tenant_id', $1, true) is null
+ *   [Parse/Bind/Execute  <leading statements>]   (TenantDb.together(): e.g. a usage event)
  *   Parse/Bind/Describe/Execute  <the statement>
  *   Sync
  *
@@ -122,7 +123,8 @@ const prepareValue: (value: unknown) => unknown = require('pg/lib/utils').prepar
 
 export class BatchQuery {
   private readonly result: PgResult;
-  private firstCommandSeen = false;
+  /** CommandCompletes of `first` and the leading statements seen so far: theirs come before the statement's own. */
+  private skippedCommands = 0;
   private settled = false;
   private parsedHere: string[] = [];
   private connection?: PgConnection;
@@ -147,6 +149,8 @@ export class BatchQuery {
     private readonly statement: StatementConfig,
     private readonly named: boolean,
     private readonly claim?: AccessClaim,
+    /** Statements run after `first` and before `statement`, in the same implicit transaction; they must return no rows. */
+    private readonly leading: readonly StatementConfig[] = [],
   ) {
     this.text = statement.text;
     this.result = new Result(statement.rowMode, statement.types ?? pg.types);
@@ -166,6 +170,10 @@ export class BatchQuery {
     connection.stream.cork?.();
     try {
       this.sendStatement(connection, prepared, this.first.name, this.first.text, this.first.values, false);
+      for (const leading of this.leading) {
+        const leadingName = this.named ? statementNameFor(leading.text) : undefined;
+        this.sendStatement(connection, prepared, leadingName, leading.text, leading.values ?? [], false);
+      }
       const name = this.named ? statementNameFor(this.statement.text) : undefined;
       this.sendStatement(connection, prepared, name, this.statement.text, this.statement.values ?? [], true);
       connection.sync();
@@ -211,7 +219,8 @@ export class BatchQuery {
   }
 
   handleDataRow(msg: { fields: unknown[] }): void {
-    if (this.settled) return;
+    // Rows before the statement's own would belong to a leading statement (none returns any; never mixed in).
+    if (this.settled || this.skippedCommands <= this.leading.length) return;
     try {
       this.result.addRow(this.result.parseRow(msg.fields));
     } catch (error) {
@@ -220,9 +229,9 @@ export class BatchQuery {
   }
 
   handleCommandComplete(msg: unknown): void {
-    // The first CommandComplete belongs to the first statement (set_config or tenancy_enter).
-    if (!this.firstCommandSeen) {
-      this.firstCommandSeen = true;
+    // The first CommandCompletes belong to the first statement (set_config or tenancy_enter) and the leading ones.
+    if (this.skippedCommands <= this.leading.length) {
+      this.skippedCommands++;
       return;
     }
     this.result.addCommandComplete(msg);
@@ -278,11 +287,11 @@ export function queryForTenant(
   client: pg.PoolClient | pg.Client,
   tenantId: string,
   statement: StatementConfig,
-  options: { claim?: AccessClaim; pooling?: Pooling } = {},
+  options: { claim?: AccessClaim; pooling?: Pooling; leading?: readonly StatementConfig[] } = {},
 ): Promise<pg.QueryResult> {
   const pooling = options.pooling ?? DIRECT;
   const first = tenantStatement(tenantId, options.claim, pooling);
-  return runBatch(client, new BatchQuery(first, statement, pooling.pooler === 'none', options.claim));
+  return runBatch(client, new BatchQuery(first, statement, pooling.pooler === 'none', options.claim, options.leading));
 }
 
 /**
