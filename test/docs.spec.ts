@@ -26,10 +26,16 @@ describe('self-contained docs', () => {
 
   const files = (dir: string) => filesUnder(dir, (file) => /\.(ts|md|sql|json)$/.test(file));
 
-  const candidates = [path.join(ROOT, 'README.md'), ...files(path.join(ROOT, 'src')), ...files(path.join(ROOT, 'bench')).filter((f) => !f.includes(`${path.sep}dist${path.sep}`))];
+  const candidates = [
+    path.join(ROOT, 'README.md'),
+    ...files(path.join(ROOT, 'docs')),
+    ...files(path.join(ROOT, 'src')),
+    ...files(path.join(ROOT, 'bench')).filter((f) => !f.includes(`${path.sep}dist${path.sep}`)),
+  ];
 
   it('checks real files, and the pattern matches a reference (positive control)', () => {
     expect(candidates.length).toBeGreaterThan(50);
+    expect(candidates).toContain(path.join(ROOT, 'docs', 'scale-out.md'));
     expect(OUTSIDE.test('see ../shared/TOOLCHAIN.md')).toBe(true);
   });
 
@@ -42,5 +48,22 @@ describe('self-contained docs', () => {
   it('names no file outside the repository', () => {
     const offenders = candidates.filter((file) => OUTSIDE.test(readFileSync(file, 'utf8'))).map((file) => path.relative(ROOT, file));
     expect(offenders).toEqual([]);
+  });
+});
+
+/** Every page under docs/ is reachable from the README, so none is written and then lost. */
+describe('docs/', () => {
+  const ROOT = path.resolve(__dirname, '..');
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const pages = filesUnder(path.join(ROOT, 'docs'), (file) => file.endsWith('.md')).map((file) => path.relative(ROOT, file).split(path.sep).join('/'));
+  const unlinked = (names: string[]) => names.filter((name) => !readme.includes(`](${name})`) && !readme.includes(`](${name}#`));
+
+  it('finds the pages, and reports a page the README does not link (positive control)', () => {
+    expect(pages).toContain('docs/scale-out.md');
+    expect(unlinked(['docs/never-written.md'])).toEqual(['docs/never-written.md']);
+  });
+
+  it('links every page from README.md', () => {
+    expect(unlinked(pages)).toEqual([]);
   });
 });
