@@ -1,10 +1,12 @@
 import { Redis } from 'ioredis';
+import type { RedisTarget } from '../config/app-config';
 import { CacheDriver } from './cache-driver';
 import { prefixPattern } from './cache-keys';
-import { createRedisClient } from './redis-client';
+import { createRedisClient, mastersOf, RedisConnection } from './redis-client';
 
 export interface RedisDriverOptions {
-  url: string;
+  /** One server (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES). */
+  target: RedisTarget;
   commandTimeoutMs: number;
   connectTimeoutMs: number;
   /** Connection-level errors (refused, reset); the service logs and counts them. */
@@ -13,16 +15,23 @@ export interface RedisDriverOptions {
 
 const SCAN_BATCH = 500;
 
-/** Redis through ioredis, with the settings of createRedisClient (why each: see there). */
+/**
+ * Redis through ioredis, with the settings of createRedisClient (why each: see there), on one
+ * server or a Redis Cluster. On a cluster every command must name keys of one slot: a tenant's
+ * keys share one through their `{<tenantId>}` hash tag, platform keys (`p:...`) do not, so no
+ * command here takes several keys unless they are one tenant's (see delete and deleteByPrefix).
+ */
 export class RedisCacheDriver implements CacheDriver {
   readonly name = 'redis' as const;
-  private readonly client: Redis;
+  private readonly client: RedisConnection;
   private readonly readyListeners: Array<() => void> = [];
 
   constructor(options: RedisDriverOptions) {
     this.client = createRedisClient({ ...options, connectionName: 'tenancy-api-cache' });
     // Without a listener ioredis would report every failed reconnect as an unhandled error.
     this.client.on('error', (error: Error) => options.onConnectionError(error));
+    // A cluster reports a failing node (refused, reset) apart from its own errors.
+    this.client.on('node error', (error: Error) => options.onConnectionError(error));
     this.client.on('ready', () => {
       for (const listener of this.readyListeners) listener();
     });
@@ -60,8 +69,13 @@ export class RedisCacheDriver implements CacheDriver {
     await this.client.set(key, value, 'PX', Math.max(1, Math.round(ttlMs)));
   }
 
+  /**
+   * One UNLINK per key: the keys of one call may lie in several cluster slots (a tenant
+   * lookup forgets its `p:...:id.` and `p:...:slug.` keys together), and a multi-key command
+   * across slots is refused (CROSSSLOT). Sent at once, so they still cost one round trip, not one each.
+   */
   async delete(keys: string[]): Promise<void> {
-    if (keys.length > 0) await this.client.unlink(...keys);
+    await Promise.all(keys.map((key) => this.client.unlink(key)));
   }
 
   async getOrInit(key: string, seed: string): Promise<string> {
@@ -74,15 +88,30 @@ export class RedisCacheDriver implements CacheDriver {
     await this.client.set(key, value);
   }
 
-  /** SCAN MATCH on the escaped prefix, never KEYS: non-blocking for the server. */
+  /**
+   * SCAN MATCH on the escaped prefix, never KEYS: non-blocking for the server. SCAN walks one
+   * server's keys, so on a cluster it runs on every master (in parallel), not only on the one
+   * that owns the tenant's slot: while that slot migrates between masters its keys are on both,
+   * and a purge that skipped some would report success falsely. It costs what the single-server
+   * purge costs (each key of the cluster looked at once); servers that keep keys per slot narrow
+   * a pattern that names one hash tag to that slot. A master without a connection fails the
+   * purge rather than skipping it.
+   */
   async deleteByPrefix(prefix: string): Promise<number> {
     const pattern = prefixPattern(prefix);
+    const deleted = await Promise.all(mastersOf(this.client).map((node) => this.deleteMatching(node, pattern)));
+    return deleted.reduce((sum, count) => sum + count, 0);
+  }
+
+  private async deleteMatching(node: Redis, pattern: string): Promise<number> {
     let cursor = '0';
     let deleted = 0;
     do {
-      const [next, keys] = await this.client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_BATCH);
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_BATCH);
       cursor = next;
-      // SCAN may return a key twice; UNLINK counts only what it removed.
+      // One batch is one tenant's keys, so one slot: a single UNLINK, sent through the client so that
+      // on a cluster it reaches the slot's owner (following a redirect). SCAN may return a key twice;
+      // UNLINK counts only what it removed.
       if (keys.length > 0) deleted += await this.client.unlink(...keys);
     } while (cursor !== '0');
     return deleted;

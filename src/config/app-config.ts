@@ -1,5 +1,11 @@
 import path from 'node:path';
-import { Env } from './env.schema';
+import { Env, RedisClusterNode } from './env.schema';
+
+/**
+ * Where the cache and the rate limits keep their data: one Redis server (REDIS_URL) or a
+ * Redis Cluster (REDIS_CLUSTER_NODES). Never both: the schema refuses that at boot.
+ */
+export type RedisTarget = { kind: 'server'; url: string } | { kind: 'cluster'; nodes: RedisClusterNode[] };
 
 /**
  * The validated configuration, grouped by concern. Injected as a class token so
@@ -39,8 +45,8 @@ export class AppConfig {
     invitationTtlHours: number;
   };
   readonly cache: {
-    /** Unset => the in-process LRU driver. */
-    redisUrl?: string;
+    /** Unset => the in-process LRU driver (and rate limits counted in process). */
+    redis?: RedisTarget;
     redisCommandTimeoutMs: number;
     redisConnectTimeoutMs: number;
     ttlSeconds: number;
@@ -96,7 +102,11 @@ export class AppConfig {
       invitationTtlHours: env.INVITATION_TTL_HOURS,
     };
     this.cache = {
-      redisUrl: env.REDIS_URL,
+      redis: env.REDIS_CLUSTER_NODES
+        ? { kind: 'cluster', nodes: env.REDIS_CLUSTER_NODES }
+        : env.REDIS_URL
+          ? { kind: 'server', url: env.REDIS_URL }
+          : undefined,
       redisCommandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
       redisConnectTimeoutMs: env.REDIS_CONNECT_TIMEOUT_MS,
       ttlSeconds: env.CACHE_TTL_SECONDS,

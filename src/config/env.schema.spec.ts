@@ -1,3 +1,4 @@
+import { AppConfig } from './app-config';
 import { InvalidEnvironmentError, parseEnv } from './env.schema';
 
 describe('parseEnv', () => {
@@ -35,5 +36,40 @@ describe('parseEnv', () => {
     expect(parseEnv({ ...valid, ADMIN_API_KEY_PREVIOUS: 'p'.repeat(32) }).ADMIN_API_KEY_PREVIOUS).toBe('p'.repeat(32));
     expect(() => parseEnv({ ...valid, ADMIN_API_KEY_PREVIOUS: valid.ADMIN_API_KEY })).toThrow(/ADMIN_API_KEY_PREVIOUS: must differ/);
     expect(() => parseEnv({ ...valid, ADMIN_API_KEY_PREVIOUS: 'short' })).toThrow(/ADMIN_API_KEY_PREVIOUS: must be at least 32/);
+  });
+
+  it('reads REDIS_CLUSTER_NODES as a list of host:port (IPv6 in brackets) and configures a cluster', () => {
+    const env = parseEnv({ ...valid, REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-b.internal:7001,[::1]:7002' });
+    expect(env.REDIS_CLUSTER_NODES).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: 'redis-b.internal', port: 7001 },
+      { host: '::1', port: 7002 },
+    ]);
+    expect(new AppConfig(env).cache.redis).toEqual({ kind: 'cluster', nodes: env.REDIS_CLUSTER_NODES });
+    expect(new AppConfig(parseEnv({ ...valid, REDIS_URL: 'redis://127.0.0.1:6379' })).cache.redis).toEqual({ kind: 'server', url: 'redis://127.0.0.1:6379' });
+    expect(new AppConfig(parseEnv(valid)).cache.redis).toBeUndefined();
+  });
+
+  it('refuses malformed or repeated cluster nodes, naming the entry (positive control: a single node passes)', () => {
+    expect(parseEnv({ ...valid, REDIS_CLUSTER_NODES: '127.0.0.1:7000' }).REDIS_CLUSTER_NODES).toEqual([{ host: '127.0.0.1', port: 7000 }]);
+    for (const [value, message] of [
+      ['127.0.0.1', /"127.0.0.1" is not host:port/],
+      ['127.0.0.1:0', /"127.0.0.1:0" is not host:port/],
+      ['127.0.0.1:70000', /is not host:port/],
+      ['redis://127.0.0.1:7000', /is not host:port/],
+      ['127.0.0.1:7000,', /"" is not host:port/],
+      ['::1:7000', /is not host:port/],
+      ['127.0.0.1:7000,127.0.0.1:7000', /127.0.0.1:7000 is listed twice/],
+    ] as const) {
+      expect(() => parseEnv({ ...valid, REDIS_CLUSTER_NODES: value })).toThrow(message);
+    }
+  });
+
+  it('refuses REDIS_URL and REDIS_CLUSTER_NODES together (positive control: each alone passes)', () => {
+    expect(() => parseEnv({ ...valid, REDIS_URL: 'redis://127.0.0.1:6379' })).not.toThrow();
+    expect(() => parseEnv({ ...valid, REDIS_CLUSTER_NODES: '127.0.0.1:7000' })).not.toThrow();
+    expect(() => parseEnv({ ...valid, REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: '127.0.0.1:7000' })).toThrow(
+      /REDIS_CLUSTER_NODES: REDIS_URL and REDIS_CLUSTER_NODES are set together: set REDIS_URL for one Redis server, or REDIS_CLUSTER_NODES for a Redis Cluster, not both/,
+    );
   });
 });

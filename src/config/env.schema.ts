@@ -113,6 +113,22 @@ export const envSchema = z
       .url()
       .refine((value) => /^rediss?:\/\//.test(value), 'must be a redis:// or rediss:// URL')
       .optional(),
+    /**
+     * A Redis Cluster instead of one server: some of its nodes as a comma-separated list of host:port
+     * (IPv6 as [addr]:port). The client learns the rest from them, and reconnects through them after an
+     * outage, so list several (every master is best). Unset with REDIS_URL set => one server; both set is refused.
+     */
+    REDIS_CLUSTER_NODES: z
+      .string()
+      .transform((value, ctx) => {
+        const nodes = parseClusterNodes(value);
+        if (typeof nodes === 'string') {
+          ctx.addIssue({ code: 'custom', message: nodes });
+          return z.NEVER;
+        }
+        return nodes;
+      })
+      .optional(),
     /** Upper bound on one Redis command; past it the request falls back to PostgreSQL. */
     REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(250),
     REDIS_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
@@ -174,6 +190,14 @@ export const envSchema = z
     if (env.ADMIN_API_KEY_PREVIOUS !== undefined && env.ADMIN_API_KEY_PREVIOUS === env.ADMIN_API_KEY) {
       ctx.addIssue({ code: 'custom', path: ['ADMIN_API_KEY_PREVIOUS'], message: 'must differ from ADMIN_API_KEY (it is the key being rotated out)' });
     }
+    if (env.REDIS_URL && env.REDIS_CLUSTER_NODES) {
+      // Which one was meant cannot be guessed, and the wrong guess would split instances across two stores.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_CLUSTER_NODES'],
+        message: 'REDIS_URL and REDIS_CLUSTER_NODES are set together: set REDIS_URL for one Redis server, or REDIS_CLUSTER_NODES for a Redis Cluster, not both',
+      });
+    }
     if (Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY)) {
       ctx.addIssue({
         code: 'custom',
@@ -184,6 +208,28 @@ export const envSchema = z
   });
 
 export type Env = z.infer<typeof envSchema>;
+
+/** One node of REDIS_CLUSTER_NODES. */
+export interface RedisClusterNode {
+  host: string;
+  port: number;
+}
+
+const CLUSTER_NODE = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/;
+
+/** "host:port,host:port" as nodes, or what is wrong with it (a message naming the bad entry). */
+export function parseClusterNodes(value: string): RedisClusterNode[] | string {
+  const nodes: RedisClusterNode[] = [];
+  for (const entry of value.split(',').map((part) => part.trim())) {
+    const match = CLUSTER_NODE.exec(entry);
+    const port = Number(match?.[3]);
+    if (!match || port < 1 || port > 65535) return `${JSON.stringify(entry)} is not host:port (a list such as 10.0.0.1:6379,10.0.0.2:6379)`;
+    const node = { host: match[1] ?? match[2], port };
+    if (nodes.some((known) => known.host === node.host && known.port === node.port)) return `${entry} is listed twice`;
+    nodes.push(node);
+  }
+  return nodes;
+}
 
 /** The subset read before the full validation, to decide whether to start embedded PostgreSQL. */
 export const embeddedEnvSchema = z.object({

@@ -68,7 +68,7 @@ export class ReadinessService {
       (error: unknown) => ({ ok: false as const, error }),
     );
     const checks: Array<() => Promise<HealthIndicatorResult>> = [() => this.databaseUp(settled), () => this.migrationsCurrent(settled)];
-    if (this.config.cache.redisUrl) checks.push(async () => this.redis());
+    if (this.config.cache.redis) checks.push(async () => this.redis());
     if (this.config.storage.s3) checks.push(() => this.s3());
 
     let body: HealthCheckResult;

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../cache/redis-client';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 
 /** Where a count was kept: Redis (shared by every instance) or this process (the fallback). */
@@ -42,7 +42,7 @@ export class RateCounters {
   private lastLog = 0;
   private failures = 0;
 
-  constructor(private readonly client?: Redis) {
+  constructor(private readonly client?: RedisConnection) {
     if (client) this.redis = new RateLimiterRedis({ storeClient: client, points: NO_LIMIT, duration: 60, keyPrefix: '' });
   }
 

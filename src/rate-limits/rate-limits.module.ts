@@ -1,6 +1,5 @@
 import { Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
-import type { Redis } from 'ioredis';
-import { createRedisClient } from '../cache/redis-client';
+import { createRedisClient, RedisConnection } from '../cache/redis-client';
 import { AppConfig } from '../config/app-config';
 import { RateCounters } from './rate-counters';
 import { RequestRateLimiter } from './request-rate-limiter';
@@ -8,16 +7,19 @@ import { RequestRateLimiter } from './request-rate-limiter';
 const RATE_LIMIT_REDIS = Symbol('RATE_LIMIT_REDIS');
 
 /**
- * Rate limit counters on their own Redis connection (the cache's REDIS_URL and
- * timeouts), with auto-pipelining so a request's two counters (tenant, API key)
- * travel in one round trip. Its own connection so the cache's commands never
- * queue behind the limiter's, or the other way round.
+ * Rate limit counters on their own Redis connection (the cache's REDIS_URL or
+ * REDIS_CLUSTER_NODES, and its timeouts), with auto-pipelining so a request's two
+ * counters (tenant, API key) travel in one round trip. Its own connection so the
+ * cache's commands never queue behind the limiter's, or the other way round. On a
+ * cluster auto-pipelining keeps one pipeline per node: a tenant's two counters share
+ * its slot, so still one round trip; sign-in counters (`p:sign-in:...`, each key its
+ * own slot) go to their nodes in parallel, each a single-key command.
  */
-function redisFor(config: AppConfig): Redis | null {
+function redisFor(config: AppConfig): RedisConnection | null {
   // null, not undefined: Nest treats a factory's undefined as a provider that was never resolved.
-  if (!config.cache.redisUrl) return null;
+  if (!config.cache.redis) return null;
   const client = createRedisClient({
-    url: config.cache.redisUrl,
+    target: config.cache.redis,
     commandTimeoutMs: config.cache.redisCommandTimeoutMs,
     connectTimeoutMs: config.cache.redisConnectTimeoutMs,
     connectionName: 'tenancy-api-rate-limits',
@@ -25,11 +27,12 @@ function redisFor(config: AppConfig): Redis | null {
   });
   // RateCounters notices failed commands (and logs them); without a listener ioredis reports every failed reconnect as unhandled.
   client.on('error', () => undefined);
+  client.on('node error', () => undefined);
   return client;
 }
 
 class RedisCloser implements OnApplicationShutdown {
-  constructor(@Inject(RATE_LIMIT_REDIS) private readonly client: Redis | null) {}
+  constructor(@Inject(RATE_LIMIT_REDIS) private readonly client: RedisConnection | null) {}
   onApplicationShutdown(): void {
     this.client?.disconnect();
   }
@@ -39,7 +42,7 @@ class RedisCloser implements OnApplicationShutdown {
 @Module({
   providers: [
     { provide: RATE_LIMIT_REDIS, inject: [AppConfig], useFactory: redisFor },
-    { provide: RateCounters, inject: [RATE_LIMIT_REDIS], useFactory: (client: Redis | null) => new RateCounters(client ?? undefined) },
+    { provide: RateCounters, inject: [RATE_LIMIT_REDIS], useFactory: (client: RedisConnection | null) => new RateCounters(client ?? undefined) },
     {
       provide: RequestRateLimiter,
       inject: [RateCounters, AppConfig],

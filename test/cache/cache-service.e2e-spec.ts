@@ -39,7 +39,7 @@ describe.each(['redis', 'memory'] as const)('CacheService on the %s driver', (dr
   beforeAll(async () => {
     if (driverName === 'redis') {
       const url = process.env.TEST_REDIS_URL!;
-      const redis = new RedisCacheDriver({ url, commandTimeoutMs: 1000, connectTimeoutMs: 2000, onConnectionError: () => undefined });
+      const redis = new RedisCacheDriver({ target: { kind: 'server', url }, commandTimeoutMs: 1000, connectTimeoutMs: 2000, onConnectionError: () => undefined });
       expect(await redis.waitUntilReady(5000)).toBe(true);
       driver = redis;
       inspector = new Redis(url);
