@@ -49,6 +49,23 @@ export function quotaExceeded(metric: UsageMetric, limit: number, used: number):
   ]);
 }
 
+function eventOf(change: UsageChange): NewUsageEvent {
+  const checkedLimit = change.delta > 0 ? limitOf(change.metric) : null;
+  return { metric: change.metric, delta: change.delta, reason: change.reason, idempotencyKey: change.key, checkedLimit };
+}
+
+/** Runs `record`, turning the trigger's refusal (TQ001) into 403 QUOTA_EXCEEDED with the limit and the use. */
+async function refusedPastQuota<T>(event: NewUsageEvent, record: () => Promise<T>): Promise<T> {
+  try {
+    return await record();
+  } catch (error) {
+    const pg = pgServerErrorOf(error);
+    const limit = event.checkedLimit;
+    if (pg?.code === QUOTA_SQLSTATE && limit !== null) throw quotaExceeded(event.metric, limit, Number(pg.detail ?? limit));
+    throw error;
+  }
+}
+
 /**
  * The one counting path: every change of a counted quantity (documents,
  * storage bytes, members, API keys, requests) is recorded here, as a ledger
@@ -61,22 +78,6 @@ export function quotaExceeded(metric: UsageMetric, limit: number, used: number):
  * away: existing data stays, and increases are refused until use is back
  * under the limit (decreases are never refused).
  */
-function eventOf(change: UsageChange): NewUsageEvent {
-  const checkedLimit = change.delta > 0 ? limitOf(change.metric) : null;
-  return { metric: change.metric, delta: change.delta, reason: change.reason, idempotencyKey: change.key, checkedLimit };
-}
-
-/** Runs `record`, turning the trigger's refusal (TQ001) into 403 QUOTA_EXCEEDED with the limit and the use. */
-async function refusedPastQuota<T>(change: UsageChange, limit: number | null, record: () => Promise<T>): Promise<T> {
-  try {
-    return await record();
-  } catch (error) {
-    const pg = pgServerErrorOf(error);
-    if (pg?.code === QUOTA_SQLSTATE && limit !== null) throw quotaExceeded(change.metric, limit, Number(pg.detail ?? limit));
-    throw error;
-  }
-}
-
 @Injectable()
 export class UsageLedger {
   constructor(
@@ -92,7 +93,7 @@ export class UsageLedger {
    */
   async record(change: UsageChange, db: TenantDb): Promise<boolean> {
     const event = eventOf(change);
-    return await refusedPastQuota(change, event.checkedLimit, () => this.usage.insert(event, db));
+    return await refusedPastQuota(event, () => this.usage.insert(event, db));
   }
 
   /**
@@ -103,7 +104,7 @@ export class UsageLedger {
    */
   async recordWith<T>(change: UsageChange, write: (db: TenantDb) => Promise<T>): Promise<T> {
     const event = eventOf(change);
-    return await refusedPastQuota(change, event.checkedLimit, () => this.db.together([this.usage.eventStatement(event)], write));
+    return await refusedPastQuota(event, () => this.db.together([this.usage.eventStatement(event)], write));
   }
 
   /**
