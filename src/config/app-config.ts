@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Env, RedisClusterNode } from './env.schema';
+import { Env, RedisClusterNode, TenantDatabaseSettings } from './env.schema';
 
 /**
  * Where the cache and the rate limits keep their data: one Redis server (REDIS_URL) or a
@@ -26,6 +26,10 @@ export class AppConfig {
     statementTimeoutMs: number;
     /** none: direct connections; transaction: behind a transaction-mode pooler (see createPool). */
     pooler: Env['DB_POOLER'];
+    /** Dedicated databases tenants can be placed on, by name (TENANT_DATABASES); "shared" is url's. */
+    dedicated: Readonly<Record<string, TenantDatabaseSettings>>;
+    /** The pool manager's bounds (src/database/pools): all pools together, one dedicated pool, idle close. */
+    pools: { budget: number; perDatabaseMax: number; idleCloseMs: number };
   };
   readonly adminApiKey: string;
   /** The key being rotated out: accepted too, until an operator unsets it (README "Ops CLI"). */
@@ -83,6 +87,8 @@ export class AppConfig {
       poolSize: env.DB_POOL_SIZE,
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
       pooler: env.DB_POOLER,
+      dedicated: env.TENANT_DATABASES,
+      pools: { budget: env.DB_POOL_BUDGET, perDatabaseMax: env.DB_POOL_SIZE_PER_DATABASE, idleCloseMs: env.DB_POOL_IDLE_CLOSE_MS },
     };
     this.adminApiKey = env.ADMIN_API_KEY;
     this.previousAdminApiKey = env.ADMIN_API_KEY_PREVIOUS;

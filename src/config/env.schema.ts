@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const booleanFromString = z
@@ -59,6 +60,24 @@ export const envSchema = z
      * parameters, no named statements; each transaction sets its own timeouts (README "PgBouncer").
      */
     DB_POOLER: z.enum(['none', 'transaction']).default('none'),
+
+    /**
+     * Scale-out (docs/scale-out.md): dedicated databases for the tenants placed on them, by name. A JSON
+     * object, inline or (for secrets mounted as files) in the file TENANT_DATABASES_FILE names:
+     *   {"eu-big-1": {"url": "postgres://app_user:...@host/db", "migrationUrl": "postgres://app_owner:...@host/db",
+     *                 "adminUrl": "postgres://postgres:...@host/postgres"}}
+     * url: the runtime role (RLS-bound, as DATABASE_URL); migrationUrl: the owner role (migrations, provisioning);
+     * adminUrl (optional): a role that may create databases and roles there, needed only to create the database
+     * when a tenant is first placed on it. "shared" is DATABASE_URL's database and cannot be redefined.
+     */
+    TENANT_DATABASES: z.string().optional().transform((value, ctx) => parseTenantDatabases(value, ctx)),
+    TENANT_DATABASES_FILE: z.string().min(1).optional(),
+    /** Connections all pools together may hold (DB_POOL_SIZE of the shared pool included); past it the least recently used idle pool is closed. */
+    DB_POOL_BUDGET: z.coerce.number().int().min(2).max(10_000).default(100),
+    /** The most connections one dedicated database's pool may hold. */
+    DB_POOL_SIZE_PER_DATABASE: z.coerce.number().int().min(1).max(200).default(5),
+    /** A dedicated database's pool with no connection in use for this long is closed (its connections given back). */
+    DB_POOL_IDLE_CLOSE_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
 
     /** Bearer key for platform routes (/tenants). No default: set it, or let embedded mode generate one. */
     ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters'),
@@ -198,6 +217,13 @@ export const envSchema = z
         message: 'REDIS_URL and REDIS_CLUSTER_NODES are set together: set REDIS_URL for one Redis server, or REDIS_CLUSTER_NODES for a Redis Cluster, not both',
       });
     }
+    if (env.DB_POOL_SIZE + env.DB_POOL_SIZE_PER_DATABASE > env.DB_POOL_BUDGET) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DB_POOL_BUDGET'],
+        message: `must leave room for one dedicated database's pool: at least DB_POOL_SIZE + DB_POOL_SIZE_PER_DATABASE (${env.DB_POOL_SIZE + env.DB_POOL_SIZE_PER_DATABASE})`,
+      });
+    }
     if (Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY)) {
       ctx.addIssue({
         code: 'custom',
@@ -208,6 +234,41 @@ export const envSchema = z
   });
 
 export type Env = z.infer<typeof envSchema>;
+
+/** A database tenants can be placed on (TENANT_DATABASES). */
+export interface TenantDatabaseSettings {
+  url: string;
+  migrationUrl: string;
+  adminUrl?: string;
+}
+
+/** The name of DATABASE_URL's database in the tenant directory. */
+export const SHARED_DATABASE = 'shared';
+/** Database names: what a tenant's placement, metrics labels and CLI output carry. */
+export const DATABASE_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
+
+const tenantDatabaseSettings = z.strictObject({ url: postgresUrl, migrationUrl: postgresUrl, adminUrl: postgresUrl.optional() });
+
+function parseTenantDatabases(value: string | undefined, ctx: z.RefinementCtx): Record<string, TenantDatabaseSettings> {
+  if (value === undefined) return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'is not JSON (an object of database name -> {url, migrationUrl, adminUrl?})' });
+    return z.NEVER;
+  }
+  const parsed = z.record(z.string(), tenantDatabaseSettings).safeParse(json);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: `${issue.path.join('.') || '(value)'}: ${issue.message}` });
+    return z.NEVER;
+  }
+  for (const name of Object.keys(parsed.data)) {
+    if (name === SHARED_DATABASE) ctx.addIssue({ code: 'custom', message: `"${SHARED_DATABASE}" is DATABASE_URL's database and cannot be redefined` });
+    else if (!DATABASE_NAME_PATTERN.test(name)) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(name)} is not a database name (lowercase letters, digits, "-" and "_", starting with a letter)` });
+  }
+  return parsed.data;
+}
 
 /** One node of REDIS_CLUSTER_NODES. */
 export interface RedisClusterNode {
@@ -261,7 +322,19 @@ export const setupEnvSchema = z.object({
 
 /** Parses the environment or throws one error naming every bad variable. */
 export function parseEnv(source: Record<string, string | undefined>): Env {
-  return validateEnv(envSchema, source);
+  return validateEnv(envSchema, withFileSecrets(source));
+}
+
+/** TENANT_DATABASES_FILE's content as TENANT_DATABASES (connection strings carry passwords: secrets are often files). */
+function withFileSecrets(source: Record<string, string | undefined>): Record<string, string | undefined> {
+  const file = source.TENANT_DATABASES_FILE;
+  if (!file) return source;
+  if (source.TENANT_DATABASES) throw new InvalidEnvironmentError('Invalid environment variables:\n  - TENANT_DATABASES_FILE: TENANT_DATABASES is set too: set one of them');
+  try {
+    return { ...source, TENANT_DATABASES: readFileSync(file, 'utf8') };
+  } catch (error) {
+    throw new InvalidEnvironmentError(`Invalid environment variables:\n  - TENANT_DATABASES_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
 }
 
 /** `schema` over `source`, empty strings as unset; one InvalidEnvironmentError naming each bad variable. */
