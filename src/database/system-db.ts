@@ -5,7 +5,9 @@ import pg from 'pg';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { Tenant, TenantContext } from '../tenancy/tenant-context';
+import { SHARED_DATABASE } from '../config/env.schema';
 import { guardedClient, inTransaction, poolingOf, withClient } from './pg/pool';
+import { PoolSource, sharedOnly } from './pg/pool-source';
 import { queryWithStatementTimeout, StatementConfig } from './pg/tenant-batch-query';
 import * as schema from './schema';
 import { TenantDb, tenantDbInTransaction } from './tenant-db';
@@ -29,6 +31,8 @@ interface PlatformTransactionState {
   platformDb: SystemDatabase;
   tenantDb: TenantDb;
   client: pg.PoolClient;
+  /** Where asTenant finds a tenant placed on a dedicated database. */
+  pools: PoolSource;
 }
 
 const states = new WeakMap<PlatformTransaction, PlatformTransactionState>();
@@ -97,7 +101,8 @@ export class PlatformTransaction {
 
   /**
    * Runs fn as `tenant` on this transaction's connection: a transaction-local
-   * `set_config('app.tenant_id', <tenant>, true)` (never a session SET), the
+   * `set_config('app.tenant_id', <tenant>, true)` (never a session SET; through tenancy_set(), which
+   * refuses a tenant placed on another database), the
    * tenant context entered with run() (the request's own scope is kept when it
    * is already this tenant's), and a TenantDb bound to the connection, so RLS
    * and TenantDb's filter both see this tenant, including rows this same
@@ -108,11 +113,12 @@ export class PlatformTransaction {
   async asTenant<T>(tenant: Tenant, fn: (tx: TenantDb) => Promise<T>): Promise<T> {
     const state = stateOf(this);
     if (state.tenant) throw new PlatformTransactionMisuseError('A platform transaction is already acting as a tenant');
-    audit(state.operation, { asTenant: tenant.id });
+    audit(state.operation, { asTenant: tenant.id, database: tenant.database === SHARED_DATABASE ? undefined : tenant.database });
+    if (tenant.database !== SHARED_DATABASE) return this.asTenantElsewhere(state, tenant, fn);
     // A savepoint around the tenant step: if fn fails and the caller carries on, rolling back to it
     // undoes the step's writes and the setting, so the platform handle never runs with a tenant set.
     await state.client.query('savepoint as_tenant');
-    await state.client.query("select set_config('app.tenant_id', $1, true)", [tenant.id]);
+    await state.client.query('select public.tenancy_set($1)', [tenant.id]);
     state.tenant = tenant;
     let settingCleared = false;
     try {
@@ -136,6 +142,38 @@ export class PlatformTransaction {
       if (settingCleared) state.tenant = undefined;
     }
   }
+
+  /**
+   * asTenant for a tenant placed on a dedicated database: its rows are there, so the tenant step is a
+   * transaction of its own on that database, committed when fn returns, before the platform
+   * transaction commits. Not one atomic commit across two databases: if the platform commit then
+   * fails, the tenant step's rows stay behind in the dedicated database, unreachable (no platform row
+   * points at them) and harmless; the other order could leave a platform row pointing at tenant rows
+   * that were never written. Callers keep the tenant step last (docs/scale-out.md).
+   */
+  private async asTenantElsewhere<T>(state: PlatformTransactionState, tenant: Tenant, fn: (tx: TenantDb) => Promise<T>): Promise<T> {
+    state.tenant = tenant;
+    try {
+      return await state.pools.use(tenant.database, (pool) =>
+        inTransaction(pool, { name: 'app.tenant_id', uuid: tenant.id }, async (client) => {
+          let open = true;
+          const current = TenantContext.scope();
+          const scope = current?.tenant.id === tenant.id ? current : { tenant, requestId: current?.requestId ?? randomUUID() };
+          try {
+            return await TenantContext.run(scope, () =>
+              fn(tenantDbInTransaction(client, () => {
+                if (!open || !state.open) throw new PlatformTransactionMisuseError('A platform transaction was used after it ended');
+              })),
+            );
+          } finally {
+            open = false;
+          }
+        }),
+      );
+    } finally {
+      state.tenant = undefined;
+    }
+  }
 }
 
 /**
@@ -148,8 +186,14 @@ export class PlatformTransaction {
  */
 export class SystemDb {
   private readonly db: SystemDatabase;
+  private readonly pools: PoolSource;
 
-  constructor(private readonly pool: pg.Pool) {
+  /** `pool`: the shared database's (platform tables live there); `pools`: where tenants placed elsewhere are (asTenant). */
+  constructor(
+    private readonly pool: pg.Pool,
+    pools?: PoolSource,
+  ) {
+    this.pools = pools ?? sharedOnly(pool);
     const pooling = poolingOf(pool);
     // Its type asks for a pg.Pool or pg.Client; drizzle calls only query() on a client that is neither.
     const client = pooling.pooler === 'transaction' ? (new StatementTimeoutClient(pool, pooling.statementTimeoutMs) as unknown as pg.Pool) : pool;
@@ -197,6 +241,7 @@ export class SystemDb {
         client,
         platformDb: withoutTransactions(drizzle({ client: guardedClient(client, check(false)), schema }), 'A platform transaction cannot open another transaction'),
         tenantDb: tenantDbInTransaction(client, check(true)),
+        pools: this.pools,
       };
       try {
         return await fn(new PlatformTransaction(OPEN, state));

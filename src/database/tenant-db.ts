@@ -18,9 +18,11 @@ import type { GetSelectTableName, GetSelectTableSelection } from 'drizzle-orm/qu
 import pg from 'pg';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
-import { TenantContext } from '../tenancy/tenant-context';
+import { SHARED_DATABASE } from '../config/env.schema';
+import { Tenant, TenantContext } from '../tenancy/tenant-context';
 import { queryForTenant, StatementConfig } from './pg/tenant-batch-query';
-import { guardedClient, inTransaction, poolingOf, Pooling, withClient } from './pg/pool';
+import { guardedClient, inTransaction, poolingOf, withClient } from './pg/pool';
+import { asPoolSource, PoolSource } from './pg/pool-source';
 import * as schema from './schema';
 import { AnyTenantTable, isTenantTable } from './schema/tenant-table';
 
@@ -521,51 +523,66 @@ export type { TenantPreparedQuery, TenantQueryBuilder };
  * adds the tenant of the current context and runs the one-round-trip batch.
  */
 class TenantBatchClient {
-  private readonly pooling: Pooling;
   private used = false;
 
   /** `leading`: TenantDb.together()'s statements; such a client runs one statement, then refuses. */
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly pools: PoolSource,
     private readonly leading?: readonly StatementConfig[],
-  ) {
-    this.pooling = poolingOf(pool);
-  }
+  ) {}
 
   query(config: string | { text: string; rowMode?: 'array'; types?: StatementConfig['types'] }, values?: unknown[]): Promise<pg.QueryResult> {
-    const tenantId = TenantContext.currentId();
+    const tenant = TenantContext.current();
     if (this.leading) {
       if (this.used) return Promise.reject(new TogetherMisuseError('A handle of together() runs one statement'));
       this.used = true;
     }
     const claim = TenantContext.scope()?.claim;
     const statement = typeof config === 'string' ? { text: config } : config;
-    return withClient(this.pool, (client) =>
-      queryForTenant(client, tenantId, { text: statement.text, values, rowMode: statement.rowMode, types: statement.types }, { claim, pooling: this.pooling, leading: this.leading }),
+    return this.pools.use(databaseOf(tenant), (pool) =>
+      withClient(pool, (client) =>
+        queryForTenant(client, tenant.id, { text: statement.text, values, rowMode: statement.rowMode, types: statement.types }, { claim, pooling: poolingOf(pool), leading: this.leading }),
+      ),
     );
   }
 }
 
-export function createTenantDb(pool: pg.Pool): TenantDb {
+/**
+ * The database holding the tenant's rows (the tenant directory, tenants.database). A Tenant cached
+ * by an older build has none: the shared database, where tenancy_set() refuses a tenant placed elsewhere.
+ */
+function databaseOf(tenant: Tenant): string {
+  return tenant.database ?? SHARED_DATABASE;
+}
+
+/**
+ * The TenantDb of the application: each statement (and each transaction) runs on the pool of the
+ * current tenant's database, taken from `source` (DatabasePools; a bare pool: the shared database only).
+ */
+export function createTenantDb(source: pg.Pool | PoolSource): TenantDb {
+  const pools = asPoolSource(source);
   // Outside transactions (TenantDb runs those itself), drizzle's node-postgres session calls only
   // client.query(config, values), TenantBatchClient's one method, on a client that is not a pool;
   // its type asks for a pg.Pool or pg.Client.
-  const db = drizzle({ client: new TenantBatchClient(pool) as unknown as pg.Pool, schema });
+  const db = drizzle({ client: new TenantBatchClient(pools) as unknown as pg.Pool, schema });
   const runTransaction = async <T>(fn: (tx: TenantDb) => Promise<T>): Promise<T> => {
     const scope = TenantContext.scope();
-    return inTransaction(pool, { name: 'app.tenant_id', uuid: TenantContext.currentId(), claim: scope?.claim }, async (client) => {
-      let open = true;
-      try {
-        return await fn(tenantDbInTransaction(client, () => {
-          if (!open) throw new TransactionEndedError();
-        }));
-      } finally {
-        open = false;
-      }
-    });
+    const tenant = TenantContext.current();
+    return pools.use(databaseOf(tenant), (pool) =>
+      inTransaction(pool, { name: 'app.tenant_id', uuid: tenant.id, claim: scope?.claim }, async (client) => {
+        let open = true;
+        try {
+          return await fn(tenantDbInTransaction(client, () => {
+            if (!open) throw new TransactionEndedError();
+          }));
+        } finally {
+          open = false;
+        }
+      }),
+    );
   };
   const runTogether: RunTogether = async (leading, fn) => {
-    const handle = new TenantDb(drizzle({ client: new TenantBatchClient(pool, leading) as unknown as pg.Pool, schema }), runTransaction, runTogether);
+    const handle = new TenantDb(drizzle({ client: new TenantBatchClient(pools, leading) as unknown as pg.Pool, schema }), runTransaction, runTogether);
     return await fn(handle);
   };
   return new TenantDb(db, runTransaction, runTogether);

@@ -4,7 +4,7 @@ import { createRootLogger, logFormatFor, PinoNestLogger } from './logger';
 import { UNLIMITED_ENTITLEMENTS } from '../../test/helpers/tenants';
 
 describe(PinoNestLogger.name, () => {
-  const tenant: Tenant = { id: '00000000-0000-4000-8000-000000000001', slug: 'acme', name: 'Acme', status: 'active', plan: 'free', entitlements: UNLIMITED_ENTITLEMENTS };
+  const tenant: Tenant = { id: '00000000-0000-4000-8000-000000000001', slug: 'acme', name: 'Acme', status: 'active', plan: 'free', entitlements: UNLIMITED_ENTITLEMENTS, database: 'shared' };
 
   function capture(level = 'log') {
     const lines: Array<Record<string, any>> = [];

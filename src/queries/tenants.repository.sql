@@ -5,9 +5,9 @@
 
 -- TenantsRepository.create
 insert into
-  "tenants" ("id", "slug", "name", "status", "plan", "plan_overrides", "created_at", "updated_at")
+  "tenants" ("id", "slug", "name", "status", "plan", "plan_overrides", "database", "created_at", "updated_at")
 values
-  (default, $1, $2, default, $3, default, default, default)
+  (default, $1, $2, default, $3, default, default, default, default)
 returning
   "id",
   "slug",
@@ -15,6 +15,7 @@ returning
   "status",
   "plan",
   "plan_overrides",
+  "database",
   "created_at",
   "updated_at";
 
@@ -26,6 +27,7 @@ select
   "tenants"."status",
   "tenants"."plan",
   "tenants"."plan_overrides",
+  "tenants"."database",
   "tenants"."created_at",
   "tenants"."updated_at",
   "plans"."id",
@@ -51,6 +53,7 @@ select
   "tenants"."status",
   "tenants"."plan",
   "tenants"."plan_overrides",
+  "tenants"."database",
   "tenants"."created_at",
   "tenants"."updated_at",
   "plans"."id",
@@ -89,6 +92,7 @@ select
   "status",
   "plan",
   "plan_overrides",
+  "database",
   "created_at",
   "updated_at"
 from
@@ -106,6 +110,7 @@ select
   "status",
   "plan",
   "plan_overrides",
+  "database",
   "created_at",
   "updated_at"
 from
@@ -140,5 +145,6 @@ returning
   "status",
   "plan",
   "plan_overrides",
+  "database",
   "created_at",
   "updated_at";

@@ -11,6 +11,7 @@ select
   "tenants"."status",
   "tenants"."plan",
   "tenants"."plan_overrides",
+  "tenants"."database",
   "tenants"."created_at",
   "tenants"."updated_at",
   "plans"."id",
@@ -27,13 +28,13 @@ order by
   "tenants"."slug" asc;
 savepoint as_tenant;
 select
-  set_config('app.tenant_id', $1, true);
+  public.tenancy_set($1);
 select
   set_config('app.tenant_id', '', true);
 release savepoint as_tenant;
 savepoint as_tenant;
 select
-  set_config('app.tenant_id', $1, true);
+  public.tenancy_set($1);
 select
   set_config('app.tenant_id', '', true);
 release savepoint as_tenant;

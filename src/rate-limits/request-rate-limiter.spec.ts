@@ -9,7 +9,7 @@ import { RequestRateLimiter } from './request-rate-limiter';
 describe(RequestRateLimiter.name, () => {
   const tenantWith = (requestsPerMinute: number | null, id = randomUUID()): Tenant => {
     const limits: Limits = { documents: null, storage_bytes: null, members: null, api_keys: null, requests_per_minute: requestsPerMinute };
-    return { id, slug: 's', name: 'n', status: 'active', plan: 'p', entitlements: entitlementsOf({ id: 'p', name: 'P', features: ['api_keys'], limits }) };
+    return { id, slug: 's', name: 'n', status: 'active', plan: 'p', entitlements: entitlementsOf({ id: 'p', name: 'P', features: ['api_keys'], limits }), database: 'shared' };
   };
   const refusal = async (promise: Promise<unknown>) => {
     const error = await promise.then(

@@ -7,7 +7,7 @@ import { UNLIMITED_ENTITLEMENTS } from '../../test/helpers/tenants';
 
 const TENANT_ID = '00000000-0000-4000-8000-000000000001';
 const inTenant = <T>(fn: () => Promise<T>) =>
-  TenantContext.run({ tenant: { id: TENANT_ID, slug: 'acme', name: 'Acme', status: 'active', plan: 'free', entitlements: UNLIMITED_ENTITLEMENTS } }, fn);
+  TenantContext.run({ tenant: { id: TENANT_ID, slug: 'acme', name: 'Acme', status: 'active', plan: 'free', entitlements: UNLIMITED_ENTITLEMENTS, database: 'shared' } }, fn);
 
 describe(StorageService.name, () => {
   it('counts backend failures by operation and kind, not the caller\'s own errors', async () => {

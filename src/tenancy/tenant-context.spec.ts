@@ -1,7 +1,7 @@
 import { MissingTenantContextError, TenantContext } from './tenant-context';
 import { UNLIMITED_ENTITLEMENTS } from '../../test/helpers/tenants';
 
-const tenant = (id: string) => ({ id, slug: `t-${id}`, name: id, status: 'active' as const, plan: 'free', entitlements: UNLIMITED_ENTITLEMENTS });
+const tenant = (id: string) => ({ id, slug: `t-${id}`, name: id, status: 'active' as const, plan: 'free', entitlements: UNLIMITED_ENTITLEMENTS, database: 'shared' });
 
 describe('TenantContext', () => {
   it('throws outside a tenant scope', () => {

@@ -17,4 +17,6 @@ export interface Tenant {
   plan: string;
   /** The plan's features and limits with this tenant's overrides applied (src/plans). */
   entitlements: Entitlements;
+  /** The database holding its rows: "shared" or a dedicated database's name (the tenant directory). */
+  database: string;
 }

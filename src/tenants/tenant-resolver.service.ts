@@ -4,7 +4,7 @@ import { CacheService } from '../cache/cache.service';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { AppConfig } from '../config/app-config';
-import { PlanRow, TenantRow } from '../database/schema';
+import { tenantFromRow } from '../database/schema';
 import { entitlementsOf } from '../tenancy/entitlements';
 import { Tenant, TenantContext } from '../tenancy/tenant-context';
 import { parseTenantHeader, TenantIdentifier } from '../tenancy/tenant-identifier';
@@ -14,9 +14,6 @@ import { TenantsRepository } from './tenants.repository';
 const LOOKUP_NAMESPACE = 'tenant-lookup';
 const lookupKey = (identifier: TenantIdentifier) => `${identifier.kind}.${identifier.value}`;
 
-export function toTenant(row: TenantRow, plan: PlanRow): Tenant {
-  return { id: row.id, slug: row.slug, name: row.name, status: row.status, plan: row.plan, entitlements: entitlementsOf(plan, row.planOverrides) };
-}
 
 /**
  * Turns an identifier into an active tenant, or the right error. The tenant
@@ -52,7 +49,7 @@ export class TenantResolver {
       lookupKey(identifier),
       async (): Promise<Tenant | null> => {
         const found = await this.tenants.findWithPlan(identifier);
-        return found ? toTenant(found.tenant, found.plan) : null;
+        return found ? tenantFromRow(found.tenant, found.plan) : null;
       },
       this.ttlMs,
     );

@@ -1,7 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error';
 import { Page } from '../common/http/cursor';
-import { TenantRow } from '../database/schema';
+import { tenantFromRow, TenantRow } from '../database/schema';
 import { Transactions } from '../database/transactions';
 import { parseTenantHeader } from '../tenancy/tenant-identifier';
 import { ErrorCode } from '../common/errors/error-codes';
@@ -9,7 +9,7 @@ import { FirstOwnerResult, MembersService } from '../members/members.service';
 import { PlansService } from '../plans/plans.service';
 import { TenantPlanInput } from '../plans/plans.schemas';
 import type { PlanOverrides } from '../tenancy/entitlements';
-import { TenantResolver, toTenant } from './tenant-resolver.service';
+import { TenantResolver } from './tenant-resolver.service';
 import { TenantsRepository } from './tenants.repository';
 import { CreateTenantInput, TenantView, UpdateTenantInput } from './tenants.schemas';
 
@@ -76,7 +76,7 @@ export class TenantsService implements OnModuleInit {
           const created = await this.tenants.create(fields, platform);
           const found = await this.tenants.findWithPlan({ kind: 'id', value: created.id }, platform);
           if (!found) throw new Error('tenants.create: the new tenant is not visible in its own transaction');
-          return { row: created, result: await this.members.addFirstOwner(prepared, toTenant(found.tenant, found.plan), platform) };
+          return { row: created, result: await this.members.addFirstOwner(prepared, tenantFromRow(found.tenant, found.plan), platform) };
         })
       : { row: await this.tenants.create(fields), result: undefined };
     // Once committed: a lookup of this slug cached as "unknown" meanwhile must not hide the new tenant.

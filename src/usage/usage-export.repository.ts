@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { asc, eq } from 'drizzle-orm';
-import { plans, tenants } from '../database/schema';
+import { plans, tenantFromRow, tenants } from '../database/schema';
 import { GenerateSql } from '../database/generate-sql.decorator';
 import { SystemDb } from '../database/system-db';
 import { TenantDb } from '../database/tenant-db';
-import { entitlementsOf } from '../tenancy/entitlements';
 import type { Tenant } from '../tenancy/tenant';
 
 /**
@@ -31,7 +30,7 @@ export class UsageExportRepository {
       );
       const results: T[] = [];
       for (const { tenant: row, plan } of rows) {
-        const tenant: Tenant = { id: row.id, slug: row.slug, name: row.name, status: row.status, plan: row.plan, entitlements: entitlementsOf(plan, row.planOverrides) };
+        const tenant = tenantFromRow(row, plan);
         results.push(await platform.asTenant(tenant, (tx) => fn(tenant, tx)));
       }
       return results;

@@ -13,7 +13,7 @@ import { UNLIMITED_ENTITLEMENTS } from '../helpers/tenants';
  * test files, so every tenant id here is random) and the in-process LRU.
  */
 
-const tenant = (id: string): Tenant => ({ id, slug: `t-${id.slice(0, 8)}`, name: id, status: 'active', plan: 'free', entitlements: UNLIMITED_ENTITLEMENTS });
+const tenant = (id: string): Tenant => ({ id, slug: `t-${id.slice(0, 8)}`, name: id, status: 'active', plan: 'free', entitlements: UNLIMITED_ENTITLEMENTS, database: 'shared' });
 const as = <T>(id: string, fn: () => Promise<T>) => TenantContext.run({ tenant: tenant(id) }, fn);
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 

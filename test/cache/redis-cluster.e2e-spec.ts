@@ -19,7 +19,7 @@ import { addMember, expectStatus, MEMBER_PASSWORD } from '../identity/identity-f
  * The outages are real too: every node paused (SIGSTOP: stuck) and every node stopped
  * and started again (refused, then back empty).
  */
-const tenant = (id: string): Tenant => ({ id, slug: `t-${id.slice(0, 8)}`, name: id, status: 'active', plan: 'enterprise', entitlements: UNLIMITED_ENTITLEMENTS });
+const tenant = (id: string): Tenant => ({ id, slug: `t-${id.slice(0, 8)}`, name: id, status: 'active', plan: 'enterprise', entitlements: UNLIMITED_ENTITLEMENTS, database: 'shared' });
 const as = <T>(id: string, fn: () => Promise<T>) => TenantContext.run({ tenant: tenant(id) }, fn);
 
 describe('cache and rate limits on a three-node Redis Cluster', () => {

@@ -27,7 +27,7 @@ const QUERIES_DIR = path.join(SRC, 'queries');
 const UPDATE = process.env.UPDATE_QUERIES === '1';
 const UPDATE_HINT = 'run `npm run db:queries` and commit src/queries/';
 
-const TENANT: Tenant = { id: '00000000-0000-4000-8000-0000000000aa', slug: 'queries', name: 'Queries', status: 'active', plan: 'free', entitlements: UNLIMITED_ENTITLEMENTS };
+const TENANT: Tenant = { id: '00000000-0000-4000-8000-0000000000aa', slug: 'queries', name: 'Queries', status: 'active', plan: 'free', entitlements: UNLIMITED_ENTITLEMENTS, database: 'shared' };
 
 type RepositoryClass = { name: string; prototype: object } & (new (...args: never[]) => object);
 

@@ -10,6 +10,6 @@ export const UNLIMITED_ENTITLEMENTS: Entitlements = entitlementsOf({
 });
 
 /** A Tenant for the data layer from a tenants row read in SQL (tests that insert tenants directly). */
-export function testTenant(row: { id: string; slug: string; name: string; status: Tenant['status']; plan?: string }): Tenant {
-  return { id: row.id, slug: row.slug, name: row.name, status: row.status, plan: row.plan ?? 'enterprise', entitlements: UNLIMITED_ENTITLEMENTS };
+export function testTenant(row: { id: string; slug: string; name: string; status: Tenant['status']; plan?: string; database?: string }): Tenant {
+  return { id: row.id, slug: row.slug, name: row.name, status: row.status, plan: row.plan ?? 'enterprise', entitlements: UNLIMITED_ENTITLEMENTS, database: row.database ?? 'shared' };
 }

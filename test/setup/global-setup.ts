@@ -6,7 +6,9 @@ import { TEST_ROLE_PASSWORDS } from '../helpers/test-env';
 
 /**
  * Runs once per `npm test`:
- * - PostgreSQL: TEST_DATABASE_URL (a superuser URL) or an embedded server in a temp dir;
+ * - PostgreSQL: TEST_DATABASE_URL (a superuser URL) or an embedded server in a temp dir; and a
+ *   second one, TEST_DATABASE_URL_2 or another embedded server, for the dedicated databases of
+ *   the scale-out tests (a tenant on each server);
  * - the two roles, then one template database migrated once as the owner role;
  *   each test file clones it (CREATE DATABASE ... TEMPLATE), so files are isolated
  *   and nothing depends on what an earlier run left behind;
@@ -16,7 +18,11 @@ import { TEST_ROLE_PASSWORDS } from '../helpers/test-env';
  * What it finds is passed to the test workers through environment variables.
  */
 export default async function globalSetup(): Promise<void> {
-  const superuserUrl = process.env.TEST_DATABASE_URL ?? (await startEmbeddedPostgres());
+  // The second server: dedicated databases of the tenant directory live on another PostgreSQL (scale-out tests).
+  const [superuserUrl, secondUrl] = await Promise.all([
+    process.env.TEST_DATABASE_URL ?? startEmbeddedPostgres(),
+    process.env.TEST_DATABASE_URL_2 ?? startEmbeddedPostgres('test2'),
+  ]);
   const runId = `${Date.now().toString(36)}_${process.pid}`;
   const template = `tt_${runId}_tpl`;
 
@@ -26,6 +32,7 @@ export default async function globalSetup(): Promise<void> {
   await runMigrations(withCredentials(withDatabase(superuserUrl, template), OWNER_ROLE, TEST_ROLE_PASSWORDS.owner));
 
   process.env.TEST_PG_SUPERUSER_URL = superuserUrl;
+  process.env.TEST_PG2_SUPERUSER_URL = secondUrl;
   process.env.TEST_PG_TEMPLATE = template;
   process.env.TEST_RUN_ID = runId;
   process.env.TEST_REDIS_URL = await provisionRedis();

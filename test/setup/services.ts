@@ -7,17 +7,17 @@ import { TEST_ROLE_PASSWORDS } from '../helpers/test-env';
 
 /** Shared between global setup (which starts things) and teardown (which stops them). */
 export const state: {
-  stopPostgres?: () => Promise<void>;
+  stopPostgres: Array<() => Promise<void>>;
   stopRedis?: () => Promise<void>;
   stopPgBouncer?: () => Promise<void>;
   cleanup: Array<() => Promise<void> | void>;
-} = { cleanup: [] };
+} = { cleanup: [], stopPostgres: [] };
 
 /** An embedded PostgreSQL in a temp dir, tuned for throwaway data; returns a superuser URL. */
-export async function startEmbeddedPostgres(): Promise<string> {
+export async function startEmbeddedPostgres(label = 'test'): Promise<string> {
   // fsync off: test data is thrown away, and it makes CREATE DATABASE ... TEMPLATE fast.
-  const postgres = await startThrowawayPostgres('test', ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']);
-  state.stopPostgres = postgres.stop;
+  const postgres = await startThrowawayPostgres(label, ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']);
+  state.stopPostgres.push(postgres.stop);
   return postgres.superuserUrl;
 }
 

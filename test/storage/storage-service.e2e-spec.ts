@@ -12,7 +12,7 @@ import { Tenant, TenantContext } from '../../src/tenancy/tenant-context';
 import { startS3Server, TestS3Server } from '../helpers/s3-server';
 import { UNLIMITED_ENTITLEMENTS } from '../helpers/tenants';
 
-const tenant = (id: string): Tenant => ({ id, slug: `t-${id.slice(0, 8)}`, name: id, status: 'active', plan: 'free', entitlements: UNLIMITED_ENTITLEMENTS });
+const tenant = (id: string): Tenant => ({ id, slug: `t-${id.slice(0, 8)}`, name: id, status: 'active', plan: 'free', entitlements: UNLIMITED_ENTITLEMENTS, database: 'shared' });
 const as = <T>(id: string, fn: () => Promise<T>) => TenantContext.run({ tenant: tenant(id) }, fn);
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {

@@ -95,6 +95,9 @@ export function mapDatabaseError(error: unknown): AppError | undefined {
     case 'TA403':
     case 'TA409':
       return busy();
+    // tenancy_set(): the tenant is not placed on the database the statement went to (drizzle/0015).
+    case 'TA421':
+      return new AppError(ErrorCode.TenantMoving, "The tenant's data is being moved, retry shortly", undefined, { 'retry-after': '1' });
     default:
       return undefined;
   }

@@ -52,6 +52,11 @@ export enum ErrorCode {
   OutcomeUnknown = 'OUTCOME_UNKNOWN',
   /** File storage (S3 or disk) unreachable or failing; retry after Retry-After. */
   StorageUnavailable = 'STORAGE_UNAVAILABLE',
+  /**
+   * The database this instance sent the tenant's request to does not hold the tenant (it was just
+   * placed elsewhere and this instance's directory entry is stale): nothing ran; retry after Retry-After.
+   */
+  TenantMoving = 'TENANT_MOVING',
   Internal = 'INTERNAL_ERROR',
 }
 
@@ -109,6 +114,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case ErrorCode.ServiceUnavailable:
     case ErrorCode.OutcomeUnknown:
     case ErrorCode.StorageUnavailable:
+    case ErrorCode.TenantMoving:
       return 503;
     case ErrorCode.Internal:
       return 500;

@@ -131,7 +131,8 @@ const ROLE_PATTERN = /^[a-z]+$/;
 function enterStatement(setting: LocalSetting): string {
   if (!UUID_PATTERN.test(setting.uuid)) throw new Error(`${setting.name} must be a UUID`);
   const { claim } = setting;
-  if (!claim) return `select set_config('${setting.name}', '${setting.uuid}', true)`;
+  // The tenant through tenancy_set (drizzle/0015), which refuses a database the tenant is not placed on.
+  if (!claim) return setting.name === 'app.tenant_id' ? `select public.tenancy_set('${setting.uuid}')` : `select set_config('${setting.name}', '${setting.uuid}', true)`;
   if (setting.name !== 'app.tenant_id' || !CLAIM_KINDS.has(claim.kind) || !UUID_PATTERN.test(claim.id) || !ROLE_PATTERN.test(claim.role)) {
     throw new Error('an access claim must name a tenant, a principal kind, a UUID and a role');
   }

@@ -10,7 +10,7 @@ const Result: new (rowMode?: string, types?: unknown) => PgResult = require('pg/
  * Runs one statement for one tenant in a single round trip, as one implicit
  * transaction, on the extended protocol:
  *
- *   Parse/Bind/Execute  select 1 where set_config('app.tenant_id', $1, true) is null
+ *   Parse/Bind/Execute  select 1 where not public.tenancy_set($1)
  *   [Parse/Bind/Execute  <leading statements>]   (TenantDb.together(): e.g. a usage event)
  *   Parse/Bind/Describe/Execute  <the statement>
  *   Sync
@@ -76,14 +76,16 @@ interface FirstStatement {
   values: unknown[];
 }
 
-const SET_TENANT_SQL = "select 1 where set_config('app.tenant_id', $1, true) is null";
+// tenancy_set (drizzle/0015): set_config('app.tenant_id', $1, true), refused (TA421) on a database
+// the tenant is not placed on. It returns true or raises, so the statement returns no row.
+const SET_TENANT_SQL = 'select 1 where not public.tenancy_set($1)';
 const SET_TENANT_NAME = 'tenancy_set_tenant';
 const ENTER_WITH_CLAIM_SQL = 'select 1 where not public.tenancy_enter($1, $2, $3, $4)';
 const ENTER_WITH_CLAIM_NAME = 'tenancy_enter_claim';
 // Behind a transaction pooler, the same with the statement timeout (the last parameter). set_config
-// never returns null (and tenancy_enter true or raises), so `or` evaluates every operand and the
-// statement returns no row, as the ones above.
-const SET_TENANT_AND_TIMEOUT_SQL = "select 1 where set_config('app.tenant_id', $1, true) is null or set_config('statement_timeout', $2, true) is null";
+// never returns null (and tenancy_set/tenancy_enter true or raise), so `or` evaluates every operand
+// and the statement returns no row, as the ones above.
+const SET_TENANT_AND_TIMEOUT_SQL = "select 1 where not public.tenancy_set($1) or set_config('statement_timeout', $2, true) is null";
 const ENTER_WITH_CLAIM_AND_TIMEOUT_SQL = "select 1 where not public.tenancy_enter($1, $2, $3, $4) or set_config('statement_timeout', $5, true) is null";
 /** SystemDb's statements behind a transaction pooler: no tenant, only the timeout. */
 const SET_TIMEOUT_SQL = "select 1 where set_config('statement_timeout', $1, true) is null";

@@ -9,3 +9,4 @@ export * from './api-keys';
 export * from './attachments';
 export * from './invitations';
 export * from './usage';
+export * from './database-identity';

@@ -1,7 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { check, foreignKey, index, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
-import type { PlanOverrides } from '../../tenancy/entitlements';
-import { plans } from './plans';
+import { entitlementsOf, type PlanOverrides } from '../../tenancy/entitlements';
+import type { Tenant } from '../../tenancy/tenant';
+import { PlanRow, plans } from './plans';
 import { TENANT_STATUSES } from '../../tenancy/tenant';
 
 export { TENANT_STATUSES, type TenantStatus } from '../../tenancy/tenant';
@@ -17,6 +18,12 @@ export const tenants = pgTable(
     plan: text('plan').notNull().default('free'),
     /** The platform admin's per-tenant exceptions to the plan (features on/off, limits). */
     planOverrides: jsonb('plan_overrides').$type<PlanOverrides>().notNull().default({}),
+    /**
+     * The tenant directory: the database holding this tenant's rows, "shared" (this one) or a name
+     * registered in TENANT_DATABASES. PostgreSQL refuses a tenant on any other database
+     * (tenancy_set(), drizzle/0015), so a stale routing decision fails instead of reading or writing there.
+     */
+    database: text('database').notNull().default('shared'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
   },
@@ -28,8 +35,14 @@ export const tenants = pgTable(
     check('tenants_status_valid', sql`${t.status} in ('active', 'suspended')`),
     // A plan in use cannot be deleted; renaming one is not offered (its id is what clients see).
     foreignKey({ name: 'tenants_plan_fk', columns: [t.plan], foreignColumns: [plans.id] }),
+    check('tenants_database_name', sql`${t.database} ~ '^[a-z][a-z0-9_-]{0,62}$'`),
     check('tenants_plan_overrides_object', sql`jsonb_typeof(${t.planOverrides}) = 'object'`),
   ],
 );
 
 export type TenantRow = typeof tenants.$inferSelect;
+
+/** What every layer knows of a tenant (its row with its plan's entitlements), built in one place. */
+export function tenantFromRow(row: TenantRow, plan: PlanRow): Tenant {
+  return { id: row.id, slug: row.slug, name: row.name, status: row.status, plan: row.plan, entitlements: entitlementsOf(plan, row.planOverrides), database: row.database };
+}
