@@ -219,6 +219,19 @@ export class SystemDb {
   }
 
   /**
+   * A platform statement on the database `tenant` is placed on: the copies a dedicated database
+   * keeps of platform rows its tenant rows refer to (e.g. the users its memberships name). On the
+   * shared database this is run(). Logged with the database's name.
+   */
+  runWhereTenantIs<T>(operation: string, tenant: Tenant, fn: (db: SystemDatabase) => Promise<T>): Promise<T> {
+    if (tenant.database === SHARED_DATABASE) return this.run(operation, fn);
+    audit(operation, { forTenant: tenant.id, database: tenant.database });
+    return this.pools.use(tenant.database, (pool) =>
+      fn(withoutTransactions(drizzle({ client: pool, schema }), 'SystemDb.runWhereTenantIs cannot open a transaction: use SystemDb.transaction')),
+    );
+  }
+
+  /**
    * A transaction for a multi-step write across platform and tenant tables
    * (e.g. "tenants.create-with-owner"): BEGIN, fn, COMMIT; anything fn throws
    * rolls all of it back. Platform repositories join it through their

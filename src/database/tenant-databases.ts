@@ -1,8 +1,11 @@
 import pg from 'pg';
-import { TenantDatabaseSettings } from '../config/env.schema';
+import { SHARED_DATABASE, TenantDatabaseSettings } from '../config/env.schema';
 import { applyMigrations, createDatabase, databaseExists, ensureRoles, MigrationState } from './provisioning';
 import { APP_ROLE, OWNER_ROLE } from './schema/roles';
-import type { PlanRow, TenantRow } from './schema';
+import type { PlanRow } from './schema';
+
+/** What a dedicated database needs of the tenant's plan: the anchor row's foreign key (copied as it is now). */
+export type AnchorPlan = Pick<PlanRow, 'id' | 'name' | 'features' | 'limits'>;
 
 /**
  * Provisioning of dedicated databases (the tenant directory, docs/scale-out.md). Runs with the
@@ -83,11 +86,14 @@ async function rolesExist(adminUrl: string): Promise<boolean> {
 }
 
 /**
- * The tenant's anchor in its dedicated database: its tenants row (what the tenant tables' foreign
- * keys and tenancy_set() need; the shared database's row stays the one that counts for status,
- * plan and name) and its plan's row (the anchor's foreign key), written before any of its rows.
+ * The tenant's anchor in its dedicated database: a tenants row (what the tenant tables' foreign
+ * keys and tenancy_set() need) and its plan's row (the anchor's foreign key), written before any
+ * of its rows. Only the id and the placement count there: slug and name are derived from the id
+ * (the shared database's row is the one read for slug, name, status and plan), so an anchor left
+ * by a creation that failed later can never collide with another tenant's.
  */
-export async function anchorTenant(name: string, settings: TenantDatabaseSettings, tenant: Pick<TenantRow, 'id' | 'slug' | 'name' | 'status'>, plan: PlanRow): Promise<void> {
+export async function anchorTenant(name: string, settings: TenantDatabaseSettings, tenantId: string, plan: AnchorPlan): Promise<void> {
+  const anchorSlug = `t-${tenantId.replace(/-/g, '')}`;
   await withOwner(settings, async (client) => {
     await client.query('begin');
     try {
@@ -97,9 +103,9 @@ export async function anchorTenant(name: string, settings: TenantDatabaseSetting
         [plan.id, plan.name, plan.features, JSON.stringify(plan.limits)],
       );
       await client.query(
-        `insert into public.tenants (id, slug, name, status, plan, database) values ($1, $2, $3, $4, $5, $6)
-         on conflict (id) do update set slug = excluded.slug, name = excluded.name, status = excluded.status, plan = excluded.plan, database = excluded.database, updated_at = now()`,
-        [tenant.id, tenant.slug, tenant.name, tenant.status, plan.id, name],
+        `insert into public.tenants (id, slug, name, plan, database) values ($1, $2, $2, $3, $4)
+         on conflict (id) do update set plan = excluded.plan, database = excluded.database, updated_at = now()`,
+        [tenantId, anchorSlug, plan.id, name],
       );
       await client.query('commit');
     } catch (error) {
@@ -107,4 +113,37 @@ export async function anchorTenant(name: string, settings: TenantDatabaseSetting
       throw error;
     }
   });
+}
+
+/**
+ * The registered databases (TENANT_DATABASES) for the features that place tenants: which names
+ * exist, and placing a tenant on one (provisioning it on first use, one at a time per database).
+ */
+export class TenantDatabases {
+  private readonly preparing = new Map<string, Promise<PreparedDatabase>>();
+
+  constructor(private readonly registry: Readonly<Record<string, TenantDatabaseSettings>>) {}
+
+  /** "shared" or a registered dedicated database. */
+  isRegistered(name: string): boolean {
+    return name === SHARED_DATABASE || Object.hasOwn(this.registry, name);
+  }
+
+  /** The dedicated databases, by name. */
+  dedicatedNames(): string[] {
+    return Object.keys(this.registry).sort();
+  }
+
+  /** Provisions the database if needed (idempotent) and writes the tenant's anchor there. */
+  async place(name: string, tenantId: string, plan: AnchorPlan): Promise<void> {
+    const settings = this.registry[name];
+    if (!settings) throw new Error(`No database "${name}" is registered (TENANT_DATABASES)`);
+    let prepared = this.preparing.get(name);
+    if (!prepared) {
+      prepared = prepareTenantDatabase(name, settings).finally(() => this.preparing.delete(name));
+      this.preparing.set(name, prepared);
+    }
+    await prepared;
+    await anchorTenant(name, settings, tenantId, plan);
+  }
 }

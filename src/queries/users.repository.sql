@@ -12,6 +12,18 @@ select
 from
   auth_password_hash($1) as "credentials" join "users" on "users"."id" = "credentials"."user_id";
 
+-- UsersRepository.copyToTenantDatabase
+insert into
+  "users" ("id", "email", "name", "password_hash", "created_at", "updated_at")
+values
+  ($1, $2, $3, default, default, default)
+on conflict
+  ("id")
+do update set
+  "email" = $4,
+  "name" = $5,
+  "updated_at" = now();
+
 -- UsersRepository.findById
 select
   "id",

@@ -5,10 +5,16 @@ import { PlanRow, plans, TenantRow, tenants, TenantStatus } from '../database/sc
 import type { PlanOverrides } from '../tenancy/entitlements';
 import { DummyValue, GenerateSql } from '../database/generate-sql.decorator';
 
+/** The plan of a tenant created without one: the column's default. */
+export const DEFAULT_PLAN = String(tenants.plan.default);
+
 export interface NewTenant {
+  /** Chosen beforehand for a dedicated placement (its anchor row is written there first). */
+  id?: string;
   slug: string;
   name: string;
   plan?: string;
+  database?: string;
 }
 
 export interface TenantChanges {

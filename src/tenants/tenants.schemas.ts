@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DATABASE_NAME_PATTERN } from '../config/env.schema';
 import { pageOf, paginationQuery } from '../common/http/cursor';
 import { createdInvitationView, firstOwnerResultView } from '../members/members.schemas';
 import { UUID_PATTERN } from '../common/uuid';
@@ -25,6 +26,11 @@ export const createTenantSchema = z.strictObject({
    * linked without its holder's consent): an owner invitation, token returned once.
    */
   owner: z.strictObject({ email: emailField, password: passwordField.optional(), name: personNameField.optional() }).optional(),
+  /**
+   * Placement (the tenant directory): "shared" (default) or the name of a dedicated database registered in
+   * TENANT_DATABASES. A dedicated database is created, migrated and given the tenant's anchor row first.
+   */
+  database: z.string().regex(DATABASE_NAME_PATTERN, 'a database name: lowercase letters, digits, "-" and "_", starting with a letter').optional(),
 });
 export type CreateTenantInput = z.infer<typeof createTenantSchema>;
 
@@ -40,7 +46,7 @@ export type InviteOwnerInput = z.infer<typeof inviteOwnerSchema>;
 
 // Responses (GET /openapi.json); the service's view type is inferred from these.
 export const tenantView = z
-  .object({ id: z.uuid(), slug: z.string(), name: z.string(), status: z.enum(TENANT_STATUSES), plan: z.string(), planOverrides: planOverridesSchema, createdAt: z.iso.datetime(), updatedAt: z.iso.datetime() })
+  .object({ id: z.uuid(), slug: z.string(), name: z.string(), status: z.enum(TENANT_STATUSES), plan: z.string(), planOverrides: planOverridesSchema, database: z.string(), createdAt: z.iso.datetime(), updatedAt: z.iso.datetime() })
   .meta({ id: 'Tenant' });
 export type TenantView = z.infer<typeof tenantView>;
 export const tenantPage = pageOf(tenantView, 'TenantPage');

@@ -1,4 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { SHARED_DATABASE } from '../config/env.schema';
+import { TenantDatabases } from '../database/tenant-databases';
 import { AppError } from '../common/errors/app-error';
 import { Page } from '../common/http/cursor';
 import { tenantFromRow, TenantRow } from '../database/schema';
@@ -10,7 +13,7 @@ import { PlansService } from '../plans/plans.service';
 import { TenantPlanInput } from '../plans/plans.schemas';
 import type { PlanOverrides } from '../tenancy/entitlements';
 import { TenantResolver } from './tenant-resolver.service';
-import { TenantsRepository } from './tenants.repository';
+import { DEFAULT_PLAN, TenantsRepository } from './tenants.repository';
 import { CreateTenantInput, TenantView, UpdateTenantInput } from './tenants.schemas';
 
 /** Response types live beside the API contract's schemas (GET /openapi.json), inferred from them; re-exported for the importers of this file. */
@@ -25,6 +28,7 @@ export function toTenantView(row: TenantRow): TenantView {
     status: row.status,
     plan: row.plan,
     planOverrides: row.planOverrides,
+    database: row.database,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -50,6 +54,7 @@ export class TenantsService implements OnModuleInit {
     private readonly members: MembersService,
     private readonly plans: PlansService,
     private readonly transactions: Transactions,
+    private readonly databases: TenantDatabases,
   ) {}
 
   onModuleInit(): void {
@@ -68,8 +73,9 @@ export class TenantsService implements OnModuleInit {
    * of them, and a 2xx means all of them are committed.
    */
   async create(input: CreateTenantInput): Promise<TenantView & { owner?: FirstOwnerResult }> {
-    const { owner, ...fields } = input;
-    if (fields.plan !== undefined) await this.requireKnownPlan(fields.plan);
+    const { owner, database, ...named } = input;
+    if (named.plan !== undefined) await this.requireKnownPlan(named.plan);
+    const fields = { ...named, ...(await this.placement(named.slug, named.plan, database)) };
     const prepared = owner ? await this.members.prepareFirstOwner(owner) : undefined;
     const { row, result } = prepared
       ? await this.transactions.run('tenants.create-with-owner', async (platform) => {
@@ -126,6 +132,22 @@ export class TenantsService implements OnModuleInit {
    */
   async setPlan(idOrSlug: string, input: TenantPlanInput): Promise<TenantView> {
     return this.update(idOrSlug, { plan: input.plan, planOverrides: input.overrides });
+  }
+
+  /**
+   * A dedicated placement (TENANT_DATABASES): the tenant's id is chosen here and its anchor written
+   * on its database (provisioned on first use) before the tenant row exists, so the row never points
+   * at a database that is not ready. Creation failing after this leaves an unreachable anchor (no
+   * rows, a slug derived from the unused id), never a tenant without its database.
+   */
+  private async placement(slug: string, plan: string | undefined, database: string | undefined): Promise<{ id?: string; database?: string }> {
+    if (database === undefined || database === SHARED_DATABASE) return {};
+    if (!this.databases.isRegistered(database)) throw AppError.validation([{ path: 'database', message: `no database "${database}" is registered (TENANT_DATABASES)` }]);
+    // Checked before anything is written on the dedicated database (the insert still enforces it).
+    if (await this.tenants.findWithPlan({ kind: 'slug', value: slug })) throw new AppError(ErrorCode.Conflict, 'A resource with the same unique value already exists');
+    const id = randomUUID();
+    await this.databases.place(database, id, await this.plans.get(plan ?? DEFAULT_PLAN));
+    return { id, database };
   }
 
   private async requireKnownPlan(plan: string): Promise<void> {

@@ -3,6 +3,8 @@ import { eq, sql } from 'drizzle-orm';
 import { PlatformTransaction, SystemDb } from '../database/system-db';
 import { users } from '../database/schema';
 import { DummyValue, GenerateSql } from '../database/generate-sql.decorator';
+import { SHARED_DATABASE } from '../config/env.schema';
+import type { Tenant } from '../tenancy/tenant';
 
 /** What callers see of a user: never the password hash. */
 export interface UserProfile {
@@ -48,6 +50,22 @@ export class UsersRepository {
       const [row] = rows;
       return row && { id: row.id, email: row.email, name: row.name, passwordHash: row.passwordHash };
     });
+  }
+
+  /**
+   * The user's copy (id, email, name; never the password hash) on the dedicated database of
+   * `tenant`, which its memberships there refer to; nothing on the shared database, where the user
+   * row itself is. Idempotent; written before the membership, so a membership never lacks it.
+   */
+  @GenerateSql({ params: [{ id: DummyValue.UUID, slug: 'sample-tenant', name: 'n', status: 'active', plan: 'free', entitlements: {}, database: 'big1' }, { id: DummyValue.UUID, email: DummyValue.EMAIL, name: DummyValue.STRING }] })
+  async copyToTenantDatabase(tenant: Tenant, user: UserProfile): Promise<void> {
+    if (tenant.database === SHARED_DATABASE) return;
+    await this.systemDb.runWhereTenantIs('users.copyToTenantDatabase', tenant, (db) =>
+      db
+        .insert(users)
+        .values({ id: user.id, email: user.email, name: user.name })
+        .onConflictDoUpdate({ target: users.id, set: { email: user.email, name: user.name, updatedAt: sql`now()` } }),
+    );
   }
 
   @GenerateSql({ params: [DummyValue.UUID] })

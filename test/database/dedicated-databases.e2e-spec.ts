@@ -75,7 +75,7 @@ describe('dedicated databases (tenant directory, routing, provisioning)', () => 
     );
     [onShared, onBig1] = rows.map(testTenant);
     const plan = (await sharedSuperuser.query<PlanRow>(`select * from plans where id = 'free'`)).rows[0];
-    await anchorTenant('big1', big1, rows[1], plan);
+    await anchorTenant('big1', big1, rows[1].id, plan);
 
     pools.set('shared', createPool({ url: shared.appUrl, max: 2, statementTimeoutMs: 5000, applicationName: 'test-directory' }));
     pools.set('big1', createPool({ url: big1.url, max: 2, statementTimeoutMs: 5000, applicationName: 'test-directory' }));

@@ -94,7 +94,8 @@ describe('repository queries (src/queries/*.sql)', () => {
       providers: [
         ...repositories.flatMap((r) => r.classes),
         { provide: TenantDb, useValue: tenantDb },
-        { provide: SystemDb, useValue: new SystemDb(pool) },
+        // Every database name on this one pool: a sample tenant on a dedicated database writes its SQL here too.
+        { provide: SystemDb, useValue: new SystemDb(pool, { use: (_database, fn) => fn(pool) }) },
       ],
     }).compile();
   });
