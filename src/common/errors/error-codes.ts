@@ -52,6 +52,11 @@ export enum ErrorCode {
   OutcomeUnknown = 'OUTCOME_UNKNOWN',
   /** File storage (S3 or disk) unreachable or failing; retry after Retry-After. */
   StorageUnavailable = 'STORAGE_UNAVAILABLE',
+  /**
+   * The tenant's database lacks migrations this build needs (a dedicated database not yet migrated):
+   * refused rather than served against an old schema; retry after Retry-After, once it is migrated.
+   */
+  DatabaseBehind = 'DATABASE_BEHIND',
   Internal = 'INTERNAL_ERROR',
 }
 
@@ -109,6 +114,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case ErrorCode.ServiceUnavailable:
     case ErrorCode.OutcomeUnknown:
     case ErrorCode.StorageUnavailable:
+    case ErrorCode.DatabaseBehind:
       return 503;
     case ErrorCode.Internal:
       return 500;
