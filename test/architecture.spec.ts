@@ -111,7 +111,7 @@ describe('architecture', () => {
     admission: ['common', 'config', 'tenancy', 'database', 'access', 'auth', 'members', 'api-keys', 'tenants', 'rate-limits', 'usage'],
     // The ops CLI: an entry point beside main.ts; tenant work goes through TenantsModule's service, the
     // database only through provisioning (migrations, roles), never a raw client (checked above).
-    cli: ['config', 'database', 'logging', 'cache', 'tenants', 'plans', 'usage'],
+    cli: ['common', 'config', 'database', 'logging', 'cache', 'tenants', 'plans', 'usage'],
   };
   const ROOT = '(root)';
 

@@ -1,3 +1,4 @@
+import { messageOf } from '../common/errors/error-messages';
 import { InvalidEnvironmentError } from '../config/env.schema';
 
 /** The CLI's exit codes (README "Ops CLI"): ok, the command failed, the command line was wrong. */
@@ -20,19 +21,6 @@ export function rootCause(error: unknown): unknown {
     current = current.cause;
   }
   return current;
-}
-
-/**
- * One line for an error: Node reports a refused connection to a name with
- * several addresses (localhost: ::1 and 127.0.0.1) as an AggregateError whose
- * own message is empty, so its parts are listed.
- */
-export function messageOf(error: unknown): string {
-  if (error instanceof AggregateError && error.errors.length > 0) {
-    return error.errors.map(messageOf).join('; ');
-  }
-  if (error instanceof Error) return error.message || error.name;
-  return String(error);
 }
 
 /** What the CLI prints on failure (stderr): the root cause first, then what was being done when it struck. */

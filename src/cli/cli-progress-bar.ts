@@ -1,7 +1,8 @@
 import { SingleBar } from 'cli-progress';
 
 export interface Progress {
-  increment(by?: number): void;
+  /** `note`: shown after the counts until replaced (e.g. which databases failed so far). */
+  increment(by?: number, note?: string): void;
   stop(): void;
 }
 
@@ -14,13 +15,17 @@ export interface Progress {
 export function startProgress(label: string, total: number, unit: string): Progress {
   const bar = new SingleBar({
     stream: process.stderr,
-    format: `${label} [{bar}] {percentage}% {value}/{total} ${unit} {duration}s`,
+    format: `${label} [{bar}] {percentage}% {value}/{total} ${unit} {duration}s {note}`,
     barCompleteChar: '#',
     barIncompleteChar: '.',
     hideCursor: true,
     clearOnComplete: false,
     noTTYOutput: false,
   });
-  bar.start(total, 0);
-  return { increment: (by = 1) => bar.increment(by), stop: () => bar.stop() };
+  let shown = '';
+  bar.start(total, 0, { note: shown });
+  return {
+    increment: (by = 1, note?: string) => bar.increment(by, { note: (shown = note ?? shown) }),
+    stop: () => bar.stop(),
+  };
 }

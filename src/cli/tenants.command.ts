@@ -1,21 +1,16 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { TenantView } from '../tenants/tenants.service';
 import { createTenantSchema } from '../tenants/tenants.schemas';
 import { tenantPlanSchema } from '../plans/plans.schemas';
+import { positiveInt } from './cli-arguments';
 import { printJson, printLines, printTable } from './cli-output';
 import { startProgress } from './cli-progress-bar';
 import { UsageError } from './cli-errors';
 import { withTenantsService } from './cli.module';
 
 type Env = Record<string, string | undefined>;
-
-function positiveInt(raw: string): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > 1000) throw new InvalidArgumentError('an integer from 1 to 1000');
-  return value;
-}
 
 /** One line from stdin: a password never goes on the command line (shell history, `ps`). */
 async function readLineFromStdin(): Promise<string> {

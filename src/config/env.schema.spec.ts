@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { AppConfig } from './app-config';
-import { InvalidEnvironmentError, parseEnv } from './env.schema';
+import { InvalidEnvironmentError, migrateEnvSchema, parseEnv, setupEnvSchema, validateEnv } from './env.schema';
 
 describe('parseEnv', () => {
   const valid = {
@@ -73,3 +76,40 @@ describe('parseEnv', () => {
     );
   });
 });
+
+describe('TENANT_DATABASES and TENANT_DATABASES_FILE', () => {
+  const databases = {
+    'eu-big-1': { url: 'postgres://app_user:u-secret@db1/app', migrationUrl: 'postgres://app_owner:o-secret@db1/app' },
+  };
+  const migrate = { DATABASE_MIGRATION_URL: 'postgres://app_owner:pw@localhost:5432/app' };
+  const setup = { DATABASE_ADMIN_URL: 'postgres://postgres:pw@localhost:5432/postgres', APP_OWNER_PASSWORD: 'o'.repeat(12), APP_USER_PASSWORD: 'u'.repeat(12) };
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'env-schema-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads the dedicated databases inline or from the file, for the API and for the migrate command alike', () => {
+    const file = path.join(dir, 'tenant-databases.json');
+    writeFileSync(file, JSON.stringify(databases));
+    const api = { DATABASE_URL: 'postgres://app_user:pw@localhost:5432/app', ADMIN_API_KEY: 'k'.repeat(32) };
+    expect(parseEnv({ ...api, TENANT_DATABASES: JSON.stringify(databases) }).TENANT_DATABASES).toEqual(databases);
+    expect(parseEnv({ ...api, TENANT_DATABASES_FILE: file }).TENANT_DATABASES).toEqual(databases);
+    expect(validateEnv(migrateEnvSchema, { ...migrate, TENANT_DATABASES: JSON.stringify(databases) }).TENANT_DATABASES).toEqual(databases);
+    expect(validateEnv(migrateEnvSchema, { ...migrate, TENANT_DATABASES_FILE: file }).TENANT_DATABASES).toEqual(databases);
+    expect(validateEnv(migrateEnvSchema, migrate).TENANT_DATABASES).toEqual({});
+  });
+
+  it('refuses both set, an unreadable file or a bad entry through the migrate schema too (positive control above)', () => {
+    const file = path.join(dir, 'tenant-databases.json');
+    writeFileSync(file, JSON.stringify(databases));
+    expect(() => validateEnv(migrateEnvSchema, { ...migrate, TENANT_DATABASES_FILE: file, TENANT_DATABASES: '{}' })).toThrow(/TENANT_DATABASES_FILE: TENANT_DATABASES is set too/);
+    expect(() => validateEnv(migrateEnvSchema, { ...migrate, TENANT_DATABASES_FILE: path.join(dir, 'missing.json') })).toThrow(/TENANT_DATABASES_FILE: cannot read .*missing\.json \(ENOENT\)/);
+    expect(() => validateEnv(migrateEnvSchema, { ...migrate, TENANT_DATABASES: '{"shared": {"url": "postgres://a@b/c", "migrationUrl": "postgres://a@b/c"}}' })).toThrow(/TENANT_DATABASES: "shared" is DATABASE_URL's database/);
+  });
+
+  it('leaves commands that do not read TENANT_DATABASES alone: setup passes with an unreadable TENANT_DATABASES_FILE', () => {
+    const unreadable = { TENANT_DATABASES_FILE: path.join(dir, 'missing.json') };
+    expect(validateEnv(setupEnvSchema, { ...setup, ...unreadable }).DATABASE_NAME).toBe('app');
+    expect(() => validateEnv(migrateEnvSchema, { ...migrate, ...unreadable })).toThrow(InvalidEnvironmentError); // control: read where declared
+  });
+});
+

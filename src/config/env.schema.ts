@@ -70,7 +70,7 @@ export const envSchema = z
      * adminUrl (optional): a role that may create databases and roles there, needed only to create the database
      * when a tenant is first placed on it. "shared" is DATABASE_URL's database and cannot be redefined.
      */
-    TENANT_DATABASES: z.string().optional().transform((value, ctx) => parseTenantDatabases(value, ctx)),
+    TENANT_DATABASES: tenantDatabasesVariable(),
     TENANT_DATABASES_FILE: z.string().min(1).optional(),
     /** Connections all pools together may hold (DB_POOL_SIZE of the shared pool included); past it the least recently used idle pool is closed. */
     DB_POOL_BUDGET: z.coerce.number().int().min(2).max(10_000).default(100),
@@ -249,6 +249,11 @@ export const DATABASE_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
 
 const tenantDatabaseSettings = z.strictObject({ url: postgresUrl, migrationUrl: postgresUrl, adminUrl: postgresUrl.optional() });
 
+/** TENANT_DATABASES as the schemas read it (the API's and the migrate command's): name -> settings, {} when unset. */
+function tenantDatabasesVariable() {
+  return z.string().optional().transform((value, ctx) => parseTenantDatabases(value, ctx));
+}
+
 function parseTenantDatabases(value: string | undefined, ctx: z.RefinementCtx): Record<string, TenantDatabaseSettings> {
   if (value === undefined) return {};
   let json: unknown;
@@ -311,6 +316,9 @@ export class InvalidEnvironmentError extends Error {}
 export const migrateEnvSchema = z.object({
   /** Owner role (app_owner): migrations only. */
   DATABASE_MIGRATION_URL: postgresUrl,
+  /** `migrate --all`: every dedicated database too, each through its migrationUrl. */
+  TENANT_DATABASES: tenantDatabasesVariable(),
+  TENANT_DATABASES_FILE: z.string().min(1).optional(),
 });
 export const setupEnvSchema = z.object({
   /** A superuser URL: creates the two roles and the database (`cli setup`, once per cluster). */
@@ -322,26 +330,40 @@ export const setupEnvSchema = z.object({
 
 /** Parses the environment or throws one error naming every bad variable. */
 export function parseEnv(source: Record<string, string | undefined>): Env {
-  return validateEnv(envSchema, withFileSecrets(source));
+  return validateEnv(envSchema, source);
 }
 
-/** TENANT_DATABASES_FILE's content as TENANT_DATABASES (connection strings carry passwords: secrets are often files). */
-function withFileSecrets(source: Record<string, string | undefined>): Record<string, string | undefined> {
-  const file = source.TENANT_DATABASES_FILE;
-  if (!file) return source;
-  if (source.TENANT_DATABASES) throw new InvalidEnvironmentError('Invalid environment variables:\n  - TENANT_DATABASES_FILE: TENANT_DATABASES is set too: set one of them');
-  try {
-    return { ...source, TENANT_DATABASES: readFileSync(file, 'utf8') };
-  } catch (error) {
-    throw new InvalidEnvironmentError(`Invalid environment variables:\n  - TENANT_DATABASES_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+/**
+ * Variables that may be given as a file instead (connection strings carry passwords, and secrets are
+ * often mounted as files): the file variable -> the variable its content stands for.
+ */
+const FILE_VARIABLES = { TENANT_DATABASES_FILE: 'TENANT_DATABASES' } as const;
+
+/**
+ * The content of each file variable as the variable it stands for, for the variables `schema` reads:
+ * a command that does not read TENANT_DATABASES (`setup`) is not failed by an unreadable TENANT_DATABASES_FILE.
+ */
+function withFileSecrets(schema: z.ZodType, source: Record<string, string | undefined>): Record<string, string | undefined> {
+  const declared = schema instanceof z.ZodObject ? schema.shape : {};
+  let resolved = source;
+  for (const [fileVariable, variable] of Object.entries(FILE_VARIABLES)) {
+    const file = source[fileVariable];
+    if (!file || !(variable in declared)) continue;
+    if (source[variable]) throw new InvalidEnvironmentError(`Invalid environment variables:\n  - ${fileVariable}: ${variable} is set too: set one of them`);
+    try {
+      resolved = { ...resolved, [variable]: readFileSync(file, 'utf8') };
+    } catch (error) {
+      throw new InvalidEnvironmentError(`Invalid environment variables:\n  - ${fileVariable}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    }
   }
+  return resolved;
 }
 
-/** `schema` over `source`, empty strings as unset; one InvalidEnvironmentError naming each bad variable. */
+/** `schema` over `source`, empty strings as unset, file variables read; one InvalidEnvironmentError naming each bad variable. */
 export function validateEnv<T extends z.ZodType>(schema: T, source: Record<string, string | undefined>): z.infer<T> {
   // An empty string in an env file means "not set"; treat it like a missing variable.
   const cleaned = Object.fromEntries(
-    Object.entries(source).filter(([, value]) => value !== undefined && value !== ''),
+    Object.entries(withFileSecrets(schema, source)).filter(([, value]) => value !== undefined && value !== ''),
   );
   const result = schema.safeParse(cleaned);
   if (result.success) return result.data;

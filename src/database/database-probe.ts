@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
+import { AppError } from '../common/errors/app-error';
+import { ErrorCode } from '../common/errors/error-codes';
 import { withClient } from './pg/pool';
 import { queryWithStatementTimeout } from './pg/tenant-batch-query';
 import { MIGRATIONS_FOLDER } from './provisioning';
@@ -24,6 +26,16 @@ export function shippedMigrations(folder = MIGRATIONS_FOLDER): ShippedMigrations
  * - behind: a migration this build needs is missing: not ready.
  */
 export type MigrationState = 'current' | 'ahead' | 'behind';
+
+/** Where a database whose newest recorded migration has `latestCreatedAt` (0: none) stands against this build. */
+export function migrationStateOf(latestCreatedAt: number, shipped: ShippedMigrations): MigrationState {
+  return latestCreatedAt < shipped.latestWhen ? 'behind' : latestCreatedAt > shipped.latestWhen ? 'ahead' : 'current';
+}
+
+/** 42883 (undefined_function) from the probe: app_migrations_status() is missing, so migration 0008 (at least) is not applied. */
+export function isMigrationStatusMissing(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === '42883';
+}
 
 export interface DatabaseProbeResult {
   migrations: { state: MigrationState; applied: number; shipped: number };
@@ -53,7 +65,45 @@ export class DatabaseProbe {
     const applied = row?.applied ?? 0;
     // bigint arrives as a string; milliseconds since 1970 fit a double exactly.
     const latest = row?.latest_created_at == null ? 0 : Number(row.latest_created_at);
-    const state: MigrationState = latest < this.shipped.latestWhen ? 'behind' : latest > this.shipped.latestWhen ? 'ahead' : 'current';
-    return { migrations: { state, applied, shipped: this.shipped.count } };
+    return { migrations: { state: migrationStateOf(latest, this.shipped), applied, shipped: this.shipped.count } };
   }
+}
+
+/** Seconds a client should wait before retrying a tenant whose database is being migrated. */
+export const DATABASE_BEHIND_RETRY_AFTER_SECONDS = 30;
+
+/**
+ * DATABASE_BEHIND (503): the tenant's database lacks migrations this build needs. The client sees
+ * neither the database's name nor where it is; `database` is for the log.
+ */
+export class DatabaseBehindError extends AppError {
+  constructor(readonly database: string) {
+    super(ErrorCode.DatabaseBehind, "The tenant's data is being upgraded, retry shortly", undefined, {
+      'retry-after': String(DATABASE_BEHIND_RETRY_AFTER_SECONDS),
+    });
+    this.name = 'DatabaseBehindError';
+  }
+}
+
+/**
+ * For the data layer, when it opens the pool of a dedicated database (`name`): throws DatabaseBehindError
+ * unless that database has every migration this build ships, so a tenant placed there is refused rather
+ * than served against an old schema. Asked on the pool itself, as the runtime role, through the same
+ * probe as readiness (app_migrations_status(), migration 0008; a database without it is behind too).
+ * A database with newer migrations ("ahead", a rolling deploy) passes: migrations are additive. Any
+ * other failure (unreachable, timeout) is rethrown as it is, for the usual 503 mapping.
+ */
+export async function assertSchemaCurrent(
+  pool: pg.Pool,
+  name: string,
+  options: { statementTimeoutMs?: number; shipped?: ShippedMigrations } = {},
+): Promise<void> {
+  let state: MigrationState;
+  try {
+    state = (await new DatabaseProbe(pool, options.shipped).check(options.statementTimeoutMs ?? 5_000)).migrations.state;
+  } catch (error) {
+    if (isMigrationStatusMissing(error)) throw new DatabaseBehindError(name);
+    throw error;
+  }
+  if (state === 'behind') throw new DatabaseBehindError(name);
 }

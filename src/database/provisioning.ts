@@ -147,37 +147,65 @@ interface JournalEntry {
 }
 
 const MIGRATIONS_TABLE = '"drizzle"."__drizzle_migrations"';
-/** One migrator at a time per database (two deploys, or the compose step and MIGRATE_ON_BOOT). */
-const MIGRATION_LOCK = "hashtext('tenancy.migrations')";
+/**
+ * One migrator at a time per database (two deploys, or the compose step and MIGRATE_ON_BOOT): the key of
+ * the session advisory lock applyMigrations holds. Advisory locks are per database, so migrators of
+ * different databases never wait for each other.
+ */
+export const MIGRATION_LOCK = "hashtext('tenancy.migrations')";
 
 function journal(folder: string): JournalEntry[] {
   return (JSON.parse(readFileSync(path.join(folder, 'meta', '_journal.json'), 'utf8')) as { entries: JournalEntry[] }).entries;
+}
+
+/** What a database's bookkeeping table holds: its rows, and the newest one's timestamp (none: nothing applied). */
+interface Bookkeeping {
+  recorded: number;
+  lastAppliedAt?: number;
+}
+
+async function readBookkeeping(client: pg.Client): Promise<Bookkeeping> {
+  const { rows } = await client.query<{ exists: boolean }>(`select to_regclass('drizzle.__drizzle_migrations') is not null as exists`);
+  if (!rows[0].exists) return { recorded: 0 };
+  const last = await client.query<{ recorded: number; created_at: string | null }>(
+    `select count(*)::integer as recorded, max(created_at)::text as created_at from ${MIGRATIONS_TABLE}`,
+  );
+  const { recorded, created_at } = last.rows[0];
+  return { recorded, lastAppliedAt: created_at === null ? undefined : Number(created_at) };
 }
 
 /**
  * drizzle's own rule, so both migrators agree: a migration counts as applied when
  * its timestamp is not after the newest bookkeeping row's.
  */
-async function lastAppliedAt(client: pg.Client): Promise<number | undefined> {
-  const { rows } = await client.query<{ exists: boolean }>(`select to_regclass('drizzle.__drizzle_migrations') is not null as exists`);
-  if (!rows[0].exists) return undefined;
-  const last = await client.query<{ created_at: string | null }>(`select max(created_at)::text as created_at from ${MIGRATIONS_TABLE}`);
-  return last.rows[0].created_at === null ? undefined : Number(last.rows[0].created_at);
-}
-
 function statesOf(entries: JournalEntry[], last: number | undefined): MigrationState[] {
   return entries.map((entry) => ({ tag: entry.tag, createdAt: entry.when, applied: last !== undefined && entry.when <= last }));
 }
 
-/** Every migration of `folder` (drizzle/ by default), applied or pending. Reads only. Owner URL. */
-export async function migrationStatus(ownerUrl: string, folder = MIGRATIONS_FOLDER): Promise<MigrationState[]> {
+/**
+ * A database's migrations as its bookkeeping says, read as the owner: every migration of `folder`
+ * applied or pending, and the raw record, which also counts migrations this build does not ship
+ * (a newer release migrated the database).
+ */
+export interface MigrationRecord extends Bookkeeping {
+  migrations: MigrationState[];
+}
+
+/** Reads only. Owner URL. */
+export async function migrationRecord(ownerUrl: string, folder = MIGRATIONS_FOLDER): Promise<MigrationRecord> {
   const client = new pg.Client({ connectionString: ownerUrl, application_name: 'tenancy-cli' });
   await client.connect();
   try {
-    return statesOf(journal(folder), await lastAppliedAt(client));
+    const bookkeeping = await readBookkeeping(client);
+    return { ...bookkeeping, migrations: statesOf(journal(folder), bookkeeping.lastAppliedAt) };
   } finally {
     await client.end();
   }
+}
+
+/** Every migration of `folder` (drizzle/ by default), applied or pending. Reads only. Owner URL. */
+export async function migrationStatus(ownerUrl: string, folder = MIGRATIONS_FOLDER): Promise<MigrationState[]> {
+  return (await migrationRecord(ownerUrl, folder)).migrations;
 }
 
 /**
@@ -203,7 +231,7 @@ export async function applyMigrations(
     await client.query(`select pg_advisory_lock(${MIGRATION_LOCK})`);
     await client.query('create schema if not exists "drizzle"');
     await client.query(`create table if not exists ${MIGRATIONS_TABLE} (id serial primary key, hash text not null, created_at bigint)`);
-    const pending = statesOf(entries, await lastAppliedAt(client)).filter((state) => !state.applied);
+    const pending = statesOf(entries, (await readBookkeeping(client)).lastAppliedAt).filter((state) => !state.applied);
     for (const migration of pending) {
       const file = files.find((candidate) => candidate.folderMillis === migration.createdAt);
       if (!file) throw new Error(`drizzle/${migration.tag}.sql is listed in meta/_journal.json but was not read`);

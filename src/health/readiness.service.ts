@@ -2,7 +2,7 @@ import { Injectable, Logger, ServiceUnavailableException } from '@nestjs/common'
 import { HealthCheckResult, HealthCheckService, HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { CacheService } from '../cache/cache.service';
 import { AppConfig } from '../config/app-config';
-import { DatabaseProbe, DatabaseProbeResult } from '../database/database-probe';
+import { DatabaseProbe, DatabaseProbeResult, isMigrationStatusMissing } from '../database/database-probe';
 import { StorageService } from '../storage/storage.service';
 import { ShutdownGate } from './shutdown-gate';
 
@@ -94,8 +94,7 @@ export class ReadinessService {
     const outcome = await settled;
     const check = this.indicators.check('migrations');
     if (!outcome.ok) {
-      // 42883: app_migrations_status() does not exist, so migration 0008 (at least) is not applied.
-      const missing = (outcome.error as { code?: string }).code === '42883';
+      const missing = isMigrationStatusMissing(outcome.error);
       return check.down({ message: missing ? 'behind: app_migrations_status() is missing (run the migrations)' : 'unknown: the database did not answer' });
     }
     const { state, applied, shipped } = outcome.result.migrations;

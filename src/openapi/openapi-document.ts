@@ -65,6 +65,9 @@ function jsonProperties(schema: unknown): Record<string, unknown> | undefined {
   return (schema as { shape?: Record<string, unknown> } | undefined)?.shape;
 }
 
+/** The 503 codes sent with Retry-After (OUTCOME_UNKNOWN is not: read back first). */
+const RETRY_AFTER_503: readonly ErrorCode[] = [ErrorCode.ServiceUnavailable, ErrorCode.StorageUnavailable, ErrorCode.DatabaseBehind];
+
 /** One response per status, its body the envelope with `error.code` narrowed to the codes this route can answer with it. */
 function errorResponses(codes: Iterable<ErrorCode>): ZodOpenApiResponsesObject {
   const byStatus = new Map<number, Set<ErrorCode>>();
@@ -77,7 +80,7 @@ function errorResponses(codes: Iterable<ErrorCode>): ZodOpenApiResponsesObject {
     const list = [...set].sort();
     const headers: Record<string, oas31.HeaderObject> = {};
     if (status === 401) headers['WWW-Authenticate'] = { description: 'Bearer challenge (RFC 6750)', schema: { type: 'string' } };
-    if (status === 429 || list.includes(ErrorCode.ServiceUnavailable) || list.includes(ErrorCode.StorageUnavailable)) {
+    if (status === 429 || list.some((code) => RETRY_AFTER_503.includes(code))) {
       headers['Retry-After'] = { description: 'Seconds to wait before retrying (not sent with OUTCOME_UNKNOWN: read back first)', schema: { type: 'integer' } };
     }
     responses[`${status}` as `4${string}`] = {

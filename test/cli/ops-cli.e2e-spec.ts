@@ -1,15 +1,14 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { createDatabase, dropDatabase, runMigrations, withCredentials, withDatabase } from '../../src/database/provisioning';
+import { MIGRATIONS_FOLDER, runMigrations } from '../../src/database/provisioning';
 import { OWNER_ROLE } from '../../src/database/schema/roles';
-import { createTestDatabase, TestDatabase } from '../helpers/test-database';
+import { createEmptyTestDatabase, createTestDatabase, TestDatabase } from '../helpers/test-database';
 import { TEST_ADMIN_KEY, TEST_ROLE_PASSWORDS } from '../helpers/test-env';
 import { ensureBuilt } from '../helpers/built';
+import { closedPort } from '../helpers/closed-port';
 
 /**
  * The built ops CLI (dist/cli/cli.js) and the bench entry points
@@ -45,15 +44,6 @@ function run(script: string, args: string[], env: Record<string, string>, option
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(options.stdin ?? '');
   });
-}
-
-/** A TCP port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 beforeAll(() => ensureBuilt({ bench: true }), 300_000);
@@ -166,17 +156,15 @@ describe('ops CLI: tenants', () => {
 });
 
 describe('ops CLI: migrate', () => {
-  const superuser = () => process.env.TEST_PG_SUPERUSER_URL!;
-  let name: string;
+  let db: TestDatabase;
   let ownerUrl: string;
 
   beforeAll(async () => {
     // An empty database (roles and rights as `cli setup` leaves them), not a migrated clone.
-    name = `tt_${process.env.TEST_RUN_ID}_cli_${randomBytes(3).toString('hex')}`;
-    await createDatabase(superuser(), name);
-    ownerUrl = withCredentials(withDatabase(superuser(), name), OWNER_ROLE, TEST_ROLE_PASSWORDS.owner);
+    db = await createEmptyTestDatabase('cli');
+    ownerUrl = db.ownerUrl;
   });
-  afterAll(() => dropDatabase(superuser(), name));
+  afterAll(() => db.drop());
 
   const status = async () => JSON.parse((await run(CLI, ['migrate', '--status', '--json'], { DATABASE_MIGRATION_URL: ownerUrl })).stdout) as Array<{ migration: string; status: string }>;
 
@@ -240,6 +228,142 @@ describe('ops CLI: migrate', () => {
     writeFileSync(path.join(cwd, '.env'), `DATABASE_MIGRATION_URL=postgres://app_owner:x@127.0.0.1:${port}/app\n`);
     expect((await run(CLI, ['migrate', '--status'], {})).code).toBe(1); // control: the file is what was read
     expect((await run(CLI, ['migrate', '--status'], { DATABASE_MIGRATION_URL: ownerUrl })).code).toBe(0);
+  });
+});
+
+describe('ops CLI: migrate --all (the shared database and every TENANT_DATABASES entry)', () => {
+  const TAGS = (JSON.parse(readFileSync(path.join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> }).entries.map((e) => e.tag);
+  /** 0010_usage_ledger creates usage_events: a database holding one already fails there, after 0000-0009. */
+  const FAILING = TAGS.indexOf('0010_usage_ledger');
+  const dbs: TestDatabase[] = [];
+  afterAll(() => Promise.all(dbs.map((db) => db.drop())));
+  const track = async (db: Promise<TestDatabase>) => {
+    dbs.push(await db);
+    return dbs[dbs.length - 1];
+  };
+  const asOwner = async (db: TestDatabase, sql: string) => {
+    const client = new pg.Client({ connectionString: db.ownerUrl });
+    await client.connect();
+    await client.query(sql).finally(() => client.end());
+  };
+  /** The environment of a deployment with `dedicated` placed databases (name -> database). */
+  const envFor = (shared: TestDatabase, dedicated: Record<string, TestDatabase>) => ({
+    DATABASE_MIGRATION_URL: shared.ownerUrl,
+    TENANT_DATABASES: JSON.stringify(Object.fromEntries(Object.entries(dedicated).map(([name, db]) => [name, { url: db.appUrl, migrationUrl: db.ownerUrl }]))),
+  });
+  const json = (out: Run) => JSON.parse(out.stdout).databases as Array<Record<string, unknown>>;
+
+  it('lists each database\'s version, migrates the behind ones (shared: nothing to do), then lists them current; TENANT_DATABASES_FILE works the same', async () => {
+    const shared = await track(createTestDatabase());
+    const [euOne, euTwo] = [await track(createEmptyTestDatabase('cli_all')), await track(createEmptyTestDatabase('cli_all'))];
+    const env = envFor(shared, { 'eu-one': euOne, 'eu-two': euTwo });
+
+    const before = await run(CLI, ['migrate', '--status', '--all', '--json'], env);
+    expect(before.code).toBe(0);
+    expect(json(before)).toEqual([
+      { database: 'shared', state: 'current', applied: TAGS.length, latest: TAGS[TAGS.length - 1], pending: 0 },
+      { database: 'eu-one', state: 'behind', applied: 0, latest: null, pending: TAGS.length },
+      { database: 'eu-two', state: 'behind', applied: 0, latest: null, pending: TAGS.length },
+    ]);
+
+    // Without --all only the shared database is touched, and the CLI says so.
+    const sharedOnly = await run(CLI, ['migrate', '--status'], env);
+    expect(sharedOnly).toMatchObject({ code: 0, stderr: expect.stringContaining('2 dedicated database(s) in TENANT_DATABASES are not touched (add --all)') });
+
+    const migrated = await run(CLI, ['migrate', '--all', '--concurrency', '2', '--json'], env);
+    expect(migrated.code).toBe(0);
+    expect(json(migrated).map(({ database, outcome, applied, error }) => ({ database, outcome, applied, error }))).toEqual([
+      { database: 'shared', outcome: 'up-to-date', applied: [], error: undefined },
+      { database: 'eu-one', outcome: 'migrated', applied: TAGS, error: undefined },
+      { database: 'eu-two', outcome: 'migrated', applied: TAGS, error: undefined },
+    ]);
+    expect(json(migrated).every((result) => typeof result.ms === 'number')).toBe(true);
+
+    const file = path.join(cwd, 'tenant-databases.json');
+    writeFileSync(file, env.TENANT_DATABASES);
+    const fromFile = { DATABASE_MIGRATION_URL: env.DATABASE_MIGRATION_URL, TENANT_DATABASES_FILE: file };
+    const after = await run(CLI, ['migrate', '--status', '--all', '--json'], fromFile);
+    expect(json(after).map((version) => [version.database, version.state, version.pending])).toEqual([
+      ['shared', 'current', 0],
+      ['eu-one', 'current', 0],
+      ['eu-two', 'current', 0],
+    ]);
+    const table = await run(CLI, ['migrate', '--status', '--all'], fromFile);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^DATABASE\s+STATE\s+APPLIED\s+PENDING\s+LATEST\s*\nshared\s+current\s/);
+    expect(table.stdout).toMatch(/no database behind\n$/);
+  });
+
+  it('a database failing part-way: exit 1 naming it; stop leaves the later ones not started, continue migrates them; the re-run resumes; no password printed', async () => {
+    const shared = await track(createTestDatabase());
+    const [bad, good, late] = [await track(createEmptyTestDatabase('cli_all')), await track(createEmptyTestDatabase('cli_all')), await track(createEmptyTestDatabase('cli_all'))];
+    await asOwner(bad, 'create table public.usage_events (obstacle int)');
+    const env = envFor(shared, { 'eu-bad': bad, 'eu-good': good, 'eu-late': late });
+    const outcomes = (out: Run) => json(out).map(({ database, outcome, applied }) => [database, outcome, (applied as string[]).length]);
+
+    const stopped = await run(CLI, ['migrate', '--all', '--concurrency', '1', '--json'], env);
+    expect(stopped.code).toBe(1);
+    expect(outcomes(stopped)).toEqual([
+      ['shared', 'up-to-date', 0],
+      ['eu-bad', 'failed', FAILING],
+      ['eu-good', 'not-started', 0],
+      ['eu-late', 'not-started', 0],
+    ]);
+    expect(json(stopped)[1].error).toBe('migration 0010_usage_ledger failed: relation "usage_events" already exists');
+    expect(stopped.stderr).toContain('error: 1 of 4 databases failed to migrate: eu-bad; 2 not started (--on-failure stop)');
+
+    const continued = await run(CLI, ['migrate', '--all', '--on-failure', 'continue', '--json'], env);
+    expect(continued.code).toBe(1);
+    // eu-bad kept 0000-0009 from the first run: nothing more applies before the same failure.
+    expect(outcomes(continued)).toEqual([
+      ['shared', 'up-to-date', 0],
+      ['eu-bad', 'failed', 0],
+      ['eu-good', 'migrated', TAGS.length],
+      ['eu-late', 'migrated', TAGS.length],
+    ]);
+
+    await asOwner(bad, 'drop table public.usage_events');
+    const resumed = await run(CLI, ['migrate', '--all'], env);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toMatch(/^DATABASE\s+OUTCOME\s+APPLIED\s+TIME\s*\nshared\s+up-to-date\s+0\s/);
+    expect(resumed.stdout).toMatch(/\neu-bad\s+migrated\s+4\s/);
+    expect(resumed.stdout).toMatch(/1 migrated, 3 up to date, 0 failed, 0 not started\n$/);
+
+    for (const out of [stopped, continued, resumed]) expect(out.stdout + out.stderr).not.toContain(TEST_ROLE_PASSWORDS.owner);
+  });
+
+  it('refuses a bad --concurrency or --on-failure, or either without --all, with exit 2 before connecting (positive control: valid flags reach the database)', async () => {
+    const port = await closedPort();
+    const env = {
+      DATABASE_MIGRATION_URL: `postgres://${OWNER_ROLE}:x@127.0.0.1:${port}/app`,
+      TENANT_DATABASES: JSON.stringify({ 'eu-one': { url: `postgres://app_user:x@127.0.0.1:${port}/app`, migrationUrl: `postgres://${OWNER_ROLE}:x@127.0.0.1:${port}/app` } }),
+    };
+    for (const args of [
+      ['migrate', '--all', '--concurrency', '0'],
+      ['migrate', '--all', '--concurrency', 'two'],
+      ['migrate', '--all', '--on-failure', 'maybe'],
+      ['migrate', '--concurrency', '2'],
+      ['migrate', '--on-failure', 'continue'],
+      ['migrate', '--status', '--all', '--on-failure', 'stop'],
+    ]) {
+      const refused = await run(CLI, args, env);
+      expect({ args, code: refused.code, stdout: refused.stdout }).toEqual({ args, code: 2, stdout: '' });
+    }
+    const reached = await run(CLI, ['migrate', '--all', '--concurrency', '2', '--on-failure', 'continue', '--json'], env);
+    expect(reached.code).toBe(1);
+    expect(json(reached).map((result) => [result.database, result.outcome])).toEqual([
+      ['shared', 'failed'],
+      ['eu-one', 'failed'],
+    ]);
+    expect(json(reached)[1].error).toContain(`ECONNREFUSED 127.0.0.1:${port}`);
+    const status = await run(CLI, ['migrate', '--status', '--all', '--concurrency', '2', '--json'], env);
+    expect(status.code).toBe(1);
+    expect(json(status).map((version) => version.state)).toEqual(['unreachable', 'unreachable']);
+    expect(status.stderr).toContain('error: 2 of 2 databases could not be read: shared, eu-one');
+
+    const badConfig = await run(CLI, ['migrate', '--all'], { ...env, TENANT_DATABASES: '{"shared": {}}' });
+    expect(badConfig.code).toBe(1);
+    expect(badConfig.stderr).toMatch(/TENANT_DATABASES: /);
   });
 });
 

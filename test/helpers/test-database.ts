@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { dropDatabase, restrictDatabaseAccess, withCredentials, withDatabase } from '../../src/database/provisioning';
+import { createDatabase, dropDatabase, restrictDatabaseAccess, withCredentials, withDatabase } from '../../src/database/provisioning';
 import { APP_ROLE, OWNER_ROLE } from '../../src/database/schema/roles';
 import { pgbouncerUrl, throughPgBouncer } from './pgbouncer';
 import { TEST_ROLE_PASSWORDS } from './test-env';
@@ -44,6 +44,23 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     await admin.end();
   }
   await restrictDatabaseAccess(superuser, name);
+  return handleOf(superuser, name);
+}
+
+/**
+ * An empty database, owned and restricted as `cli setup` leaves a new one (the roles exist: global
+ * setup ran ensureRoles), for migrating from scratch. `label` goes into its name (lowercase, digits, "_").
+ */
+export async function createEmptyTestDatabase(label = 'empty'): Promise<TestDatabase> {
+  const superuser = process.env.TEST_PG_SUPERUSER_URL;
+  const runId = process.env.TEST_RUN_ID;
+  if (!superuser || !runId) throw new Error('Run tests through jest (npm test): global setup provisions PostgreSQL');
+  const name = `tt_${runId}_${label}_${randomBytes(3).toString('hex')}`;
+  await createDatabase(superuser, name);
+  return handleOf(superuser, name);
+}
+
+function handleOf(superuser: string, name: string): TestDatabase {
   const base = withDatabase(superuser, name);
   return {
     name,

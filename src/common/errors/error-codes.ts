@@ -57,6 +57,11 @@ export enum ErrorCode {
    * placed elsewhere and this instance's directory entry is stale): nothing ran; retry after Retry-After.
    */
   TenantMoving = 'TENANT_MOVING',
+  /**
+   * The tenant's database lacks migrations this build needs (a dedicated database not yet migrated):
+   * refused rather than served against an old schema; retry after Retry-After, once it is migrated.
+   */
+  DatabaseBehind = 'DATABASE_BEHIND',
   Internal = 'INTERNAL_ERROR',
 }
 
@@ -115,6 +120,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case ErrorCode.OutcomeUnknown:
     case ErrorCode.StorageUnavailable:
     case ErrorCode.TenantMoving:
+    case ErrorCode.DatabaseBehind:
       return 503;
     case ErrorCode.Internal:
       return 500;
