@@ -122,6 +122,8 @@ export class AuthService {
     return this.transactions.run('auth.accept-invitation.new-account', async (platform) => {
       const user = await this.users.createIfAbsent({ email: invitation.email, name: input.name, passwordHash }, platform);
       if (!user) return undefined;
+      // Before the tenant step, outside this transaction: a copy left by a rollback is inert (no membership, no password).
+      await this.users.copyToTenantDatabase(TenantContext.current(), user);
       const role = await platform.asTenant(TenantContext.current(), (tx) => this.invitations.complete(invitation, input.token, user.id, tx));
       // Thrown inside the transaction: the account just created is rolled back with it.
       if (!role) throw invitationInvalid();
@@ -147,6 +149,8 @@ export class AuthService {
       throw new AppError(ErrorCode.InvalidCredentials, "This email already has an account: accept the invitation with that account's password");
     }
     await this.throttle.reset(pair);
+    // A tenant on a dedicated database: the membership there refers to the user's copy (written first, idempotent).
+    await this.users.copyToTenantDatabase(TenantContext.current(), existing);
     const role = await this.invitations.complete(invitation, input.token, existing.id);
     if (!role) throw invitationInvalid();
     const user = await this.users.findById(existing.id);

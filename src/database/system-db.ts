@@ -192,6 +192,7 @@ export class SystemDb {
   constructor(
     private readonly pool: pg.Pool,
     pools?: PoolSource,
+    private readonly dedicated: readonly string[] = [],
   ) {
     this.pools = pools ?? sharedOnly(pool);
     const pooling = poolingOf(pool);
@@ -268,8 +269,14 @@ export class SystemDb {
    * Runs fn in a transaction where app.user_id is set, which the
    * memberships_self_read policy needs to show that user's memberships in every tenant.
    */
-  asUser<T>(operation: string, userId: string, fn: (db: SystemDatabase) => Promise<T>): Promise<T> {
-    audit(operation, { user: userId });
-    return inTransaction(this.pool, { name: 'app.user_id', uuid: userId }, (client) => fn(drizzle({ client, schema })));
+  asUser<T>(operation: string, userId: string, fn: (db: SystemDatabase) => Promise<T>, database: string = SHARED_DATABASE): Promise<T> {
+    audit(operation, { user: userId, database: database === SHARED_DATABASE ? undefined : database });
+    const run = (pool: pg.Pool) => inTransaction(pool, { name: 'app.user_id', uuid: userId }, (client) => fn(drizzle({ client, schema })));
+    return database === SHARED_DATABASE ? run(this.pool) : this.pools.use(database, run);
+  }
+
+  /** The dedicated databases of the tenant directory (TENANT_DATABASES), for the reads that span them (asUser). */
+  dedicatedDatabases(): readonly string[] {
+    return this.dedicated;
   }
 }

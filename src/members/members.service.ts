@@ -120,6 +120,8 @@ export class MembersService {
    */
   async addFirstOwner(owner: PreparedFirstOwner, tenant: Tenant, platform: PlatformTransaction): Promise<FirstOwnerResult> {
     const created = owner.account ? await this.users.createIfAbsent({ email: owner.email, ...owner.account }, platform) : undefined;
+    // A tenant on a dedicated database: its membership there refers to the user's copy (inert if this transaction rolls back).
+    if (created) await this.users.copyToTenantDatabase(tenant, created);
     // A membership or invitation is a tenant row: written as the new tenant, through TenantDb, in the same transaction.
     return platform.asTenant(tenant, async (tx) => {
       if (!created) return { member: null, invitation: await this.issueOwnerInvitation(owner.email, tx) };

@@ -3,6 +3,7 @@ import { and, asc, eq, inArray, or, sql } from 'drizzle-orm';
 import { Cursor } from '../common/http/cursor';
 import { MembershipRole, memberships, tenants, TenantStatus, users } from '../database/schema';
 import { SystemDb } from '../database/system-db';
+import { SHARED_DATABASE } from '../config/env.schema';
 import { Placeholders, TenantDb } from '../database/tenant-db';
 import { DummyValue, GenerateSql } from '../database/generate-sql.decorator';
 
@@ -146,16 +147,46 @@ export class MembershipsRepository {
     return row?.id;
   }
 
-  /** Every tenant the user belongs to, with their role there (GET /me, switching tenants). */
+  /**
+   * Every tenant the user belongs to, with their role there (GET /me, switching tenants). Memberships
+   * live where their tenant's rows are, so each dedicated database is asked too (in parallel); its
+   * tenants' slug, name and status come from the shared database, which also says where each tenant
+   * is placed now: a membership read on a database its tenant has left is not listed.
+   */
   @GenerateSql({ params: [DummyValue.UUID] })
-  listTenantsOfUser(userId: string): Promise<UserTenantRow[]> {
-    return this.systemDb.asUser('memberships.listTenantsOfUser', userId, (db) =>
-      db
-        .select({ id: tenants.id, slug: tenants.slug, name: tenants.name, status: tenants.status, role: memberships.role })
-        .from(memberships)
-        .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
-        .where(and(eq(memberships.userId, userId)))
-        .orderBy(asc(tenants.slug)),
-    );
+  async listTenantsOfUser(userId: string): Promise<UserTenantRow[]> {
+    const [onShared, ...elsewhere] = await Promise.all([
+      this.systemDb.asUser('memberships.listTenantsOfUser', userId, (db) =>
+        db
+          .select({ id: tenants.id, slug: tenants.slug, name: tenants.name, status: tenants.status, role: memberships.role })
+          .from(memberships)
+          .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
+          .where(and(eq(memberships.userId, userId), eq(tenants.database, SHARED_DATABASE))),
+      ),
+      ...this.systemDb.dedicatedDatabases().map(async (database) => {
+        const found = await this.systemDb.asUser(
+          'memberships.listTenantsOfUser',
+          userId,
+          (db) => db.select({ tenantId: memberships.tenantId, role: memberships.role }).from(memberships).where(eq(memberships.userId, userId)),
+          database,
+        );
+        return found.map((membership) => ({ ...membership, database }));
+      }),
+    ]);
+    const placedElsewhere = elsewhere.flat();
+    const rows: UserTenantRow[] = [...onShared];
+    if (placedElsewhere.length > 0) {
+      const placed = await this.systemDb.run('memberships.tenantsOfUserElsewhere', (db) =>
+        db
+          .select({ id: tenants.id, slug: tenants.slug, name: tenants.name, status: tenants.status, database: tenants.database })
+          .from(tenants)
+          .where(inArray(tenants.id, placedElsewhere.map((membership) => membership.tenantId))),
+      );
+      for (const membership of placedElsewhere) {
+        const tenant = placed.find((candidate) => candidate.id === membership.tenantId && candidate.database === membership.database);
+        if (tenant) rows.push({ id: tenant.id, slug: tenant.slug, name: tenant.name, status: tenant.status, role: membership.role });
+      }
+    }
+    return rows.sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
   }
 }
