@@ -77,7 +77,7 @@ function errorResponses(codes: Iterable<ErrorCode>): ZodOpenApiResponsesObject {
     const list = [...set].sort();
     const headers: Record<string, oas31.HeaderObject> = {};
     if (status === 401) headers['WWW-Authenticate'] = { description: 'Bearer challenge (RFC 6750)', schema: { type: 'string' } };
-    if (status === 429 || list.includes(ErrorCode.ServiceUnavailable) || list.includes(ErrorCode.StorageUnavailable)) {
+    if (status === 429 || list.includes(ErrorCode.ServiceUnavailable) || list.includes(ErrorCode.StorageUnavailable) || list.includes(ErrorCode.DatabaseBusy)) {
       headers['Retry-After'] = { description: 'Seconds to wait before retrying (not sent with OUTCOME_UNKNOWN: read back first)', schema: { type: 'integer' } };
     }
     responses[`${status}` as `4${string}`] = {

@@ -52,6 +52,8 @@ export enum ErrorCode {
   OutcomeUnknown = 'OUTCOME_UNKNOWN',
   /** File storage (S3 or disk) unreachable or failing; retry after Retry-After. */
   StorageUnavailable = 'STORAGE_UNAVAILABLE',
+  /** The database's connections were all in use (the pool budget full) for longer than the wait; retry after Retry-After. */
+  DatabaseBusy = 'DATABASE_BUSY',
   Internal = 'INTERNAL_ERROR',
 }
 
@@ -109,6 +111,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case ErrorCode.ServiceUnavailable:
     case ErrorCode.OutcomeUnknown:
     case ErrorCode.StorageUnavailable:
+    case ErrorCode.DatabaseBusy:
       return 503;
     case ErrorCode.Internal:
       return 500;
