@@ -2,7 +2,8 @@ import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nest
 import pg from 'pg';
 import { AppConfig } from '../config/app-config';
 import { DatabaseProbe } from './database-probe';
-import { createPool } from './pg/pool';
+import { DatabasePools } from './pg/database-pools';
+import { CONNECTION_WAIT_MS, createPool } from './pg/pool';
 import { PoolStats } from './pool-stats';
 import { SystemDb } from './system-db';
 import { createTenantDb, TenantDb } from './tenant-db';
@@ -13,11 +14,31 @@ const POOL = Symbol('pg.Pool');
 
 @Injectable()
 class PoolCloser implements OnApplicationShutdown {
-  constructor(@Inject(POOL) private readonly pool: pg.Pool) {}
+  constructor(
+    @Inject(POOL) private readonly pool: pg.Pool,
+    private readonly pools: DatabasePools,
+  ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    // The dedicated pools first: the shared pool is not the manager's to end.
+    await this.pools.close();
     await this.pool.end();
   }
+}
+
+/** DatabasePools' openPool: a pool on a dedicated database of TENANT_DATABASES, as the shared pool is made. */
+function dedicatedPoolOpener(config: AppConfig): (name: string, max: number) => pg.Pool {
+  return (name, max) => {
+    // Own keys only: a name such as "constructor" must not find Object's prototype.
+    if (!Object.hasOwn(config.database.dedicated, name)) throw new Error(`no database named "${name}" in TENANT_DATABASES`);
+    return createPool({
+      url: config.database.dedicated[name].url,
+      max,
+      statementTimeoutMs: config.database.statementTimeoutMs,
+      applicationName: `tenancy-api:${name}`,
+      pooler: config.database.pooler,
+    });
+  };
 }
 
 @Global()
@@ -36,10 +57,16 @@ class PoolCloser implements OnApplicationShutdown {
           pooler: config.database.pooler,
         }),
     },
+    {
+      provide: DatabasePools,
+      inject: [POOL, AppConfig],
+      useFactory: (pool: pg.Pool, config: AppConfig) =>
+        new DatabasePools(pool, dedicatedPoolOpener(config), { ...config.database.pools, waitTimeoutMs: CONNECTION_WAIT_MS }),
+    },
     { provide: TenantDb, inject: [POOL], useFactory: (pool: pg.Pool) => createTenantDb(pool) },
     { provide: SystemDb, inject: [POOL], useFactory: (pool: pg.Pool) => new SystemDb(pool) },
     { provide: Transactions, inject: [SystemDb], useFactory: (systemDb: SystemDb) => new Transactions(systemDb) },
-    { provide: PoolStats, inject: [POOL], useFactory: (pool: pg.Pool) => new PoolStats(pool) },
+    { provide: PoolStats, inject: [POOL, DatabasePools], useFactory: (pool: pg.Pool, pools: DatabasePools) => new PoolStats(pool, pools) },
     { provide: DatabaseProbe, inject: [POOL], useFactory: (pool: pg.Pool) => new DatabaseProbe(pool) },
     PoolCloser,
   ],
