@@ -28,7 +28,7 @@ export class AppConfig {
     pooler: Env['DB_POOLER'];
     /** Dedicated databases tenants can be placed on, by name (TENANT_DATABASES); "shared" is url's. */
     dedicated: Readonly<Record<string, TenantDatabaseSettings>>;
-    /** The pool manager's bounds (src/database/pools): all pools together, one dedicated pool, idle close. */
+    /** The pool manager's bounds (src/database/pg/database-pools.ts): all pools together, one dedicated pool, idle close. */
     pools: { budget: number; perDatabaseMax: number; idleCloseMs: number };
   };
   readonly adminApiKey: string;

@@ -2,22 +2,48 @@ import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nest
 import pg from 'pg';
 import { AppConfig } from '../config/app-config';
 import { DatabaseProbe } from './database-probe';
-import { createPool } from './pg/pool';
+import { DatabasePools } from './pg/database-pools';
+import { schemaCheckedPools } from './pg/checked-pools';
+import { CONNECTION_WAIT_MS, createPool } from './pg/pool';
+import { PoolSource } from './pg/pool-source';
 import { PoolStats } from './pool-stats';
 import { SystemDb } from './system-db';
+import { TenantDatabases } from './tenant-databases';
 import { createTenantDb, TenantDb } from './tenant-db';
 import { Transactions } from './transactions';
 
 /** Private to this module: feature code can inject TenantDb or SystemDb, never the pool. */
 const POOL = Symbol('pg.Pool');
+/** The pool manager with the schema check on first use of a dedicated database (private too). */
+const ROUTED_POOLS = Symbol('PoolSource');
 
 @Injectable()
 class PoolCloser implements OnApplicationShutdown {
-  constructor(@Inject(POOL) private readonly pool: pg.Pool) {}
+  constructor(
+    @Inject(POOL) private readonly pool: pg.Pool,
+    private readonly pools: DatabasePools,
+  ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    // The dedicated pools first: the shared pool is not the manager's to end.
+    await this.pools.close();
     await this.pool.end();
   }
+}
+
+/** DatabasePools' openPool: a pool on a dedicated database of TENANT_DATABASES, as the shared pool is made. */
+function dedicatedPoolOpener(config: AppConfig): (name: string, max: number) => pg.Pool {
+  return (name, max) => {
+    // Own keys only: a name such as "constructor" must not find Object's prototype.
+    if (!Object.hasOwn(config.database.dedicated, name)) throw new Error(`no database named "${name}" in TENANT_DATABASES`);
+    return createPool({
+      url: config.database.dedicated[name].url,
+      max,
+      statementTimeoutMs: config.database.statementTimeoutMs,
+      applicationName: `tenancy-api:${name}`,
+      pooler: config.database.pooler,
+    });
+  };
 }
 
 @Global()
@@ -36,13 +62,30 @@ class PoolCloser implements OnApplicationShutdown {
           pooler: config.database.pooler,
         }),
     },
-    { provide: TenantDb, inject: [POOL], useFactory: (pool: pg.Pool) => createTenantDb(pool) },
-    { provide: SystemDb, inject: [POOL], useFactory: (pool: pg.Pool) => new SystemDb(pool) },
+    {
+      provide: DatabasePools,
+      inject: [POOL, AppConfig],
+      useFactory: (pool: pg.Pool, config: AppConfig) =>
+        new DatabasePools(pool, dedicatedPoolOpener(config), { ...config.database.pools, waitTimeoutMs: CONNECTION_WAIT_MS }),
+    },
+    {
+      provide: ROUTED_POOLS,
+      inject: [DatabasePools, AppConfig],
+      useFactory: (pools: DatabasePools, config: AppConfig) => schemaCheckedPools(pools, config.database.statementTimeoutMs),
+    },
+    // Each tenant's statements on its database's pool (the tenant directory, docs/scale-out.md).
+    { provide: TenantDb, inject: [ROUTED_POOLS], useFactory: (pools: PoolSource) => createTenantDb(pools) },
+    {
+      provide: SystemDb,
+      inject: [POOL, ROUTED_POOLS, AppConfig],
+      useFactory: (pool: pg.Pool, pools: PoolSource, config: AppConfig) => new SystemDb(pool, pools, Object.keys(config.database.dedicated).sort()),
+    },
+    { provide: TenantDatabases, inject: [AppConfig], useFactory: (config: AppConfig) => new TenantDatabases(config.database.dedicated) },
     { provide: Transactions, inject: [SystemDb], useFactory: (systemDb: SystemDb) => new Transactions(systemDb) },
-    { provide: PoolStats, inject: [POOL], useFactory: (pool: pg.Pool) => new PoolStats(pool) },
+    { provide: PoolStats, inject: [POOL, DatabasePools], useFactory: (pool: pg.Pool, pools: DatabasePools) => new PoolStats(pool, pools) },
     { provide: DatabaseProbe, inject: [POOL], useFactory: (pool: pg.Pool) => new DatabaseProbe(pool) },
     PoolCloser,
   ],
-  exports: [TenantDb, SystemDb, Transactions, PoolStats, DatabaseProbe],
+  exports: [TenantDb, SystemDb, Transactions, PoolStats, DatabaseProbe, TenantDatabases],
 })
 export class DatabaseModule {}

@@ -82,6 +82,48 @@ export class MetricsService implements OnApplicationShutdown {
     poolGauge('db_pool_clients_waiting', 'Callers queued for a connection because every one is checked out', (s) => s.waiting);
     poolGauge('db_pool_connections_max', 'Size limit of the runtime pool (DB_POOL_SIZE)', (s) => s.max);
 
+    // The pool manager: the shared pool and the dedicated databases' pools within DB_POOL_BUDGET.
+    // The database label takes only names of TENANT_DATABASES (and "shared"): bounded by the registry.
+    type Databases = NonNullable<ReturnType<PoolStats['databases']>>;
+    const databasesGauge = (name: string, help: string, read: (pools: Databases) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const pools = pool.databases();
+          if (pools) this.set(read(pools));
+        },
+      });
+    const databasesCounter = (name: string, help: string, read: (pools: Databases) => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const pools = pool.databases();
+          this.reset();
+          if (pools) this.inc(read(pools));
+        },
+      });
+    databasesGauge('db_pools_open', 'Open database pools, the shared one included', (p) => p.pools.length);
+    databasesGauge('db_pools_budget_connections', 'Connections all pools together may hold (DB_POOL_BUDGET)', (p) => p.budget);
+    databasesGauge('db_pools_reserved_connections', 'Sum of the size limits of the open pools and of those still closing; never above the budget', (p) => p.reserved);
+    databasesGauge('db_pools_callers_waiting', 'Callers waiting for room under the budget to open their database\'s pool (every open pool in use)', (p) => p.waitingForRoom);
+    databasesCounter('db_pools_opened_total', 'Dedicated database pools opened', (p) => p.opened);
+    databasesCounter('db_pools_evictions_total', 'Idle dedicated pools closed to make room for another database\'s pool', (p) => p.evicted);
+    databasesCounter('db_pools_idle_closes_total', 'Dedicated pools closed after DB_POOL_IDLE_CLOSE_MS unused', (p) => p.closedIdle);
+    new Gauge({
+      name: 'db_pools_connections',
+      help: 'Open connections (idle and checked out) of each open pool, by database',
+      labelNames: ['database'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { database, total } of pool.databases()?.pools ?? []) this.set({ database }, total);
+      },
+    });
+
     // The cache counts since start; a counter is re-set to that total at each scrape.
     const cacheCounter = (name: string, help: string, read: (metrics: ReturnType<CacheService['metrics']>) => number) =>
       new Counter({

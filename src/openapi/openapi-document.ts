@@ -46,6 +46,8 @@ function impliedErrors(route: CatalogRoute): ErrorCode[] {
   if (namesTenant) {
     // AccessGuard's steps 2-3 (and sign-in's tenant resolution); the lookups need PostgreSQL.
     codes.push(ErrorCode.TenantRequired, ErrorCode.TenantHeaderInvalid, ErrorCode.TenantAmbiguous, ErrorCode.TenantNotFound, ErrorCode.TenantSuspended, ErrorCode.ServiceUnavailable);
+    // A tenant on a dedicated database (docs/scale-out.md): its database full, behind, or the tenant just moved.
+    codes.push(ErrorCode.DatabaseBusy, ErrorCode.DatabaseBehind, ErrorCode.TenantMoving);
   }
   if (route.access === 'tenant') {
     // Steps 3-9 (step 9: the plan; an API key needs the api_keys feature on every route), and
@@ -66,7 +68,7 @@ function jsonProperties(schema: unknown): Record<string, unknown> | undefined {
 }
 
 /** The 503 codes sent with Retry-After (OUTCOME_UNKNOWN is not: read back first). */
-const RETRY_AFTER_503: readonly ErrorCode[] = [ErrorCode.ServiceUnavailable, ErrorCode.StorageUnavailable, ErrorCode.DatabaseBehind];
+const RETRY_AFTER_503: readonly ErrorCode[] = [ErrorCode.ServiceUnavailable, ErrorCode.StorageUnavailable, ErrorCode.DatabaseBehind, ErrorCode.DatabaseBusy, ErrorCode.TenantMoving];
 
 /** One response per status, its body the envelope with `error.code` narrowed to the codes this route can answer with it. */
 function errorResponses(codes: Iterable<ErrorCode>): ZodOpenApiResponsesObject {

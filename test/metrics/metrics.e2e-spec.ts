@@ -75,11 +75,21 @@ describe.each(['fastify', 'express'] as const)('GET /metrics (%s)', (adapter) =>
     expect(valueOf(scraped, 'tenant_http_requests_total', { tenant: 'other' })).toBeUndefined();
   });
 
-  it('reports the database pool, the cache and storage errors', () => {
+  it('reports the database pools, the cache and storage errors', () => {
     expect(valueOf(scraped, 'db_pool_connections')).toBeGreaterThanOrEqual(1);
     expect(valueOf(scraped, 'db_pool_connections_idle')).toBeGreaterThanOrEqual(0);
     expect(valueOf(scraped, 'db_pool_clients_waiting')).toBe(0);
     expect(valueOf(scraped, 'db_pool_connections_max')).toBe(10);
+    // The pool manager: the shared pool only (no TENANT_DATABASES), within the default budget.
+    expect(valueOf(scraped, 'db_pools_open')).toBe(1);
+    expect(valueOf(scraped, 'db_pools_budget_connections')).toBe(100);
+    expect(valueOf(scraped, 'db_pools_reserved_connections')).toBe(10);
+    expect(valueOf(scraped, 'db_pools_connections', { database: 'shared' })).toBe(valueOf(scraped, 'db_pool_connections'));
+    expect(scraped.types.get('db_pools_evictions_total')).toBe('counter');
+    expect(valueOf(scraped, 'db_pools_evictions_total')).toBe(0);
+    expect(valueOf(scraped, 'db_pools_idle_closes_total')).toBe(0);
+    expect(valueOf(scraped, 'db_pools_opened_total')).toBe(0);
+    expect(valueOf(scraped, 'db_pools_callers_waiting')).toBe(0);
     // The document list is cached: the first read misses, the next two hit.
     expect(valueOf(scraped, 'cache_misses_total', { driver: 'memory' })).toBeGreaterThanOrEqual(1);
     expect(valueOf(scraped, 'cache_hits_total', { driver: 'memory' })).toBeGreaterThanOrEqual(1);

@@ -62,6 +62,8 @@ export enum ErrorCode {
    * refused rather than served against an old schema; retry after Retry-After, once it is migrated.
    */
   DatabaseBehind = 'DATABASE_BEHIND',
+  /** The database's connections were all in use (the pool budget full) for longer than the wait; retry after Retry-After. */
+  DatabaseBusy = 'DATABASE_BUSY',
   Internal = 'INTERNAL_ERROR',
 }
 
@@ -121,6 +123,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case ErrorCode.StorageUnavailable:
     case ErrorCode.TenantMoving:
     case ErrorCode.DatabaseBehind:
+    case ErrorCode.DatabaseBusy:
       return 503;
     case ErrorCode.Internal:
       return 500;

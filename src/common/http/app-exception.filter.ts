@@ -28,7 +28,7 @@ export class AppExceptionFilter implements ExceptionFilter {
 
   private toAppError(exception: unknown, requestId: string | undefined): AppError {
     if (exception instanceof AppError) {
-      if (exception.code === ErrorCode.OutcomeUnknown) {
+      if (exception.code === ErrorCode.OutcomeUnknown || exception.code === ErrorCode.DatabaseBusy) {
         // Not the client's fault and not our bug, but an operator must see it, with its cause.
         this.logger.warn(`[${requestId}] ${exception.message}: ${(exception.cause as Error | undefined)?.message ?? 'unknown cause'}`);
         return exception;

@@ -41,6 +41,13 @@ export function poolingOf(pool: pg.Pool): Pooling {
   return poolings.get(pool) ?? DIRECT;
 }
 
+/**
+ * How long a caller waits for a connection: for a free one in a full pool, for
+ * a new one to connect, and (DatabasePools) for room under the pool budget.
+ * Past it the request is answered 503.
+ */
+export const CONNECTION_WAIT_MS = 5_000;
+
 export function createPool(options: PoolOptions): pg.Pool {
   // A transaction left open by a crashed request must not hold locks forever.
   const idleInTransactionTimeoutMs = Math.max(options.statementTimeoutMs, 10_000);
@@ -50,7 +57,7 @@ export function createPool(options: PoolOptions): pg.Pool {
     connectionString: options.url,
     max: options.max,
     idleTimeoutMillis: 30_000,
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: CONNECTION_WAIT_MS,
     ...(pooling.pooler === 'none' && {
       statement_timeout: options.statementTimeoutMs,
       idle_in_transaction_session_timeout: idleInTransactionTimeoutMs,
