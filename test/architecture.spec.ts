@@ -89,7 +89,7 @@ describe('architecture', () => {
     access: ['common', 'config', 'tenancy', 'database/schema'],
     // Request budgets and shared counters (Redis through cache/'s client and key builders).
     'rate-limits': ['common', 'config', 'tenancy', 'cache'],
-    users: ['common', 'database', 'database/schema'],
+    users: ['common', 'config', 'tenancy', 'database', 'database/schema'],
     // The usage ledger and quotas: below every feature that counts something.
     usage: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access'],
     plans: ['common', 'tenancy', 'database', 'database/schema', 'access', 'usage'],

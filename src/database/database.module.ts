@@ -3,7 +3,7 @@ import pg from 'pg';
 import { AppConfig } from '../config/app-config';
 import { DatabaseProbe } from './database-probe';
 import { DatabasePools } from './pg/database-pools';
-import { schemaCheckedPools } from './pg/checked-pools';
+import { schemaCheckedPools } from './checked-pools';
 import { CONNECTION_WAIT_MS, createPool } from './pg/pool';
 import { PoolSource } from './pg/pool-source';
 import { PoolStats } from './pool-stats';

@@ -146,6 +146,4 @@ from
 inner join
   "tenants" on "tenants"."id" = "memberships"."tenant_id"
 where
-  "memberships"."user_id" = $1
-order by
-  "tenants"."slug" asc;
+  ("memberships"."user_id" = $1 and "tenants"."database" = $2);

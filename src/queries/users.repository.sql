@@ -19,10 +19,7 @@ values
   ($1, $2, $3, default, default, default)
 on conflict
   ("id")
-do update set
-  "email" = $4,
-  "name" = $5,
-  "updated_at" = now();
+do nothing;
 
 -- UsersRepository.findById
 select

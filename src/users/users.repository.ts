@@ -64,7 +64,8 @@ export class UsersRepository {
       db
         .insert(users)
         .values({ id: user.id, email: user.email, name: user.name })
-        .onConflictDoUpdate({ target: users.id, set: { email: user.email, name: user.name, updatedAt: sql`now()` } }),
+        // Nothing to refresh: users rows are never updated (the runtime role has no UPDATE on users, 0006).
+        .onConflictDoNothing({ target: users.id }),
     );
   }
 

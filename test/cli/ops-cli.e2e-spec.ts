@@ -326,7 +326,7 @@ describe('ops CLI: migrate --all (the shared database and every TENANT_DATABASES
     const resumed = await run(CLI, ['migrate', '--all'], env);
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toMatch(/^DATABASE\s+OUTCOME\s+APPLIED\s+TIME\s*\nshared\s+up-to-date\s+0\s/);
-    expect(resumed.stdout).toMatch(/\neu-bad\s+migrated\s+4\s/);
+    expect(resumed.stdout).toMatch(new RegExp(`\\neu-bad\\s+migrated\\s+${TAGS.length - FAILING}\\s`));
     expect(resumed.stdout).toMatch(/1 migrated, 3 up to date, 0 failed, 0 not started\n$/);
 
     for (const out of [stopped, continued, resumed]) expect(out.stdout + out.stderr).not.toContain(TEST_ROLE_PASSWORDS.owner);

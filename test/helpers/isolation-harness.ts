@@ -85,8 +85,9 @@ export interface IsolationReport {
 export interface HarnessOptions {
   t: TestApp;
   /** Tenant slug or id of the attacker, and the attacker's user id (never targeted, so it cannot lock itself out). */
-  attacker: { tenant: string; tenantId: string; userId: string };
-  victim: { tenantId: string };
+  attacker: { tenant: string; tenantId: string; userId: string; superuserUrl?: string };
+  /** superuserUrl: where the tenant's rows are (a dedicated database); default the app's database. */
+  victim: { tenantId: string; superuserUrl?: string };
   hints?: Record<string, RequestHint>;
 }
 
@@ -253,8 +254,10 @@ async function readTenantRows(client: pg.Client, tables: string[], tenantId: str
 export async function runIsolationHarness(options: HarnessOptions): Promise<IsolationReport> {
   const { t, attacker, victim, hints = {} } = options;
   const routes = discoverTenantRoutes(t.app);
-  const client = new pg.Client({ connectionString: t.db.superuserUrl });
+  const client = new pg.Client({ connectionString: victim.superuserUrl ?? t.db.superuserUrl });
   await client.connect();
+  const attackerClient = new pg.Client({ connectionString: attacker.superuserUrl ?? t.db.superuserUrl });
+  await attackerClient.connect();
   try {
     const tables = await tenantTables(client);
     const victimRows = await readTenantRows(client, tables, victim.tenantId);
@@ -265,7 +268,7 @@ export async function runIsolationHarness(options: HarnessOptions): Promise<Isol
           'Seed them through the API (seedTenantData) so their ids are attacked.',
       );
     }
-    const ownRows = await readTenantRows(client, tables, attacker.tenantId);
+    const ownRows = await readTenantRows(attackerClient, tables, attacker.tenantId);
     const ownIds = new Set([...ownRows.bySource.values()].flat());
 
     // Victim ids: every UUID in the victim's rows that is not also the attacker's (a shared user, say), plus the victim tenant id.
@@ -394,6 +397,7 @@ export async function runIsolationHarness(options: HarnessOptions): Promise<Isol
     return report;
   } finally {
     await client.end();
+    await attackerClient.end();
   }
 }
 
@@ -457,21 +461,29 @@ export interface AttackOptions {
   imports?: StartTestAppOptions['imports'];
   /** Runs on the started app before seeding (e.g. migrations of a test-only table). */
   prepare?: (t: TestApp) => Promise<void>;
+  /** Environment of the app (e.g. TENANT_DATABASES). */
+  env?: Record<string, string>;
+  /** Where each tenant is placed (POST /tenants `database`), and that database's superuser URL to read its rows. */
+  placements?: Partial<Record<'alpha' | 'bravo', { database: string; superuserUrl: string }>>;
 }
 
 /** A fresh app, two seeded tenants (alpha attacks, bravo is the victim), and the harness run as alpha's owner. */
 export async function attackFreshApp(label: string, options: AttackOptions = {}): Promise<AttackedApp> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tenancy-harness-'));
-  const t = await startTestApp({ DATA_DIR: dataDir }, { imports: options.imports });
+  // No periodic flush of counted requests meanwhile: it would write the victim's own request counts to the
+  // ledger during the attack (a slow run takes longer than the default interval), which is not a leak.
+  const t = await startTestApp({ DATA_DIR: dataDir, USAGE_FLUSH_INTERVAL_MS: '3600000', ...options.env }, { imports: options.imports });
   const release = async () => {
     await t.close();
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
     await options.prepare?.(t);
-    const alpha = await t.createTenant(`${label}-alpha`);
+    const { placements = {} } = options;
+    const placed = (who: 'alpha' | 'bravo') => (placements[who] ? { database: placements[who].database } : {});
+    const alpha = await t.createTenant(`${label}-alpha`, placed('alpha'));
     // (switch-tenant below: to the tenant the token is already for, the one own id that route takes.)
-    const bravo = await t.createTenant(`${label}-bravo`);
+    const bravo = await t.createTenant(`${label}-bravo`, placed('bravo'));
     const hints = { ...DEFAULT_HINTS, 'POST /auth/switch-tenant': { body: { tenant: alpha.id } } };
     const seed = async (tenant: string) => {
       await seedTenantData(t, tenant);
@@ -482,8 +494,8 @@ export async function attackFreshApp(label: string, options: AttackOptions = {})
     if (me.status !== 200) throw new Error(`GET /me -> ${me.status}`);
     const report = await runIsolationHarness({
       t,
-      attacker: { tenant: alpha.slug, tenantId: alpha.id, userId: me.body.user.id },
-      victim: { tenantId: bravo.id },
+      attacker: { tenant: alpha.slug, tenantId: alpha.id, userId: me.body.user.id, superuserUrl: placements.alpha?.superuserUrl },
+      victim: { tenantId: bravo.id, superuserUrl: placements.bravo?.superuserUrl },
       hints,
     });
     return { t, report, release };

@@ -1,8 +1,8 @@
 import pg from 'pg';
-import { SHARED_DATABASE } from '../../config/env.schema';
-import { assertSchemaCurrent } from '../database-probe';
-import { DatabasePools } from './database-pools';
-import { PoolSource } from './pool-source';
+import { SHARED_DATABASE } from '../config/env.schema';
+import { assertSchemaCurrent } from './database-probe';
+import { DatabasePools } from './pg/database-pools';
+import { PoolSource } from './pg/pool-source';
 
 /**
  * The pool manager as the data layer uses it: a dedicated database is asked once per pool whether its

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import pg from 'pg';
 import { AppError } from '../../src/common/errors/app-error';
@@ -7,15 +6,13 @@ import { ErrorCode } from '../../src/common/errors/error-codes';
 import { TenantDatabaseSettings } from '../../src/config/env.schema';
 import { createPool } from '../../src/database/pg/pool';
 import { PoolSource, UnknownDatabaseError } from '../../src/database/pg/pool-source';
-import { dropDatabase, withCredentials, withDatabase } from '../../src/database/provisioning';
 import { documents, invitations, PlanRow } from '../../src/database/schema';
-import { APP_ROLE, OWNER_ROLE } from '../../src/database/schema/roles';
 import { SystemDb } from '../../src/database/system-db';
 import { anchorTenant, prepareTenantDatabase } from '../../src/database/tenant-databases';
 import { createTenantDb, TenantDb } from '../../src/database/tenant-db';
 import { Tenant, TenantContext } from '../../src/tenancy/tenant-context';
 import { createTestDatabase, TestDatabase } from '../helpers/test-database';
-import { TEST_ROLE_PASSWORDS } from '../helpers/test-env';
+import { DedicatedDatabase, dedicatedDatabase } from './dedicated-helpers';
 import { testTenant } from '../helpers/tenants';
 
 /**
@@ -26,7 +23,7 @@ import { testTenant } from '../helpers/tenants';
  */
 describe('dedicated databases (tenant directory, routing, provisioning)', () => {
   let shared: TestDatabase;
-  let tenantBig1Name: string;
+  let dedicated: DedicatedDatabase;
   let big1: TenantDatabaseSettings;
   let big1Superuser: pg.Client;
   let sharedSuperuser: pg.Client;
@@ -50,23 +47,15 @@ describe('dedicated databases (tenant directory, routing, provisioning)', () => 
 
   beforeAll(async () => {
     shared = await createTestDatabase();
-    // The suite's second PostgreSQL server (global setup): another port, another cluster.
-    const server = process.env.TEST_PG2_SUPERUSER_URL;
-    if (!server) throw new Error('Run tests through jest (npm test): global setup provisions the second PostgreSQL');
-    tenantBig1Name = `tt_${process.env.TEST_RUN_ID}_big1_${process.pid}_${randomBytes(3).toString('hex')}`;
-    const url = withDatabase(server, tenantBig1Name);
-    big1 = {
-      url: withCredentials(url, APP_ROLE, TEST_ROLE_PASSWORDS.app),
-      migrationUrl: withCredentials(url, OWNER_ROLE, TEST_ROLE_PASSWORDS.owner),
-      adminUrl: server,
-    };
+    dedicated = dedicatedDatabase('big1');
+    big1 = dedicated.settings;
     const prepared = await prepareTenantDatabase('big1', big1);
     expect(prepared.created).toBe(true);
     expect(prepared.applied.length).toBeGreaterThan(10);
 
     sharedSuperuser = new pg.Client({ connectionString: shared.superuserUrl });
     await sharedSuperuser.connect();
-    big1Superuser = new pg.Client({ connectionString: url });
+    big1Superuser = new pg.Client({ connectionString: dedicated.superuserUrl });
     await big1Superuser.connect();
 
     const { rows } = await sharedSuperuser.query(
@@ -91,7 +80,7 @@ describe('dedicated databases (tenant directory, routing, provisioning)', () => 
     for (const pool of pools.values()) await pool.end();
     await big1Superuser?.end();
     await sharedSuperuser?.end();
-    if (tenantBig1Name) await dropDatabase(process.env.TEST_PG2_SUPERUSER_URL!, tenantBig1Name);
+    await dedicated?.drop();
     await shared?.drop();
   });
 
