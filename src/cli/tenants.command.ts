@@ -58,7 +58,7 @@ export function tenantsCommand(env: Env): Command {
       });
       if (options.json) printJson(all);
       else if (all.length === 0) printLines('no tenants');
-      else printTable(all, ['slug', 'id', 'status', 'plan', 'name', 'createdAt']);
+      else printTable(all, ['slug', 'id', 'status', 'plan', 'database', 'name', 'createdAt']);
     });
 
   tenants
@@ -78,11 +78,12 @@ export function tenantsCommand(env: Env): Command {
     .requiredOption('--slug <slug>', 'subdomain and x-tenant-id name: 3-63 of a-z, 0-9 and "-"')
     .requiredOption('--name <name>', 'display name')
     .option('--plan <plan>', 'plan name (default: the database default)')
+    .option('--database <name>', 'placement: "shared" (default) or a dedicated database registered in TENANT_DATABASES (created and migrated on first use)')
     .option('--owner-email <email>', "first owner: an account is created with --owner-password-stdin, otherwise (or if the email has an account) an owner invitation is issued and its token printed once")
     .option('--owner-name <name>', 'first owner\'s display name (with --owner-password-stdin)')
     .option('--owner-password-stdin', 'read the first owner\'s password from the first line of stdin')
     .option('--json', 'print a JSON object')
-    .action(async (options: { slug: string; name: string; plan?: string; ownerEmail?: string; ownerName?: string; ownerPasswordStdin?: boolean; json?: boolean }) => {
+    .action(async (options: { slug: string; name: string; plan?: string; database?: string; ownerEmail?: string; ownerName?: string; ownerPasswordStdin?: boolean; json?: boolean }) => {
       if (!options.ownerEmail && (options.ownerName || options.ownerPasswordStdin)) {
         throw new UsageError('--owner-name and --owner-password-stdin need --owner-email');
       }
@@ -91,6 +92,7 @@ export function tenantsCommand(env: Env): Command {
         slug: options.slug,
         name: options.name,
         plan: options.plan,
+        database: options.database,
         owner: options.ownerEmail ? { email: options.ownerEmail, password, name: options.ownerName } : undefined,
       });
       if (!input.success) throw new UsageError(`invalid tenant:\n${z.prettifyError(input.error)}`);
