@@ -28,12 +28,13 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(databaseUrl: string | undefined): Promise<BenchServer> {
+/** `flags`: extra server flags of the embedded server (e.g. a higher max_connections); ignored with databaseUrl. */
+export async function startServer(databaseUrl: string | undefined, flags: string[] = []): Promise<BenchServer> {
   if (databaseUrl) {
     return { superuserUrl: databaseUrl, description: `BENCH_DATABASE_URL (${new URL(databaseUrl).host})`, stop: async () => undefined };
   }
   // Server defaults otherwise (shared_buffers 128 MB, fsync on): what `npm start` runs with.
-  const postgres = await startThrowawayPostgres('bench');
+  const postgres = await startThrowawayPostgres('bench', flags);
   const { port } = postgres;
   const postmasterPid = Number(readFileSync(path.join(postgres.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   return {

@@ -34,6 +34,25 @@ const DOCS_PER_BATCH = 50_000;
 /** Slugs sort in creation order, which the batches and the sample of active tenants rely on. */
 export const benchSlug = (n: number) => `bench-${String(n).padStart(6, '0')}`;
 
+/**
+ * INSERT of `docs` documents for each tenant `where` picks: newest first is the list order, so
+ * document g of a tenant is g minutes old (plus jitter, so timestamps of different tenants
+ * interleave), bodies of a few hundred bytes.
+ */
+function documentsInsert(where: string, docs: string, returning = ''): string {
+  return `insert into documents (tenant_id, title, body, tags, created_at, updated_at)
+          select t.id,
+                 'Document ' || g || ' of ' || t.slug,
+                 repeat('Lorem ipsum dolor sit amet, consectetur adipiscing elit. ', 4 + g % 5),
+                 array['tag-' || (g % 10), 'bench'],
+                 ts, ts
+          from tenants t
+          cross join generate_series(1, ${docs}::int) g
+          cross join lateral (select now() - g * interval '1 minute' - random() * interval '50 seconds' as ts) x
+          where ${where}
+          ${returning}`;
+}
+
 export async function seedDataset(superuserDbUrl: string, options: SeedOptions): Promise<SeedResult> {
   const started = Date.now();
   const client = new pg.Client({ connectionString: superuserDbUrl });
@@ -53,21 +72,7 @@ export async function seedDataset(superuserDbUrl: string, options: SeedOptions):
     progress?.update(0);
     for (let first = 1; first <= options.tenants; first += tenantsPerBatch) {
       const last = Math.min(options.tenants, first + tenantsPerBatch - 1);
-      // Newest first is the list order: document g of a tenant is g minutes old (plus jitter, so
-      // timestamps of different tenants interleave), bodies of a few hundred bytes.
-      const { rowCount } = await client.query(
-        `insert into documents (tenant_id, title, body, tags, created_at, updated_at)
-         select t.id,
-                'Document ' || g || ' of ' || t.slug,
-                repeat('Lorem ipsum dolor sit amet, consectetur adipiscing elit. ', 4 + g % 5),
-                array['tag-' || (g % 10), 'bench'],
-                ts, ts
-         from tenants t
-         cross join generate_series(1, $3::int) g
-         cross join lateral (select now() - g * interval '1 minute' - random() * interval '50 seconds' as ts) x
-         where t.slug between $1 and $2`,
-        [benchSlug(first), benchSlug(last), options.docsPerTenant],
-      );
+      const { rowCount } = await client.query(documentsInsert('t.slug between $1 and $2', '$3'), [benchSlug(first), benchSlug(last), options.docsPerTenant]);
       done += rowCount ?? 0;
       progress?.update(done);
     }
@@ -101,6 +106,28 @@ export async function sampleTraffic(superuserDbUrl: string, count: number): Prom
     const byTenant = new Map<string, string[]>(picked.map((tenant) => [tenant.id, []]));
     for (const doc of docs) byTenant.get(doc.tenant_id)!.push(doc.id);
     return { tenants: picked.map((tenant) => ({ ...tenant, documentIds: byTenant.get(tenant.id)! })) };
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The documents of seedDataset (the same rows) for tenants that already exist, by id: tenants
+ * created through the API, on whichever database `superuserDbUrl` names (a dedicated database
+ * holds its tenants' anchor rows). Returns each tenant's document ids.
+ */
+export async function seedDocuments(superuserDbUrl: string, tenantIds: string[], docsPerTenant: number): Promise<Map<string, string[]>> {
+  const client = new pg.Client({ connectionString: superuserDbUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ tenant_id: string; id: string }>(
+      documentsInsert('t.id = any($1::uuid[])', '$2', 'returning tenant_id, id'),
+      [tenantIds, docsPerTenant],
+    );
+    await client.query('analyze documents');
+    const byTenant = new Map<string, string[]>(tenantIds.map((id) => [id, []]));
+    for (const row of rows) byTenant.get(row.tenant_id)!.push(row.id);
+    return byTenant;
   } finally {
     await client.end();
   }

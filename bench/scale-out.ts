@@ -1,0 +1,463 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { commandLine, nonNegativeInt, parsedOrRefused, positiveInt } from './command-line';
+import type { LoadResult, LoadTarget } from './load';
+import { BENCH_ROLE_PASSWORDS, createBenchDatabase, startServer } from './postgres';
+import { ApiServer, runLoad, startApiServer } from './processes';
+import { median } from './report';
+import { seedDocuments } from './seed';
+import type { TenantDatabaseSettings } from '../src/config/env.schema';
+import { DatabaseMigrationResult, migrateDatabases } from '../src/database/migrate-databases';
+import { createDatabase, dropDatabase, withCredentials, withDatabase } from '../src/database/provisioning';
+import { APP_ROLE, OWNER_ROLE } from '../src/database/schema/roles';
+
+/**
+ * `npm run bench:scale-out`: what dedicated databases (the tenant directory,
+ * TENANT_DATABASES) cost a request, and how long migrating many databases
+ * takes (README "Benchmarks" > "Dedicated databases (scale-out)"). On one PostgreSQL
+ * server (embedded, or BENCH_DATABASE_URL):
+ *
+ * A. One API process on one shared database: --dedicated + 1 tenants there.
+ * B. A second API process whose TENANT_DATABASES registers --dedicated
+ *    databases (distinct names, adminUrl the superuser): one tenant on the
+ *    shared database, each other tenant on its own dedicated database, placed
+ *    by POST /tenants with `database` (which creates, migrates and anchors the
+ *    database on first use). DB_POOL_BUDGET fits every pool (DB_POOL_SIZE +
+ *    dedicated x DB_POOL_SIZE_PER_DATABASE).
+ * T. (--tight-budget, default 100, the default DB_POOL_BUDGET; 0 skips it) a
+ *    third API process on B's databases with a budget too small for every
+ *    pool: idle pools are evicted (closed) to open others, and reopened.
+ *
+ * Every tenant is created the same way (POST /tenants with an owner, who signs
+ * in for a JWT); each gets --docs-per-tenant documents, written by the bench
+ * as the superuser on the database the tenant lives on (the rows of
+ * bench/seed.ts). The load is GET /documents/:id spread evenly over every
+ * tenant's documents (the same seeded sequence of targets for each API),
+ * --connections in a closed loop, document cache off. Per round A then B (then
+ * T), the next round T, B, A, so neither A nor B always runs on a warmer
+ * machine. Target: median p50 of B / A <= 1.2x.
+ *
+ * C. Migration time: --dedicated empty databases (owned by app_owner, as
+ *    provisioning makes them) migrated by migrateDatabases (what `migrate --all`
+ *    runs) at each --migration-concurrency, fresh databases each time.
+ */
+
+interface Options {
+  duration: number;
+  rounds: number;
+  warmup: number;
+  dedicated: number;
+  connections: number;
+  docsPerTenant: number;
+  poolSize: number;
+  poolSizePerDatabase: number;
+  /** DB_POOL_BUDGET of variant T; 0: no T. */
+  tightBudget: number;
+  migrationConcurrency: number[];
+}
+
+type VariantKey = 'A' | 'B' | 'T';
+
+interface Variant {
+  key: VariantKey;
+  label: string;
+  api: ApiServer;
+  targets: LoadTarget[];
+  budget?: number;
+}
+
+interface PoolCounters {
+  opened: number;
+  evicted: number;
+}
+
+interface Measured {
+  load: LoadResult;
+  /** Pools opened and evicted during the run (B and T), from GET /metrics. */
+  pools?: PoolCounters;
+}
+
+interface Round {
+  order: VariantKey[];
+  results: Partial<Record<VariantKey, Measured>>;
+}
+
+interface MigrationRun {
+  concurrency: number;
+  seconds: number;
+  migrations: number;
+  perDatabaseMs: { median: number; max: number };
+  failed: string[];
+}
+
+/** The default DB_POOL_BUDGET (src/config/env.schema.ts). */
+const DEFAULT_POOL_BUDGET = 100;
+/** No pool closes for being idle while its process waits for its turn: reopening is what T measures. */
+const IDLE_CLOSE_MS = 600_000;
+
+const log = (message: string) => process.stderr.write(`[bench:scale-out] ${message}\n`);
+
+function concurrencyList(raw: string): number[] {
+  const values = raw.split(',').map((part) => Number(part.trim()));
+  if (!values.length || values.some((value) => !Number.isInteger(value) || value < 1)) throw new InvalidArgumentError('a comma-separated list of positive integers');
+  return values;
+}
+
+function scaleOutCommand(): Command {
+  return commandLine(
+    'bench:scale-out',
+    'Dedicated databases: p50 of GET /documents/:id with tenants on one shared database against one shared + N dedicated databases, and migration time across N databases. BENCH_DATABASE_URL: an existing server (superuser URL).',
+  )
+    .option('--duration <s>', 'seconds per measured run', positiveInt, 10)
+    .option('--rounds <n>', 'rounds (A,B[,T] then T,B,A ...; the report gives each and the median)', positiveInt, 4)
+    .option('--warmup <s>', 'warm-up seconds per API process', positiveInt, 3)
+    .option('--dedicated <n>', 'dedicated databases (and tenants on them); the shared-only API gets as many tenants plus one', positiveInt, 20)
+    .option('--connections <n>', 'connections of each load run (closed loop)', positiveInt, 16)
+    .option('--docs-per-tenant <n>', 'documents per tenant', positiveInt, 100)
+    .option('--pool-size <n>', 'DB_POOL_SIZE (the shared pool) of every API process', positiveInt, 10)
+    .option('--pool-size-per-database <n>', 'DB_POOL_SIZE_PER_DATABASE', positiveInt, 5)
+    .option('--tight-budget <n>', `DB_POOL_BUDGET of the eviction variant T, below what every pool needs (0: skip T)`, nonNegativeInt, DEFAULT_POOL_BUDGET)
+    .addOption(new Option('--migration-concurrency <list>', 'concurrencies of the migration runs, in order').argParser(concurrencyList).default([1, 4], '1,4'));
+}
+
+/** The options, or undefined when --help was printed or the command line refused (exit code set). */
+function parseOptions(): Options | undefined {
+  const command = scaleOutCommand();
+  if (!parsedOrRefused(command)) return undefined;
+  const options = command.opts<Options>();
+  if (options.tightBudget > 0 && options.tightBudget < options.poolSize + options.poolSizePerDatabase) {
+    process.stderr.write(`bench:scale-out: --tight-budget must be 0 or at least --pool-size + --pool-size-per-database (${options.poolSize + options.poolSizePerDatabase})\n`);
+    process.exitCode = 2;
+    return undefined;
+  }
+  return options;
+}
+
+/** POST /tenants as the platform admin, with an owner who has a password (a new account). */
+async function createTenant(api: ApiServer, adminKey: string, slug: string, password: string, database?: string): Promise<{ id: string; database: string }> {
+  const response = await fetch(`${api.url}/tenants`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ slug, name: `Scale-out ${slug}`, plan: 'enterprise', owner: { email: `owner@${slug}.bench.test`, password }, ...(database ? { database } : {}) }),
+  });
+  const body = (await response.json()) as { id?: string; database?: string };
+  if (response.status !== 201 || !body.id || body.database !== (database ?? 'shared')) {
+    throw new Error(`${api.name}: POST /tenants ${slug} answered ${response.status} ${JSON.stringify(body).slice(0, 300)}`);
+  }
+  return { id: body.id, database: body.database };
+}
+
+/** The owner's JWT for the tenant (POST /auth/login), as request headers. */
+async function signIn(api: ApiServer, tenant: { id: string; slug: string }, password: string): Promise<Record<string, string>> {
+  const response = await fetch(`${api.url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-tenant-id': tenant.id },
+    body: JSON.stringify({ email: `owner@${tenant.slug}.bench.test`, password }),
+  });
+  const body = (await response.json()) as { accessToken?: string };
+  if (response.status !== 200 || !body.accessToken) throw new Error(`${api.name}: POST /auth/login for ${tenant.slug} answered ${response.status} ${JSON.stringify(body).slice(0, 300)}`);
+  return { 'x-tenant-id': tenant.id, authorization: `Bearer ${body.accessToken}` };
+}
+
+/** db_pools_opened_total and db_pools_evictions_total of the process (counts since start). */
+async function poolCounters(api: ApiServer, adminKey: string): Promise<PoolCounters> {
+  const response = await fetch(`${api.url}/metrics`, { headers: { authorization: `Bearer ${adminKey}` } }).catch((error: unknown) => {
+    throw new Error(`${api.name}: GET /metrics failed (${error}); its last output:\n${api.output()}`);
+  });
+  const text = await response.text();
+  const read = (name: string) => {
+    const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+    if (response.status !== 200 || !match) throw new Error(`${api.name}: GET /metrics (${response.status}) has no ${name}`);
+    return Number(match[1]);
+  };
+  return { opened: read('db_pools_opened_total'), evicted: read('db_pools_evictions_total') };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  if (!options) return;
+  const cleanup: Array<() => Promise<void>> = [];
+  const startedAt = new Date();
+  const loadBefore = os.loadavg();
+  // What every pool at its size needs; B's budget is the default when that fits, else exactly this.
+  const needed = options.poolSize + options.dedicated * options.poolSizePerDatabase;
+  const fitBudget = Math.max(DEFAULT_POOL_BUDGET, needed);
+  const tight = options.tightBudget > 0 && options.tightBudget < needed ? options.tightBudget : undefined;
+  if (options.tightBudget > 0 && !tight) log(`--tight-budget ${options.tightBudget} fits every pool (${needed}): no eviction variant`);
+  try {
+    // Three API processes may each hold up to their budget; the embedded server's 200 would not do.
+    const maxConnections = 50 + fitBudget + (tight ?? 0) + options.poolSize;
+    const postgres = await startServer(process.env.BENCH_DATABASE_URL, ['-c', `max_connections=${maxConnections}`]);
+    cleanup.unshift(() => postgres.stop());
+    const server = postgres.superuserUrl;
+
+    // Roles come with the first database (createBenchDatabase), with the bench's passwords.
+    const sharedA = await createBenchDatabase(server, 'scale_a');
+    cleanup.unshift(() => sharedA.drop());
+    const sharedB = await createBenchDatabase(server, 'scale_b');
+    cleanup.unshift(() => sharedB.drop());
+
+    const prefix = `bench_${Date.now().toString(36)}_${process.pid}`;
+    const dedicatedNames = Array.from({ length: options.dedicated }, (_, i) => `d${String(i + 1).padStart(2, '0')}`);
+    const databaseOf = (name: string) => `${prefix}_${name}`;
+    const registry: Record<string, TenantDatabaseSettings> = Object.fromEntries(
+      dedicatedNames.map((name) => {
+        const url = withDatabase(server, databaseOf(name));
+        return [name, { url: withCredentials(url, APP_ROLE, BENCH_ROLE_PASSWORDS.app), migrationUrl: withCredentials(url, OWNER_ROLE, BENCH_ROLE_PASSWORDS.owner), adminUrl: server }];
+      }),
+    );
+    // Registered before anything creates them: the API creates them, a failure anywhere must not leave them.
+    cleanup.unshift(async () => {
+      for (const name of dedicatedNames) await dropDatabase(server, databaseOf(name));
+    });
+
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'tenancy-bench-scale-out-'));
+    cleanup.unshift(async () => rmSync(tmp, { recursive: true, force: true }));
+    const adminKey = `bench_${randomBytes(24).toString('base64url')}`;
+    const jwtSecret = randomBytes(32).toString('base64url');
+    const baseEnv = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? tmp,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      DB_POOL_SIZE: String(options.poolSize),
+      ADMIN_API_KEY: adminKey,
+      // One secret: T serves B's tenants with B's tokens.
+      JWT_SECRET: jwtSecret,
+      ACCESS_TOKEN_TTL_SECONDS: '86400',
+      DATA_DIR: tmp,
+      TENANT_CACHE_TTL_MS: '60000',
+    };
+    const start = async (name: string, shared: typeof sharedA, extra: Record<string, string>) => {
+      const api = await startApiServer(name, { ...baseEnv, DATABASE_URL: shared.appUrl, BENCH_UNSCOPED_DATABASE_URL: shared.superuserUrl, ...extra }, { script: 'server.js', execArgv: [] });
+      cleanup.unshift(() => api.stop());
+      return api;
+    };
+    const dedicatedEnv = (budget: number) => ({
+      TENANT_DATABASES: JSON.stringify(registry),
+      DB_POOL_BUDGET: String(budget),
+      DB_POOL_SIZE_PER_DATABASE: String(options.poolSizePerDatabase),
+      DB_POOL_IDLE_CLOSE_MS: String(IDLE_CLOSE_MS),
+    });
+
+    log('starting API A (shared database only) and API B (TENANT_DATABASES)');
+    const apiA = await start('api-shared', sharedA, {});
+    const apiB = await start('api-dedicated', sharedB, dedicatedEnv(fitBudget));
+    const password = `bench-${randomBytes(12).toString('base64url')}`;
+    const slugs = Array.from({ length: options.dedicated + 1 }, (_, i) => `scale-${String(i).padStart(2, '0')}`);
+
+    log(`A: ${slugs.length} tenants on the shared database, ${options.docsPerTenant} documents each`);
+    const tenantsA: Array<{ id: string; slug: string }> = [];
+    for (const slug of slugs) tenantsA.push({ slug, id: (await createTenant(apiA, adminKey, slug, password)).id });
+    const docsA = await seedDocuments(sharedA.superuserUrl, tenantsA.map((t) => t.id), options.docsPerTenant);
+
+    log(`B: 1 tenant on the shared database, ${options.dedicated} on their own dedicated databases (POST /tenants provisions each)`);
+    const tenantsB: Array<{ id: string; slug: string; database: string }> = [];
+    tenantsB.push({ slug: slugs[0], ...(await createTenant(apiB, adminKey, slugs[0], password)) });
+    const provisionStarted = performance.now();
+    const provisionMs: number[] = [];
+    for (const [i, name] of dedicatedNames.entries()) {
+      const started = performance.now();
+      tenantsB.push({ slug: slugs[i + 1], ...(await createTenant(apiB, adminKey, slugs[i + 1], password, name)) });
+      provisionMs.push(performance.now() - started);
+    }
+    const provisionSeconds = (performance.now() - provisionStarted) / 1000;
+    log(`B: ${options.dedicated} dedicated databases provisioned through POST /tenants in ${provisionSeconds.toFixed(1)} s`);
+    const docsB = new Map<string, string[]>();
+    for (const tenant of tenantsB) {
+      const superuserUrl = tenant.database === 'shared' ? sharedB.superuserUrl : withDatabase(server, databaseOf(tenant.database));
+      for (const [id, ids] of await seedDocuments(superuserUrl, [tenant.id], options.docsPerTenant)) docsB.set(id, ids);
+    }
+
+    // The same shape for every API: tenant i's document j at the same index, so a seed draws the same targets.
+    const targetsOf = async (api: ApiServer, tenants: Array<{ id: string; slug: string }>, docs: Map<string, string[]>) => {
+      const targets: LoadTarget[] = [];
+      for (const tenant of tenants) {
+        const headers = await signIn(api, tenant, password);
+        const ids = docs.get(tenant.id)!;
+        if (ids.length !== options.docsPerTenant) throw new Error(`${tenant.slug}: ${ids.length} documents seeded`);
+        targets.push(...ids.map((id) => ({ path: `/documents/${id}`, headers })));
+      }
+      return targets;
+    };
+    const variants: Variant[] = [
+      { key: 'A', label: `shared only (${slugs.length} tenants on 1 database)`, api: apiA, targets: await targetsOf(apiA, tenantsA, docsA) },
+      { key: 'B', label: `1 shared + ${options.dedicated} dedicated, DB_POOL_BUDGET ${fitBudget} (every pool fits)`, api: apiB, targets: await targetsOf(apiB, tenantsB, docsB), budget: fitBudget },
+    ];
+    if (tight) {
+      log(`T: a third API on B's databases with DB_POOL_BUDGET ${tight}`);
+      const apiT = await start('api-tight', sharedB, dedicatedEnv(tight));
+      // B's tokens: same secret, same databases.
+      variants.push({ key: 'T', label: `as B, DB_POOL_BUDGET ${tight} (pools evicted)`, api: apiT, targets: variants[1].targets, budget: tight });
+    }
+    const byKey = new Map(variants.map((v) => [v.key, v]));
+
+    // Preflight: every tenant of every API answers its first document.
+    for (const variant of variants) {
+      const firsts = variant.targets.filter((_, i) => i % options.docsPerTenant === 0);
+      for (const target of firsts) {
+        const response = await fetch(`${variant.api.url}${target.path}`, { headers: target.headers });
+        if (response.status !== 200) throw new Error(`preflight ${variant.key}: ${target.path} answered ${response.status} ${(await response.text()).slice(0, 300)}`);
+      }
+    }
+
+    const measure = async (variant: Variant, durationSeconds: number, seed: number): Promise<Measured> => {
+      const before = variant.budget ? await poolCounters(variant.api, adminKey) : undefined;
+      const load = await runLoad({ url: variant.api.url, targets: variant.targets, connections: options.connections, durationSeconds, seed });
+      if (!before) return { load };
+      const after = await poolCounters(variant.api, adminKey);
+      return { load, pools: { opened: after.opened - before.opened, evicted: after.evicted - before.evicted } };
+    };
+
+    log(`warm-up ${options.warmup} s per API`);
+    for (const variant of variants) await measure(variant, options.warmup, 1);
+
+    const rounds: Round[] = [];
+    const keys = variants.map((v) => v.key);
+    for (let round = 0; round < options.rounds; round++) {
+      // A,B(,T) then (T,)B,A: A and B swap places every round.
+      const order = round % 2 === 0 ? keys : [...keys].reverse();
+      log(`round ${round + 1}/${options.rounds}: ${order.join(', ')}, ${options.duration} s each`);
+      const results: Round['results'] = {};
+      for (const key of order) results[key] = await measure(byKey.get(key)!, options.duration, 100 + round);
+      rounds.push({ order, results });
+    }
+    const loadAfterLoad = os.loadavg();
+    for (const variant of variants) await variant.api.stop();
+
+    const migrationRuns: MigrationRun[] = [];
+    for (const [runIndex, concurrency] of options.migrationConcurrency.entries()) {
+      const names = dedicatedNames.map((name) => `${prefix}_m${runIndex}_${name}`);
+      cleanup.unshift(async () => {
+        for (const name of names) await dropDatabase(server, name);
+      });
+      // As provisioning makes them (roles exist): owned by app_owner, only app_user may connect, empty.
+      for (const name of names) await createDatabase(server, name);
+      log(`C: migrating ${names.length} empty databases at concurrency ${concurrency}`);
+      const started = performance.now();
+      const results: DatabaseMigrationResult[] = await migrateDatabases(
+        names.map((name) => ({ name, migrationUrl: withCredentials(withDatabase(server, name), OWNER_ROLE, BENCH_ROLE_PASSWORDS.owner) })),
+        { concurrency, onFailure: 'continue' },
+      );
+      const seconds = (performance.now() - started) / 1000;
+      const failed = results.filter((r) => r.outcome !== 'migrated').map((r) => `${r.database}: ${r.outcome} ${r.error ?? ''}`);
+      migrationRuns.push({
+        concurrency,
+        seconds,
+        migrations: results[0]?.applied.length ?? 0,
+        perDatabaseMs: { median: median(results.map((r) => r.ms)), max: Math.max(...results.map((r) => r.ms)) },
+        failed,
+      });
+      log(`C: concurrency ${concurrency}: ${seconds.toFixed(2)} s${failed.length ? `, ${failed.length} failed` : ''}`);
+      for (const name of names) await dropDatabase(server, name);
+    }
+    const loadAfter = os.loadavg();
+
+    const report = renderReport({ options, startedAt, postgres: `${postgres.description}, ${process.env.BENCH_DATABASE_URL ? `its max_connections must allow about ${maxConnections}` : `max_connections ${maxConnections}`}`, loadBefore, loadAfterLoad, loadAfter, needed, fitBudget, tight, variants, rounds, provisionSeconds, provisionMs, migrationRuns, tenants: slugs.length });
+    const resultsDir = path.resolve(__dirname, '..', 'results');
+    mkdirSync(resultsDir, { recursive: true });
+    const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+    writeFileSync(path.join(resultsDir, `scale-out-${stamp}.md`), report);
+    writeFileSync(path.join(resultsDir, 'scale-out-latest.md'), report);
+    writeFileSync(
+      path.join(resultsDir, `scale-out-${stamp}.json`),
+      JSON.stringify({ startedAt, options, fitBudget, tightBudget: tight ?? null, maxConnections, loadBefore, loadAfterLoad, loadAfter, provisionSeconds, provisionMs, rounds, migrationRuns }, null, 2),
+    );
+    process.stdout.write(report);
+  } finally {
+    for (const step of cleanup) await step().catch((error) => log(`cleanup: ${error}`));
+  }
+}
+
+interface ReportInput {
+  options: Options;
+  startedAt: Date;
+  postgres: string;
+  loadBefore: number[];
+  loadAfterLoad: number[];
+  loadAfter: number[];
+  needed: number;
+  fitBudget: number;
+  tight?: number;
+  variants: Variant[];
+  rounds: Round[];
+  provisionSeconds: number;
+  provisionMs: number[];
+  migrationRuns: MigrationRun[];
+  tenants: number;
+}
+
+function renderReport(input: ReportInput): string {
+  const { options, rounds, variants, migrationRuns } = input;
+  const f = (n: number, d = 2) => n.toFixed(d);
+  const loads = (l: number[]) => l.map((v) => v.toFixed(2)).join(', ');
+  const of = (round: Round, key: VariantKey) => round.results[key]!;
+  const ratio = (key: VariantKey, pick: (r: LoadResult) => number) => rounds.map((round) => pick(of(round, key).load) / pick(of(round, 'A').load));
+  const p50Ratio = ratio('B', (r) => r.p50);
+  const medianRatio = median(p50Ratio);
+  const hasT = variants.some((v) => v.key === 'T');
+  const non2xx = (m: Measured) => m.load.non2xx + m.load.errors + m.load.timeouts;
+  const cell = (m: Measured) => `${f(m.load.p50)} / ${f(m.load.p99)} ms, ${f(m.load.requestsPerSecond, 0)}/s${non2xx(m) ? `, **${non2xx(m)} failed**` : ''}`;
+  const medianOf = (key: VariantKey, pick: (r: LoadResult) => number) => median(rounds.map((round) => pick(of(round, key).load)));
+
+  const lines = [
+    `# Dedicated databases: request latency and migration time (${input.startedAt.toISOString()})`,
+    '',
+    `${os.cpus().length} cores, Node ${process.version}; ${input.postgres}; every API process, the load generator and PostgreSQL on the same machine.`,
+    `Load average before ${loads(input.loadBefore)}, after the load runs ${loads(input.loadAfterLoad)}, at the end ${loads(input.loadAfter)} (other work on the machine shows here).`,
+    `Options: ${JSON.stringify(options)}.`,
+    '',
+    `${input.tenants} tenants x ${options.docsPerTenant} documents per API, created by POST /tenants (owner signs in: JWT); GET /documents/:id spread evenly over every tenant's documents, ${options.connections} connections in a closed loop, document cache off.`,
+    `DB_POOL_SIZE ${options.poolSize}, DB_POOL_SIZE_PER_DATABASE ${options.poolSizePerDatabase}, DB_POOL_IDLE_CLOSE_MS ${IDLE_CLOSE_MS} (no pool closes while its process waits for its turn).`,
+    '',
+    '| variant | what |',
+    '|---|---|',
+    ...variants.map((v) => `| ${v.key} | ${v.label} |`),
+    '',
+    `B's budget: ${input.fitBudget} = max(default ${DEFAULT_POOL_BUDGET}, ${options.poolSize} + ${options.dedicated} x ${options.poolSizePerDatabase} = ${input.needed})${input.fitBudget > DEFAULT_POOL_BUDGET ? `: the default ${DEFAULT_POOL_BUDGET} does **not** fit every pool, so B runs with ${input.fitBudget}` : ': the default fits every pool'}.`,
+    `Placing the ${options.dedicated} dedicated tenants through POST /tenants (each creates its database, migrates it, writes its name and the tenant's anchor): ${f(input.provisionSeconds, 1)} s, median ${f(median(input.provisionMs), 0)} ms per tenant.`,
+    '',
+    '## p50 with one shared and dedicated databases against one shared database',
+    '',
+    `Each cell: p50 / p99, requests/s.`,
+    '',
+    `| round | order | A: shared only | B: 1 shared + ${options.dedicated} dedicated | B/A p50 | B/A req/s |${hasT ? ` T: budget ${input.tight} | T/A p50 | T pools opened / evicted |` : ''}`,
+    `|---|---|---:|---:|---:|---:|${hasT ? '---:|---:|---:|' : ''}`,
+    ...rounds.map((round, i) => {
+      const a = of(round, 'A');
+      const b = of(round, 'B');
+      const base = `| ${i + 1} | ${round.order.join(', ')} | ${cell(a)} | ${cell(b)} | ${f(b.load.p50 / a.load.p50)}x | ${f(b.load.requestsPerSecond / a.load.requestsPerSecond)} |`;
+      if (!hasT) return base;
+      const t = of(round, 'T');
+      return `${base} ${cell(t)} | ${f(t.load.p50 / a.load.p50)}x | ${t.pools!.opened} / ${t.pools!.evicted} |`;
+    }),
+    '',
+    `Median p50: A ${f(medianOf('A', (r) => r.p50))} ms, B ${f(medianOf('B', (r) => r.p50))} ms${hasT ? `, T ${f(medianOf('T', (r) => r.p50))} ms` : ''}. Median p99: A ${f(medianOf('A', (r) => r.p99))} ms, B ${f(medianOf('B', (r) => r.p99))} ms${hasT ? `, T ${f(medianOf('T', (r) => r.p99))} ms` : ''}. Median req/s: A ${f(medianOf('A', (r) => r.requestsPerSecond), 0)}, B ${f(medianOf('B', (r) => r.requestsPerSecond), 0)}${hasT ? `, T ${f(medianOf('T', (r) => r.requestsPerSecond), 0)}` : ''}.`,
+    '',
+    `Median ratio of p50 (B / A): **${f(medianRatio)}x** (target <= 1.2x: **${medianRatio <= 1.2 ? 'met' : 'not met'}**; per round ${p50Ratio.map((r) => f(r)).join(', ')}).`,
+    `B's pools opened during measured runs: ${rounds.map((round) => of(round, 'B').pools!.opened).join(', ')}; evicted: ${rounds.map((round) => of(round, 'B').pools!.evicted).join(', ')} (every pool opened in the warm-up and stayed open).`,
+    ...(hasT ? [`Median ratio of p50 (T / A): **${f(median(ratio('T', (r) => r.p50)))}x**, with a budget of ${input.tight} where every pool at its size needs ${input.needed}: idle pools are closed to open others, and a request for a database without a pool waits for one to close.`] : []),
+    '',
+    `## Migration time across ${options.dedicated} databases`,
+    '',
+    `Empty databases (owned by app_owner, roles existing) migrated by migrateDatabases (what \`migrate --all\` runs: each database in its own connection, one transaction per migration, under that database's advisory lock); fresh databases for each run.`,
+    '',
+    '| concurrency | migrations per database | wall time | per database, median / max | failed |',
+    '|---:|---:|---:|---:|---|',
+    ...migrationRuns.map((run) => `| ${run.concurrency} | ${run.migrations} | ${f(run.seconds)} s | ${f(run.perDatabaseMs.median / 1000)} / ${f(run.perDatabaseMs.max / 1000)} s | ${run.failed.length ? run.failed.join('; ') : 'none'} |`),
+    '',
+    ...(migrationRuns.length > 1
+      ? [`Wall time at concurrency ${migrationRuns[0].concurrency} / at ${migrationRuns[migrationRuns.length - 1].concurrency}: **${f(migrationRuns[0].seconds / migrationRuns[migrationRuns.length - 1].seconds)}x**.`, '']
+      : []),
+  ];
+  return lines.join('\n');
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench:scale-out failed: ${error?.stack ?? error}\n`);
+  process.exit(1);
+});
