@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
-import { Tenant, TenantContext } from '../tenancy/tenant-context';
+import { Tenant, TenantContext, TenantScope } from '../tenancy/tenant-context';
 import { SHARED_DATABASE } from '../config/env.schema';
 import { guardedClient, inTransaction, poolingOf, withClient } from './pg/pool';
 import { PoolSource, sharedOnly } from './pg/pool-source';
@@ -78,6 +78,24 @@ class StatementTimeoutClient {
   }
 }
 
+/**
+ * The platform handle on a pool (the shared one, or a dedicated database's for runWhereTenantIs):
+ * behind a transaction pooler each statement carries its statement timeout (StatementTimeoutClient);
+ * transactions refused (`refusal` says where to go instead).
+ */
+function platformHandle(pool: pg.Pool, refusal: string): SystemDatabase {
+  const pooling = poolingOf(pool);
+  // Its type asks for a pg.Pool or pg.Client; drizzle calls only query() on a client that is neither.
+  const client = pooling.pooler === 'transaction' ? (new StatementTimeoutClient(pool, pooling.statementTimeoutMs) as unknown as pg.Pool) : pool;
+  return withoutTransactions(drizzle({ client, schema }), refusal);
+}
+
+/** The tenant scope of a platform transaction's tenant step: the request's own when it is already this tenant's. */
+function tenantStepScope(tenant: Tenant): TenantScope {
+  const current = TenantContext.scope();
+  return current?.tenant.id === tenant.id ? current : { tenant, requestId: current?.requestId ?? randomUUID() };
+}
+
 function stateOf(tx: PlatformTransaction): PlatformTransactionState {
   const state = states.get(tx);
   if (!state?.open) throw new PlatformTransactionMisuseError('A platform transaction was used after it ended');
@@ -122,9 +140,7 @@ export class PlatformTransaction {
     state.tenant = tenant;
     let settingCleared = false;
     try {
-      const current = TenantContext.scope();
-      const scope = current?.tenant.id === tenant.id ? current : { tenant, requestId: current?.requestId ?? randomUUID() };
-      const result = await TenantContext.run(scope, () => fn(state.tenantDb));
+      const result = await TenantContext.run(tenantStepScope(tenant), () => fn(state.tenantDb));
       await state.client.query("select set_config('app.tenant_id', '', true)");
       await state.client.query('release savepoint as_tenant');
       settingCleared = true;
@@ -157,10 +173,8 @@ export class PlatformTransaction {
       return await state.pools.use(tenant.database, (pool) =>
         inTransaction(pool, { name: 'app.tenant_id', uuid: tenant.id }, async (client) => {
           let open = true;
-          const current = TenantContext.scope();
-          const scope = current?.tenant.id === tenant.id ? current : { tenant, requestId: current?.requestId ?? randomUUID() };
           try {
-            return await TenantContext.run(scope, () =>
+            return await TenantContext.run(tenantStepScope(tenant), () =>
               fn(tenantDbInTransaction(client, () => {
                 if (!open || !state.open) throw new PlatformTransactionMisuseError('A platform transaction was used after it ended');
               })),
@@ -195,10 +209,7 @@ export class SystemDb {
     private readonly dedicated: readonly string[] = [],
   ) {
     this.pools = pools ?? sharedOnly(pool);
-    const pooling = poolingOf(pool);
-    // Its type asks for a pg.Pool or pg.Client; drizzle calls only query() on a client that is neither.
-    const client = pooling.pooler === 'transaction' ? (new StatementTimeoutClient(pool, pooling.statementTimeoutMs) as unknown as pg.Pool) : pool;
-    this.db = withoutTransactions(drizzle({ client, schema }), 'SystemDb.run cannot open a transaction: use SystemDb.transaction');
+    this.db = platformHandle(pool, 'SystemDb.run cannot open a transaction: use SystemDb.transaction');
   }
 
   /**
@@ -227,9 +238,7 @@ export class SystemDb {
   runWhereTenantIs<T>(operation: string, tenant: Tenant, fn: (db: SystemDatabase) => Promise<T>): Promise<T> {
     if (tenant.database === SHARED_DATABASE) return this.run(operation, fn);
     audit(operation, { forTenant: tenant.id, database: tenant.database });
-    return this.pools.use(tenant.database, (pool) =>
-      fn(withoutTransactions(drizzle({ client: pool, schema }), 'SystemDb.runWhereTenantIs cannot open a transaction: use SystemDb.transaction')),
-    );
+    return this.pools.use(tenant.database, (pool) => fn(platformHandle(pool, 'SystemDb.runWhereTenantIs cannot open a transaction: use SystemDb.transaction')));
   }
 
   /**

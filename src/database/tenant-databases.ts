@@ -120,6 +120,7 @@ export async function anchorTenant(name: string, settings: TenantDatabaseSetting
  * exist, and placing a tenant on one (provisioning it on first use, one at a time per database).
  */
 export class TenantDatabases {
+  /** Per database: its provisioning, running or done (one at a time, once per process). */
   private readonly preparing = new Map<string, Promise<PreparedDatabase>>();
 
   constructor(private readonly registry: Readonly<Record<string, TenantDatabaseSettings>>) {}
@@ -140,7 +141,12 @@ export class TenantDatabases {
     if (!settings) throw new Error(`No database "${name}" is registered (TENANT_DATABASES)`);
     let prepared = this.preparing.get(name);
     if (!prepared) {
-      prepared = prepareTenantDatabase(name, settings).finally(() => this.preparing.delete(name));
+      // Kept once it succeeded: later placements on this database only write their anchor (its
+      // schema version is still checked when a pool opens). A failure is forgotten, so the next one retries.
+      prepared = prepareTenantDatabase(name, settings).catch((error: unknown) => {
+        this.preparing.delete(name);
+        throw error;
+      });
       this.preparing.set(name, prepared);
     }
     await prepared;
