@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { APP_ROLE, OWNER_ROLE } from '../../src/database/schema/roles';
+import { tenantTablesOf } from '../../src/database/tenant-catalog';
 import { createTestDatabase, tenantTables as tenantTablesIn, TestDatabase } from '../helpers/test-database';
 
 /**
@@ -171,5 +172,15 @@ describe('database catalog after migrations', () => {
       [APP_ROLE],
     );
     expect(ddl[0]).toEqual({ schema_create: false, db_create: false, db_temp: false, schema_usage: true });
+  });
+  it('lists every tenant table for export, import, deletion and moves, parents before the tables that reference them', async () => {
+    const found = await tenantTablesOf(client);
+    expect(found.map((table) => table.name).sort()).toEqual(await tenantTables());
+    const position = new Map(found.map((table, index) => [table.name, index]));
+    expect(position.get('documents')).toBeLessThan(position.get('comments')!); // comments -> documents (positive control)
+    for (const table of found) {
+      expect(table.columns.slice(0, 2)).toEqual(['tenant_id', 'id']);
+      for (const parent of table.references) expect(position.get(parent)).toBeLessThan(position.get(table.name)!);
+    }
   });
 });
