@@ -90,6 +90,8 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private readonly runs = new Map<string, Run>();
   private readonly sleepers = new Set<() => void>();
   private loops: Promise<void>[] = [];
+  /** False once shutdown began (main.ts, at SIGTERM): loops finish their job and fetch no other. */
+  private fetching = true;
   private stopping = false;
   private starting?: Promise<void>;
 
@@ -110,6 +112,17 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
     await this.stop();
   }
 
+  /**
+   * SIGTERM (main.ts, while HTTP drains): take no new job; running ones go on. Called before
+   * app.close(), whose stop() then gives them JOBS_SHUTDOWN_GRACE_MS more.
+   */
+  stopFetching(): void {
+    if (!this.fetching) return;
+    this.fetching = false;
+    this.notify();
+    if (this.config.jobs.worker) this.logger.log(`shutdown: no new job is taken; ${this.runs.size} running`);
+  }
+
   /** An enqueue on this instance: fetch now instead of at the next poll. */
   notify(): void {
     for (const wake of this.sleepers) wake();
@@ -122,7 +135,7 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
 
   /** pg-boss's schema check (it fails when the migration is missing), retried while the database is unreachable; then the loops. */
   private async start(): Promise<void> {
-    for (let delay = 1_000; !this.stopping; delay = Math.min(delay * 2, MAX_START_RETRY_MS)) {
+    for (let delay = 1_000; this.fetching; delay = Math.min(delay * 2, MAX_START_RETRY_MS)) {
       try {
         await this.queue.start();
         break;
@@ -131,7 +144,7 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
         await this.sleep(delay);
       }
     }
-    if (this.stopping) return;
+    if (!this.fetching) return;
     this.loops = Array.from({ length: this.config.jobs.concurrency }, () => this.loop());
     this.logger.log(`worker started: concurrency ${this.config.jobs.concurrency}, polling every ${this.config.jobs.pollIntervalMs} ms`);
   }
@@ -139,6 +152,7 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.fetching = false;
     this.notify();
     await this.starting;
     const graceMs = this.config.jobs.shutdownGraceMs;
@@ -154,10 +168,11 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
       await Promise.all(left.map((run) => this.giveUp(run, 'shutdown')));
     }
     await this.queue.stop().catch((error: unknown) => this.logger.warn(`stopping the queue failed: ${(error as Error).message}`));
+    if (this.config.jobs.worker) this.logger.log('job worker stopped');
   }
 
   private async loop(): Promise<void> {
-    while (!this.stopping) {
+    while (this.fetching) {
       let job: QueuedJob | undefined;
       try {
         job = await this.queue.fetchOne();
