@@ -54,7 +54,7 @@ const storage = new AsyncLocalStorage<TenantScope>();
  * TenantResolver.runForTenant (src/tenants) for scripts and jobs, and by
  * PlatformTransaction.asTenant (src/database) for the tenant part of a platform transaction;
  * background writers that hold a Tenant already enter it directly: the usage flush
- * (src/usage) and the job worker, for a suspended tenant's job (src/jobs).
+ * (src/usage), and src/jobs (enqueueForTenant, and the worker for a suspended tenant's job).
  */
 export const TenantContext = {
   run<T>(scope: TenantScope, fn: () => T): T {
