@@ -128,11 +128,6 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
     for (const wake of this.sleepers) wake();
   }
 
-  /** The attempts running now (tests, shutdown). */
-  get running(): number {
-    return this.runs.size;
-  }
-
   /** pg-boss's schema check (it fails when the migration is missing), retried while the database is unreachable; then the loops. */
   private async start(): Promise<void> {
     for (let delay = 1_000; this.fetching; delay = Math.min(delay * 2, MAX_START_RETRY_MS)) {
@@ -215,7 +210,7 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
         await this.queue.complete(job.id, { outcome: 'tenant-gone' });
         return;
       }
-      const run = new Run(job, job.retryCount + 1, (fn) => this.enter(tenant, registered, jobId, fn));
+      const run = new Run(job, job.retryCount + 1, (fn) => this.enter(tenant, jobId, fn));
       if (tenant.status !== 'active' && !registered?.options.runsOnSuspendedTenants) {
         // Failed for good: retrying would only meet the suspension again (no retry storm); a new job can be enqueued once it is resumed.
         this.logger.warn(`${label}: the tenant is ${tenant.status}; failed without running`);
@@ -241,7 +236,7 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
    * for a suspended tenant (its failure is recorded, or its kind runs on suspended tenants)
    * the same scope, entered with the tenant found.
    */
-  private enter<T>(tenant: Tenant, kind: JobKind | undefined, jobId: string, fn: () => Promise<T>): Promise<T> {
+  private enter<T>(tenant: Tenant, jobId: string, fn: () => Promise<T>): Promise<T> {
     if (tenant.status === 'active') return this.tenants.runForTenant(tenant.id, fn, jobId);
     return TenantContext.run({ tenant, requestId: jobId }, async () => await fn());
   }
