@@ -1,12 +1,12 @@
 CREATE TABLE "tenant_deletions" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
-	"tenant_id" uuid NOT NULL,
+	"deleted_tenant_id" uuid NOT NULL,
 	"tenant_slug" text NOT NULL,
 	"database" text NOT NULL,
 	"requested_by" text NOT NULL,
 	"reason" text,
 	"status" text DEFAULT 'running' NOT NULL,
-	"attempts" integer DEFAULT 1 NOT NULL,
+	"attempts" integer DEFAULT 0 NOT NULL,
 	"steps" jsonb DEFAULT '[]'::jsonb NOT NULL,
 	"verification" jsonb,
 	"error" text,
@@ -17,8 +17,8 @@ CREATE TABLE "tenant_deletions" (
 	CONSTRAINT "tenant_deletions_steps_array" CHECK (jsonb_typeof("tenant_deletions"."steps") = 'array')
 );
 --> statement-breakpoint
-CREATE UNIQUE INDEX "tenant_deletions_one_open_per_tenant" ON "tenant_deletions" USING btree ("tenant_id") WHERE "tenant_deletions"."status" <> 'completed';--> statement-breakpoint
-CREATE INDEX "tenant_deletions_tenant_idx" ON "tenant_deletions" USING btree ("tenant_id","started_at");--> statement-breakpoint
+CREATE UNIQUE INDEX "tenant_deletions_one_open_per_tenant" ON "tenant_deletions" USING btree ("deleted_tenant_id") WHERE "tenant_deletions"."status" <> 'completed';--> statement-breakpoint
+CREATE INDEX "tenant_deletions_tenant_idx" ON "tenant_deletions" USING btree ("deleted_tenant_id","started_at");--> statement-breakpoint
 CREATE INDEX "tenant_deletions_started_idx" ON "tenant_deletions" USING btree ("started_at","id");--> statement-breakpoint
 ALTER POLICY "documents_tenant_isolation" ON "documents" TO app_owner,app_user USING (tenant_id = (select nullif(current_setting('app.tenant_id', true), '')::uuid)) WITH CHECK (tenant_id = (select nullif(current_setting('app.tenant_id', true), '')::uuid));--> statement-breakpoint
 ALTER POLICY "comments_tenant_isolation" ON "comments" TO app_owner,app_user USING (tenant_id = (select nullif(current_setting('app.tenant_id', true), '')::uuid)) WITH CHECK (tenant_id = (select nullif(current_setting('app.tenant_id', true), '')::uuid));--> statement-breakpoint

@@ -169,8 +169,10 @@ describe('tenant offboarding', () => {
     // A is gone for clients and admins; its old session gets nothing.
     expect((await t.request('GET', `/tenants/${a.id}`, { admin: true })).status).toBe(404);
     const withOldToken = await t.request('GET', '/documents', { tenant: a.id, auth: aToken });
-    expect(withOldToken.status).toBe(404);
-    expect(withOldToken.body.error.code).toBe('TENANT_NOT_FOUND');
+    // The token names a tenant that no longer exists: refused as a credential (401), like any token of an unknown tenant.
+    expect(withOldToken.status).toBe(401);
+    expect(withOldToken.body.error.code).toBe('UNAUTHENTICATED');
+    expect((await t.request('GET', '/documents', { tenant: a.id, auth: false })).status).toBe(404);
 
     // The report outlives the tenant.
     const fetched = await t.request('GET', `/tenant-deletions/${report.id}`, { admin: true });
@@ -288,6 +290,22 @@ describe('tenant offboarding', () => {
     expect(await tenantRowExists(dedicated.superuserUrl, other.id)).toBe(true);
     expect((await t.request('GET', '/documents', { tenant: other.slug })).status).toBe(200);
   }, 120_000);
+
+  it('deletes in batches, each its own transaction, and a second run finds nothing left', async () => {
+    const i = await seeded('offboard-i');
+    const before = await rowsOf(t.db.superuserUrl, i.id);
+    const erasure = t.app.get(TenantErasure);
+    const batches: Array<[string, number]> = [];
+    const deleted = await erasure.deleteRows({ tenantId: i.id, database: 'shared' }, { batchSize: 1, onBatch: (table, n) => void batches.push([table, n]) });
+    expect(deleted).toEqual(before);
+    expect(batches).toHaveLength(total(before));
+    expect(batches.every(([, n]) => n === 1)).toBe(true);
+    // Children before parents: comments and attachments before documents.
+    const order = [...new Set(batches.map(([table]) => table))];
+    expect(order.indexOf('comments')).toBeLessThan(order.indexOf('documents'));
+    expect(total(await erasure.deleteRows({ tenantId: i.id, database: 'shared' }))).toBe(0);
+    expect(total(await rowsOf(t.db.superuserUrl, i.id))).toBe(0);
+  });
 
   it('the runtime role still cannot delete tenants nor ledger rows; the owner sees one tenant only with it set', async () => {
     const h = await t.createTenant('offboard-h');

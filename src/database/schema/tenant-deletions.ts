@@ -42,7 +42,11 @@ export const tenantDeletions = pgTable(
   'tenant_deletions',
   {
     id: uuid('id').primaryKey().defaultRandom(),
-    tenantId: uuid('tenant_id').notNull(),
+    /**
+     * The deleted tenant's id. Not named tenant_id: a column of that name marks a tenant table
+     * (RLS, the catalog checks, the isolation harness), which this table deliberately is not.
+     */
+    tenantId: uuid('deleted_tenant_id').notNull(),
     tenantSlug: text('tenant_slug').notNull(),
     /** Where the tenant's rows were (the tenant directory's placement when the deletion started). */
     database: text('database').notNull(),
@@ -50,8 +54,8 @@ export const tenantDeletions = pgTable(
     requestedBy: text('requested_by').notNull(),
     reason: text('reason'),
     status: text('status', { enum: TENANT_DELETION_STATUSES }).notNull().default('running'),
-    /** How many times it was started (1, then one more per resume). */
-    attempts: integer('attempts').notNull().default(1),
+    /** How many times its steps were run (1 for a deletion that went through at once; one more per resume). */
+    attempts: integer('attempts').notNull().default(0),
     steps: jsonb('steps').$type<TenantDeletionStep[]>().notNull().default(sql`'[]'::jsonb`),
     verification: jsonb('verification').$type<TenantDeletionVerification>(),
     /** The last failure (cleared when a resume starts). */
