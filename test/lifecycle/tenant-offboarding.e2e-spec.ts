@@ -1,7 +1,10 @@
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { CacheService } from '../../src/cache/cache.service';
 import { TenantErasure } from '../../src/database/tenant-erasure';
+import { StorageService } from '../../src/storage/storage.service';
+import { TenantResolver } from '../../src/tenants/tenant-resolver.service';
 import { TenantDeletionFailedError, TenantOffboardingService } from '../../src/lifecycle/tenant-offboarding.service';
 import { adminKeyFingerprint } from '../../src/access/platform-admin';
 import { seedTenantData } from '../helpers/isolation-harness';
@@ -110,6 +113,10 @@ describe('tenant offboarding', () => {
     expect(await objectsOf(b.id)).toBe(2);
     // The owner connection's count (what verification reads) sees rows that exist.
     expect(await t.app.get(TenantErasure).countRows({ tenantId: a.id, database: 'shared' })).toEqual(aRows);
+    // So do the cache's and storage's counts (verification's keys and objects).
+    const [appKeys, appObjects] = await t.app.get(TenantResolver).runForTenant(a.id, () => Promise.all([t.app.get(CacheService).countTenantKeys(), t.app.get(StorageService).countTenantObjects()]));
+    expect(appKeys).toBe(await redisKeysOf(a.id));
+    expect(appObjects).toBe(2);
     const aToken = t.tokenFor(a.slug)!;
 
     // Refusals first, each with nothing changed: a wrong confirmation, no confirmation, an export (not built).
