@@ -10,3 +10,4 @@ export * from './attachments';
 export * from './invitations';
 export * from './usage';
 export * from './database-identity';
+export * from './tenant-deletions';
