@@ -12,6 +12,7 @@ import { AppExceptionFilter } from './common/http/app-exception.filter';
 import { expressBodyPolicy, routesWhere } from './common/http/body-policy';
 import { errorResponse } from './common/http/error-envelope';
 import { frameworkError } from './common/http/framework-errors';
+import { RecentRefusals } from './rate-limits/recent-refusals';
 import { answerClientError, hostRequired, installServerErrorAnswers, malformedUrl } from './common/http/server-errors';
 import { requestIdFrom } from './common/http/request-id';
 import { SECURITY_HEADERS } from './common/http/security-headers';
@@ -83,9 +84,16 @@ async function createFastifyApp(root: DynamicModule, logger: PinoNestLogger, tru
   app.useGlobalFilters(new AppExceptionFilter());
   // Metrics: every response, errors and 404s included (src/metrics/http-metrics.ts).
   fastify.addHook('onResponse', fastifyMetricsHook(app.get(MetricsService)));
-  fastify.addHook('onRequest', async (request) => {
+  // A credential whose budget is known spent is answered here, before admission (src/rate-limits/recent-refusals.ts).
+  const recentRefusals = app.get(RecentRefusals);
+  fastify.addHook('onRequest', async (request, reply) => {
     const error = hostRequired(request.raw);
     if (error) throw error;
+    const refused = recentRefusals.refusalFor({ method: request.method, route: request.routeOptions.url ?? '', headers: request.headers });
+    if (refused) {
+      const answer = errorResponse(refused, request.id, request.url);
+      return reply.code(answer.statusCode).headers(answer.headers).send(answer.body);
+    }
   });
   const gate = app.get(ShutdownGate);
   // A callback hook, not an async one: it runs on every response, and needs no promise of its own.

@@ -9,6 +9,7 @@ import { DatabaseModule } from './database/database.module';
 import { DocumentsModule } from './documents/documents.module';
 import { HealthModule } from './health/health.module';
 import { JobsModule } from './jobs/jobs.module';
+import { TenantOffboardingModule } from './lifecycle/tenant-offboarding.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { MembersModule } from './members/members.module';
 import { PlansModule } from './plans/plans.module';
@@ -25,7 +26,7 @@ export class AppModule {
   static forRoot(env: Record<string, string | undefined> = process.env): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, RateLimitsModule, StorageModule, UsageModule, AdmissionModule, AuthModule, MembersModule, ApiKeysModule, PlansModule, TenantsModule, JobsModule.forRoot({ module: TenantsModule, resolver: TenantResolver }), DocumentsModule, AttachmentsModule, MetricsModule, HealthModule, OpenApiModule],
+      imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, RateLimitsModule, StorageModule, UsageModule, AdmissionModule, AuthModule, MembersModule, ApiKeysModule, PlansModule, TenantsModule, JobsModule.forRoot({ module: TenantsModule, resolver: TenantResolver }), TenantOffboardingModule, DocumentsModule, AttachmentsModule, MetricsModule, HealthModule, OpenApiModule],
     };
   }
 }

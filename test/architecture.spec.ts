@@ -46,7 +46,7 @@ describe('architecture', () => {
     // Each of these names its operations (SystemDb.run('<name>', ...)) and touches platform tables only.
     const users = filesMatching(/import[^;]*\bSystemDb\b[^;]*from/);
     expect(users.length).toBeGreaterThan(0); // positive control: the import pattern matches real imports
-    expect(outside(users, ['database/', 'tenants/tenants.repository.ts', 'users/users.repository.ts', 'members/memberships.repository.ts', 'plans/plans.repository.ts', 'usage/usage-export.repository.ts'])).toEqual([]);
+    expect(outside(users, ['database/', 'tenants/tenants.repository.ts', 'users/users.repository.ts', 'members/memberships.repository.ts', 'plans/plans.repository.ts', 'usage/usage-export.repository.ts', 'lifecycle/tenant-deletions.repository.ts'])).toEqual([]);
   });
 
   it('lets only the services that write across platform and tenant tables open a platform transaction', () => {
@@ -101,6 +101,9 @@ describe('architecture', () => {
     auth: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'access', 'users', 'members', 'rate-limits'],
     tenants: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'access', 'users', 'members', 'plans'],
     documents: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'storage', 'access', 'usage'],
+    // Tenant lifecycle (offboarding): above tenants (suspension, the lookup), through cache and storage
+    // for the tenant's keys and objects, and the database layer's owner connections (TenantErasure).
+    lifecycle: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'storage', 'access', 'tenants'],
     attachments: ['common', 'config', 'tenancy', 'database', 'database/schema', 'storage', 'access', 'usage'],
     // Readiness asks PostgreSQL through DatabaseProbe only (no query handle), cache and storage through their services.
     health: ['common', 'config', 'database', 'cache', 'storage', 'access'],
@@ -114,7 +117,7 @@ describe('architecture', () => {
     admission: ['common', 'config', 'tenancy', 'database', 'access', 'auth', 'members', 'api-keys', 'tenants', 'rate-limits', 'usage'],
     // The ops CLI: an entry point beside main.ts; tenant work goes through TenantsModule's service, the
     // database only through provisioning (migrations, roles), never a raw client (checked above).
-    cli: ['common', 'config', 'database', 'logging', 'cache', 'tenants', 'plans', 'usage'],
+    cli: ['common', 'config', 'database', 'logging', 'cache', 'storage', 'tenants', 'plans', 'usage', 'lifecycle'],
   };
   const ROOT = '(root)';
 

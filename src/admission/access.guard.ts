@@ -19,7 +19,8 @@ import { BEARER_CHALLENGE, invalidTokenChallenge } from '../common/http/www-auth
 import { AppConfig } from '../config/app-config';
 import { compileTrustProxy, TrustProxyFn, trustedProxyCount } from '../config/trust-proxy';
 import { MembershipsRepository } from '../members/memberships.repository';
-import { RequestRateLimiter, setResponseHeaders } from '../rate-limits/request-rate-limiter';
+import { RecentRefusals } from '../rate-limits/recent-refusals';
+import { BudgetStillSpent, RequestRateLimiter, setResponseHeaders } from '../rate-limits/request-rate-limiter';
 import { RequestUsage } from '../usage/request-usage';
 import { AccessClaim, Tenant, TenantContext } from '../tenancy/tenant-context';
 import { effectiveHost, parseTenantHeader, sameIdentifier, TenantIdentifier, tenantSlugFromHost } from '../tenancy/tenant-identifier';
@@ -36,6 +37,9 @@ export interface TenantRequest {
   claim?: AccessClaim;
   /** The connection (Fastify and Express both expose the Node socket here). */
   socket?: { remoteAddress?: string };
+  method: string;
+  /** Fastify's matched route (its pattern in `url`); absent on Express. */
+  routeOptions?: { url?: string };
 }
 
 interface Verified {
@@ -129,6 +133,7 @@ export class AccessGuard implements CanActivate {
     private readonly apiKeys: ApiKeysService,
     private readonly accessCache: AccessCache,
     private readonly rateLimiter: RequestRateLimiter,
+    private readonly recentRefusals: RecentRefusals,
     private readonly requestUsage: RequestUsage,
     config: AppConfig,
   ) {
@@ -243,7 +248,12 @@ export class AccessGuard implements CanActivate {
     if (resolved.kind === 'api-key' && !hasFeature(tenant, 'api_keys')) throw featureNotInPlan('api_keys', tenant);
 
     // 10. The request budget. The headers go on the answer whatever it is, a later error included.
-    const limits = await this.rateLimiter.admit(tenant, resolved.kind === 'api-key' ? { kind: 'api-key', keyId: resolved.keyId } : { kind: 'user' });
+    const limits = await this.rateLimiter.admit(tenant, resolved.kind === 'api-key' ? { kind: 'api-key', keyId: resolved.keyId } : { kind: 'user' }).catch((error: unknown) => {
+      // Spent and still being asked: the same request is answered before admission for a moment (RecentRefusals).
+      const route = request.routeOptions?.url;
+      if (error instanceof BudgetStillSpent && route) this.recentRefusals.remember({ method: request.method, route, headers: request.headers }, error);
+      throw error;
+    });
     if (limits) setResponseHeaders(context.switchToHttp().getResponse(), limits);
     request.tenant = tenant;
     request.principal = Object.freeze(resolved);

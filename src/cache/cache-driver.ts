@@ -20,6 +20,8 @@ export interface CacheDriver {
   put(key: string, value: string): Promise<void>;
   /** Deletes every key starting with `prefix`; returns how many were deleted. */
   deleteByPrefix(prefix: string): Promise<number>;
+  /** How many keys start with `prefix` (a purge's verification: SCAN, never KEYS). */
+  countByPrefix(prefix: string): Promise<number>;
   /** Called once the store (re)connects, so pending invalidations can be replayed. */
   onReady(listener: () => void): void;
   close(): Promise<void>;

@@ -173,6 +173,15 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /**
+   * How many entries the current tenant has in the store (the verification after purgeTenant:
+   * offboarding). Reports failure like the purge: "could not look" is never "none".
+   */
+  async countTenantKeys(): Promise<number> {
+    const { tenantId } = this.currentTenant();
+    return this.driver.countByPrefix(tenantKeyPrefix(tenantId));
+  }
+
   metrics(): CacheMetrics {
     return {
       driver: this.driver.name,

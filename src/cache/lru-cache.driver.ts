@@ -69,6 +69,14 @@ export class LruCacheDriver implements CacheDriver {
     return deleted;
   }
 
+  async countByPrefix(prefix: string): Promise<number> {
+    assertPurgePrefix(prefix);
+    const now = this.now();
+    let count = 0;
+    for (const [key, entry] of this.entries) if (key.startsWith(prefix) && entry.expiresAt > now) count++;
+    return count;
+  }
+
   onReady(): void {
     // Always ready: nothing to replay.
   }

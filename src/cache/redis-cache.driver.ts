@@ -103,6 +103,25 @@ export class RedisCacheDriver implements CacheDriver {
     return deleted.reduce((sum, count) => sum + count, 0);
   }
 
+  /** The same walk as deleteByPrefix (every master, SCAN MATCH), counting instead of unlinking. */
+  async countByPrefix(prefix: string): Promise<number> {
+    const pattern = prefixPattern(prefix);
+    const counts = await Promise.all(mastersOf(this.client).map((node) => this.countMatching(node, pattern)));
+    return counts.reduce((sum, count) => sum + count, 0);
+  }
+
+  private async countMatching(node: Redis, pattern: string): Promise<number> {
+    // SCAN may return a key twice while the keyspace is rehashed: a set counts each once.
+    const seen = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_BATCH);
+      cursor = next;
+      for (const key of keys) seen.add(key);
+    } while (cursor !== '0');
+    return seen.size;
+  }
+
   private async deleteMatching(node: Redis, pattern: string): Promise<number> {
     let cursor = '0';
     let deleted = 0;

@@ -8,6 +8,9 @@ import { DatabaseModule } from '../database/database.module';
 import { createRootLogger, PinoNestLogger } from '../logging/logger';
 import { PlansService } from '../plans/plans.service';
 import { TenantsModule } from '../tenants/tenants.module';
+import { StorageModule } from '../storage/storage.module';
+import { TenantOffboardingModule } from '../lifecycle/tenant-offboarding.module';
+import { TenantOffboardingService } from '../lifecycle/tenant-offboarding.service';
 import { UsageModule } from '../usage/usage.module';
 import { TenantsService } from '../tenants/tenants.service';
 
@@ -22,7 +25,7 @@ import { TenantsService } from '../tenants/tenants.service';
 @Module({})
 class CliModule {
   static forRoot(env: Record<string, string | undefined>): DynamicModule {
-    return { module: CliModule, imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, UsageModule, TenantsModule] };
+    return { module: CliModule, imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, StorageModule, UsageModule, TenantsModule, TenantOffboardingModule] };
   }
 }
 
@@ -54,6 +57,11 @@ class CliLogger implements LoggerService {
 /** Runs `fn` with the application's TenantsService (see withAppContext). */
 export function withTenantsService<T>(env: Record<string, string | undefined>, fn: (tenants: TenantsService) => Promise<T>): Promise<T> {
   return withAppContext(env, (context) => fn(context.get(TenantsService)));
+}
+
+/** Runs `fn` with the application's TenantOffboardingService (tenant deletion; see withAppContext). */
+export function withOffboardingService<T>(env: Record<string, string | undefined>, fn: (offboarding: TenantOffboardingService) => Promise<T>): Promise<T> {
+  return withAppContext(env, (context) => fn(context.get(TenantOffboardingService)));
 }
 
 /** Runs `fn` with the application's PlansService (see withAppContext). */

@@ -8,7 +8,9 @@ import { positiveInt } from './cli-arguments';
 import { printJson, printLines, printTable } from './cli-output';
 import { startProgress } from './cli-progress-bar';
 import { UsageError } from './cli-errors';
-import { withTenantsService } from './cli.module';
+import { withOffboardingService, withTenantsService } from './cli.module';
+import { userInfo } from 'node:os';
+import { TenantDeletionFailedError, TenantDeletionView } from '../lifecycle/tenant-offboarding.service';
 
 type Env = Record<string, string | undefined>;
 
@@ -30,7 +32,7 @@ function printTenant(tenant: TenantView): void {
 }
 
 export function tenantsCommand(env: Env): Command {
-  const tenants = new Command('tenants').description('list, show, create, suspend and resume tenants (through the API\'s own services)');
+  const tenants = new Command('tenants').description('list, show, create, suspend, resume and delete tenants (through the API\'s own services)');
 
   tenants
     .command('list')
@@ -126,6 +128,63 @@ export function tenantsCommand(env: Env): Command {
   }
 
   tenants
+    .command('delete')
+    .description(
+      "delete a tenant, verified (same operation as DELETE /tenants/:idOrSlug): suspend, delete its rows from every tenant table, purge its cache keys, " +
+        'delete its files, verify none is left, delete the tenant; prints the deletion report. Needs DATABASE_MIGRATION_URL (the owner role) and, for a ' +
+        'tenant on a dedicated database, its TENANT_DATABASES entry; the storage (S3_*) and REDIS_URL of the API. A failed deletion is resumed by running it again',
+    )
+    .argument('<id-or-slug>', 'tenant id (UUID) or slug')
+    .requiredOption('--confirm <slug>', "the tenant's slug, typed out (nothing is done otherwise)")
+    .option('--reason <text>', 'why, kept in the report')
+    .option('--json', 'print the report as a JSON object')
+    .action(async (idOrSlug: string, options: { confirm: string; reason?: string; json?: boolean }) => {
+      const reason = options.reason?.trim();
+      if (options.reason !== undefined && (!reason || reason.length > 500)) throw new UsageError('--reason: 1-500 characters');
+      const request = { tenantId: idOrSlug, requestedBy: `cli:${operatorName()}`, reason };
+      const { report, failure } = await withOffboardingService(env, async (offboarding) => {
+        const started = await offboarding.start(request, options.confirm);
+        // Over the steps; the note says which one runs (and how many rows are deleted so far).
+        const progress = startProgress(`delete ${started.tenantSlug}`, 8, 'steps');
+        let shown = 0;
+        try {
+          const done = await offboarding.run(started.id, {
+            report: async ({ done: steps, stage }) => {
+              progress.increment(Math.max(0, steps - shown), stage);
+              shown = Math.max(shown, steps);
+            },
+          });
+          return { report: done, failure: undefined };
+        } catch (error) {
+          if (!(error instanceof TenantDeletionFailedError)) throw error;
+          return { report: error.report, failure: error };
+        } finally {
+          progress.stop();
+        }
+      });
+      if (options.json) printJson(report);
+      else printDeletion(report);
+      // Printed first (it says which step failed); then exit 1 with the cause.
+      if (failure) throw failure;
+    });
+
+  tenants
+    .command('deletions')
+    .description('tenant deletion reports, newest first (they outlive the tenants)')
+    .option('--json', 'print a JSON array')
+    .option('--limit <n>', 'how many (1-100)', positiveInt, 20)
+    .action(async (options: { json?: boolean; limit: number }) => {
+      if (options.limit > 100) throw new UsageError('--limit: at most 100');
+      const page = await withOffboardingService(env, (offboarding) => offboarding.list(options.limit));
+      if (options.json) return printJson(page.items);
+      if (page.items.length === 0) return printLines('no tenant deletions');
+      printTable(
+        page.items.map((item) => ({ ...item, rows: String(Object.values(item.deleted.rows).reduce((a, b) => a + b, 0)), verified: String(item.verification?.ok ?? false) })),
+        ['id', 'tenantSlug', 'status', 'attempts', 'rows', 'verified', 'requestedBy', 'startedAt', 'finishedAt'],
+      );
+    });
+
+  tenants
     .command('plan')
     .description(
       "put a tenant on a plan, with its overrides (replaced as a whole: none given clears them); same rules as PUT /tenants/:idOrSlug/plan, and it bites at once on instances sharing REDIS_URL",
@@ -147,6 +206,29 @@ export function tenantsCommand(env: Env): Command {
     });
 
   return tenants;
+}
+
+/** Who runs the CLI, for the report's requested_by. */
+function operatorName(): string {
+  try {
+    return userInfo().username || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function printDeletion(report: TenantDeletionView): void {
+  printLines(
+    `deletion ${report.id} of ${report.tenantSlug} (${report.tenantId}) on ${report.database}: ${report.status}, attempt ${report.attempts}, asked by ${report.requestedBy}`,
+  );
+  printTable(
+    report.steps.map((step) => ({ ...step, counts: step.counts ? JSON.stringify(step.counts) : '', note: step.note ?? '' })),
+    ['attempt', 'name', 'status', 'counts', 'startedAt', 'finishedAt', 'note'],
+  );
+  const rows = Object.values(report.deleted.rows).reduce((a, b) => a + b, 0);
+  printLines(`deleted: ${rows} rows, ${report.deleted.cacheKeys} cache keys, ${report.deleted.objects} objects`);
+  if (report.verification) printLines(`verified ${report.verification.ok ? 'ok' : 'NOT ok'} at ${report.verification.at}: ${JSON.stringify(report.verification.rows)}, ${report.verification.cacheKeys} keys, ${report.verification.objects} objects`);
+  if (report.error) printLines(`error: ${report.error}`);
 }
 
 function collect(value: string, previous: string[]): string[] {

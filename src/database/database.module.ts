@@ -10,6 +10,7 @@ import { PoolStats } from './pool-stats';
 import { QueueConnection } from './queue-connection';
 import { SystemDb } from './system-db';
 import { TenantDatabases } from './tenant-databases';
+import { TenantErasure } from './tenant-erasure';
 import { createTenantDb, TenantDb } from './tenant-db';
 import { Transactions } from './transactions';
 
@@ -23,10 +24,13 @@ class PoolCloser implements OnApplicationShutdown {
   constructor(
     @Inject(POOL) private readonly pool: pg.Pool,
     private readonly pools: DatabasePools,
+    private readonly erasure: TenantErasure,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
-    // The dedicated pools first: the shared pool is not the manager's to end.
+    // The owner connections of tenant erasure (opened only by an offboarding), then the dedicated
+    // pools: the shared pool is not the manager's to end.
+    await this.erasure.close();
     await this.pools.close();
     await this.pool.end();
   }
@@ -82,6 +86,12 @@ function dedicatedPoolOpener(config: AppConfig): (name: string, max: number) => 
       useFactory: (pool: pg.Pool, pools: PoolSource, config: AppConfig) => new SystemDb(pool, pools, Object.keys(config.database.dedicated).sort()),
     },
     { provide: TenantDatabases, inject: [AppConfig], useFactory: (config: AppConfig) => new TenantDatabases(config.database.dedicated) },
+    // Owner connections for deleting a tenant's data (offboarding): never the runtime pools.
+    {
+      provide: TenantErasure,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => new TenantErasure(config.database.migrationUrl, config.database.dedicated, config.database.statementTimeoutMs),
+    },
     { provide: Transactions, inject: [SystemDb], useFactory: (systemDb: SystemDb) => new Transactions(systemDb) },
     { provide: PoolStats, inject: [POOL, DatabasePools], useFactory: (pool: pg.Pool, pools: DatabasePools) => new PoolStats(pool, pools) },
     { provide: DatabaseProbe, inject: [POOL], useFactory: (pool: pg.Pool) => new DatabaseProbe(pool) },
@@ -89,6 +99,6 @@ function dedicatedPoolOpener(config: AppConfig): (name: string, max: number) => 
     { provide: QueueConnection, inject: [POOL], useFactory: (pool: pg.Pool) => new QueueConnection(pool) },
     PoolCloser,
   ],
-  exports: [TenantDb, SystemDb, Transactions, PoolStats, DatabaseProbe, TenantDatabases, QueueConnection],
+  exports: [TenantDb, SystemDb, Transactions, PoolStats, DatabaseProbe, TenantDatabases, QueueConnection, TenantErasure],
 })
 export class DatabaseModule {}

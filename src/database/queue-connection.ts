@@ -10,7 +10,7 @@ import { withClient } from './pg/pool';
  *
  * It sends pg-boss's own statements, as the runtime role, with no tenant set:
  * they touch the `pgboss` schema, on which the role has data access only
- * (drizzle/0018_job_queue.sql), and a tenant table would show them no rows
+ * (drizzle/0020_job_queue.sql), and a tenant table would show them no rows
  * (forced RLS, no app.tenant_id). Not audited per statement like SystemDb: the
  * worker polls (JOBS_POLL_INTERVAL_MS), and a log line per poll would drown the
  * audit; what it runs is pg-boss's fixed SQL, not feature code's.

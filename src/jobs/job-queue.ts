@@ -3,7 +3,7 @@ import PgBoss from 'pg-boss';
 import { AppConfig } from '../config/app-config';
 import { QueueConnection } from '../database/queue-connection';
 
-/** The one pg-boss queue every tenant job goes to (created by drizzle/0018_job_queue.sql). */
+/** The one pg-boss queue every tenant job goes to (created by drizzle/0020_job_queue.sql). */
 export const TENANT_JOBS_QUEUE = 'tenant-jobs';
 
 /** What travels in a queued job: the tenant, the row that tracks it, the kind and the kind's own payload. */
@@ -34,7 +34,7 @@ export interface SendOptions {
  * pg-boss 10 (README "Background jobs"), as this app uses it: one queue, on the
  * shared database, through the API's shared pool (QueueConnection), as the
  * runtime role. pg-boss neither installs nor migrates its schema here
- * (`migrate: false`: the owner did, in drizzle/0018_job_queue.sql; start() only
+ * (`migrate: false`: the owner did, in drizzle/0020_job_queue.sql; start() only
  * checks its version) and runs no cron (`schedule: false`: it would create a
  * queue, i.e. DDL). Its maintenance (retrying jobs whose worker died, archiving)
  * runs on worker instances only. The worker loop is ours (jobs.worker.ts), on

@@ -2,6 +2,7 @@ import { Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { createRedisClient, RedisConnection } from '../cache/redis-client';
 import { AppConfig } from '../config/app-config';
 import { RateCounters } from './rate-counters';
+import { RecentRefusals } from './recent-refusals';
 import { RequestRateLimiter } from './request-rate-limiter';
 
 const RATE_LIMIT_REDIS = Symbol('RATE_LIMIT_REDIS');
@@ -48,8 +49,9 @@ class RedisCloser implements OnApplicationShutdown {
       inject: [RateCounters, AppConfig],
       useFactory: (counters: RateCounters, config: AppConfig) => new RequestRateLimiter(counters, config.rateLimits),
     },
+    { provide: RecentRefusals, inject: [RequestRateLimiter], useFactory: (limiter: RequestRateLimiter) => new RecentRefusals(limiter) },
     RedisCloser,
   ],
-  exports: [RateCounters, RequestRateLimiter],
+  exports: [RateCounters, RequestRateLimiter, RecentRefusals],
 })
 export class RateLimitsModule {}

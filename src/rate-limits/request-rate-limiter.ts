@@ -102,7 +102,8 @@ export class RequestRateLimiter {
         this.spent.delete(key);
         continue;
       }
-      throw this.tooManyRequests(budgets[i].scope, this.enforcedLimit(spent.limit, spent.store), Math.max(1, Math.ceil((spent.until - now) / 1000)), spent.store);
+      const refusal = this.tooManyRequests(budgets[i].scope, this.enforcedLimit(spent.limit, spent.store), Math.max(1, Math.ceil((spent.until - now) / 1000)), spent.store);
+      throw new BudgetStillSpent(refusal, budgets[i].scope, spent.store);
     }
   }
 
@@ -149,6 +150,21 @@ export class RequestRateLimiter {
   noteRejected(scope: RateLimitScope, store: CounterStore): void {
     const stat = `${scope}|${store}` as const;
     this.stats.rejected.set(stat, (this.stats.rejected.get(stat) ?? 0) + 1);
+  }
+}
+
+/**
+ * The 429 of a budget this instance already knew was spent (the second refusal of a
+ * window onward): the request may be answered earlier next time (RecentRefusals).
+ */
+export class BudgetStillSpent extends AppError {
+  constructor(
+    refusal: AppError,
+    readonly scope: Exclude<RateLimitScope, 'sign_in'>,
+    readonly store: CounterStore,
+  ) {
+    super(refusal.code, refusal.message, refusal.details, refusal.headers);
+    this.name = 'BudgetStillSpent';
   }
 }
 

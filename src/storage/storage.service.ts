@@ -77,6 +77,13 @@ export class StorageService implements OnApplicationShutdown {
     return this.countedIteration('list', this.driver.list(tenantStoragePrefix(TenantContext.currentId())));
   }
 
+  /** How many objects the current tenant has (the verification after deleteTenantObjects: offboarding). */
+  async countTenantObjects(): Promise<number> {
+    let count = 0;
+    for await (const _object of this.listTenantObjects()) count++;
+    return count;
+  }
+
   async deleteTenantObjects(): Promise<number> {
     return this.counted('delete', () => this.driver.deleteByPrefix(tenantStoragePrefix(TenantContext.currentId())));
   }

@@ -116,6 +116,16 @@ export class TenantsService implements OnModuleInit {
     return toTenantView(await this.findRow(idOrSlug));
   }
 
+  /** The tenant by id or slug, any status, or undefined (offboarding resumes deletions of tenants already gone). */
+  async find(idOrSlug: string): Promise<TenantView | undefined> {
+    try {
+      return await this.get(idOrSlug);
+    } catch (error) {
+      if (error instanceof AppError && error.code === ErrorCode.NotFound) return undefined;
+      throw error;
+    }
+  }
+
   async update(idOrSlug: string, changes: UpdateTenantInput & { planOverrides?: PlanOverrides }): Promise<TenantView> {
     const existing = await this.findRow(idOrSlug);
     if (changes.plan !== undefined) await this.requireKnownPlan(changes.plan);

@@ -126,6 +126,33 @@ describe('ops CLI: tenants', () => {
     expect(cleared).toMatchObject({ code: 0, stdout: expect.stringMatching(/is on pro, overrides \{\}/) });
   });
 
+  it('deletes a tenant, verified, and prints the report (tenants delete --json)', async () => {
+    // Made directly (one CLI spawn is enough here): a tenant with a row in a tenant table.
+    const su = new pg.Client({ connectionString: db.superuserUrl });
+    await su.connect();
+    let tenantId: string;
+    try {
+      tenantId = (await su.query<{ id: string }>("insert into tenants (slug, name) values ('cli-doomed', 'Doomed') returning id")).rows[0].id;
+      await su.query("insert into documents (tenant_id, title) values ($1, 'doomed doc')", [tenantId]);
+    } finally {
+      await su.end();
+    }
+    const deleted = await run(CLI, ['tenants', 'delete', 'cli-doomed', '--confirm', 'cli-doomed', '--reason', 'closed account', '--json'], { ...env, DATABASE_MIGRATION_URL: db.ownerUrl });
+    expect(deleted.code).toBe(0);
+    const report = JSON.parse(deleted.stdout);
+    expect(report).toMatchObject({ tenantId, tenantSlug: 'cli-doomed', status: 'completed', reason: 'closed account', requestedBy: expect.stringMatching(/^cli:/), verification: { ok: true } });
+    expect(report.deleted.rows.documents).toBe(1);
+    const check = new pg.Client({ connectionString: db.superuserUrl });
+    await check.connect();
+    try {
+      expect((await check.query('select 1 from tenants where id = $1', [tenantId])).rowCount).toBe(0);
+      expect((await check.query('select 1 from documents where tenant_id = $1', [tenantId])).rowCount).toBe(0);
+      expect((await check.query('select status from tenant_deletions where id = $1', [report.id])).rows).toEqual([{ status: 'completed' }]);
+    } finally {
+      await check.end();
+    }
+  });
+
   it('refuses an invalid slug with exit 2 before touching the database, and a missing tenant with exit 1', async () => {
     const invalid = await run(CLI, ['tenants', 'create', '--slug', 'X', '--name', 'Bad'], env);
     expect(invalid.code).toBe(2);

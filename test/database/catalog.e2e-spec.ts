@@ -40,7 +40,7 @@ describe('database catalog after migrations', () => {
       if (!cls[0].relrowsecurity) problems.push(`${table}: RLS not enabled`);
       if (!cls[0].relforcerowsecurity) problems.push(`${table}: RLS not forced`);
       const { rows: policies } = await client.query(
-        `select policyname, cmd, roles, qual, with_check from pg_policies where schemaname = 'public' and tablename = $1`,
+        `select policyname, cmd, roles::text[] as roles, qual, with_check from pg_policies where schemaname = 'public' and tablename = $1`,
         [table],
       );
       const isolation = policies.find(
@@ -48,6 +48,8 @@ describe('database catalog after migrations', () => {
           /tenant_id = \(\s*SELECT/i.test(p.with_check ?? ''),
       );
       if (!isolation) problems.push(`${table}: no tenant isolation policy for ALL with USING and WITH CHECK (${JSON.stringify(policies)})`);
+      // It binds the runtime role and the owner (offboarding deletes as the owner, one tenant set at a time), nobody else.
+      else if ([...(isolation.roles as string[])].sort().join(',') !== [APP_ROLE, OWNER_ROLE].sort().join(',')) problems.push(`${table}: isolation policy for ${isolation.roles}`);
       // Policies are permissive (OR-ed): any other one widens access. The only exception is the
       // read-only self-read on memberships, pinned here to its exact expression.
       for (const p of policies) {

@@ -1,6 +1,6 @@
 /**
  * pg-boss's own DDL for its schema (PgBoss.getConstructionPlans), as the
- * committed migration drizzle/0018_job_queue.sql holds it: without the
+ * committed migration drizzle/0020_job_queue.sql holds it: without the
  * BEGIN/advisory lock/COMMIT wrapper pg-boss adds when it installs itself (the
  * migrator runs each migration in its own transaction).
  */

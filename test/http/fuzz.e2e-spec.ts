@@ -120,6 +120,8 @@ describe('fuzz: malformed requests to every route', () => {
   /** Params of a route's valid request (ids of the fuzzing tenant's rows); DELETE positive controls use their own rows. */
   const params: Record<string, Record<string, string>> = {};
   const deleteParams: Record<string, Record<string, string>> = {};
+  /** DELETE /tenants/:idOrSlug needs ?confirm=<its slug>: the fuzz run's tenant, and the positive control's. */
+  const confirmSlugs = { params: '', forDelete: '' };
   let acceptToken = '';
 
   beforeAll(async () => {
@@ -128,6 +130,14 @@ describe('fuzz: malformed requests to every route', () => {
     const own = await t.createTenant('fuzz-own');
     const victim = await t.createTenant('fuzz-victim');
     const target = await t.createTenant('fuzz-target');
+    // Offboarding: a tenant the fuzz run may delete, one the DELETE positive control deletes, and a finished deletion's report.
+    const doomedTenant = await t.createTenant('fuzz-doomed-tenant', { owner: undefined });
+    const lastTenant = await t.createTenant('fuzz-last-tenant', { owner: undefined });
+    const goneTenant = await t.createTenant('fuzz-gone-tenant', { owner: undefined });
+    const gone = await t.request('DELETE', `/tenants/${goneTenant.slug}?confirm=${goneTenant.slug}`, { admin: true });
+    if (gone.status !== 202 || gone.body.status !== 'completed') throw new Error(`fuzz setup: DELETE /tenants -> ${gone.status} ${JSON.stringify(gone.body)}`);
+    confirmSlugs.params = doomedTenant.slug;
+    confirmSlugs.forDelete = lastTenant.slug;
     const fuzzPlan = await t.request('PUT', '/plans/fuzz-plan', {
       admin: true,
       body: { name: 'Fuzz', features: [], limits: { documents: null, storage_bytes: null, members: null, api_keys: null, requests_per_minute: null } },
@@ -187,6 +197,8 @@ describe('fuzz: malformed requests to every route', () => {
       'PATCH /tenants/:idOrSlug': { idOrSlug: target.slug },
       'POST /tenants/:idOrSlug/owner-invitations': { idOrSlug: target.id },
       'PUT /tenants/:idOrSlug/plan': { idOrSlug: target.id },
+      'DELETE /tenants/:idOrSlug': { idOrSlug: doomedTenant.slug },
+      'GET /tenant-deletions/:id': { id: gone.body.id },
       // Its own plan: the fuzz must not rewrite the plans other tests' tenants are on.
       'GET /plans/:id': { id: 'fuzz-plan' },
       'PUT /plans/:id': { id: 'fuzz-plan' },
@@ -198,6 +210,7 @@ describe('fuzz: malformed requests to every route', () => {
       'DELETE /documents/:id/attachments/:attachmentId': { id: doc.id, attachmentId: doomedAttachment },
       'DELETE /members/invitations/:id': { id: doomedInvitation.id },
       'DELETE /members/:userId': { userId: doomedMember.userId },
+      'DELETE /tenants/:idOrSlug': { idOrSlug: lastTenant.id },
     });
 
     // Another tenant's ids: every UUID in its rows (read from the catalog's tenant tables), and the tenant id.
@@ -279,6 +292,7 @@ describe('fuzz: malformed requests to every route', () => {
     };
     // Routes whose query has a required field: a valid value (the mutations then break it).
     if (key === 'GET /usage/export') query.push(['period', new Date().toISOString().slice(0, 7)]);
+    if (key === 'DELETE /tenants/:idOrSlug') query.push(['confirm', forDelete ? confirmSlugs.forDelete : confirmSlugs.params]);
     const base: ValidBase = { params: (forDelete ? deleteParams[key] : undefined) ?? params[key] ?? {}, query, headers };
     for (const param of route.params) if (!(param in base.params)) throw new Error(`fuzz: no valid value for :${param} of ${key}; add it to the setup`);
     if (route.hasBody) base.json = key in hints ? hints[key] : sampleOf(jsonSchemaOf(route.bodySchema), '', tag) ?? {};

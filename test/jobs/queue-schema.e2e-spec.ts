@@ -5,7 +5,7 @@ import { APP_ROLE, OWNER_ROLE } from '../../src/database/schema/roles';
 import { pgBossConstructionSql } from '../helpers/pg-boss-plan';
 import { createTestDatabase, TestDatabase } from '../helpers/test-database';
 
-const MIGRATION = path.resolve(__dirname, '../../drizzle/0018_job_queue.sql');
+const MIGRATION = path.resolve(__dirname, '../../drizzle/0020_job_queue.sql');
 
 /**
  * The job queue's schema: pg-boss's own DDL, installed by the owner role through the

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { parsePrometheusText, valueOf } from '../helpers/prometheus-text';
 import { startTcpProxy, TcpProxy } from '../helpers/tcp-proxy';
 import { ApiResponse, startOtherInstance, startTestApp, TestApp } from '../helpers/test-app';
+import { RequestRateLimiter } from '../../src/rate-limits/request-rate-limiter';
 import { TEST_OWNER_PASSWORD } from '../helpers/test-env';
 import { addMember, createApiKey, expectStatus, MEMBER_PASSWORD } from '../identity/identity-fixtures';
 
@@ -73,6 +74,31 @@ describe('rate limits on two instances sharing Redis', () => {
     expectRefused(await t.request('GET', '/documents', { tenant: tenant.slug, baseUrl: b }), 6);
     expectRefused(await t.request('GET', '/documents', { tenant: tenant.slug }), 6);
     expect(await rateLimitedCount(t, { limit: 'tenant', store: 'redis' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('answers a flood whose budget is known spent before admission, for that credential, tenant and route only', async () => {
+    const tenant = await t.createTenant(unique('rl-early'), { plan: 'free' });
+    await setLimit(t, tenant.id, 'free', 1);
+    const admit = jest.spyOn(t.app.get(RequestRateLimiter), 'admit');
+    try {
+      expectLimited(await t.request('GET', '/documents', { tenant: tenant.slug }), 1, 0);
+      expectRefused(await t.request('GET', '/documents', { tenant: tenant.slug }), 1); // counted in Redis: the budget is spent
+      expectRefused(await t.request('GET', '/documents', { tenant: tenant.slug }), 1); // known spent: remembered
+      expect(admit).toHaveBeenCalledTimes(3); // positive control: every one so far went through admission
+      const early = await t.request('GET', '/documents', { tenant: tenant.slug });
+      expectRefused(early, 1);
+      expect(early.headers.get('x-request-id')).toBeTruthy();
+      expect(admit).toHaveBeenCalledTimes(3); // answered before admission
+      // Another route of the same credential goes through admission again (and is refused there).
+      expectRefused(await t.request('GET', `/documents/${randomUUID()}`, { tenant: tenant.slug }), 1);
+      expect(admit).toHaveBeenCalledTimes(4);
+      // Someone without that credential never meets the shortcut: a wrong token is 401, as ever.
+      expectStatus(await t.request('GET', '/documents', { tenant: tenant.slug, auth: 'not-a-valid-token' }), 401);
+      // The other instance did not see the flood: it admits, then refuses.
+      expectRefused(await t.request('GET', '/documents', { tenant: tenant.slug, baseUrl: b }), 1);
+    } finally {
+      admit.mockRestore();
+    }
   });
 
   it('keeps tenants independent: one exhausted, another still answered; an unlimited tenant gets no headers', async () => {

@@ -11,3 +11,4 @@ export * from './invitations';
 export * from './usage';
 export * from './database-identity';
 export * from './jobs';
+export * from './tenant-deletions';

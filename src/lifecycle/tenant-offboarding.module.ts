@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { TenantsModule } from '../tenants/tenants.module';
+import { TenantDeletionsRepository } from './tenant-deletions.repository';
+import { TenantOffboardingController } from './tenant-offboarding.controller';
+import { TenantOffboardingService } from './tenant-offboarding.service';
+
+/**
+ * Tenant offboarding (issue 14): the verified deletion of a tenant and its reports. Cache and
+ * storage come from their global modules; the owner connections from DatabaseModule (TenantErasure).
+ */
+@Module({
+  imports: [TenantsModule],
+  controllers: [TenantOffboardingController],
+  providers: [TenantDeletionsRepository, TenantOffboardingService],
+  exports: [TenantOffboardingService],
+})
+export class TenantOffboardingModule {}

@@ -1,0 +1,351 @@
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { CacheService } from '../../src/cache/cache.service';
+import { TenantErasure } from '../../src/database/tenant-erasure';
+import { StorageService } from '../../src/storage/storage.service';
+import { TenantResolver } from '../../src/tenants/tenant-resolver.service';
+import { TenantDeletionFailedError, TenantOffboardingService } from '../../src/lifecycle/tenant-offboarding.service';
+import { adminKeyFingerprint } from '../../src/access/platform-admin';
+import { seedTenantData } from '../helpers/isolation-harness';
+import { startS3Server, TestS3Server } from '../helpers/s3-server';
+import { startTestApp, TestApp } from '../helpers/test-app';
+import { tenantTables } from '../helpers/test-database';
+import { TEST_ADMIN_KEY } from '../helpers/test-env';
+import { dedicatedDatabase, DedicatedDatabase } from '../scale-out/dedicated-helpers';
+
+/**
+ * Offboarding, verified (README "Offboarding"), on real PostgreSQL (two servers: a dedicated
+ * database on the second), Redis and an S3-protocol server. Every count the test trusts is taken
+ * beside the application: rows as the superuser (RLS cannot hide them), keys by SCAN on Redis,
+ * objects by ListObjectsV2 on S3.
+ */
+describe('tenant offboarding', () => {
+  let s3: TestS3Server;
+  let t: TestApp;
+  let dedicated: DedicatedDatabase;
+  let redis: Redis;
+  let s3Client: S3Client;
+
+  beforeAll(async () => {
+    s3 = await startS3Server();
+    dedicated = dedicatedDatabase('offboard');
+    redis = new Redis(process.env.TEST_REDIS_URL!);
+    s3Client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    t = await startTestApp({
+      ...s3.env,
+      S3_REQUEST_TIMEOUT_MS: '2000',
+      REDIS_URL: process.env.TEST_REDIS_URL!,
+      TENANT_DATABASES: JSON.stringify({ big1: dedicated.settings }),
+      // No periodic flush of counted requests: it would add ledger rows to the control tenant mid-test.
+      USAGE_FLUSH_INTERVAL_MS: '3600000',
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await t?.close();
+    redis?.disconnect();
+    s3Client?.destroy();
+    await s3?.close();
+    await dedicated?.drop();
+  });
+
+  async function asSuperuser<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      return await fn(client);
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** Rows of the tenant in every tenant table of the database, as the superuser (no RLS). */
+  const rowsOf = (url: string, tenantId: string) =>
+    asSuperuser(url, async (client) => {
+      const counts: Record<string, number> = {};
+      for (const table of await tenantTables(client)) {
+        counts[table] = (await client.query<{ n: number }>(`select count(*)::int as n from "${table}" where tenant_id = $1`, [tenantId])).rows[0].n;
+      }
+      return counts;
+    });
+  const tenantRowExists = (url: string, tenantId: string) =>
+    asSuperuser(url, async (client) => (await client.query('select 1 from tenants where id = $1', [tenantId])).rowCount === 1);
+
+  const redisKeysOf = async (tenantId: string) => {
+    const keys = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `t:{${tenantId}}:*`, 'COUNT', 1000);
+      cursor = next;
+      found.forEach((key) => keys.add(key));
+    } while (cursor !== '0');
+    return keys.size;
+  };
+  const objectsOf = async (tenantId: string) => {
+    const listed = await s3Client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `tenants/${tenantId}/` }));
+    return listed.KeyCount ?? 0;
+  };
+
+  /** Rows in every tenant table (seedTenantData), cached reads (keys in Redis) and files (objects in S3). */
+  async function seeded(slug: string, extra: Record<string, unknown> = {}) {
+    const tenant = await t.createTenant(slug, extra);
+    await seedTenantData(t, slug);
+    const documents = await t.request('GET', '/documents', { tenant: slug });
+    expect(documents.status).toBe(200);
+    for (const doc of documents.body.items) expect((await t.request('GET', `/documents/${doc.id}`, { tenant: slug })).status).toBe(200);
+    return tenant;
+  }
+
+  const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+
+  it('deletes a shared tenant through DELETE /tenants/:idOrSlug, verified, and leaves the other tenant untouched', async () => {
+    const a = await seeded('offboard-a');
+    const b = await seeded('offboard-b');
+    const aRows = await rowsOf(t.db.superuserUrl, a.id);
+    const bRows = await rowsOf(t.db.superuserUrl, b.id);
+    // Positive controls: both tenants have rows in every tenant table, keys and objects.
+    for (const counts of [aRows, bRows]) for (const [table, n] of Object.entries(counts)) expect([table, n > 0]).toEqual([table, true]);
+    expect(await redisKeysOf(a.id)).toBeGreaterThan(0);
+    expect(await objectsOf(a.id)).toBe(2);
+    const bKeys = await redisKeysOf(b.id);
+    expect(bKeys).toBeGreaterThan(0);
+    expect(await objectsOf(b.id)).toBe(2);
+    // The owner connection's count (what verification reads) sees rows that exist.
+    expect(await t.app.get(TenantErasure).countRows({ tenantId: a.id, database: 'shared' })).toEqual(aRows);
+    // So do the cache's and storage's counts (verification's keys and objects).
+    const [appKeys, appObjects] = await t.app.get(TenantResolver).runForTenant(a.id, () => Promise.all([t.app.get(CacheService).countTenantKeys(), t.app.get(StorageService).countTenantObjects()]));
+    expect(appKeys).toBe(await redisKeysOf(a.id));
+    expect(appObjects).toBe(2);
+    const aToken = t.tokenFor(a.slug)!;
+
+    // Refusals first, each with nothing changed: a wrong confirmation, no confirmation, an export (not built).
+    const wrong = await t.request('DELETE', `/tenants/${a.id}?confirm=${b.slug}`, { admin: true });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error.details[0].path).toBe('confirm');
+    expect((await t.request('DELETE', `/tenants/${a.id}`, { admin: true })).status).toBe(400);
+    expect((await t.request('DELETE', `/tenants/${a.slug}?confirm=${a.slug}&export=true`, { admin: true })).status).toBe(400);
+    expect((await t.request('DELETE', `/tenants/${a.slug}?confirm=${a.slug}`, { auth: aToken })).status).toBe(401);
+    expect((await t.request('GET', '/documents', { tenant: a.slug })).status).toBe(200);
+    expect(await rowsOf(t.db.superuserUrl, a.id)).toEqual(aRows);
+
+    const deleted = await t.request('DELETE', `/tenants/${a.slug}?confirm=${a.slug}&reason=${encodeURIComponent('customer left')}`, { admin: true });
+    expect(deleted.status).toBe(202);
+    expect(deleted.body.status).toBe('completed');
+    const report = deleted.body.report;
+    expect(report).toMatchObject({
+      id: deleted.body.id,
+      tenantId: a.id,
+      tenantSlug: a.slug,
+      database: 'shared',
+      requestedBy: adminKeyFingerprint(`Bearer ${TEST_ADMIN_KEY}`),
+      reason: 'customer left',
+      attempts: 1,
+      rowsBefore: aRows,
+      deleted: { rows: aRows, objects: 2 },
+      verification: { ok: true, cacheKeys: 0, objects: 0 },
+      error: null,
+    });
+    expect(report.requestedBy).toMatch(/^admin-key:[0-9a-f]{12}$/);
+    expect(report.deleted.cacheKeys).toBeGreaterThan(0);
+    expect(total(report.verification.rows)).toBe(0);
+    expect(Object.keys(report.verification.rows).sort()).toEqual(Object.keys(aRows).sort());
+    expect(report.steps.map((step: { name: string; status: string }) => `${step.name}:${step.status}`)).toEqual([
+      'suspend:done',
+      'export:skipped',
+      'count-rows:done',
+      'delete-rows:done',
+      'purge-cache:done',
+      'delete-objects:done',
+      'verify:done',
+      'delete-tenant:done',
+    ]);
+    expect(report.finishedAt).not.toBeNull();
+
+    // Checked beside the application: no row in any tenant table, no tenant row, no key, no object.
+    expect(total(await rowsOf(t.db.superuserUrl, a.id))).toBe(0);
+    expect(await tenantRowExists(t.db.superuserUrl, a.id)).toBe(false);
+    expect(await redisKeysOf(a.id)).toBe(0);
+    expect(await objectsOf(a.id)).toBe(0);
+    // B untouched (its keys may only have grown: nothing of B was read meanwhile, so equal).
+    expect(await rowsOf(t.db.superuserUrl, b.id)).toEqual(bRows);
+    expect(await redisKeysOf(b.id)).toBe(bKeys);
+    expect(await objectsOf(b.id)).toBe(2);
+    expect((await t.request('GET', '/documents', { tenant: b.slug })).status).toBe(200);
+
+    // A is gone for clients and admins; its old session gets nothing.
+    expect((await t.request('GET', `/tenants/${a.id}`, { admin: true })).status).toBe(404);
+    const withOldToken = await t.request('GET', '/documents', { tenant: a.id, auth: aToken });
+    // The token names a tenant that no longer exists: refused as a credential (401), like any token of an unknown tenant.
+    expect(withOldToken.status).toBe(401);
+    expect(withOldToken.body.error.code).toBe('UNAUTHENTICATED');
+    expect((await t.request('GET', '/documents', { tenant: a.id, auth: false })).status).toBe(404);
+
+    // The report outlives the tenant.
+    const fetched = await t.request('GET', `/tenant-deletions/${report.id}`, { admin: true });
+    expect(fetched.status).toBe(200);
+    expect(fetched.body).toEqual(report);
+    const listed = await t.request('GET', '/tenant-deletions?limit=100', { admin: true });
+    expect(listed.status).toBe(200);
+    expect(listed.body.items.map((item: { id: string }) => item.id)).toContain(report.id);
+    expect((await t.request('GET', `/tenant-deletions/${report.id}`)).status).toBe(401);
+    expect((await t.request('GET', '/tenant-deletions/00000000-0000-4000-8000-000000000009', { admin: true })).status).toBe(404);
+    // Deleting it again: the tenant is unknown now (its report is complete).
+    expect((await t.request('DELETE', `/tenants/${a.slug}?confirm=${a.slug}`, { admin: true })).status).toBe(404);
+  }, 120_000);
+
+  it('fails half way (storage down after the rows are gone), keeps the tenant suspended, and a re-run finishes and verifies', async () => {
+    const d = await seeded('offboard-d');
+    const control = await seeded('offboard-e');
+    const dRows = await rowsOf(t.db.superuserUrl, d.id);
+    const controlRows = await rowsOf(t.db.superuserUrl, control.id);
+    expect(await objectsOf(d.id)).toBe(2);
+    const offboarding = t.app.get(TenantOffboardingService);
+    const stages: string[] = [];
+
+    let failure: unknown;
+    try {
+      await offboarding.delete(
+        { tenantId: d.slug, requestedBy: 'cli:test' },
+        {
+          // The job context's progress callback: storage goes down once the rows are deleted.
+          report: async (progress) => {
+            stages.push(progress.stage ?? '');
+            if (progress.stage === 'purge-cache') await s3.stop();
+          },
+        },
+      );
+    } catch (error) {
+      failure = error;
+    } finally {
+      await s3.restart();
+    }
+    expect(failure).toBeInstanceOf(TenantDeletionFailedError);
+    const failed = (failure as TenantDeletionFailedError).report;
+    expect(failed).toMatchObject({ status: 'failed', attempts: 1, requestedBy: 'cli:test', deleted: { rows: dRows, objects: 0 } });
+    expect(failed.error).toBeTruthy();
+    expect(failed.steps.map((step) => `${step.name}:${step.status}`)).toEqual([
+      'suspend:done',
+      'export:skipped',
+      'count-rows:done',
+      'delete-rows:done',
+      'purge-cache:done',
+      'delete-objects:failed',
+    ]);
+    expect(stages).toContain('delete-rows');
+    // Half way: rows gone, objects still there, the tenant row kept and suspended (its sessions refused at once).
+    expect(total(await rowsOf(t.db.superuserUrl, d.id))).toBe(0);
+    expect(await objectsOf(d.id)).toBe(2);
+    expect(await tenantRowExists(t.db.superuserUrl, d.id)).toBe(true);
+    const refused = await t.request('GET', '/documents', { tenant: d.slug });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.code).toBe('TENANT_SUSPENDED');
+    const stored = await t.request('GET', `/tenant-deletions/${failed.id}`, { admin: true });
+    expect(stored.body.status).toBe('failed');
+
+    // The re-run (through the API, as an operator would) resumes the same report and finishes.
+    const rerun = await t.request('DELETE', `/tenants/${d.id}?confirm=${d.slug}`, { admin: true });
+    expect(rerun.status).toBe(202);
+    expect(rerun.body.id).toBe(failed.id);
+    expect(rerun.body.report).toMatchObject({ status: 'completed', attempts: 2, requestedBy: 'cli:test', rowsBefore: dRows, deleted: { rows: dRows, objects: 2 }, verification: { ok: true, cacheKeys: 0, objects: 0 }, error: null });
+    const secondAttempt = rerun.body.report.steps.filter((step: { attempt: number }) => step.attempt === 2).map((step: { name: string; status: string }) => `${step.name}:${step.status}`);
+    expect(secondAttempt).toEqual(['suspend:done', 'export:skipped', 'count-rows:skipped', 'delete-rows:done', 'purge-cache:done', 'delete-objects:done', 'verify:done', 'delete-tenant:done']);
+    expect(total(await rowsOf(t.db.superuserUrl, d.id))).toBe(0);
+    expect(await objectsOf(d.id)).toBe(0);
+    expect(await redisKeysOf(d.id)).toBe(0);
+    expect(await tenantRowExists(t.db.superuserUrl, d.id)).toBe(false);
+    expect(await rowsOf(t.db.superuserUrl, control.id)).toEqual(controlRows);
+    expect(await objectsOf(control.id)).toBe(2);
+  }, 120_000);
+
+  it('finishes a deletion whose tenant row is already gone (purge and verification still run)', async () => {
+    const f = await seeded('offboard-f');
+    const offboarding = t.app.get(TenantOffboardingService);
+    const started = await offboarding.start({ tenantId: f.slug, requestedBy: 'cli:test' });
+    // A crash after the tenant row went but before the report was completed: the row deleted by hand here.
+    await t.app.get(TenantErasure).deleteRows({ tenantId: f.id, database: 'shared' });
+    await t.app.get(TenantErasure).deleteTenantRecords({ tenantId: f.id, database: 'shared' });
+    expect(await objectsOf(f.id)).toBe(2);
+    expect(await redisKeysOf(f.id)).toBeGreaterThan(0);
+    const finished = await offboarding.delete({ tenantId: f.slug, requestedBy: 'cli:someone-else' });
+    expect(finished).toMatchObject({ id: started.id, status: 'completed', requestedBy: 'cli:test', verification: { ok: true, cacheKeys: 0, objects: 0 } });
+    expect(finished.steps.find((step) => step.name === 'suspend')).toMatchObject({ status: 'skipped' });
+    expect(await objectsOf(f.id)).toBe(0);
+    expect(await redisKeysOf(f.id)).toBe(0);
+  }, 120_000);
+
+  it('deletes a tenant placed on a dedicated database: its rows there and its anchor, then its row', async () => {
+    const c = await seeded('offboard-c', { database: 'big1' });
+    const other = await seeded('offboard-g', { database: 'big1' });
+    const cRows = await rowsOf(dedicated.superuserUrl, c.id);
+    const otherRows = await rowsOf(dedicated.superuserUrl, other.id);
+    for (const [table, n] of Object.entries(cRows)) expect([table, n > 0]).toEqual([table, true]);
+    // Its rows are on the dedicated database, none on the shared one.
+    expect(total(await rowsOf(t.db.superuserUrl, c.id))).toBe(0);
+    expect(await tenantRowExists(dedicated.superuserUrl, c.id)).toBe(true);
+
+    const deleted = await t.request('DELETE', `/tenants/${c.slug}?confirm=${c.slug}`, { admin: true });
+    expect(deleted.status).toBe(202);
+    expect(deleted.body.report).toMatchObject({ status: 'completed', database: 'big1', rowsBefore: cRows, deleted: { rows: cRows, objects: 2 }, verification: { ok: true } });
+    expect(deleted.body.report.steps.find((step: { name: string }) => step.name === 'delete-tenant').counts).toEqual({ tenant: 1, anchor: 1 });
+    expect(total(await rowsOf(dedicated.superuserUrl, c.id))).toBe(0);
+    expect(await tenantRowExists(dedicated.superuserUrl, c.id)).toBe(false);
+    expect(await tenantRowExists(t.db.superuserUrl, c.id)).toBe(false);
+    expect(await objectsOf(c.id)).toBe(0);
+    // The other tenant on that database: untouched.
+    expect(await rowsOf(dedicated.superuserUrl, other.id)).toEqual(otherRows);
+    expect(await tenantRowExists(dedicated.superuserUrl, other.id)).toBe(true);
+    expect((await t.request('GET', '/documents', { tenant: other.slug })).status).toBe(200);
+  }, 120_000);
+
+  it('deletes in batches, each its own transaction, and a second run finds nothing left', async () => {
+    const i = await seeded('offboard-i');
+    const before = await rowsOf(t.db.superuserUrl, i.id);
+    const erasure = t.app.get(TenantErasure);
+    const batches: Array<[string, number]> = [];
+    const deleted = await erasure.deleteRows({ tenantId: i.id, database: 'shared' }, { batchSize: 1, onBatch: (table, n) => void batches.push([table, n]) });
+    expect(deleted).toEqual(before);
+    expect(batches).toHaveLength(total(before));
+    expect(batches.every(([, n]) => n === 1)).toBe(true);
+    // Children before parents: comments and attachments before documents.
+    const order = [...new Set(batches.map(([table]) => table))];
+    expect(order.indexOf('comments')).toBeLessThan(order.indexOf('documents'));
+    expect(total(await erasure.deleteRows({ tenantId: i.id, database: 'shared' }))).toBe(0);
+    expect(total(await rowsOf(t.db.superuserUrl, i.id))).toBe(0);
+  });
+
+  it('the runtime role still cannot delete tenants nor ledger rows; the owner sees one tenant only with it set', async () => {
+    const h = await t.createTenant('offboard-h');
+    const runtime = new pg.Client({ connectionString: t.db.appUrl });
+    await runtime.connect();
+    try {
+      // Positive control: the runtime role reads the row it may not delete.
+      expect((await runtime.query('select id from tenants where id = $1', [h.id])).rowCount).toBe(1);
+      await expect(runtime.query('delete from tenants where id = $1', [h.id])).rejects.toMatchObject({ code: '42501' });
+      await runtime.query('begin');
+      try {
+        await runtime.query("select set_config('app.tenant_id', $1, true)", [h.id]);
+        expect((await runtime.query('select 1 from usage_events')).rowCount).toBeGreaterThan(0);
+        await expect(runtime.query('delete from usage_events')).rejects.toMatchObject({ code: '42501' });
+      } finally {
+        await runtime.query('rollback');
+      }
+    } finally {
+      await runtime.end();
+    }
+    const owner = new pg.Client({ connectionString: t.db.ownerUrl });
+    await owner.connect();
+    try {
+      // Without a tenant the owner sees no tenant row (FORCE); with one set, that tenant's rows only.
+      expect((await owner.query('select count(*)::int as n from usage_events')).rows[0].n).toBe(0);
+      await owner.query('begin');
+      await owner.query("select set_config('app.tenant_id', $1, true)", [h.id]);
+      const { rows } = await owner.query<{ tenant_id: string }>('select distinct tenant_id from usage_events');
+      await owner.query('rollback');
+      expect(rows).toEqual([{ tenant_id: h.id }]);
+    } finally {
+      await owner.end();
+    }
+    expect(await tenantRowExists(t.db.superuserUrl, h.id)).toBe(true);
+  });
+});
