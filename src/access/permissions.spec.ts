@@ -7,6 +7,7 @@ describe('role x action matrix', () => {
     'session:read': ['viewer', 'member', 'admin', 'owner'],
     'plan:read': ['viewer', 'member', 'admin', 'owner'],
     'usage:read': ['admin', 'owner'],
+    'jobs:read': ['admin', 'owner'],
     'documents:read': ['viewer', 'member', 'admin', 'owner'],
     'documents:write': ['member', 'admin', 'owner'],
     'documents:delete-own': ['member', 'admin', 'owner'],

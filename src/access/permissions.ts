@@ -21,6 +21,8 @@ export const MINIMUM_ROLE = {
   'plan:read': 'viewer',
   /** GET /usage: the tenant's usage this billing period against its limits. */
   'usage:read': 'admin',
+  /** GET /jobs, GET /jobs/:id: the tenant's background jobs, their status, progress and errors. */
+  'jobs:read': 'admin',
   /** Read documents and their comments. */
   'documents:read': 'viewer',
   /** Create and edit documents, add comments. */

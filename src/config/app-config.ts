@@ -37,6 +37,8 @@ export class AppConfig {
   readonly tenancy: { baseDomain: string; cacheTtlMs: number };
   /** Usage ledger: how often counted requests are written (src/usage/request-usage.ts). */
   readonly usage: { flushIntervalMs: number };
+  /** Background jobs (src/jobs): whether this instance runs a worker, and how (see JOBS_* in env.schema.ts). */
+  readonly jobs: { worker: boolean; concurrency: number; pollIntervalMs: number; shutdownGraceMs: number; maintenanceIntervalSeconds: number };
   readonly auth: {
     /** Unset outside production: AccessTokenService then uses a random per-process key. */
     jwtSecret?: string;
@@ -94,6 +96,13 @@ export class AppConfig {
     this.previousAdminApiKey = env.ADMIN_API_KEY_PREVIOUS;
     this.tenancy = { baseDomain: env.TENANT_BASE_DOMAIN, cacheTtlMs: env.TENANT_CACHE_TTL_MS };
     this.usage = { flushIntervalMs: env.USAGE_FLUSH_INTERVAL_MS };
+    this.jobs = {
+      worker: env.JOBS_WORKER === 'on',
+      concurrency: env.JOBS_CONCURRENCY,
+      pollIntervalMs: env.JOBS_POLL_INTERVAL_MS,
+      shutdownGraceMs: env.JOBS_SHUTDOWN_GRACE_MS,
+      maintenanceIntervalSeconds: env.JOBS_MAINTENANCE_INTERVAL_SECONDS,
+    };
     this.auth = {
       jwtSecret: env.JWT_SECRET,
       jwtIssuer: env.JWT_ISSUER,

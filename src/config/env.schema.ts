@@ -103,6 +103,22 @@ export const envSchema = z
     USAGE_FLUSH_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
 
     /**
+     * Background jobs (src/jobs). on: this instance runs a worker (JOBS_CONCURRENCY jobs at once,
+     * polling the shared database's queue every JOBS_POLL_INTERVAL_MS); off: it only enqueues
+     * (an API-only instance next to worker instances). Jobs are enqueued either way.
+     */
+    JOBS_WORKER: z.enum(['on', 'off']).default('on'),
+    JOBS_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+    JOBS_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(2_000),
+    /**
+     * On shutdown: how long running jobs may take to finish before they are interrupted (their
+     * signal aborts; pg-boss retries them). Counts inside the 10 s bound on closing (README "Shutdown").
+     */
+    JOBS_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(9_000).default(5_000),
+    /** How often a worker instance runs the queue's maintenance: jobs of a dead worker past their timeout are retried, finished ones archived. */
+    JOBS_MAINTENANCE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3_600).default(60),
+
+    /**
      * Identity (src/auth). HS256 key for access tokens. Required in production; embedded mode
      * generates and keeps one in DATA_DIR/secrets.json; otherwise (development/test) a random
      * per-process key is used, so tokens do not survive a restart.

@@ -7,6 +7,7 @@ import { schemaCheckedPools } from './checked-pools';
 import { CONNECTION_WAIT_MS, createPool } from './pg/pool';
 import { PoolSource } from './pg/pool-source';
 import { PoolStats } from './pool-stats';
+import { QueueConnection } from './queue-connection';
 import { SystemDb } from './system-db';
 import { TenantDatabases } from './tenant-databases';
 import { TenantErasure } from './tenant-erasure';
@@ -94,8 +95,10 @@ function dedicatedPoolOpener(config: AppConfig): (name: string, max: number) => 
     { provide: Transactions, inject: [SystemDb], useFactory: (systemDb: SystemDb) => new Transactions(systemDb) },
     { provide: PoolStats, inject: [POOL, DatabasePools], useFactory: (pool: pg.Pool, pools: DatabasePools) => new PoolStats(pool, pools) },
     { provide: DatabaseProbe, inject: [POOL], useFactory: (pool: pg.Pool) => new DatabaseProbe(pool) },
+    // The job queue's statements (src/jobs), on the shared pool: the queue lives on the shared database only.
+    { provide: QueueConnection, inject: [POOL], useFactory: (pool: pg.Pool) => new QueueConnection(pool) },
     PoolCloser,
   ],
-  exports: [TenantDb, SystemDb, Transactions, PoolStats, DatabaseProbe, TenantDatabases, TenantErasure],
+  exports: [TenantDb, SystemDb, Transactions, PoolStats, DatabaseProbe, TenantDatabases, QueueConnection, TenantErasure],
 })
 export class DatabaseModule {}

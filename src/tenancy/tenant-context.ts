@@ -52,7 +52,9 @@ const storage = new AsyncLocalStorage<TenantScope>();
  * enterWith(), which leaks into whatever continues on the same async path), by
  * TenantContextInterceptor (src/admission) for HTTP and by
  * TenantResolver.runForTenant (src/tenants) for scripts and jobs, and by
- * PlatformTransaction.asTenant (src/database) for the tenant part of a platform transaction.
+ * PlatformTransaction.asTenant (src/database) for the tenant part of a platform transaction;
+ * background writers that hold a Tenant already enter it directly: the usage flush
+ * (src/usage), and src/jobs (enqueueForTenant, and the worker for a suspended tenant's job).
  */
 export const TenantContext = {
   run<T>(scope: TenantScope, fn: () => T): T {

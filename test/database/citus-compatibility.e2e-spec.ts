@@ -203,14 +203,18 @@ describe('Citus compatibility of the migrated schema', () => {
     });
   });
 
-  it('has, outside schema public, only drizzle.__drizzle_migrations, which stays a local table on the coordinator as docs/scale-out.md says', async () => {
+  it('has, outside schema public, only drizzle.__drizzle_migrations and the job queue (pgboss), which stay local tables on the coordinator as docs/scale-out.md says', async () => {
     const { rows } = await client.query<{ name: string }>(
       `select n.nspname || '.' || c.relname as name
          from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where c.relkind in ('r', 'p') and n.nspname not in ('public', 'pg_catalog', 'information_schema') and n.nspname not like 'pg\\_toast%'
         order by 1`,
     );
-    expect(rows.map((r) => r.name)).toEqual(['drizzle.__drizzle_migrations']);
+    // pg-boss's tables, the queue's partition (j + a hash of its name) included.
+    const queue = ['pgboss.archive', 'pgboss.job', 'pgboss.queue', 'pgboss.schedule', 'pgboss.subscription', 'pgboss.version'];
+    expect(rows.map((r) => r.name).filter((name) => !/^pgboss\.j[0-9a-f]{56}$/.test(name))).toEqual(['drizzle.__drizzle_migrations', ...queue]);
+    expect(rows.filter((r) => /^pgboss\.j[0-9a-f]{56}$/.test(r.name))).toHaveLength(1);
     expect(readFileSync(SCALE_OUT_DOC, 'utf8')).toContain('drizzle.__drizzle_migrations');
+    expect(readFileSync(SCALE_OUT_DOC, 'utf8')).toContain('`pgboss`');
   });
 });

@@ -153,7 +153,8 @@ describe.each(['fastify', 'express'] as const)('graceful shutdown of the built s
     expect(await server.exited).toBe(0);
 
     const messages = server.lines.map((line) => line.msg ?? '');
-    const order = ['SIGTERM: draining', 'drained: no request in flight', 'closed: database pool', 'exiting with code 0'].map((prefix) =>
+    // The job worker (on by default) stops taking jobs at the signal, and stops before the pool closes.
+    const order = ['SIGTERM: draining', 'shutdown: no new job is taken', 'drained: no request in flight', 'job worker stopped', 'closed: database pool', 'exiting with code 0'].map((prefix) =>
       messages.findIndex((msg) => msg.startsWith(prefix)),
     );
     expect(order.every((index) => index >= 0)).toBe(true);

@@ -8,6 +8,8 @@ import { z } from 'zod';
 import { tenantTables } from './test-database';
 import { AppRoute, discoverRoutes, jsonSchemaOf, routeKey, sampleOf } from './app-routes';
 import { addMember, createApiKey, invite } from '../identity/identity-fixtures';
+import { JobsService } from '../../src/jobs/jobs.service';
+import { TenantResolver } from '../../src/tenants/tenant-resolver.service';
 import { ApiResponse, RequestOptions, startTestApp, StartTestAppOptions, TestApp } from './test-app';
 
 /**
@@ -422,9 +424,13 @@ export function leakingRoutes(report: IsolationReport): string[] {
 /**
  * Data in every tenant table, through the API as the tenant's owner: a second
  * member (membership + accepted invitation), a pending invitation, an API key,
- * two documents with comments and an attachment. The harness then checks that
+ * two documents with comments and an attachment, a background job (no route
+ * creates one: enqueued in the tenant's context, as a feature does; the test
+ * app runs no worker, so it stays queued). The harness then checks that
  * every tenant table really got rows, so a new table needs a line here.
  */
+const HARNESS_JOB_KIND = 'harness.seed';
+
 export async function seedTenantData(t: TestApp, tenant: string): Promise<void> {
   const ok = (what: string, response: ApiResponse, status: number) => {
     if (response.status !== status) throw new Error(`seed ${tenant}: ${what} -> ${response.status} ${JSON.stringify(response.body)}`);
@@ -433,6 +439,13 @@ export async function seedTenantData(t: TestApp, tenant: string): Promise<void> 
   await addMember(t, tenant, 'member', `member-${tenant}-${randomUUID().slice(0, 8)}@people.test`);
   await invite(t, tenant, `pending-${tenant}-${randomUUID().slice(0, 8)}@people.test`, 'viewer');
   await createApiKey(t, tenant, 'viewer');
+  const jobs = t.app.get(JobsService);
+  try {
+    jobs.register(HARNESS_JOB_KIND, async () => ({}));
+  } catch {
+    // Registered by the other tenant's seed on this app.
+  }
+  await t.app.get(TenantResolver).runForTenant(tenant, () => jobs.enqueue(HARNESS_JOB_KIND, {}));
   for (const n of [1, 2]) {
     const doc = ok('document', await t.request('POST', '/documents', { tenant, body: { title: `${tenant} doc ${n}`, body: `${tenant} secret ${n}`, tags: ['seed'] } }), 201);
     ok('comment', await t.request('POST', `/documents/${doc.id}/comments`, { tenant, body: { body: `${tenant} comment ${n}` } }), 201);

@@ -100,6 +100,8 @@ export async function startTestApp(envOverrides: Record<string, string> = {}, op
     TENANT_BASE_DOMAIN: TEST_BASE_DOMAIN,
     TENANT_CACHE_TTL_MS: '1000',
     DB_POOL_SIZE: '10',
+    // No job worker unless a test asks (test/jobs): every other file's app would otherwise poll the queue for nothing.
+    JOBS_WORKER: 'off',
     // In the pgbouncer project db.appUrl is a transaction-mode PgBouncer: the app must keep no session state there.
     ...(throughPgBouncer() ? { DB_POOLER: 'transaction' } : {}),
     ...envOverrides,

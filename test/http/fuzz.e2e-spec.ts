@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { addMember, createApiKey, invite } from '../identity/identity-fixtures';
+import { JobsService } from '../../src/jobs/jobs.service';
+import { TenantResolver } from '../../src/tenants/tenant-resolver.service';
 import { seedTenantData, tenantTables } from '../helpers/isolation-harness';
 import { startTestApp, TestApp } from '../helpers/test-app';
 import { TEST_ADMIN_KEY, TEST_BASE_DOMAIN, TEST_OWNER_PASSWORD } from '../helpers/test-env';
@@ -168,10 +170,15 @@ describe('fuzz: malformed requests to every route', () => {
     const doomedInvitation = await invite(t, tenant, 'doomed-invitee@fuzz.test', 'viewer');
     const doomedMember = await addMember(t, tenant, 'viewer', 'doomed-member@fuzz.test');
     acceptToken = (await invite(t, tenant, 'accepting@fuzz.test', 'viewer')).token;
+    // A background job (no route creates one; the test app runs no worker, so it stays queued).
+    const jobs = t.app.get(JobsService);
+    jobs.register('fuzz.seed', async () => ({}));
+    const job = await t.app.get(TenantResolver).runForTenant(own.id, () => jobs.enqueue('fuzz.seed', {}));
 
     Object.assign(params, {
       'DELETE /api-keys/:id': { id: liveKey.id },
       'GET /documents/:id': { id: doc.id },
+      'GET /jobs/:id': { id: job.id },
       'PATCH /documents/:id': { id: doc.id },
       'DELETE /documents/:id': { id: doc.id },
       'POST /documents/:id/comments': { id: doc.id },

@@ -73,13 +73,15 @@ describe('isolation harness: every tenant route, every tenant table, found by it
         'GET /me',
         'GET /plan',
         'GET /usage',
+        'GET /jobs',
+        'GET /jobs/:id',
         LEAKY_ROUTE,
       ]),
     );
     // Not tenant routes: platform admin, sign-in, public.
     expect(report.routes.filter((r) => /\/tenants|\/auth\/(login|accept-invitation)|\/health/.test(r))).toEqual([]);
     expect(report.tables).toEqual(
-      expect.arrayContaining(['api_keys', 'attachments', 'comments', 'documents', 'invitations', 'memberships', 'usage_counters', 'usage_events']),
+      expect.arrayContaining(['api_keys', 'attachments', 'comments', 'documents', 'invitations', 'jobs', 'memberships', 'usage_counters', 'usage_events']),
     );
     // Victim ids from every tenant table, the victim's user ids among them.
     const sources = new Set([...report.victimIds.values()].map((s) => s.split('.')[0]));

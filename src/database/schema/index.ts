@@ -10,4 +10,5 @@ export * from './attachments';
 export * from './invitations';
 export * from './usage';
 export * from './database-identity';
+export * from './jobs';
 export * from './tenant-deletions';
