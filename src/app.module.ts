@@ -10,6 +10,7 @@ import { DocumentsModule } from './documents/documents.module';
 import { HealthModule } from './health/health.module';
 import { JobsModule } from './jobs/jobs.module';
 import { TenantOffboardingModule } from './lifecycle/tenant-offboarding.module';
+import { TenantMoveModule } from './lifecycle/tenant-move.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { MembersModule } from './members/members.module';
 import { PlansModule } from './plans/plans.module';
@@ -26,7 +27,7 @@ export class AppModule {
   static forRoot(env: Record<string, string | undefined> = process.env): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, RateLimitsModule, StorageModule, UsageModule, AdmissionModule, AuthModule, MembersModule, ApiKeysModule, PlansModule, TenantsModule, JobsModule.forRoot({ module: TenantsModule, resolver: TenantResolver }), TenantOffboardingModule, DocumentsModule, AttachmentsModule, MetricsModule, HealthModule, OpenApiModule],
+      imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, RateLimitsModule, StorageModule, UsageModule, AdmissionModule, AuthModule, MembersModule, ApiKeysModule, PlansModule, TenantsModule, JobsModule.forRoot({ module: TenantsModule, resolver: TenantResolver }), TenantOffboardingModule, TenantMoveModule, DocumentsModule, AttachmentsModule, MetricsModule, HealthModule, OpenApiModule],
     };
   }
 }

@@ -184,7 +184,11 @@ export class TenantErasure {
     await Promise.all(pools.map((pool) => pool.end()));
   }
 
-  private ownerPool(database: string): pg.Pool {
+  /**
+   * The owner connections of `database` (opened on first use): for the other platform operations
+   * on one tenant's rows that must run as the owner, a move's copy (tenant-copy.ts).
+   */
+  ownerPool(database: string): pg.Pool {
     let pool = this.pools.get(database);
     if (pool) return pool;
     const url = database === SHARED_DATABASE ? this.sharedOwnerUrl : Object.hasOwn(this.dedicated, database) ? this.dedicated[database].migrationUrl : undefined;
@@ -195,8 +199,9 @@ export class TenantErasure {
           : `no database "${database}" is registered (TENANT_DATABASES): its owner connection (migrationUrl) is needed to delete tenant data there`,
       );
     }
-    // Two connections: erasure is sequential; the second serves a count while a caller still holds one.
-    pool = createPool({ url, max: 2, statementTimeoutMs: this.statementTimeoutMs, applicationName: `tenancy-erasure:${database}` });
+    // Three connections: erasure is sequential, the second serves a count while a caller still holds
+    // one; a move holds a source snapshot while it reads the platform rows it needs (tenant-copy.ts).
+    pool = createPool({ url, max: 3, statementTimeoutMs: this.statementTimeoutMs, applicationName: `tenancy-erasure:${database}` });
     this.pools.set(database, pool);
     return pool;
   }
