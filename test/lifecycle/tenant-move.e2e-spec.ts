@@ -148,17 +148,7 @@ describe('moving a tenant', () => {
     const b = await t.createTenant('move-neighbour');
     for (let i = 0; i < 5; i++) expect((await newDocument(a.slug, `seed ${i}`)).status).toBe(201);
 
-    // Paused (the run stopped right after the pause, as a crash would): deterministic checks first.
-    const started = await moves.start({ tenant: a.slug, to: 'big1', requestedBy: 'test' });
-    await expect(moves.run(started.id, { stopAfter: 'paused' })).rejects.toBeInstanceOf(TenantMoveStoppedError);
-    const refused = await newDocument(a.slug, 'while paused');
-    expect(refused.status).toBe(503);
-    expect(refused.body.error.code).toBe('TENANT_MOVING');
-    expect(refused.headers.get('retry-after')).toBe('1');
-    expect((await t.request('GET', '/documents', { tenant: a.slug })).status).toBe(200); // reads go on
-    expect((await newDocument(b.slug, 'neighbour while a is paused')).status).toBe(201); // others unaffected
-
-    // Then the rest of the move under load: a loop of A's writes, B's reads and writes.
+    // A loop of A's writes, and of B's writes and reads, running through the whole move.
     const aResults: ApiResponse[] = [];
     const bResults: ApiResponse[] = [];
     let stop = false;
@@ -171,10 +161,27 @@ describe('moving a tenant', () => {
         bResults.push(await t.request('GET', '/documents?limit=5', { tenant: b.slug }));
       }
     })();
+    const rounds = async (n: number) => {
+      const from = aResults.length;
+      while (aResults.length < from + n) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    await rounds(5);
+
+    // Paused and the barrier passed under that load (the run stopped right after the pause, as a
+    // crash would): while it stays paused, A's writes are refused, its reads and B go on.
+    const started = await moves.start({ tenant: a.slug, to: 'big1', requestedBy: 'test' });
+    await expect(moves.run(started.id, { stopAfter: 'paused' })).rejects.toBeInstanceOf(TenantMoveStoppedError);
+    await rounds(3);
+    const refused = await newDocument(a.slug, 'while paused');
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.code).toBe('TENANT_MOVING');
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect((await t.request('GET', '/documents', { tenant: a.slug })).status).toBe(200); // reads go on
+    expect((await newDocument(b.slug, 'neighbour while a is paused')).status).toBe(201); // others unaffected
+
     const done = await moves.run(started.id);
     // A few more rounds after the switch, so writes on the new placement are in the loop too.
-    const afterSwitch = aResults.length;
-    while (aResults.length < afterSwitch + 5) await new Promise((resolve) => setTimeout(resolve, 20));
+    await rounds(5);
     stop = true;
     await Promise.all([aLoop, bLoop]);
     expect(done).toMatchObject({ status: 'completed' });
@@ -186,6 +193,8 @@ describe('moving a tenant', () => {
     const onBig1 = await asSuperuser(big1Url(), async (client) => (await client.query<{ id: string }>('select id from documents where tenant_id = $1', [a.id])).rows.map((r) => r.id));
     for (const response of accepted) expect(onBig1).toContain(response.body.id);
     expect(onBig1).toHaveLength(5 + accepted.length);
+    // Some of A's writes were refused during the pause, and some accepted after the switch (the loop spanned the move).
+    expect(others.length).toBeGreaterThan(0);
     expect((await rowsOn(sharedUrl(), a.id)).documents).toBe(0);
 
     // B: every request succeeded, and they really ran (positive control: its writes are there).
@@ -194,6 +203,7 @@ describe('moving a tenant', () => {
     const bWrites = bResults.filter((r) => r.status === 201);
     expect(bWrites.length).toBeGreaterThan(0);
     expect((await rowsOn(sharedUrl(), b.id)).documents).toBe(1 + bWrites.length);
+    expect(bResults.filter((r) => r.status === 200).length).toBeGreaterThan(0);
   }, 120_000);
 
   it('a verification mismatch rolls back: the copy is removed, the tenant stays on its source with every row, writable again', async () => {
