@@ -198,7 +198,7 @@ export function tenantsCommand(env: Env): Command {
     .action(async (idOrSlug: string, options: { to: string; json?: boolean }) => {
       if (!/^[a-z][a-z0-9_-]{0,62}$/.test(options.to)) throw new UsageError('--to: "shared" or a database name (lower-case letters, digits, _ and -)');
       const { report, failure } = await withTenantMoveService(env, async (moves) => {
-        const started = await moves.start({ tenant: idOrSlug, to: options.to, requestedBy: `cli:${operatorName()}` });
+        const started = await moves.start({ tenant: idOrSlug, to: options.to, requestedBy: `cli:${operatorName()}` }, { resumeRunning: true });
         // Over the steps; the note says which one runs (and how many rows are copied so far).
         const progress = startProgress(`move ${started.tenantSlug} ${started.from} -> ${started.to}`, 5, 'steps');
         let shown = 0;

@@ -21,7 +21,7 @@ export class TenantMoveController {
     summary: "Move a tenant's data to another database (shared or dedicated), live: its writes pause, reads go on; verified, then switched",
     description:
       'Answers 202 with the move report at once; the move runs as a background job (tenants.move). Follow it with GET /tenant-moves/:id. ' +
-      'A move of the tenant that failed part way is resumed by asking again with the same target.',
+      'A move of the tenant that failed part way is resumed by asking again with the same target; one still running is 409.',
     response: { schema: tenantMoveView },
     errors: [ErrorCode.NotFound, ErrorCode.Conflict, ErrorCode.ServiceUnavailable],
   })

@@ -1,5 +1,4 @@
 import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
-import pg from 'pg';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { decodeCursor, encodeCursor, Page } from '../common/http/cursor';
@@ -152,11 +151,11 @@ export class TenantMoveService implements OnModuleInit {
   }
 
   /**
-   * Validates and records a move (or finds the tenant's unfinished one to the same target, which
-   * is then resumed). Refuses before anything changes: unknown tenant or database (404), the
-   * tenant already there or another move of it unfinished (409).
+   * Validates and records a move (or finds the tenant's failed one to the same target, which is
+   * then resumed). Refuses before anything changes: unknown tenant or database (404), the tenant
+   * already there, a move of it running, or one unfinished to another target (409).
    */
-  async start(request: TenantMoveRequest): Promise<TenantMoveView> {
+  async start(request: TenantMoveRequest, options: { resumeRunning?: boolean } = {}): Promise<TenantMoveView> {
     const tenant = await this.tenants.find(request.tenant);
     if (!tenant) throw AppError.notFound('Tenant');
     if (!this.databases.isRegistered(request.to)) throw AppError.notFound('Database');
@@ -164,6 +163,11 @@ export class TenantMoveService implements OnModuleInit {
     if (unfinished) {
       if (unfinished.toDatabase !== request.to) {
         throw new AppError(ErrorCode.Conflict, `A move of this tenant to "${unfinished.toDatabase}" is not finished (${unfinished.id}): resume or finish it first`);
+      }
+      // A running one has its job (or a process) on it: the API does not queue a second. The CLI
+      // may take over one whose process died (run() refuses it, 409, while another holds it).
+      if (unfinished.status === 'running' && !options.resumeRunning) {
+        throw new AppError(ErrorCode.Conflict, `A move of this tenant is running (${unfinished.id}): follow GET /tenant-moves/${unfinished.id}`);
       }
       return toTenantMoveView(unfinished);
     }
@@ -297,7 +301,7 @@ export class TenantMoveService implements OnModuleInit {
         await report('verify');
         const verification = compare(await checksumTenantRowsOn(source, tenantId), await checksumTenantRowsOn(target, tenantId));
         await this.moves.recordVerification(id, verification);
-        if (!verification.ok) return await this.rollBack(row, target, source, `verification failed: ${verification.mismatched.join(', ')} differ between ${from} and ${to}`);
+        if (!verification.ok) return await this.rollBack(row, `verification failed: ${verification.mismatched.join(', ')} differ between ${from} and ${to}`);
         await record('verified', { verification });
       }
       if (!after('switched')) {
@@ -346,11 +350,11 @@ export class TenantMoveService implements OnModuleInit {
    * dedicated target's anchor), the source is resumed, the report says rolled-back and why. The
    * directory never pointed at the target, so the tenant was served from the source throughout.
    */
-  private async rollBack(row: TenantMoveRow, target: pg.Pool, source: pg.Pool, reason: string): Promise<TenantMoveView> {
+  private async rollBack(row: TenantMoveRow, reason: string): Promise<TenantMoveView> {
     this.logger.error(`move ${row.id} of ${row.tenantSlug} (${row.tenantId}): ${reason}; rolling back`);
     await this.erasure.deleteRows({ tenantId: row.tenantId, database: row.toDatabase });
-    if (row.toDatabase !== SHARED_DATABASE) await deleteTenantRecordOn(target, row.tenantId);
-    await setMoveStateOn(source, row.tenantId, null);
+    if (row.toDatabase !== SHARED_DATABASE) await deleteTenantRecordOn(this.erasure.ownerPool(row.toDatabase), row.tenantId);
+    await setMoveStateOn(this.erasure.ownerPool(row.fromDatabase), row.tenantId, null);
     const finished = await this.moves.finish(row.id, 'rolled-back', reason);
     return toTenantMoveView(finished!);
   }

@@ -7,6 +7,7 @@ import { JobsService } from '../../src/jobs/jobs.service';
 import { TenantResolver } from '../../src/tenants/tenant-resolver.service';
 import { seedTenantData, tenantTables } from '../helpers/isolation-harness';
 import { startTestApp, TestApp } from '../helpers/test-app';
+import { dedicatedDatabase, DedicatedDatabase } from '../scale-out/dedicated-helpers';
 import { TEST_ADMIN_KEY, TEST_BASE_DOMAIN, TEST_OWNER_PASSWORD } from '../helpers/test-env';
 import { checkResponse, CheckContext, envelopeProblems, SQL_FRAGMENTS, STACK_FRAGMENTS } from '../helpers/fuzz/checks';
 import { WireClient, WireRequest, WireResponse } from '../helpers/fuzz/client';
@@ -123,10 +124,13 @@ describe('fuzz: malformed requests to every route', () => {
   /** DELETE /tenants/:idOrSlug needs ?confirm=<its slug>: the fuzz run's tenant, and the positive control's. */
   const confirmSlugs = { params: '', forDelete: '' };
   let acceptToken = '';
+  /** A dedicated database a tenant can be moved to (POST /tenants/:idOrSlug/move). */
+  let dedicated: DedicatedDatabase;
 
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'tenancy-fuzz-'));
-    t = await startTestApp({ DATA_DIR: dataDir });
+    dedicated = dedicatedDatabase('fuzz');
+    t = await startTestApp({ DATA_DIR: dataDir, TENANT_DATABASES: JSON.stringify({ big1: dedicated.settings }) });
     const own = await t.createTenant('fuzz-own');
     const victim = await t.createTenant('fuzz-victim');
     const target = await t.createTenant('fuzz-target');
@@ -136,6 +140,12 @@ describe('fuzz: malformed requests to every route', () => {
     const goneTenant = await t.createTenant('fuzz-gone-tenant', { owner: undefined });
     const gone = await t.request('DELETE', `/tenants/${goneTenant.slug}?confirm=${goneTenant.slug}`, { admin: true });
     if (gone.status !== 202 || gone.body.status !== 'completed') throw new Error(`fuzz setup: DELETE /tenants -> ${gone.status} ${JSON.stringify(gone.body)}`);
+    // Moves: a tenant the move's positive control moves, and a move's report (its job stays queued: no worker).
+    const movingTenant = await t.createTenant('fuzz-moving-tenant', { owner: undefined });
+    // Created on big1: provisions it (GET /me asks every registered database), and moved back by the setup's move.
+    const movedTenant = await t.createTenant('fuzz-moved-tenant', { owner: undefined, database: 'big1' });
+    const move = await t.request('POST', `/tenants/${movedTenant.slug}/move`, { admin: true, body: { to: 'shared' } });
+    if (move.status !== 202) throw new Error(`fuzz setup: POST /tenants/:idOrSlug/move -> ${move.status} ${JSON.stringify(move.body)}`);
     confirmSlugs.params = doomedTenant.slug;
     confirmSlugs.forDelete = lastTenant.slug;
     const fuzzPlan = await t.request('PUT', '/plans/fuzz-plan', {
@@ -199,6 +209,8 @@ describe('fuzz: malformed requests to every route', () => {
       'PUT /tenants/:idOrSlug/plan': { idOrSlug: target.id },
       'DELETE /tenants/:idOrSlug': { idOrSlug: doomedTenant.slug },
       'GET /tenant-deletions/:id': { id: gone.body.id },
+      'POST /tenants/:idOrSlug/move': { idOrSlug: movingTenant.id },
+      'GET /tenant-moves/:id': { id: move.body.id },
       // Its own plan: the fuzz must not rewrite the plans other tests' tenants are on.
       'GET /plans/:id': { id: 'fuzz-plan' },
       'PUT /plans/:id': { id: 'fuzz-plan' },
@@ -249,6 +261,7 @@ describe('fuzz: malformed requests to every route', () => {
 
   afterAll(async () => {
     await t?.close();
+    await dedicated?.drop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -279,6 +292,7 @@ describe('fuzz: malformed requests to every route', () => {
       'PATCH /tenants/:idOrSlug': { name: `Fuzz target ${tag}` },
       'POST /tenants/:idOrSlug/owner-invitations': { email: `owner-${tag}@fuzz.test` },
       'PUT /tenants/:idOrSlug/plan': { plan: 'enterprise' },
+      'POST /tenants/:idOrSlug/move': { to: 'big1' },
       'PUT /plans/:id': {
         name: `Fuzz ${tag}`,
         features: ['attachments'],

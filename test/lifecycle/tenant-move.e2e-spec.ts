@@ -286,6 +286,9 @@ describe('moving a tenant', () => {
     expect(accepted.status).toBe(202);
     const elsewhere = await move(a.slug, { to: 'shared' });
     expect(elsewhere.status).toBe(409);
+    // The same target again: running (its job queued or at work) or already done there, 409 either way; no second job.
+    const again = await move(a.slug, { to: 'big1' });
+    expect([again.status, again.body.error.code]).toEqual([409, 'CONFLICT']);
     expect((await settled(accepted.body.id)).status).toBe('completed');
     expect((await t.request('GET', `/tenants/${a.id}`, { admin: true })).body.database).toBe('big1');
   }, 120_000);
