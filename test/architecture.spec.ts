@@ -105,6 +105,8 @@ describe('architecture', () => {
     // for the tenant's keys and objects, and the database layer's owner connections (TenantErasure).
     lifecycle: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'storage', 'access', 'tenants'],
     attachments: ['common', 'config', 'tenancy', 'database', 'database/schema', 'storage', 'access', 'usage'],
+    // Semantic search over documents' embeddings: the engine (pgvector or exact scan) comes from the database layer.
+    search: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access'],
     // Readiness asks PostgreSQL through DatabaseProbe only (no query handle), cache and storage through their services.
     health: ['common', 'config', 'database', 'cache', 'storage', 'access'],
     // Reads the database only through PoolStats (no query handle), cache and storage through their counters.
