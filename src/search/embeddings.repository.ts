@@ -76,7 +76,7 @@ export class EmbeddingsRepository {
    */
   @GenerateSql({ name: 'cosine', params: [SAMPLE_QUERY] }, { name: 'inner product, with a tag', params: [{ ...SAMPLE_QUERY, metric: 'inner_product', tag: DummyValue.STRING }] })
   async searchExact(query: SearchQuery): Promise<SearchRow[]> {
-    const dot = sql`public.vector_dot(${e.embedding}, ${query.vector}::real[])`;
+    const dot = sql`public.vector_dot(${e.embedding}, ${sql.param(query.vector)}::real[])`;
     // cosine = dot / (|e| |q|): the stored norm and the caller's, so still one dot product per row.
     const score = query.metric === 'cosine' ? sql<number>`${dot} / (${e.norm}::float8 * ${query.norm}::float8)` : sql<number>`${dot}`;
     return await this.db
@@ -103,7 +103,7 @@ export class EmbeddingsRepository {
   async searchHnsw(query: SearchQuery, dimension: number, db: TenantDb = this.db): Promise<SearchRow[]> {
     const type = sql.raw(`vector(${Math.trunc(dimension)})`);
     const operator = sql.raw(query.metric === 'cosine' ? '<=>' : '<#>');
-    const distance = sql`(${e.embedding})::${type} ${operator} ${query.vector}::real[]::${type}`;
+    const distance = sql`(${e.embedding})::${type} ${operator} ${sql.param(query.vector)}::real[]::${type}`;
     // <=> is the cosine distance (1 - similarity), <#> the negated inner product.
     const score = query.metric === 'cosine' ? sql<number>`1 - (${distance})` : sql<number>`-(${distance})`;
     return await db
