@@ -1,6 +1,7 @@
 CREATE TABLE "document_embeddings" (
 	"tenant_id" uuid NOT NULL,
 	"id" uuid DEFAULT gen_random_uuid() NOT NULL,
+	"document_id" uuid NOT NULL,
 	"embedding" real[] NOT NULL,
 	"norm" real NOT NULL,
 	"model" text,
@@ -14,5 +15,6 @@ CREATE TABLE "document_embeddings" (
 );
 --> statement-breakpoint
 ALTER TABLE "document_embeddings" ENABLE ROW LEVEL SECURITY;--> statement-breakpoint
-ALTER TABLE "document_embeddings" ADD CONSTRAINT "document_embeddings_document_fk" FOREIGN KEY ("tenant_id","id") REFERENCES "public"."documents"("tenant_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "document_embeddings" ADD CONSTRAINT "document_embeddings_document_fk" FOREIGN KEY ("tenant_id","document_id") REFERENCES "public"."documents"("tenant_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+CREATE UNIQUE INDEX "document_embeddings_tenant_document_idx" ON "document_embeddings" USING btree ("tenant_id","document_id");--> statement-breakpoint
 CREATE POLICY "document_embeddings_tenant_isolation" ON "document_embeddings" AS PERMISSIVE FOR ALL TO "app_owner", "app_user" USING (tenant_id = (select nullif(current_setting('app.tenant_id', true), '')::uuid)) WITH CHECK (tenant_id = (select nullif(current_setting('app.tenant_id', true), '')::uuid));

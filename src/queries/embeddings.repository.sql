@@ -5,11 +5,11 @@
 
 -- EmbeddingsRepository.upsert
 insert into
-  "document_embeddings" ("tenant_id", "id", "embedding", "norm", "model", "created_at", "updated_at")
+  "document_embeddings" ("tenant_id", "id", "document_id", "embedding", "norm", "model", "created_at", "updated_at")
 values
-  ($1, $2, $3, $4, $5, default, default)
+  ($1, default, $2, $3, $4, $5, default, default)
 on conflict
-  ("tenant_id","id")
+  ("tenant_id","document_id")
 do update set
   "embedding" = $6,
   "norm" = $7,
@@ -18,6 +18,7 @@ do update set
 returning
   "tenant_id",
   "id",
+  "document_id",
   "embedding",
   "norm",
   "model",
@@ -29,6 +30,7 @@ returning
 select
   "tenant_id",
   "id",
+  "document_id",
   "embedding",
   "norm",
   "model",
@@ -37,7 +39,7 @@ select
 from
   "document_embeddings"
 where
-  ("document_embeddings"."tenant_id" = $1 and "document_embeddings"."id" = $2)
+  ("document_embeddings"."tenant_id" = $1 and "document_embeddings"."document_id" = $2)
 limit
   $3;
 
@@ -45,53 +47,53 @@ limit
 delete from
   "document_embeddings"
 where
-  ("document_embeddings"."tenant_id" = $1 and "document_embeddings"."id" = $2)
+  ("document_embeddings"."tenant_id" = $1 and "document_embeddings"."document_id" = $2)
 returning
   "id";
 
 -- EmbeddingsRepository.searchExact (cosine)
 select
-  "document_embeddings"."id",
+  "document_embeddings"."document_id",
   "documents"."title",
   public.vector_dot("document_embeddings"."embedding", $1::real[]) / ("document_embeddings"."norm"::float8 * $2::float8) as "score"
 from
   "document_embeddings"
 inner join
-  "documents" on ("documents"."tenant_id" = $3 and "documents"."id" = "document_embeddings"."id")
+  "documents" on ("documents"."tenant_id" = $3 and "documents"."id" = "document_embeddings"."document_id")
 where
   "document_embeddings"."tenant_id" = $4
 order by
   "score" desc,
-  "document_embeddings"."id" asc
+  "document_embeddings"."document_id" asc
 limit
   $5;
 
 -- EmbeddingsRepository.searchExact (inner product, with a tag)
 select
-  "document_embeddings"."id",
+  "document_embeddings"."document_id",
   "documents"."title",
   public.vector_dot("document_embeddings"."embedding", $1::real[]) as "score"
 from
   "document_embeddings"
 inner join
-  "documents" on ("documents"."tenant_id" = $2 and "documents"."id" = "document_embeddings"."id")
+  "documents" on ("documents"."tenant_id" = $2 and "documents"."id" = "document_embeddings"."document_id")
 where
   ("document_embeddings"."tenant_id" = $3 and "documents"."tags" @> $4)
 order by
   "score" desc,
-  "document_embeddings"."id" asc
+  "document_embeddings"."document_id" asc
 limit
   $5;
 
 -- EmbeddingsRepository.searchHnsw (cosine)
 select
-  "document_embeddings"."id",
+  "document_embeddings"."document_id",
   "documents"."title",
   1 - (("document_embeddings"."embedding")::vector(384) <=> $1::real[]::vector(384))
 from
   "document_embeddings"
 inner join
-  "documents" on ("documents"."tenant_id" = $2 and "documents"."id" = "document_embeddings"."id")
+  "documents" on ("documents"."tenant_id" = $2 and "documents"."id" = "document_embeddings"."document_id")
 where
   "document_embeddings"."tenant_id" = $3
 order by
@@ -101,13 +103,13 @@ limit
 
 -- EmbeddingsRepository.searchHnsw (inner product, with a tag)
 select
-  "document_embeddings"."id",
+  "document_embeddings"."document_id",
   "documents"."title",
   -(("document_embeddings"."embedding")::vector(384) <#> $1::real[]::vector(384))
 from
   "document_embeddings"
 inner join
-  "documents" on ("documents"."tenant_id" = $2 and "documents"."id" = "document_embeddings"."id")
+  "documents" on ("documents"."tenant_id" = $2 and "documents"."id" = "document_embeddings"."document_id")
 where
   ("document_embeddings"."tenant_id" = $3 and "documents"."tags" @> $4)
 order by

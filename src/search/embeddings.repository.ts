@@ -43,33 +43,33 @@ export class EmbeddingsRepository {
   /**
    * Insert or replace, one statement. `created`: whether the row is new (xmax = 0 only on a row this
    * statement inserted). The document must be the tenant's own: the composite foreign key
-   * (tenant_id, id) -> documents refuses anything else (23503), whoever's the id is.
+   * (tenant_id, document_id) -> documents refuses anything else (23503), whoever's the id is.
    */
   @GenerateSql({ params: [{ documentId: DummyValue.UUID, embedding: SAMPLE_VECTOR, norm: 0.935, model: DummyValue.STRING }] })
   async upsert(input: NewEmbedding): Promise<{ row: DocumentEmbeddingRow; created: boolean }> {
     const values = { embedding: input.embedding, norm: input.norm, model: input.model };
     const [{ created, ...row }] = await this.db
       .insert(e)
-      .values({ id: input.documentId, ...values })
-      .onConflictDoUpdate({ target: [e.tenantId, e.id], set: { ...values, updatedAt: sql`now()` } })
+      .values({ documentId: input.documentId, ...values })
+      .onConflictDoUpdate({ target: [e.tenantId, e.documentId], set: { ...values, updatedAt: sql`now()` } })
       .returning({ ...getTableColumns(e), created: sql<boolean>`(xmax = 0)` });
     return { row, created };
   }
 
   @GenerateSql({ params: [DummyValue.UUID] })
   async findByDocument(documentId: string): Promise<DocumentEmbeddingRow | undefined> {
-    const [row] = await this.db.select().from(e).where(eq(e.id, documentId)).limit(1);
+    const [row] = await this.db.select().from(e).where(eq(e.documentId, documentId)).limit(1);
     return row;
   }
 
   @GenerateSql({ params: [DummyValue.UUID] })
   async delete(documentId: string): Promise<boolean> {
-    const rows = await this.db.delete(e).where(eq(e.id, documentId)).returning({ id: e.id });
+    const rows = await this.db.delete(e).where(eq(e.documentId, documentId)).returning({ id: e.id });
     return rows.length > 0;
   }
 
   /**
-   * Exact k nearest: every embedding of the tenant (found through the primary key, which leads
+   * Exact k nearest: every embedding of the tenant (found through the unique index, which leads
    * with tenant_id) is scored with vector_dot (drizzle/0023) and the k best are kept (a top-k
    * sort, not a full one). The work is the tenant's own row count, whatever other tenants hold.
    * Ties are broken by document id so a result is stable.
@@ -80,12 +80,12 @@ export class EmbeddingsRepository {
     // cosine = dot / (|e| |q|): the stored norm and the caller's, so still one dot product per row.
     const score = query.metric === 'cosine' ? sql<number>`${dot} / (${e.norm}::float8 * ${query.norm}::float8)` : sql<number>`${dot}`;
     return await this.db
-      .select({ documentId: e.id, title: documents.title, score: score.as('score') })
+      .select({ documentId: e.documentId, title: documents.title, score: score.as('score') })
       .from(e)
-      .innerJoin(documents, eq(documents.id, e.id))
+      .innerJoin(documents, eq(documents.id, e.documentId))
       .where(query.tag ? arrayContains(documents.tags, [query.tag]) : undefined)
       // By the select list's alias: the score is computed once per row, not again for the sort.
-      .orderBy(sql`"score" desc`, asc(e.id))
+      .orderBy(sql`"score" desc`, asc(e.documentId))
       .limit(query.k);
   }
 
@@ -107,9 +107,9 @@ export class EmbeddingsRepository {
     // <=> is the cosine distance (1 - similarity), <#> the negated inner product.
     const score = query.metric === 'cosine' ? sql<number>`1 - (${distance})` : sql<number>`-(${distance})`;
     return await db
-      .select({ documentId: e.id, title: documents.title, score: score.mapWith(Number) })
+      .select({ documentId: e.documentId, title: documents.title, score: score.mapWith(Number) })
       .from(e)
-      .innerJoin(documents, eq(documents.id, e.id))
+      .innerJoin(documents, eq(documents.id, e.documentId))
       .where(query.tag ? arrayContains(documents.tags, [query.tag]) : undefined)
       .orderBy(distance)
       .limit(query.k);

@@ -15,7 +15,7 @@ export type { EmbeddingView, SearchHit };
 const MIN_EF_SEARCH = 40;
 
 const toEmbeddingView = (row: DocumentEmbeddingRow): EmbeddingView => ({
-  documentId: row.id,
+  documentId: row.documentId,
   dimension: row.embedding.length,
   model: row.model,
   embedding: row.embedding,

@@ -166,10 +166,10 @@ describe('semantic search isolation (exact scan)', () => {
   describe('row-level security alone (raw SQL as the app role, no tenant filter)', () => {
     /** The exact search without any tenant condition: only RLS stands between A and B's rows. */
     const UNFILTERED = `
-      select e.id as "documentId", public.vector_dot(e.embedding, $1::real[]) / (case when $2 then e.norm::float8 * $3::float8 else 1 end) as score
-        from document_embeddings e join documents d on d.id = e.id
+      select e.document_id as "documentId", public.vector_dot(e.embedding, $1::real[]) / (case when $2 then e.norm::float8 * $3::float8 else 1 end) as score
+        from document_embeddings e join documents d on d.id = e.document_id
        where ($4::text is null or d.tags @> array[$4::text])
-       order by score desc, e.id
+       order by score desc, e.document_id
        limit $5`;
     const params = (query: SearchQuery) => [query.vector, query.metric === 'cosine', query.norm, query.tag ?? null, query.k];
 

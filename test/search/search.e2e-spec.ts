@@ -80,7 +80,7 @@ describe('semantic search over HTTP', () => {
     const superuser = new pg.Client({ connectionString: t.db.superuserUrl });
     await superuser.connect();
     try {
-      const count = async () => (await superuser.query('select count(*)::int as n from document_embeddings where id = $1', [id])).rows[0].n;
+      const count = async () => (await superuser.query('select count(*)::int as n from document_embeddings where document_id = $1', [id])).rows[0].n;
       expect(await count()).toBe(1);
       expect((await t.request('DELETE', `/documents/${id}`, { tenant: 'alpha' })).status).toBe(204);
       expect(await count()).toBe(0);

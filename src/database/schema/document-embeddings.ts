@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, real, text, timestamp } from 'drizzle-orm/pg-core';
+import { check, real, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { tenantTable } from './tenant-table';
 import { documents } from './documents';
 
@@ -7,10 +7,11 @@ import { documents } from './documents';
 export const MAX_EMBEDDING_DIMENSION = 2000;
 
 /**
- * One client-supplied embedding per document (semantic search, src/search). The row's `id` IS the
- * document's id: every tenant table is keyed (tenant_id, id) (the catalog test holds them all to it),
- * and the composite foreign key (tenant_id, id) -> documents makes "one embedding per document, of the
- * same tenant" a constraint rather than a convention; deleting the document deletes its embedding.
+ * One client-supplied embedding per document (semantic search, src/search): keyed (tenant_id, id) like
+ * every tenant table, with the document named by the composite foreign key (tenant_id, document_id)
+ * -> documents (so it can only be the same tenant's, and deleting the document deletes its
+ * embedding) and "one per document" held by the unique index (tenant_id, document_id), which is
+ * also how every query finds rows: by tenant, then document.
  *
  * Stored as real[] (float4, as pgvector's `vector` is) so the table is the same with and without the
  * pgvector extension: drizzle/0023_vector_search.sql adds HNSW expression indexes on
@@ -20,6 +21,7 @@ export const MAX_EMBEDDING_DIMENSION = 2000;
 export const documentEmbeddings = tenantTable(
   'document_embeddings',
   {
+    documentId: uuid('document_id').notNull(),
     embedding: real('embedding').array().notNull(),
     /** Euclidean norm of `embedding`, computed on write: cosine = dot / (norm * |query|), one dot product per row. */
     norm: real('norm').notNull(),
@@ -29,6 +31,7 @@ export const documentEmbeddings = tenantTable(
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
   },
   (t) => [
+    uniqueIndex('document_embeddings_tenant_document_idx').on(t.tenantId, t.documentId),
     // The API validates first (400); this keeps a vector no search could score (NULL, NaN or an
     // infinite element, a zero vector, a nested array) out of the table whatever writes it.
     check(
@@ -39,7 +42,7 @@ export const documentEmbeddings = tenantTable(
         and ${t.norm} > 0`,
     ),
   ],
-  { parent: { table: documents, column: (t) => t.id, constraintName: 'document_embeddings_document_fk' } },
+  { parent: { table: documents, column: (t) => t.documentId, constraintName: 'document_embeddings_document_fk' } },
 );
 
 export type DocumentEmbeddingRow = typeof documentEmbeddings.$inferSelect;
