@@ -163,7 +163,7 @@ async function main(): Promise<void> {
       if (check.status !== 200 || hits.length !== Math.min(options.k, target.size)) throw new Error(`search on the ${target.size}-vector tenant: ${check.status}, ${hits.length} hits`);
       if (options.warmup > 0) await runLoad({ url: api.url, targets: loadTargets, connections: options.connections, durationSeconds: options.warmup, seed: 1 });
       const result = await runLoad({ url: api.url, targets: loadTargets, connections: options.connections, durationSeconds: options.duration, seed: 2 });
-      log(`${target.size} vectors: p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.requestsPerSecond.toFixed(1)} req/s, non-2xx ${result.non2xx}`);
+      log(`${target.size} vectors: p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, ${result.requestsPerSecond.toFixed(1)} req/s, non-2xx ${result.non2xx}`);
       results.push({ size: target.size, result });
     }
 
@@ -179,7 +179,7 @@ async function main(): Promise<void> {
       "| Tenant's vectors | p50 ms | p99 ms | req/s | p50 vs smallest | non-2xx |",
       '|---:|---:|---:|---:|---:|---:|',
       ...results.map(({ size, result }) =>
-        `| ${size} | ${result.p50} | ${result.p99} | ${result.requestsPerSecond.toFixed(1)} | ${(result.p50 / Math.max(base.result.p50, 0.001)).toFixed(2)}x | ${result.non2xx} |`,
+        `| ${size} | ${result.p50.toFixed(1)} | ${result.p99.toFixed(1)} | ${result.requestsPerSecond.toFixed(1)} | ${(result.p50 / Math.max(base.result.p50, 0.001)).toFixed(2)}x | ${result.non2xx} |`,
       ),
       '',
     ];
