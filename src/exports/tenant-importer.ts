@@ -74,11 +74,13 @@ export class TenantImporter {
       const totalRows = manifest.tables.reduce((sum, table) => sum + table.count, 0);
       const total = manifest.files.length + totalRows;
       let done = 0;
+      const written: string[] = [];
       try {
         // runForTenant: the target must be active (a suspended tenant is not written to).
         await this.resolver.runForTenant(tenant.id, async () => {
           for (const file of manifest.files) {
             await this.storage.putTenantFile(file.key, createReadStream(path.join(staging, fileEntry(file.key))), file.size);
+            written.push(file.key);
             await report({ done: ++done, total, stage: 'files' });
           }
         });
@@ -102,7 +104,7 @@ export class TenantImporter {
           files: manifest.files.length,
         };
       } catch (error) {
-        await this.compensate(tenant, created !== undefined);
+        await this.compensate(tenant, created !== undefined, written);
         throw this.translate(error);
       }
     } catch (error) {
@@ -137,10 +139,15 @@ export class TenantImporter {
     }
   }
 
-  /** Undoes what a failed import wrote: its files (the target had none), and the tenant it created. Logged if it fails itself. */
-  private async compensate(tenant: { id: string; slug: string; database: string }, created: boolean): Promise<void> {
+  /**
+   * Undoes what a failed import wrote: the files it stored (those only: the target was empty, but an
+   * existing tenant is active and may have got files of its own meanwhile), and the tenant it created.
+   * Logged if it fails itself.
+   */
+  private async compensate(tenant: { id: string; slug: string; database: string }, created: boolean, written: readonly string[]): Promise<void> {
     try {
-      await TenantContext.run({ tenant: { ...(await this.resolver.find({ kind: 'id', value: tenant.id }))! }, requestId: `import:${tenant.id}` }, () => this.storage.deleteTenantObjects());
+      const scope = await this.resolver.find({ kind: 'id', value: tenant.id });
+      if (scope) await TenantContext.run({ tenant: scope, requestId: `import:${tenant.id}` }, () => this.storage.deleteTenantFiles(written));
       if (created) {
         await this.erasure.deleteRows({ tenantId: tenant.id, database: tenant.database });
         await this.erasure.deleteTenantRecords({ tenantId: tenant.id, database: tenant.database });

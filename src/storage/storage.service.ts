@@ -166,6 +166,13 @@ export class StorageService implements OnApplicationShutdown {
     return this.counted('put', () => this.driver.put(key, body, { contentType: 'application/octet-stream', contentLength }));
   }
 
+  /** Deletes objects of the current tenant by their keys below the prefix (undoing a failed import's files). */
+  async deleteTenantFiles(relativeKeys: readonly string[]): Promise<void> {
+    const prefix = TenantContext.currentId();
+    const keys = relativeKeys.map((relative) => tenantObjectKey(prefix, relative));
+    if (keys.length) await this.counted('delete', () => this.driver.delete(keys));
+  }
+
   /**
    * The archive an offboarding exported before deleting the tenant: a platform-level key (no tenant
    * context: the tenant is being deleted), outside the tenant's prefix, so it survives the deletion.

@@ -448,6 +448,8 @@ export async function seedTenantData(t: TestApp, tenant: string): Promise<void> 
     // Registered by the other tenant's seed on this app.
   }
   await t.app.get(TenantResolver).runForTenant(tenant, () => jobs.enqueue(HARNESS_JOB_KIND, {}));
+  // An export row (queued: test apps run no worker unless asked; with one, it writes an archive under exports/).
+  ok('export', await t.request('POST', '/exports', { tenant }), 202);
   for (const n of [1, 2]) {
     const doc = ok('document', await t.request('POST', '/documents', { tenant, body: { title: `${tenant} doc ${n}`, body: `${tenant} secret ${n}`, tags: ['seed'] } }), 201);
     ok('comment', await t.request('POST', `/documents/${doc.id}/comments`, { tenant, body: { body: `${tenant} comment ${n}` } }), 201);

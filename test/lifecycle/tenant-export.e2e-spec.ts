@@ -281,6 +281,30 @@ describe('tenant export and import', () => {
     expect(accepted.status).toBe(201);
   }, 60_000);
 
+  it('undoes an import that fails after its files are stored (rows refused): no tenant, no files left; 422', async () => {
+    // A consistent archive (checksums recomputed) whose membership names a user account this deployment lacks.
+    const entries = await unpack(archiveOfA);
+    const manifest = JSON.parse(entries.get('manifest.json')!.toString('utf8'));
+    const lines = entries.get('rows/memberships.ndjson')!.toString('utf8').split('\n').filter(Boolean);
+    const edited = lines.map((line, i) => (i === 0 ? JSON.stringify({ ...JSON.parse(line), user_id: randomUUID() }) : line));
+    const hash = createHash('sha256');
+    for (const line of edited) hash.update(`${line.split(a.id).join('00000000-0000-0000-0000-000000000000')}\n`);
+    manifest.tables.find((table: { name: string }) => table.name === 'memberships').checksum = hash.digest('hex');
+    const forged = new Map(entries);
+    forged.set('manifest.json', Buffer.from(JSON.stringify(manifest)));
+    forged.set('rows/memberships.ndjson', Buffer.from(`${edited.join('\n')}\n`));
+    const objectsBefore = (await s3Client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'tenants/' }))).KeyCount;
+
+    const refused = await importArchive(await pack(forged), 'slug=export-undone&name=Undone');
+    expect(refused.status).toBe(422);
+    expect(refused.body.error).toMatchObject({ code: 'ARCHIVE_INVALID', details: [{ path: 'memberships' }] });
+    expect((await su.query("select 1 from tenants where slug = 'export-undone'")).rowCount).toBe(0);
+    expect((await s3Client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'tenants/' }))).KeyCount).toBe(objectsBefore);
+    // Positive control: the same slug imports once the archive is consistent with this deployment.
+    expect((await importArchive(archiveOfA, 'slug=export-undone&name=Undone')).status).toBe(201);
+    expect((await s3Client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'tenants/' }))).KeyCount).toBe(objectsBefore! + 2);
+  }, 60_000);
+
   it('resumes after a failure half way: storage down during the upload, nothing stored; the re-run writes the archive', async () => {
     const c = await seeded('export-c');
     const resolver = t.app.get(TenantResolver);
