@@ -1,17 +1,12 @@
 import { Command } from 'commander';
-import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { userInfo } from 'node:os';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AppError } from '../common/errors/app-error';
-import { ExportsRepository } from '../exports/exports.repository';
 import { ImportTarget, TenantImporter } from '../exports/tenant-importer';
-import { ExportProgress, TenantExporter } from '../exports/tenant-exporter';
-import { StorageService } from '../storage/storage.service';
-import { TenantContext } from '../tenancy/tenant-context';
-import { parseTenantHeader } from '../tenancy/tenant-identifier';
-import { TenantResolver } from '../tenants/tenant-resolver.service';
+import { TenantExportRunner } from '../exports/tenant-export-runner';
+import { ExportProgress } from '../exports/tenant-exporter';
 import { printJson, printLines } from './cli-output';
 import { Progress, startProgress } from './cli-progress-bar';
 import { UsageError } from './cli-errors';
@@ -52,29 +47,16 @@ export function addArchiveCommands(tenants: Command, env: Env): void {
     .action(async (idOrSlug: string, options: { out?: string; json?: boolean }) => {
       if (options.out !== undefined && existsSync(options.out)) throw new UsageError(`--out ${options.out}: the file exists (nothing was overwritten)`);
       const result = await withApplication(env, async (app) => {
-        const tenant = await findTenant(app.get(TenantResolver), idOrSlug);
-        return TenantContext.run({ tenant, requestId: randomUUID() }, async () => {
-          const exports = app.get(ExportsRepository);
-          const row = await exports.create({ id: randomUUID(), requestedBy: `cli:${operatorName()}` });
-          const { progress, report } = barFor(`export ${tenant.slug}`);
-          let done;
-          try {
-            done = await app.get(TenantExporter).run(row.id, { report, final: true });
-          } finally {
-            progress.stop();
-          }
-          if (options.out && done.archiveKey) {
-            const partial = `${options.out}.partial`;
-            try {
-              await pipeline((await app.get(StorageService).openExportArchive(done.archiveKey)).body, createWriteStream(partial, { flags: 'wx', mode: 0o600 }));
-              await rename(partial, options.out);
-            } catch (error) {
-              await rm(partial, { force: true });
-              throw error;
-            }
-          }
-          return { ...done, tenantId: tenant.id, tenantSlug: tenant.slug, out: options.out ?? null };
-        });
+        const { progress, report } = barFor(`export ${idOrSlug}`);
+        try {
+          const done = await app.get(TenantExportRunner).run(idOrSlug, `cli:${operatorName()}`, {
+            report,
+            copy: options.out === undefined ? undefined : (archive) => writeFileAtomically(archive, options.out!),
+          });
+          return { ...done, out: options.out ?? null };
+        } finally {
+          progress.stop();
+        }
       });
       if (options.json) return printJson(result);
       const rows = Object.values(result.tables ?? {}).reduce((sum, table) => sum + table.count, 0);
@@ -119,14 +101,14 @@ export function addArchiveCommands(tenants: Command, env: Env): void {
     });
 }
 
-async function findTenant(resolver: TenantResolver, idOrSlug: string) {
-  let identifier;
+/** Written to <file>.partial and renamed when complete: a half-written archive never has the name asked for. */
+async function writeFileAtomically(body: Readable, file: string): Promise<void> {
+  const partial = `${file}.partial`;
   try {
-    identifier = parseTenantHeader(idOrSlug);
-  } catch {
-    identifier = undefined;
+    await pipeline(body, createWriteStream(partial, { flags: 'wx', mode: 0o600 }));
+    await rename(partial, file);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw error;
   }
-  const tenant = identifier ? await resolver.find(identifier) : undefined;
-  if (!tenant) throw AppError.notFound('Tenant');
-  return tenant;
 }

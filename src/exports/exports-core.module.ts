@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TenantsModule } from '../tenants/tenants.module';
 import { ExportsRepository } from './exports.repository';
+import { TenantExportRunner } from './tenant-export-runner';
 import { TenantExporter } from './tenant-exporter';
 import { TenantImporter } from './tenant-importer';
 
@@ -11,7 +12,7 @@ import { TenantImporter } from './tenant-importer';
  */
 @Module({
   imports: [TenantsModule],
-  providers: [ExportsRepository, TenantExporter, TenantImporter],
-  exports: [ExportsRepository, TenantExporter, TenantImporter],
+  providers: [ExportsRepository, TenantExporter, TenantImporter, TenantExportRunner],
+  exports: [ExportsRepository, TenantExporter, TenantImporter, TenantExportRunner],
 })
 export class ExportsCoreModule {}
