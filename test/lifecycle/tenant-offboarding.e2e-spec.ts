@@ -110,12 +110,11 @@ describe('tenant offboarding', () => {
     expect(appObjects).toBe(2);
     const aToken = t.tokenFor(a.slug)!;
 
-    // Refusals first, each with nothing changed: a wrong confirmation, no confirmation, an export (not built).
+    // Refusals first, each with nothing changed: a wrong confirmation, no confirmation, no admin key.
     const wrong = await t.request('DELETE', `/tenants/${a.id}?confirm=${b.slug}`, { admin: true });
     expect(wrong.status).toBe(400);
     expect(wrong.body.error.details[0].path).toBe('confirm');
     expect((await t.request('DELETE', `/tenants/${a.id}`, { admin: true })).status).toBe(400);
-    expect((await t.request('DELETE', `/tenants/${a.slug}?confirm=${a.slug}&export=true`, { admin: true })).status).toBe(400);
     expect((await t.request('DELETE', `/tenants/${a.slug}?confirm=${a.slug}`, { auth: aToken })).status).toBe(401);
     expect((await t.request('GET', '/documents', { tenant: a.slug })).status).toBe(200);
     expect(await rowsOf(t.db.superuserUrl, a.id)).toEqual(aRows);

@@ -12,3 +12,4 @@ export * from './usage';
 export * from './database-identity';
 export * from './jobs';
 export * from './tenant-deletions';
+export * from './exports';
