@@ -13,6 +13,7 @@ import { TenantOffboardingModule } from '../lifecycle/tenant-offboarding.module'
 import { TenantOffboardingService } from '../lifecycle/tenant-offboarding.service';
 import { UsageModule } from '../usage/usage.module';
 import { TenantsService } from '../tenants/tenants.service';
+import { ExportsCoreModule } from '../exports/exports-core.module';
 
 /**
  * What tenant commands need of the application, and nothing more: the same
@@ -25,7 +26,7 @@ import { TenantsService } from '../tenants/tenants.service';
 @Module({})
 class CliModule {
   static forRoot(env: Record<string, string | undefined>): DynamicModule {
-    return { module: CliModule, imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, StorageModule, UsageModule, TenantsModule, TenantOffboardingModule] };
+    return { module: CliModule, imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, StorageModule, UsageModule, TenantsModule, TenantOffboardingModule, ExportsCoreModule] };
   }
 }
 
@@ -62,6 +63,11 @@ export function withTenantsService<T>(env: Record<string, string | undefined>, f
 /** Runs `fn` with the application's TenantOffboardingService (tenant deletion; see withAppContext). */
 export function withOffboardingService<T>(env: Record<string, string | undefined>, fn: (offboarding: TenantOffboardingService) => Promise<T>): Promise<T> {
   return withAppContext(env, (context) => fn(context.get(TenantOffboardingService)));
+}
+
+/** Runs `fn` with the application's services (export and import: src/cli/tenant-archives.command.ts; see withAppContext). */
+export function withApplication<T>(env: Record<string, string | undefined>, fn: (context: INestApplicationContext) => Promise<T>): Promise<T> {
+  return withAppContext(env, fn);
 }
 
 /** Runs `fn` with the application's PlansService (see withAppContext). */

@@ -11,6 +11,7 @@ import { UsageError } from './cli-errors';
 import { withOffboardingService, withTenantsService } from './cli.module';
 import { userInfo } from 'node:os';
 import { TenantDeletionFailedError, TenantDeletionView } from '../lifecycle/tenant-offboarding.service';
+import { addArchiveCommands } from './tenant-archives.command';
 
 type Env = Record<string, string | undefined>;
 
@@ -204,6 +205,8 @@ export function tenantsCommand(env: Env): Command {
       if (options.json) printJson(tenant);
       else printLines(`${tenant.slug} (${tenant.id}) is on ${tenant.plan}, overrides ${JSON.stringify(tenant.planOverrides)}`);
     });
+
+  addArchiveCommands(tenants, env);
 
   return tenants;
 }

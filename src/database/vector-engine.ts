@@ -8,7 +8,7 @@ import { SystemDatabase, SystemDb } from './system-db';
 /**
  * Which engine answers semantic searches (src/search) on a database:
  * - 'pgvector-hnsw': the pgvector extension is installed and both HNSW indexes of
- *   drizzle/0023_vector_search.sql exist, built for EMBEDDING_DIMENSION;
+ *   drizzle/0026_vector_search.sql exist, built for EMBEDDING_DIMENSION;
  * - 'exact-scan': anything else; vector_dot() over the tenant's rows, ordered by score.
  * Both give the same answer for the tenant (HNSW is approximate: its recall, not its
  * isolation, differs); the exact scan is the one the test suite runs on real PostgreSQL.

@@ -9,6 +9,8 @@ import { tenantTables } from './test-database';
 import { AppRoute, discoverRoutes, jsonSchemaOf, routeKey, sampleOf } from './app-routes';
 import { addMember, createApiKey, invite } from '../identity/identity-fixtures';
 import { JobsService } from '../../src/jobs/jobs.service';
+import { ExportsRepository } from '../../src/exports/exports.repository';
+import { TenantExporter } from '../../src/exports/tenant-exporter';
 import { TenantResolver } from '../../src/tenants/tenant-resolver.service';
 import { ApiResponse, RequestOptions, startTestApp, StartTestAppOptions, TestApp } from './test-app';
 
@@ -446,6 +448,8 @@ export async function seedTenantData(t: TestApp, tenant: string): Promise<void> 
     // Registered by the other tenant's seed on this app.
   }
   await t.app.get(TenantResolver).runForTenant(tenant, () => jobs.enqueue(HARNESS_JOB_KIND, {}));
+  // An export row (queued: test apps run no worker unless asked; with one, it writes an archive under exports/).
+  ok('export', await t.request('POST', '/exports', { tenant }), 202);
   for (const n of [1, 2]) {
     const doc = ok('document', await t.request('POST', '/documents', { tenant, body: { title: `${tenant} doc ${n}`, body: `${tenant} secret ${n}`, tags: ['seed'] } }), 201);
     ok('comment', await t.request('POST', `/documents/${doc.id}/comments`, { tenant, body: { body: `${tenant} comment ${n}` } }), 201);
@@ -466,7 +470,20 @@ const DEFAULT_HINTS: Record<string, RequestHint> = {
   'POST /documents/:id/attachments': { query: { filename: 'harness.txt' }, headers: { 'content-type': 'text/plain' } },
   'PUT /documents/:id/embedding': { body: { embedding: HARNESS_EMBEDDING } },
   'POST /documents/search': { body: { vector: HARNESS_EMBEDDING, k: 100 } },
+  // Takes no body: a JSON route refuses the harness's raw bytes (415), so an empty JSON object.
+  'POST /exports': { rawBody: '{}', headers: { 'content-type': 'application/json' } },
 };
+
+/**
+ * A succeeded export of the tenant (POST /exports only queues one: no worker runs in the harness),
+ * written in-process as the CLI does, so its download route has an own id that answers 2xx.
+ */
+export async function seedSucceededExport(t: TestApp, tenant: string): Promise<void> {
+  await t.app.get(TenantResolver).runForTenant(tenant, async () => {
+    const row = await t.app.get(ExportsRepository).create({ id: randomUUID(), requestedBy: 'isolation-harness' });
+    await t.app.get(TenantExporter).run(row.id, { final: true });
+  });
+}
 
 export interface AttackedApp {
   t: TestApp;
@@ -507,6 +524,7 @@ export async function attackFreshApp(label: string, options: AttackOptions = {})
     const seed = async (tenant: string) => {
       await seedTenantData(t, tenant);
       await seedThroughCreateRoutes(t, tenant, hints);
+      await seedSucceededExport(t, tenant);
     };
     await Promise.all([seed(alpha.slug), seed(bravo.slug)]);
     const me = await t.request('GET', '/me', { tenant: alpha.slug });

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { addMember, createApiKey, invite } from '../identity/identity-fixtures';
 import { JobsService } from '../../src/jobs/jobs.service';
 import { TenantResolver } from '../../src/tenants/tenant-resolver.service';
-import { seedTenantData, tenantTables } from '../helpers/isolation-harness';
+import { seedSucceededExport, seedTenantData, tenantTables } from '../helpers/isolation-harness';
 import { startTestApp, TestApp } from '../helpers/test-app';
 import { TEST_ADMIN_KEY, TEST_BASE_DOMAIN, TEST_OWNER_PASSWORD } from '../helpers/test-env';
 import { checkResponse, CheckContext, envelopeProblems, SQL_FRAGMENTS, STACK_FRAGMENTS } from '../helpers/fuzz/checks';
@@ -125,6 +125,10 @@ describe('fuzz: malformed requests to every route', () => {
   const deleteParams: Record<string, Record<string, string>> = {};
   /** DELETE /tenants/:idOrSlug needs ?confirm=<its slug>: the fuzz run's tenant, and the positive control's. */
   const confirmSlugs = { params: '', forDelete: '' };
+  /** POST /tenants/import's valid request: an export already in storage, by reference (no body). */
+  const importSource = { tenant: '', exportId: '' };
+  /** POST routes that take no body at all (not JSON, not an upload). */
+  const NO_BODY = new Set(['POST /exports', 'POST /tenants/:idOrSlug/export', 'POST /tenants/import']);
   let acceptToken = '';
 
   beforeAll(async () => {
@@ -137,7 +141,8 @@ describe('fuzz: malformed requests to every route', () => {
     const doomedTenant = await t.createTenant('fuzz-doomed-tenant', { owner: undefined });
     const lastTenant = await t.createTenant('fuzz-last-tenant', { owner: undefined });
     const goneTenant = await t.createTenant('fuzz-gone-tenant', { owner: undefined });
-    const gone = await t.request('DELETE', `/tenants/${goneTenant.slug}?confirm=${goneTenant.slug}`, { admin: true });
+    // With export=true: its archive is what GET /tenant-deletions/:id/export serves.
+    const gone = await t.request('DELETE', `/tenants/${goneTenant.slug}?confirm=${goneTenant.slug}&export=true`, { admin: true });
     if (gone.status !== 202 || gone.body.status !== 'completed') throw new Error(`fuzz setup: DELETE /tenants -> ${gone.status} ${JSON.stringify(gone.body)}`);
     confirmSlugs.params = doomedTenant.slug;
     confirmSlugs.forDelete = lastTenant.slug;
@@ -185,6 +190,11 @@ describe('fuzz: malformed requests to every route', () => {
     const jobs = t.app.get(JobsService);
     jobs.register('fuzz.seed', async () => ({}));
     const job = await t.app.get(TenantResolver).runForTenant(own.id, () => jobs.enqueue('fuzz.seed', {}));
+    // A succeeded export (no worker runs here: written in-process), for the export routes and the import by reference.
+    await seedSucceededExport(t, own.id);
+    const ownExport = (await t.request('GET', '/exports', { tenant })).body.items.find((item: { status: string }) => item.status === 'succeeded');
+    importSource.tenant = own.id;
+    importSource.exportId = ownExport.id;
 
     Object.assign(params, {
       'DELETE /api-keys/:id': { id: liveKey.id },
@@ -213,6 +223,12 @@ describe('fuzz: malformed requests to every route', () => {
       'PUT /tenants/:idOrSlug/plan': { idOrSlug: target.id },
       'DELETE /tenants/:idOrSlug': { idOrSlug: doomedTenant.slug },
       'GET /tenant-deletions/:id': { id: gone.body.id },
+      'GET /tenant-deletions/:id/export': { id: gone.body.id },
+      'GET /exports/:id': { id: ownExport.id },
+      'GET /exports/:id/download': { id: ownExport.id },
+      'POST /tenants/:idOrSlug/export': { idOrSlug: target.id },
+      'GET /tenants/:idOrSlug/exports/:id': { idOrSlug: own.id, id: ownExport.id },
+      'GET /tenants/:idOrSlug/exports/:id/download': { idOrSlug: own.id, id: ownExport.id },
       // Its own plan: the fuzz must not rewrite the plans other tests' tenants are on.
       'GET /plans/:id': { id: 'fuzz-plan' },
       'PUT /plans/:id': { id: 'fuzz-plan' },
@@ -310,10 +326,11 @@ describe('fuzz: malformed requests to every route', () => {
     // Routes whose query has a required field: a valid value (the mutations then break it).
     if (key === 'GET /usage/export') query.push(['period', new Date().toISOString().slice(0, 7)]);
     if (key === 'DELETE /tenants/:idOrSlug') query.push(['confirm', forDelete ? confirmSlugs.forDelete : confirmSlugs.params]);
+    if (key === 'POST /tenants/import') query.push(['slug', `fz-imp-${tag}`], ['fromTenant', importSource.tenant], ['exportId', importSource.exportId]);
     const base: ValidBase = { params: (forDelete ? deleteParams[key] : undefined) ?? params[key] ?? {}, query, headers };
     for (const param of route.params) if (!(param in base.params)) throw new Error(`fuzz: no valid value for :${param} of ${key}; add it to the setup`);
     if (route.hasBody) base.json = key in hints ? hints[key] : sampleOf(jsonSchemaOf(route.bodySchema), '', tag) ?? {};
-    else if (['POST', 'PUT', 'PATCH'].includes(route.method)) {
+    else if (['POST', 'PUT', 'PATCH'].includes(route.method) && !NO_BODY.has(key)) {
       // Uploads: raw bytes, file name in the query.
       query.push(['filename', `fuzz-${tag}.txt`]);
       base.raw = { bytes: Buffer.from(`fuzz upload ${tag}\n`), contentType: 'text/plain' };
@@ -324,7 +341,7 @@ describe('fuzz: malformed requests to every route', () => {
   const checkContext = (route: AppRoute): CheckContext => ({
     // Not JSON by design: a file's bytes, the Prometheus text of /metrics (admin key only), and the Swagger UI
     // page and its assets (HTML, JS, CSS, an icon: shipped files, not API answers; GET /openapi.json is JSON).
-    download: route.method === 'GET' && (route.path.endsWith('/content') || route.path === '/metrics' || route.path === '/docs' || route.path.startsWith('/docs/')),
+    download: route.method === 'GET' && (route.path.endsWith('/content') || route.path.endsWith('/download') || route.path.endsWith('/export') || route.path === '/metrics' || route.path === '/docs' || route.path.startsWith('/docs/')),
     jsonBody: route.hasBody ? route.method : undefined,
     foreignIds,
     // Platform administration lists every tenant: their ids are its data; no other tenant's rows are.

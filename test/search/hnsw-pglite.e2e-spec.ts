@@ -90,7 +90,7 @@ describe('pgvector HNSW engine (PGlite)', () => {
           from (select tenant_id, id, (select array_agg(random()::real - 0.5) from generate_series(1, ${DIM}) where d.id is not null) v from documents d) s;
     `);
     // The migration file as shipped; its HNSW part runs because the extension is available here.
-    const migration = readFileSync(path.join(__dirname, '../../drizzle/0023_vector_search.sql'), 'utf8');
+    const migration = readFileSync(path.join(__dirname, '../../drizzle/0026_vector_search.sql'), 'utf8');
     for (const statement of migration.split('--> statement-breakpoint')) await db.exec(statement);
 
     pool = createPool({ url, max: 1, statementTimeoutMs: 60_000, applicationName: 'pglite-test' });

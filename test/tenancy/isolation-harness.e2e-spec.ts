@@ -79,6 +79,9 @@ describe('isolation harness: every tenant route, every tenant table, found by it
         'GET /usage',
         'GET /jobs',
         'GET /jobs/:id',
+        'GET /exports',
+        'GET /exports/:id',
+        'GET /exports/:id/download',
         LEAKY_ROUTE,
       ]),
     );

@@ -14,7 +14,7 @@ export const MAX_EMBEDDING_DIMENSION = 2000;
  * also how every query finds rows: by tenant, then document.
  *
  * Stored as real[] (float4, as pgvector's `vector` is) so the table is the same with and without the
- * pgvector extension: drizzle/0023_vector_search.sql adds HNSW expression indexes on
+ * pgvector extension: drizzle/0026_vector_search.sql adds HNSW expression indexes on
  * `embedding::vector(384)` when the extension is available, and the exact scan (vector_dot) reads the
  * array directly otherwise (src/database/vector-engine.ts decides which one runs).
  */

@@ -13,3 +13,4 @@ export * from './database-identity';
 export * from './jobs';
 export * from './tenant-deletions';
 export * from './document-embeddings';
+export * from './exports';
