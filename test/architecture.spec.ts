@@ -108,6 +108,8 @@ describe('architecture', () => {
     // lookup, a new tenant), jobs (the export runs as one), attachments' streamed body (the import's upload).
     exports: ['common', 'config', 'tenancy', 'database', 'database/schema', 'storage', 'access', 'tenants', 'jobs', 'attachments'],
     attachments: ['common', 'config', 'tenancy', 'database', 'database/schema', 'storage', 'access', 'usage'],
+    // Semantic search over documents' embeddings: the engine (pgvector or exact scan) comes from the database layer.
+    search: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access'],
     // Readiness asks PostgreSQL through DatabaseProbe only (no query handle), cache and storage through their services.
     health: ['common', 'config', 'database', 'cache', 'storage', 'access'],
     // Reads the database only through PoolStats (no query handle), cache and storage through their counters.

@@ -15,6 +15,7 @@ import { TenantErasure } from './tenant-erasure';
 import { TenantRows } from './tenant-rows';
 import { createTenantDb, TenantDb } from './tenant-db';
 import { Transactions } from './transactions';
+import { VectorEngine } from './vector-engine';
 
 /** Private to this module: feature code can inject TenantDb or SystemDb, never the pool. */
 const POOL = Symbol('pg.Pool');
@@ -102,7 +103,9 @@ function dedicatedPoolOpener(config: AppConfig): (name: string, max: number) => 
     // The job queue's statements (src/jobs), on the shared pool: the queue lives on the shared database only.
     { provide: QueueConnection, inject: [POOL], useFactory: (pool: pg.Pool) => new QueueConnection(pool) },
     PoolCloser,
+    // Which semantic search engine each database offers (pgvector HNSW or the exact scan), detected at boot.
+    VectorEngine,
   ],
-  exports: [TenantDb, SystemDb, Transactions, PoolStats, DatabaseProbe, TenantDatabases, QueueConnection, TenantErasure, TenantRows],
+  exports: [TenantDb, SystemDb, Transactions, PoolStats, DatabaseProbe, TenantDatabases, QueueConnection, TenantErasure, TenantRows, VectorEngine],
 })
 export class DatabaseModule {}

@@ -426,7 +426,7 @@ export function leakingRoutes(report: IsolationReport): string[] {
 /**
  * Data in every tenant table, through the API as the tenant's owner: a second
  * member (membership + accepted invitation), a pending invitation, an API key,
- * two documents with comments and an attachment, a background job (no route
+ * two documents with comments, an attachment and an embedding, a background job (no route
  * creates one: enqueued in the tenant's context, as a feature does; the test
  * app runs no worker, so it stays queued). The harness then checks that
  * every tenant table really got rows, so a new table needs a line here.
@@ -458,12 +458,18 @@ export async function seedTenantData(t: TestApp, tenant: string): Promise<void> 
       await t.request('POST', `/documents/${doc.id}/attachments?filename=seed-${n}.txt`, { tenant, rawBody: `${tenant} file ${n}`, headers: { 'content-type': 'text/plain' } }),
       201,
     );
+    ok('embedding', await t.request('PUT', `/documents/${doc.id}/embedding`, { tenant, body: { embedding: HARNESS_EMBEDDING } }), 201);
   }
 }
+
+/** A valid embedding for the default EMBEDDING_DIMENSION (384): semantic search's routes (src/search). */
+const HARNESS_EMBEDDING = Array.from({ length: 384 }, (_, i) => ((i % 5) + 1) / 5);
 
 /** What the schemas cannot tell the harness: the upload's file name is checked in the service. */
 const DEFAULT_HINTS: Record<string, RequestHint> = {
   'POST /documents/:id/attachments': { query: { filename: 'harness.txt' }, headers: { 'content-type': 'text/plain' } },
+  'PUT /documents/:id/embedding': { body: { embedding: HARNESS_EMBEDDING } },
+  'POST /documents/search': { body: { vector: HARNESS_EMBEDDING, k: 100 } },
   // Takes no body: a JSON route refuses the harness's raw bytes (415), so an empty JSON object.
   'POST /exports': { rawBody: '{}', headers: { 'content-type': 'application/json' } },
 };

@@ -16,6 +16,9 @@ import { describeFailure, describeReport, runFuzz, shrink } from '../helpers/fuz
 import { discoverRoutes, AppRoute, jsonSchemaOf, routeKey, sampleOf } from '../helpers/app-routes';
 import { BAD_PATH_SEGMENTS, BAD_QUERY_VALUES, CONTENT_TYPES, EXTRA_FIELDS, NUMBERISH_STRINGS, UNICODE_STRINGS } from '../helpers/fuzz/values';
 
+/** A valid embedding for the default EMBEDDING_DIMENSION (384). */
+const FUZZ_EMBEDDING = Array.from({ length: 384 }, (_, i) => ((i % 7) + 1) / 8);
+
 /**
  * Issue 9 item 8: every route of the running app (found in the Nest container,
  * not listed here) gets malformed requests from a seeded generator, with valid
@@ -162,6 +165,14 @@ describe('fuzz: malformed requests to every route', () => {
       return response.body.id as string;
     };
     const doc = await post('/documents', { title: 'fuzz doc', body: 'fuzz body', tags: ['fuzz'] });
+    // Semantic search: an embedding on the document (EMBEDDING_DIMENSION is the default 384), and one the DELETE control removes.
+    const putEmbedding = async (docId: string) => {
+      const response = await t.request('PUT', `/documents/${docId}/embedding`, { tenant, body: { embedding: FUZZ_EMBEDDING } });
+      if (response.status !== 201) throw new Error(`fuzz setup: PUT embedding -> ${response.status} ${JSON.stringify(response.body)}`);
+    };
+    await putEmbedding(doc.id);
+    const doomedEmbedding = await post('/documents', { title: 'doomed embedding' });
+    await putEmbedding(doomedEmbedding.id);
     const comment = await post(`/documents/${doc.id}/comments`, { body: 'fuzz comment' });
     const attachment = await upload(doc.id);
     const liveKey = await createApiKey(t, tenant, 'viewer');
@@ -189,6 +200,9 @@ describe('fuzz: malformed requests to every route', () => {
       'DELETE /api-keys/:id': { id: liveKey.id },
       'GET /documents/:id': { id: doc.id },
       'GET /jobs/:id': { id: job.id },
+      'PUT /documents/:id/embedding': { id: doc.id },
+      'GET /documents/:id/embedding': { id: doc.id },
+      'DELETE /documents/:id/embedding': { id: doc.id },
       'PATCH /documents/:id': { id: doc.id },
       'DELETE /documents/:id': { id: doc.id },
       'POST /documents/:id/comments': { id: doc.id },
@@ -222,6 +236,7 @@ describe('fuzz: malformed requests to every route', () => {
     Object.assign(deleteParams, {
       'DELETE /api-keys/:id': { id: doomedKey.id },
       'DELETE /documents/:id': { id: doomedDoc.id },
+      'DELETE /documents/:id/embedding': { id: doomedEmbedding.id },
       'DELETE /documents/:id/comments/:commentId': { id: doc.id, commentId: doomedComment.id },
       'DELETE /documents/:id/attachments/:attachmentId': { id: doc.id, attachmentId: doomedAttachment },
       'DELETE /members/invitations/:id': { id: doomedInvitation.id },
@@ -305,6 +320,8 @@ describe('fuzz: malformed requests to every route', () => {
       'POST /api-keys': { name: `fuzz key ${tag}`, role: 'viewer' },
       'POST /documents': { title: `fuzz ${tag}`, body: 'fuzz body', tags: ['fuzz'] },
       'PATCH /documents/:id': { title: `fuzz ${tag}` },
+      'PUT /documents/:id/embedding': { embedding: FUZZ_EMBEDDING },
+      'POST /documents/search': { vector: FUZZ_EMBEDDING, k: 5 },
     };
     // Routes whose query has a required field: a valid value (the mutations then break it).
     if (key === 'GET /usage/export') query.push(['period', new Date().toISOString().slice(0, 7)]);

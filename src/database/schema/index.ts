@@ -12,4 +12,5 @@ export * from './usage';
 export * from './database-identity';
 export * from './jobs';
 export * from './tenant-deletions';
+export * from './document-embeddings';
 export * from './exports';
