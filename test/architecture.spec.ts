@@ -104,8 +104,13 @@ describe('architecture', () => {
     // Tenant lifecycle (offboarding): above tenants (suspension, the lookup), through cache and storage
     // for the tenant's keys and objects, and the database layer's owner connections (TenantErasure).
     // Moves: a job kind (jobs) and the plan row of a dedicated target's anchor (plans).
-    lifecycle: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'storage', 'access', 'tenants', 'plans', 'jobs'],
+    lifecycle: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'storage', 'access', 'tenants', 'exports', 'plans', 'jobs'],
+    // Export and import: the database layer's owner connections (TenantRows), storage for the archives, tenants (the
+    // lookup, a new tenant), jobs (the export runs as one), attachments' streamed body (the import's upload).
+    exports: ['common', 'config', 'tenancy', 'database', 'database/schema', 'storage', 'access', 'tenants', 'jobs', 'attachments'],
     attachments: ['common', 'config', 'tenancy', 'database', 'database/schema', 'storage', 'access', 'usage'],
+    // Semantic search over documents' embeddings: the engine (pgvector or exact scan) comes from the database layer.
+    search: ['common', 'config', 'tenancy', 'database', 'database/schema', 'access'],
     // Readiness asks PostgreSQL through DatabaseProbe only (no query handle), cache and storage through their services.
     health: ['common', 'config', 'database', 'cache', 'storage', 'access'],
     // Reads the database only through PoolStats (no query handle), cache and storage through their counters.
@@ -118,7 +123,7 @@ describe('architecture', () => {
     admission: ['common', 'config', 'tenancy', 'database', 'access', 'auth', 'members', 'api-keys', 'tenants', 'rate-limits', 'usage'],
     // The ops CLI: an entry point beside main.ts; tenant work goes through TenantsModule's service, the
     // database only through provisioning (migrations, roles), never a raw client (checked above).
-    cli: ['common', 'config', 'database', 'logging', 'cache', 'storage', 'tenants', 'plans', 'usage', 'lifecycle'],
+    cli: ['common', 'config', 'database', 'logging', 'cache', 'storage', 'tenants', 'plans', 'usage', 'lifecycle', 'exports'],
   };
   const ROOT = '(root)';
 

@@ -8,6 +8,7 @@ describe('role x action matrix', () => {
     'plan:read': ['viewer', 'member', 'admin', 'owner'],
     'usage:read': ['admin', 'owner'],
     'jobs:read': ['admin', 'owner'],
+    'exports:manage': ['admin', 'owner'],
     'documents:read': ['viewer', 'member', 'admin', 'owner'],
     'documents:write': ['member', 'admin', 'owner'],
     'documents:delete-own': ['member', 'admin', 'owner'],

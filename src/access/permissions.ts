@@ -23,6 +23,8 @@ export const MINIMUM_ROLE = {
   'usage:read': 'admin',
   /** GET /jobs, GET /jobs/:id: the tenant's background jobs, their status, progress and errors. */
   'jobs:read': 'admin',
+  /** POST/GET /exports: export the tenant's data (every row and file) and download the archive. */
+  'exports:manage': 'admin',
   /** Read documents and their comments. */
   'documents:read': 'viewer',
   /** Create and edit documents, add comments. */

@@ -3,6 +3,8 @@ import { SingleBar } from 'cli-progress';
 export interface Progress {
   /** `note`: shown after the counts until replaced (e.g. which databases failed so far). */
   increment(by?: number, note?: string): void;
+  /** Work whose total is learnt on the way (an export's rows, then its files): the value and total as they are now. */
+  update(value: number, total: number, note?: string): void;
   stop(): void;
 }
 
@@ -26,6 +28,10 @@ export function startProgress(label: string, total: number, unit: string): Progr
   bar.start(total, 0, { note: shown });
   return {
     increment: (by = 1, note?: string) => bar.increment(by, { note: (shown = note ?? shown) }),
+    update: (value: number, total: number, note?: string) => {
+      bar.setTotal(total);
+      bar.update(value, { note: (shown = note ?? shown) });
+    },
     stop: () => bar.stop(),
   };
 }

@@ -15,6 +15,7 @@ import { TenantMoveModule } from '../lifecycle/tenant-move.module';
 import { TenantMoveService } from '../lifecycle/tenant-move.service';
 import { UsageModule } from '../usage/usage.module';
 import { TenantsService } from '../tenants/tenants.service';
+import { ExportsCoreModule } from '../exports/exports-core.module';
 
 /**
  * What tenant commands need of the application, and nothing more: the same
@@ -27,7 +28,7 @@ import { TenantsService } from '../tenants/tenants.service';
 @Module({})
 class CliModule {
   static forRoot(env: Record<string, string | undefined>): DynamicModule {
-    return { module: CliModule, imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, StorageModule, UsageModule, TenantsModule, TenantOffboardingModule, TenantMoveModule] };
+    return { module: CliModule, imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, StorageModule, UsageModule, TenantsModule, TenantOffboardingModule, ExportsCoreModule, TenantMoveModule] };
   }
 }
 
@@ -69,6 +70,11 @@ export function withOffboardingService<T>(env: Record<string, string | undefined
 /** Runs `fn` with the application's TenantMoveService (moving a tenant between databases; see withAppContext). */
 export function withTenantMoveService<T>(env: Record<string, string | undefined>, fn: (moves: TenantMoveService) => Promise<T>): Promise<T> {
   return withAppContext(env, (context) => fn(context.get(TenantMoveService)));
+}
+
+/** Runs `fn` with the application's services (export and import: src/cli/tenant-archives.command.ts; see withAppContext). */
+export function withApplication<T>(env: Record<string, string | undefined>, fn: (context: INestApplicationContext) => Promise<T>): Promise<T> {
+  return withAppContext(env, fn);
 }
 
 /** Runs `fn` with the application's PlansService (see withAppContext). */

@@ -12,6 +12,7 @@ import { withOffboardingService, withTenantMoveService, withTenantsService } fro
 import { userInfo } from 'node:os';
 import { TenantDeletionFailedError, TenantDeletionView } from '../lifecycle/tenant-offboarding.service';
 import { TenantMoveFailedError, TenantMoveView } from '../lifecycle/tenant-move.service';
+import { addArchiveCommands } from './tenant-archives.command';
 
 type Env = Record<string, string | undefined>;
 
@@ -260,6 +261,8 @@ export function tenantsCommand(env: Env): Command {
       if (options.json) printJson(tenant);
       else printLines(`${tenant.slug} (${tenant.id}) is on ${tenant.plan}, overrides ${JSON.stringify(tenant.planOverrides)}`);
     });
+
+  addArchiveCommands(tenants, env);
 
   return tenants;
 }

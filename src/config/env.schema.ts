@@ -119,6 +119,14 @@ export const envSchema = z
     JOBS_MAINTENANCE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3_600).default(60),
 
     /**
+     * Semantic search (src/search): the length every document embedding and query vector must have,
+     * fixed per deployment (the model's output size). At most 2,000 (pgvector's HNSW limit). With
+     * pgvector, the HNSW indexes are built for one dimension (384 by drizzle/0023); boot refuses to
+     * start when they disagree with this (README "Semantic search").
+     */
+    EMBEDDING_DIMENSION: z.coerce.number().int().min(1).max(2_000).default(384),
+
+    /**
      * Identity (src/auth). HS256 key for access tokens. Required in production; embedded mode
      * generates and keeps one in DATA_DIR/secrets.json; otherwise (development/test) a random
      * per-process key is used, so tokens do not survive a restart.

@@ -10,9 +10,12 @@ import { PoolStats } from './pool-stats';
 import { QueueConnection } from './queue-connection';
 import { SystemDb } from './system-db';
 import { TenantDatabases } from './tenant-databases';
+import { OwnerConnections } from './owner-connections';
 import { TenantErasure } from './tenant-erasure';
+import { TenantRows } from './tenant-rows';
 import { createTenantDb, TenantDb } from './tenant-db';
 import { Transactions } from './transactions';
+import { VectorEngine } from './vector-engine';
 
 /** Private to this module: feature code can inject TenantDb or SystemDb, never the pool. */
 const POOL = Symbol('pg.Pool');
@@ -24,13 +27,13 @@ class PoolCloser implements OnApplicationShutdown {
   constructor(
     @Inject(POOL) private readonly pool: pg.Pool,
     private readonly pools: DatabasePools,
-    private readonly erasure: TenantErasure,
+    private readonly owners: OwnerConnections,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
-    // The owner connections of tenant erasure (opened only by an offboarding), then the dedicated
-    // pools: the shared pool is not the manager's to end.
-    await this.erasure.close();
+    // The owner connections of tenant erasure and export/import (opened only by those operations),
+    // then the dedicated pools: the shared pool is not the manager's to end.
+    await this.owners.close();
     await this.pools.close();
     await this.pool.end();
   }
@@ -86,19 +89,23 @@ function dedicatedPoolOpener(config: AppConfig): (name: string, max: number) => 
       useFactory: (pool: pg.Pool, pools: PoolSource, config: AppConfig) => new SystemDb(pool, pools, Object.keys(config.database.dedicated).sort()),
     },
     { provide: TenantDatabases, inject: [AppConfig], useFactory: (config: AppConfig) => new TenantDatabases(config.database.dedicated) },
-    // Owner connections for deleting a tenant's data (offboarding): never the runtime pools.
+    // Owner connections for deleting, exporting and importing a tenant's data: never the runtime pools.
     {
-      provide: TenantErasure,
+      provide: OwnerConnections,
       inject: [AppConfig],
-      useFactory: (config: AppConfig) => new TenantErasure(config.database.migrationUrl, config.database.dedicated, config.database.statementTimeoutMs),
+      useFactory: (config: AppConfig) => new OwnerConnections(config.database.migrationUrl, config.database.dedicated, config.database.statementTimeoutMs),
     },
+    { provide: TenantErasure, inject: [OwnerConnections], useFactory: (owners: OwnerConnections) => new TenantErasure(owners) },
+    { provide: TenantRows, inject: [OwnerConnections], useFactory: (owners: OwnerConnections) => new TenantRows(owners) },
     { provide: Transactions, inject: [SystemDb], useFactory: (systemDb: SystemDb) => new Transactions(systemDb) },
     { provide: PoolStats, inject: [POOL, DatabasePools], useFactory: (pool: pg.Pool, pools: DatabasePools) => new PoolStats(pool, pools) },
     { provide: DatabaseProbe, inject: [POOL], useFactory: (pool: pg.Pool) => new DatabaseProbe(pool) },
     // The job queue's statements (src/jobs), on the shared pool: the queue lives on the shared database only.
     { provide: QueueConnection, inject: [POOL], useFactory: (pool: pg.Pool) => new QueueConnection(pool) },
     PoolCloser,
+    // Which semantic search engine each database offers (pgvector HNSW or the exact scan), detected at boot.
+    VectorEngine,
   ],
-  exports: [TenantDb, SystemDb, Transactions, PoolStats, DatabaseProbe, TenantDatabases, QueueConnection, TenantErasure],
+  exports: [TenantDb, SystemDb, Transactions, PoolStats, DatabaseProbe, TenantDatabases, QueueConnection, OwnerConnections, TenantErasure, TenantRows, VectorEngine],
 })
 export class DatabaseModule {}

@@ -10,6 +10,10 @@ export interface CatalogTenantTable {
   writableColumns: readonly string[];
   /** The tenant tables this one's foreign keys point to (itself excluded). */
   references: readonly string[];
+  /** The primary key's columns in key order (tenant_id first for every tenant table): an export reads rows in this order. */
+  primaryKey: readonly string[];
+  /** Whether the table has triggers of its own (not foreign-key ones): a restore turns them off (usage_events moves usage_counters). */
+  hasUserTriggers: boolean;
 }
 
 type Queryable = Pick<pg.ClientBase, 'query'> | Pick<pg.Pool, 'query'>;
@@ -28,13 +32,19 @@ type Queryable = Pick<pg.ClientBase, 'query'> | Pick<pg.Pool, 'query'>;
  * databases (an export's manifest lists tables in it).
  */
 export async function tenantTablesOf(db: Queryable): Promise<CatalogTenantTable[]> {
-  const { rows } = await db.query<{ name: string; columns: string[]; writable: string[]; references: string[] | null }>(`
+  const { rows } = await db.query<{ name: string; columns: string[]; writable: string[]; references: string[] | null; primary_key: string[] | null; user_triggers: boolean }>(`
     select c.relname as name,
            array_agg(a.attname::text order by a.attnum) as columns,
            array_agg(a.attname::text order by a.attnum) filter (where a.attgenerated = '') as writable,
            (select array_agg(distinct p.relname::text)
               from pg_constraint f join pg_class p on p.oid = f.confrelid
-             where f.conrelid = c.oid and f.contype = 'f' and f.confrelid <> c.oid) as references
+             where f.conrelid = c.oid and f.contype = 'f' and f.confrelid <> c.oid) as references,
+           (select array_agg(k.attname::text order by x.ordinality)
+              from pg_constraint p
+              cross join lateral unnest(p.conkey) with ordinality as x(attnum, ordinality)
+              join pg_attribute k on k.attrelid = c.oid and k.attnum = x.attnum
+             where p.conrelid = c.oid and p.contype = 'p') as primary_key,
+           exists (select 1 from pg_trigger g where g.tgrelid = c.oid and not g.tgisinternal) as user_triggers
       from pg_class c
       join pg_namespace n on n.oid = c.relnamespace
       join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
@@ -48,7 +58,14 @@ export async function tenantTablesOf(db: Queryable): Promise<CatalogTenantTable[
     rows.map((row) => [
       row.name,
       // Foreign keys to platform tables (tenants, users) are left out: only tenant tables are ordered here.
-      { name: row.name, columns: row.columns, writableColumns: row.writable, references: (row.references ?? []).filter((parent) => names.has(parent)) },
+      {
+        name: row.name,
+        columns: row.columns,
+        writableColumns: row.writable,
+        references: (row.references ?? []).filter((parent) => names.has(parent)),
+        primaryKey: row.primary_key ?? [],
+        hasUserTriggers: row.user_triggers,
+      },
     ]),
   );
   return dependencyOrder(tables);

@@ -6,7 +6,7 @@ import { CatalogTenantTable, quoteIdentifier, tenantTablesOf } from './tenant-ca
 
 /**
  * The database side of moving one tenant between databases (src/lifecycle/tenant-move.service.ts,
- * README "Moving a tenant"). Every function runs on OWNER connections (TenantErasure.ownerPool) of
+ * README "Moving a tenant"). Every function runs on OWNER connections (OwnerConnections.pool) of
  * the database it names, under the isolation policies with the tenant set transaction-locally, as
  * erasure does: a statement here can only see or write that one tenant's rows. Nothing here is
  * reachable from a request's input: the move service names the databases from the directory and

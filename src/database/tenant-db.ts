@@ -409,6 +409,19 @@ export class TogetherMisuseError extends AppError {
   }
 }
 
+/**
+ * Settings TenantDb.withSettings() may apply to a statement: pgvector's HNSW search knobs
+ * (semantic search, src/search), which decide how far an index scan goes, never what it may see.
+ */
+export const SESSION_SETTINGS: ReadonlySet<string> = new Set(['hnsw.ef_search', 'hnsw.iterative_scan', 'hnsw.max_scan_tuples']);
+
+export class SettingRefusedError extends AppError {
+  constructor(name: string) {
+    super(ErrorCode.Internal, `The setting "${name}" cannot be changed through the tenant handle`);
+    this.name = 'SettingRefusedError';
+  }
+}
+
 export class TenantDb extends TenantQueryBuilder {
   constructor(
     db: Db,
@@ -435,6 +448,27 @@ export class TenantDb extends TenantQueryBuilder {
       if (scopedBuilders.get(statement)?.tenant !== tenant) throw new TogetherMisuseError('together() takes statements built with TenantDb for the current tenant');
       const { sql: text, params } = statement.toSQL();
       return { text, values: params };
+    });
+    return await this.runTogether(statements, fn);
+  }
+
+  /**
+   * The one statement `fn` runs on the handle it is given, with server settings applied to it
+   * alone (set_config(name, value, true): transaction-local), in the same one round trip as the
+   * tenant setting: [tenant, set_config..., statement] before a single Sync, as together() does.
+   * After the Sync the settings are gone from the connection, so a pooled connection (and a
+   * transaction pooler's) never carries them into another request. Inside a transaction they hold
+   * until it ends.
+   *
+   * Only the names in SESSION_SETTINGS are accepted: app.tenant_id, the statement timeout and
+   * anything else isolation or limits rely on stay out of reach (SettingRefusedError).
+   */
+  async withSettings<T>(settings: Readonly<Record<string, string>>, fn: (db: TenantDb) => Promise<T>): Promise<T> {
+    TenantContext.currentId(); // fail closed without a tenant, before anything is built
+    const statements = Object.entries(settings).map(([name, value]) => {
+      if (!SESSION_SETTINGS.has(name)) throw new SettingRefusedError(name);
+      // Returns no row (set_config never returns null), as the batch expects of a leading statement.
+      return { text: 'select 1 where pg_catalog.set_config($1, $2, true) is null', values: [name, value] };
     });
     return await this.runTogether(statements, fn);
   }

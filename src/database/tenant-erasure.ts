@@ -1,8 +1,6 @@
-import { Logger } from '@nestjs/common';
 import pg from 'pg';
-import { UUID_PATTERN } from '../common/uuid';
-import { SHARED_DATABASE, TenantDatabaseSettings } from '../config/env.schema';
-import { createPool, inTransaction } from './pg/pool';
+import { SHARED_DATABASE } from '../config/env.schema';
+import { asTenantOn, auditOwnerOperation, OwnerConnections, requireTenantId, TenantPlacement } from './owner-connections';
 import { quoteIdentifier, tenantTablesOf } from './tenant-catalog';
 
 /**
@@ -34,24 +32,6 @@ export interface EraseRowsOptions {
 }
 
 const DEFAULT_BATCH_SIZE = 1000;
-const logger = new Logger('SystemDb');
-
-function audit(operation: string, fields: Record<string, string | number | undefined>): void {
-  logger.log(`system operation=${operation}${Object.entries(fields).map(([key, value]) => (value === undefined ? '' : ` ${key}=${value}`)).join('')}`);
-}
-
-function requireTenantId(tenantId: string): void {
-  // Every statement below carries it as a parameter; checked anyway so a typo fails before any connection.
-  if (!UUID_PATTERN.test(tenantId)) throw new Error('a tenant id must be a UUID');
-}
-
-/** `fn` in one transaction on `pool` with `tenantId` set transaction-locally (the isolation policies then show only its rows). */
-function asTenantOn<T>(pool: pg.Pool, tenantId: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  return inTransaction(pool, null, async (client) => {
-    await client.query("select set_config('app.tenant_id', $1, true)", [tenantId]);
-    return fn(client);
-  });
-}
 
 /**
  * How many rows `tenantId` has in every tenant table of the database behind `pool` (an owner
@@ -122,11 +102,7 @@ export async function tenantRecordExistsOn(pool: pg.Pool, tenantId: string): Pro
   return rows[0].found;
 }
 
-/** Where a tenant's rows are: its id and the database of the directory holding them. */
-export interface TenantPlacement {
-  tenantId: string;
-  database: string;
-}
+export type { TenantPlacement };
 
 /**
  * The erasure operations on the databases of this deployment, by name ("shared" and the
@@ -135,29 +111,22 @@ export interface TenantPlacement {
  * a named, logged platform operation.
  */
 export class TenantErasure {
-  private readonly pools = new Map<string, pg.Pool>();
-
-  constructor(
-    /** DATABASE_MIGRATION_URL; without it nothing here can run (a clear error, before anything is changed). */
-    private readonly sharedOwnerUrl: string | undefined,
-    private readonly dedicated: Readonly<Record<string, TenantDatabaseSettings>>,
-    private readonly statementTimeoutMs: number,
-  ) {}
+  constructor(private readonly owners: OwnerConnections) {}
 
   /** Whether an owner connection is configured for `database` (shared: DATABASE_MIGRATION_URL). */
   canErase(database: string): boolean {
-    return database === SHARED_DATABASE ? this.sharedOwnerUrl !== undefined : Object.hasOwn(this.dedicated, database);
+    return this.owners.canReach(database);
   }
 
   async countRows(placement: TenantPlacement): Promise<TableCounts> {
-    audit('tenants.erasure.count-rows', { forTenant: placement.tenantId, database: placement.database });
+    auditOwnerOperation('tenants.erasure.count-rows', { forTenant: placement.tenantId, database: placement.database });
     return countTenantRowsOn(this.ownerPool(placement.database), placement.tenantId);
   }
 
   async deleteRows(placement: TenantPlacement, options: EraseRowsOptions = {}): Promise<TableCounts> {
-    audit('tenants.erasure.delete-rows', { forTenant: placement.tenantId, database: placement.database });
+    auditOwnerOperation('tenants.erasure.delete-rows', { forTenant: placement.tenantId, database: placement.database });
     const deleted = await deleteTenantRowsOn(this.ownerPool(placement.database), placement.tenantId, options);
-    audit('tenants.erasure.delete-rows.done', { forTenant: placement.tenantId, database: placement.database, rows: Object.values(deleted).reduce((a, b) => a + b, 0) });
+    auditOwnerOperation('tenants.erasure.delete-rows.done', { forTenant: placement.tenantId, database: placement.database, rows: Object.values(deleted).reduce((a, b) => a + b, 0) });
     return deleted;
   }
 
@@ -166,7 +135,7 @@ export class TenantErasure {
    * row is what makes the tenant known, so it goes last), then its row on the shared database.
    */
   async deleteTenantRecords(placement: TenantPlacement): Promise<{ anchor: boolean; tenant: boolean }> {
-    audit('tenants.erasure.delete-tenant', { forTenant: placement.tenantId, database: placement.database });
+    auditOwnerOperation('tenants.erasure.delete-tenant', { forTenant: placement.tenantId, database: placement.database });
     const anchor = placement.database === SHARED_DATABASE ? false : await deleteTenantRecordOn(this.ownerPool(placement.database), placement.tenantId);
     const tenant = await deleteTenantRecordOn(this.ownerPool(SHARED_DATABASE), placement.tenantId);
     return { anchor, tenant };
@@ -178,31 +147,7 @@ export class TenantErasure {
     return { anchor, tenant: await tenantRecordExistsOn(this.ownerPool(SHARED_DATABASE), placement.tenantId) };
   }
 
-  async close(): Promise<void> {
-    const pools = [...this.pools.values()];
-    this.pools.clear();
-    await Promise.all(pools.map((pool) => pool.end()));
-  }
-
-  /**
-   * The owner connections of `database` (opened on first use): for the other platform operations
-   * on one tenant's rows that must run as the owner, a move's copy (tenant-copy.ts).
-   */
-  ownerPool(database: string): pg.Pool {
-    let pool = this.pools.get(database);
-    if (pool) return pool;
-    const url = database === SHARED_DATABASE ? this.sharedOwnerUrl : Object.hasOwn(this.dedicated, database) ? this.dedicated[database].migrationUrl : undefined;
-    if (!url) {
-      throw new Error(
-        database === SHARED_DATABASE
-          ? 'deleting tenant data needs the owner connection of the shared database: set DATABASE_MIGRATION_URL'
-          : `no database "${database}" is registered (TENANT_DATABASES): its owner connection (migrationUrl) is needed to delete tenant data there`,
-      );
-    }
-    // Three connections: erasure is sequential, the second serves a count while a caller still holds
-    // one; a move holds a source snapshot while it reads the platform rows it needs (tenant-copy.ts).
-    pool = createPool({ url, max: 3, statementTimeoutMs: this.statementTimeoutMs, applicationName: `tenancy-erasure:${database}` });
-    this.pools.set(database, pool);
-    return pool;
+  private ownerPool(database: string): pg.Pool {
+    return this.owners.pool(database);
   }
 }

@@ -3,6 +3,7 @@ import { HealthCheckResult, HealthCheckService, HealthIndicatorResult, HealthInd
 import { CacheService } from '../cache/cache.service';
 import { AppConfig } from '../config/app-config';
 import { DatabaseProbe, DatabaseProbeResult, isMigrationStatusMissing } from '../database/database-probe';
+import { VectorEngine } from '../database/vector-engine';
 import { StorageService } from '../storage/storage.service';
 import { ShutdownGate } from './shutdown-gate';
 
@@ -54,6 +55,7 @@ export class ReadinessService {
     private readonly storage: StorageService,
     private readonly config: AppConfig,
     private readonly gate: ShutdownGate,
+    private readonly vectors: VectorEngine,
   ) {}
 
   async check(): Promise<Readiness> {
@@ -70,6 +72,7 @@ export class ReadinessService {
     const checks: Array<() => Promise<HealthIndicatorResult>> = [() => this.databaseUp(settled), () => this.migrationsCurrent(settled)];
     if (this.config.cache.redis) checks.push(async () => this.redis());
     if (this.config.storage.s3) checks.push(() => this.s3());
+    checks.push(async () => this.vectorEngine());
 
     let body: HealthCheckResult;
     let statusCode: 200 | 503 = 200;
@@ -107,6 +110,15 @@ export class ReadinessService {
     const { serving, status } = this.cache.metrics();
     const check = this.indicators.check('redis');
     return serving ? check.up() : check.degraded({ message: `unavailable (${status}); reads are served from PostgreSQL` });
+  }
+
+  /**
+   * Informational, always up: which semantic search engine the shared database offers
+   * (src/database/vector-engine.ts). Both engines serve every search; this says which one does.
+   */
+  private vectorEngine(): HealthIndicatorResult {
+    const { engine, dimension, reason, pgvectorVersion } = this.vectors.status;
+    return this.indicators.check('vectors').up({ engine, dimension, ...(pgvectorVersion ? { pgvector: pgvectorVersion } : {}), ...(reason ? { reason } : {}) });
   }
 
   private async s3(): Promise<HealthIndicatorResult> {

@@ -10,6 +10,7 @@ export interface NewTenantDeletion {
   database: string;
   requestedBy: string;
   reason?: string;
+  exportRequested?: boolean;
 }
 
 /**
@@ -38,7 +39,7 @@ export class TenantDeletionsRepository {
    * A new report, status running; undefined when the tenant already has an unfinished one (the
    * partial unique index: two starts racing get one report, and the loser resumes it).
    */
-  @GenerateSql({ params: [{ tenantId: DummyValue.UUID, tenantSlug: 'sample-tenant', database: 'shared', requestedBy: 'cli:ops', reason: DummyValue.STRING }] })
+  @GenerateSql({ params: [{ tenantId: DummyValue.UUID, tenantSlug: 'sample-tenant', database: 'shared', requestedBy: 'cli:ops', reason: DummyValue.STRING, exportRequested: true }] })
   create(input: NewTenantDeletion): Promise<TenantDeletionRow | undefined> {
     return this.systemDb.run('tenant-deletions.create', async (db) => {
       const [row] = await db.insert(tenantDeletions).values(input).onConflictDoNothing().returning();
@@ -67,6 +68,14 @@ export class TenantDeletionsRepository {
         .update(tenantDeletions)
         .set({ steps: sql`${tenantDeletions.steps} || jsonb_build_array(${JSON.stringify(step)}::jsonb)`, updatedAt: new Date() })
         .where(eq(tenantDeletions.id, id));
+    });
+  }
+
+  /** Where the export before deletion stored its archive (set once written; a resumed deletion does not export again). */
+  @GenerateSql({ params: [DummyValue.UUID, DummyValue.STRING] })
+  recordExport(id: string, exportKey: string): Promise<void> {
+    return this.systemDb.run('tenant-deletions.recordExport', async (db) => {
+      await db.update(tenantDeletions).set({ exportKey, updatedAt: new Date() }).where(eq(tenantDeletions.id, id));
     });
   }
 

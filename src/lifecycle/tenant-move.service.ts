@@ -15,6 +15,7 @@ import {
   usersById,
 } from '../database/tenant-copy';
 import { TenantDatabases } from '../database/tenant-databases';
+import { OwnerConnections } from '../database/owner-connections';
 import { deleteTenantRecordOn, TenantErasure } from '../database/tenant-erasure';
 import { JobsService } from '../jobs/jobs.service';
 import type { JobContext } from '../jobs/job-types';
@@ -133,6 +134,7 @@ export class TenantMoveService implements OnModuleInit {
     private readonly tenants: TenantsService,
     private readonly resolver: TenantResolver,
     private readonly erasure: TenantErasure,
+    private readonly owners: OwnerConnections,
     private readonly databases: TenantDatabases,
     private readonly plans: PlansService,
     // Absent in the CLI's context: it runs moves itself, in the foreground.
@@ -238,7 +240,7 @@ export class TenantMoveService implements OnModuleInit {
    * 409 when another process is running it.
    */
   async run(id: string, options: MoveRunOptions = {}): Promise<TenantMoveView> {
-    const shared = this.erasure.ownerPool(SHARED_DATABASE);
+    const shared = this.owners.pool(SHARED_DATABASE);
     const guard = await shared.connect();
     let broken: Error | undefined;
     try {
@@ -258,9 +260,9 @@ export class TenantMoveService implements OnModuleInit {
     const begun = await this.moves.resume(id);
     if (!begun) return this.get(id); // finished already (a job's retry after the switch): nothing to do
     const { tenantId, fromDatabase: from, toDatabase: to } = begun;
-    const source = this.erasure.ownerPool(from);
-    const target = this.erasure.ownerPool(to);
-    const sharedPool = this.erasure.ownerPool(SHARED_DATABASE);
+    const source = this.owners.pool(from);
+    const target = this.owners.pool(to);
+    const sharedPool = this.owners.pool(SHARED_DATABASE);
     let row: TenantMoveRow = begun;
     const report = async (stage: string) => options.report?.({ done: Math.max(0, STEP_ORDER.indexOf(row.step)), total: STEP_COUNT, stage });
     const record = async (step: TenantMoveStep, progress: Parameters<TenantMovesRepository['recordStep']>[2] = {}) => {
@@ -353,8 +355,8 @@ export class TenantMoveService implements OnModuleInit {
   private async rollBack(row: TenantMoveRow, reason: string): Promise<TenantMoveView> {
     this.logger.error(`move ${row.id} of ${row.tenantSlug} (${row.tenantId}): ${reason}; rolling back`);
     await this.erasure.deleteRows({ tenantId: row.tenantId, database: row.toDatabase });
-    if (row.toDatabase !== SHARED_DATABASE) await deleteTenantRecordOn(this.erasure.ownerPool(row.toDatabase), row.tenantId);
-    await setMoveStateOn(this.erasure.ownerPool(row.fromDatabase), row.tenantId, null);
+    if (row.toDatabase !== SHARED_DATABASE) await deleteTenantRecordOn(this.owners.pool(row.toDatabase), row.tenantId);
+    await setMoveStateOn(this.owners.pool(row.fromDatabase), row.tenantId, null);
     const finished = await this.moves.finish(row.id, 'rolled-back', reason);
     return toTenantMoveView(finished!);
   }

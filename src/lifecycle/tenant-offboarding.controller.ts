@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, HttpCode, Param, Query } from '@nestjs/common';
+import { Controller, Delete, Get, Header, HttpCode, Param, Query, StreamableFile } from '@nestjs/common';
 import { z } from 'zod';
 import { PlatformAdminId } from '../access/platform-admin';
 import { PlatformAdminRoute } from '../access/route-access.decorator';
@@ -52,6 +52,20 @@ export class TenantOffboardingController {
   @ApiOperation({ id: 'tenantDeletions.list', summary: 'Tenant deletion reports, newest first', response: { schema: tenantDeletionPage }, errors: [ErrorCode.InvalidCursor, ErrorCode.ServiceUnavailable] })
   list(@Query(new ZodValidationPipe(listTenantDeletionsQuerySchema)) query: z.infer<typeof listTenantDeletionsQuerySchema>) {
     return this.offboarding.list(query.limit, query.cursor);
+  }
+
+  @Get('tenant-deletions/:id/export')
+  @Header('x-content-type-options', 'nosniff')
+  @Header('cache-control', 'private, no-store')
+  @ApiOperation({
+    id: 'tenantDeletions.export',
+    summary: 'The archive (tar.gz) the deletion exported before deleting the tenant (export=true)',
+    response: { description: "The tenant's archive (README \"Export and import\")", mediaType: 'application/gzip' },
+    errors: [ErrorCode.NotFound, ErrorCode.ExportNotReady, ErrorCode.StorageUnavailable],
+  })
+  async export(@Param(new ZodValidationPipe(tenantDeletionParamsSchema)) params: z.infer<typeof tenantDeletionParamsSchema>) {
+    const archive = await this.offboarding.openExport(params.id);
+    return new StreamableFile(archive.body, { type: 'application/gzip', disposition: `attachment; filename="${archive.filename}"`, length: archive.size });
   }
 
   @Get('tenant-deletions/:id')

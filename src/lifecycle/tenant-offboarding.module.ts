@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ExportsCoreModule } from '../exports/exports-core.module';
 import { TenantsModule } from '../tenants/tenants.module';
 import { TenantDeletionsRepository } from './tenant-deletions.repository';
 import { TenantOffboardingController } from './tenant-offboarding.controller';
@@ -9,7 +10,7 @@ import { TenantOffboardingService } from './tenant-offboarding.service';
  * storage come from their global modules; the owner connections from DatabaseModule (TenantErasure).
  */
 @Module({
-  imports: [TenantsModule],
+  imports: [TenantsModule, ExportsCoreModule],
   controllers: [TenantOffboardingController],
   providers: [TenantDeletionsRepository, TenantOffboardingService],
   exports: [TenantOffboardingService],

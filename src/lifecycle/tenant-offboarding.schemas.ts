@@ -9,7 +9,10 @@ import { TENANT_DELETION_STATUSES, TENANT_DELETION_STEPS } from '../database/sch
 export const deleteTenantQuerySchema = z.strictObject({
   confirm: z.string().min(1).max(63).meta({ description: "The tenant's slug, typed out: required, must equal the tenant's slug" }),
   reason: z.string().trim().min(1).max(500).optional(),
-  /** Export before deleting: not built yet (the export seam in TenantOffboardingService); true is refused. */
+  /**
+   * Export the tenant's data (every row and file: README "Export and import") before deleting it; the archive is kept
+   * at the platform-level key the report's exportKey names (GET /tenant-deletions/:id/export), outside the tenant's prefix.
+   */
   export: z.enum(['true', 'false']).optional().transform((value) => value === 'true'),
 });
 export type DeleteTenantQuery = z.infer<typeof deleteTenantQuerySchema>;
@@ -37,6 +40,9 @@ export const tenantDeletionView = z
     database: z.string(),
     requestedBy: z.string(),
     reason: z.string().nullable(),
+    /** Whether the tenant's data is exported before its rows are deleted, and where the archive is once written. */
+    exportRequested: z.boolean(),
+    exportKey: z.string().nullable(),
     status: z.enum(TENANT_DELETION_STATUSES),
     attempts: z.number().int(),
     /** The tenant's rows when the deletion first counted them, per table. */

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { Readable } from 'node:stream';
 import { CacheService } from '../cache/cache.service';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
@@ -11,6 +12,7 @@ import { Tenant, TenantContext } from '../tenancy/tenant-context';
 import { parseTenantHeader } from '../tenancy/tenant-identifier';
 import { TenantResolver } from '../tenants/tenant-resolver.service';
 import { TenantsService, TenantView } from '../tenants/tenants.service';
+import { TenantExporter } from '../exports/tenant-exporter';
 import { TenantDeletionsRepository } from './tenant-deletions.repository';
 import { TenantDeletionView } from './tenant-offboarding.schemas';
 
@@ -26,7 +28,10 @@ export interface TenantDeletionRequest {
   /** Who asked: `admin-key:<fingerprint>` (HTTP) or `cli:<os user>`. Kept in the report. */
   requestedBy: string;
   reason?: string;
-  /** Export the tenant's data first. Not built yet: true is refused before anything is done. */
+  /**
+   * Export the tenant's data first (TenantExporter: every row and file), into a platform-level archive that
+   * outlives the deletion. Fixed when the deletion starts; a resumed deletion does not export twice.
+   */
   export?: boolean;
 }
 
@@ -92,6 +97,8 @@ export function toTenantDeletionView(row: TenantDeletionRow): TenantDeletionView
     database: row.database,
     requestedBy: row.requestedBy,
     reason: row.reason,
+    exportRequested: row.exportRequested,
+    exportKey: row.exportKey,
     status: row.status,
     attempts: row.attempts,
     rowsBefore,
@@ -107,7 +114,7 @@ export function toTenantDeletionView(row: TenantDeletionRow): TenantDeletionView
 /**
  * Offboarding, verified (README "Offboarding"): the platform admin deletes a tenant.
  *
- *   suspend -> (export: seam, not built) -> count rows -> delete rows (every tenant table of its
+ *   suspend -> export (when asked: every row and file into a platform-level archive) -> count rows -> delete rows (every tenant table of its
  *   database, batched, as the owner role) -> purge its cache keys -> delete its storage prefix ->
  *   verify (zero rows in every tenant table, zero keys, zero objects) -> delete its tenants row
  *   (and its anchor on a dedicated database) -> completed
@@ -134,6 +141,7 @@ export class TenantOffboardingService {
     private readonly erasure: TenantErasure,
     private readonly cache: CacheService,
     private readonly storage: StorageService,
+    private readonly exporter: TenantExporter,
   ) {}
 
   /**
@@ -147,14 +155,10 @@ export class TenantOffboardingService {
 
   /**
    * Finds the tenant and its unfinished report, or starts one (status running, nothing done yet).
-   * Refuses before anything changes: an unknown tenant (404), an export asked for (not built), no
-   * owner connection for its database. The HTTP route calls this, then run() (a job, later).
+   * Refuses before anything changes: an unknown tenant (404), an export asked for on a deletion
+   * that started without one (409), no owner connection for its database. The HTTP route calls this, then run() (a job, later).
    */
   async start(request: TenantDeletionRequest, confirmSlug?: string): Promise<TenantDeletionView> {
-    if (request.export) {
-      // jobs/export: the export helper's operation goes here (run before 'delete-rows' in run()); until then, never delete what was asked to be exported.
-      throw AppError.validation([{ path: 'export', message: 'export before deletion is not available in this build: export the tenant first, then delete it without export' }]);
-    }
     const identifier = this.identifierOf(request.tenantId);
     const tenant = await this.tenants.find(request.tenantId);
     const unfinished = await this.deletions.findUnfinished(tenant ? { kind: 'id', value: tenant.id } : identifier);
@@ -167,8 +171,21 @@ export class TenantOffboardingService {
     if (!this.erasure.canErase(database)) {
       throw new AppError(ErrorCode.Internal, 'Tenant deletion is not configured on this instance (the owner connection of the tenant\'s database is missing)');
     }
-    if (unfinished) return toTenantDeletionView(unfinished);
-    const created = await this.deletions.create({ tenantId: tenant!.id, tenantSlug: tenant!.slug, database, requestedBy: request.requestedBy, reason: request.reason });
+    if (unfinished) {
+      // An export asked for now cannot be added to a deletion that started without one: its rows may be gone already.
+      if (request.export && !unfinished.exportRequested) {
+        throw new AppError(ErrorCode.Conflict, 'An unfinished deletion of this tenant was started without export; resume it without export, or export the tenant first (POST /tenants/:idOrSlug/export)');
+      }
+      return toTenantDeletionView(unfinished);
+    }
+    const created = await this.deletions.create({
+      tenantId: tenant!.id,
+      tenantSlug: tenant!.slug,
+      database,
+      requestedBy: request.requestedBy,
+      reason: request.reason,
+      exportRequested: request.export ?? false,
+    });
     // Lost a race with another start for this tenant: that report is the one.
     const report = created ?? (await this.deletions.findUnfinished({ kind: 'id', value: tenant!.id }));
     if (!report) throw new AppError(ErrorCode.Conflict, 'The tenant deletion was completed meanwhile');
@@ -243,7 +260,8 @@ export class TenantOffboardingService {
         if (tenant.status !== 'suspended') await this.tenants.update(tenant.id, { status: 'suspended' });
         return {};
       });
-      await step('export', async () => this.exportBeforeDeletion());
+      const scope = this.scopeOf(begun, tenant);
+      await step('export', async () => this.exportBeforeDeletion(begun, scope));
       await step('count-rows', async () => {
         if (countedBefore) return { skipped: true, note: 'counted by an earlier attempt' };
         return { counts: await this.erasure.countRows(placement) };
@@ -257,7 +275,6 @@ export class TenantOffboardingService {
           },
         }),
       }));
-      const scope = this.scopeOf(begun, tenant);
       await step('purge-cache', async () => ({ counts: { keys: await TenantContext.run(scope, () => this.cache.purgeTenant()) } }));
       await step('delete-objects', async () => ({ counts: { objects: await TenantContext.run(scope, () => this.storage.deleteTenantObjects()) } }));
       await step('verify', async () => {
@@ -287,12 +304,29 @@ export class TenantOffboardingService {
   }
 
   /**
-   * EXPORT SEAM (not built here; another part of issue 14 builds export): when a deletion asks for
-   * an export, the export of the tenant's rows and objects runs here, after suspension (nothing
-   * changes under it) and before any row is deleted. start() refuses `export: true` until then.
+   * The export before deletion (README "Offboarding", "Export and import"): after suspension (nothing
+   * changes under it) and before any row is deleted, the tenant's rows and files are written into one
+   * archive at a platform-level key (offboarding-exports/<tenantId>/<deletionId>.tar.gz), outside the
+   * tenant's prefix, so delete-objects leaves it for the operator to fetch (GET /tenant-deletions/:id/export).
+   * The key is recorded once the archive is stored; a resumed deletion with it recorded does not export
+   * again (the rows may be gone by then). A failed export fails the deletion before anything is deleted.
    */
-  private async exportBeforeDeletion(): Promise<{ skipped: true; note: string }> {
-    return { skipped: true, note: 'not requested (export before deletion is not built yet)' };
+  private async exportBeforeDeletion(report: TenantDeletionRow, scope: { tenant: Tenant; requestId: string }): Promise<Pick<TenantDeletionStep, 'counts' | 'note'> & { skipped?: boolean }> {
+    if (!report.exportRequested) return { skipped: true, note: 'not requested' };
+    if (report.exportKey) return { skipped: true, note: `exported by an earlier attempt: ${report.exportKey}` };
+    const archive = await TenantContext.run(scope, () => this.exporter.writeArchive((body) => this.storage.putOffboardingExport(report.tenantId, report.id, body)));
+    await this.deletions.recordExport(report.id, archive.key);
+    const rows = archive.manifest.tables.reduce((total, table) => total + table.count, 0);
+    return { counts: { rows, files: archive.manifest.files.length, bytes: archive.sizeBytes }, note: `${archive.key} sha256 ${archive.sha256}` };
+  }
+
+  /** The archive the deletion's export wrote (platform admin: GET /tenant-deletions/:id/export); 409 EXPORT_NOT_READY without one. */
+  async openExport(id: string): Promise<{ body: Readable; size: number; filename: string }> {
+    const report = await this.deletions.findById(id);
+    if (!report) throw AppError.notFound('Tenant deletion');
+    if (!report.exportKey) throw new AppError(ErrorCode.ExportNotReady, report.exportRequested ? 'The export before deletion has not been written yet' : 'This deletion did not export the tenant');
+    const { body, size } = await this.storage.openOffboardingExport(report.exportKey);
+    return { body, size, filename: `${report.tenantSlug}-offboarding-${report.id}.tar.gz` };
   }
 
   /** Zero rows in every tenant table of its database, zero cache keys and zero objects under its prefixes. */

@@ -11,6 +11,8 @@ select
   "database",
   "requested_by",
   "reason",
+  "export_requested",
+  "export_key",
   "status",
   "attempts",
   "steps",
@@ -36,6 +38,8 @@ select
   "database",
   "requested_by",
   "reason",
+  "export_requested",
+  "export_key",
   "status",
   "attempts",
   "steps",
@@ -55,9 +59,9 @@ limit
 
 -- TenantDeletionsRepository.create
 insert into
-  "tenant_deletions" ("id", "deleted_tenant_id", "tenant_slug", "database", "requested_by", "reason", "status", "attempts", "steps", "verification", "error", "started_at", "updated_at", "finished_at")
+  "tenant_deletions" ("id", "deleted_tenant_id", "tenant_slug", "database", "requested_by", "reason", "export_requested", "export_key", "status", "attempts", "steps", "verification", "error", "started_at", "updated_at", "finished_at")
 values
-  (default, $1, $2, $3, $4, $5, default, default, default, default, default, default, default, default)
+  (default, $1, $2, $3, $4, $5, $6, default, default, default, default, default, default, default, default, default)
 on conflict
 do nothing
 returning
@@ -67,6 +71,8 @@ returning
   "database",
   "requested_by",
   "reason",
+  "export_requested",
+  "export_key",
   "status",
   "attempts",
   "steps",
@@ -93,6 +99,8 @@ returning
   "database",
   "requested_by",
   "reason",
+  "export_requested",
+  "export_key",
   "status",
   "attempts",
   "steps",
@@ -107,6 +115,15 @@ update
   "tenant_deletions"
 set
   "steps" = "tenant_deletions"."steps" || jsonb_build_array($1::jsonb),
+  "updated_at" = $2
+where
+  "tenant_deletions"."id" = $3;
+
+-- TenantDeletionsRepository.recordExport
+update
+  "tenant_deletions"
+set
+  "export_key" = $1,
   "updated_at" = $2
 where
   "tenant_deletions"."id" = $3;
@@ -137,6 +154,8 @@ returning
   "database",
   "requested_by",
   "reason",
+  "export_requested",
+  "export_key",
   "status",
   "attempts",
   "steps",
@@ -154,6 +173,8 @@ select
   "database",
   "requested_by",
   "reason",
+  "export_requested",
+  "export_key",
   "status",
   "attempts",
   "steps",
@@ -177,6 +198,8 @@ select
   "database",
   "requested_by",
   "reason",
+  "export_requested",
+  "export_key",
   "status",
   "attempts",
   "steps",
@@ -201,6 +224,8 @@ select
   "database",
   "requested_by",
   "reason",
+  "export_requested",
+  "export_key",
   "status",
   "attempts",
   "steps",

@@ -2,7 +2,25 @@ import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { TenantContext } from '../tenancy/tenant-context';
 import { PresignOptions, PutOptions, StorageDriver, StorageObjectMissingError, StoredObject, StorageUnavailableError } from './storage-driver';
-import { assertObjectKey, documentStoragePrefix, InvalidStorageKeyError, newDocumentObjectKey, tenantStoragePrefix } from './storage-keys';
+import {
+  assertExportArchiveKey,
+  assertObjectKey,
+  assertOffboardingExportKey,
+  documentStoragePrefix,
+  exportArchiveKey,
+  exportsStoragePrefix,
+  InvalidStorageKeyError,
+  newDocumentObjectKey,
+  offboardingExportKey,
+  tenantObjectKey,
+  tenantStoragePrefix,
+} from './storage-keys';
+
+/** One object of the current tenant, by its key below the tenant's prefix (what an export archive names it). */
+export interface TenantFile {
+  relativeKey: string;
+  size: number;
+}
 
 /**
  * Tenant-aware file storage. The tenant comes from TenantContext; keys are
@@ -100,6 +118,74 @@ export class StorageService implements OnApplicationShutdown {
       this.logger.warn(`orphan objects may be left under ${prefix} (${(error as Error).message})`);
       return 0;
     }
+  }
+
+  // ------------------------------------------------------------ exports (src/exports)
+
+  /** Where the current tenant's export `exportId` is stored (inside its prefix). */
+  exportArchiveKey(exportId: string): string {
+    return exportArchiveKey(TenantContext.currentId(), exportId);
+  }
+
+  /** Stores an export archive of the current tenant; like every put, a failed one leaves no object. */
+  async putExportArchive(exportId: string, body: Readable): Promise<string> {
+    const key = this.exportArchiveKey(exportId);
+    await this.counted('put', () => this.driver.put(key, body, { contentType: 'application/gzip' }));
+    return key;
+  }
+
+  /** Opens one of the current tenant's export archives (a key recorded on its exports row). */
+  async openExportArchive(key: string): Promise<{ body: Readable; size: number }> {
+    assertExportArchiveKey(key);
+    if (!key.startsWith(exportsStoragePrefix(TenantContext.currentId()))) throw new InvalidStorageKeyError('key of another tenant', key);
+    return this.counted('open', () => this.driver.open(key));
+  }
+
+  /**
+   * Every object of the current tenant except its export archives (what an export packs: an
+   * archive inside an archive would grow each export by the previous ones).
+   */
+  async *listTenantFiles(): AsyncIterable<TenantFile> {
+    const prefix = tenantStoragePrefix(TenantContext.currentId());
+    const exports = exportsStoragePrefix(TenantContext.currentId());
+    for await (const object of this.listTenantObjects()) {
+      if (object.key.startsWith(exports)) continue;
+      yield { relativeKey: object.key.slice(prefix.length), size: object.size };
+    }
+  }
+
+  /** Opens an object of the current tenant by its key below the prefix. */
+  async openTenantFile(relativeKey: string): Promise<{ body: Readable; size: number }> {
+    const key = tenantObjectKey(TenantContext.currentId(), relativeKey);
+    return this.counted('open', () => this.driver.open(key));
+  }
+
+  /** Writes an object of the current tenant by its key below the prefix (an import's files). */
+  async putTenantFile(relativeKey: string, body: Readable, contentLength: number): Promise<void> {
+    const key = tenantObjectKey(TenantContext.currentId(), relativeKey);
+    return this.counted('put', () => this.driver.put(key, body, { contentType: 'application/octet-stream', contentLength }));
+  }
+
+  /** Deletes objects of the current tenant by their keys below the prefix (undoing a failed import's files). */
+  async deleteTenantFiles(relativeKeys: readonly string[]): Promise<void> {
+    const prefix = TenantContext.currentId();
+    const keys = relativeKeys.map((relative) => tenantObjectKey(prefix, relative));
+    if (keys.length) await this.counted('delete', () => this.driver.delete(keys));
+  }
+
+  /**
+   * The archive an offboarding exported before deleting the tenant: a platform-level key (no tenant
+   * context: the tenant is being deleted), outside the tenant's prefix, so it survives the deletion.
+   */
+  async putOffboardingExport(tenantId: string, deletionId: string, body: Readable): Promise<string> {
+    const key = offboardingExportKey(tenantId, deletionId);
+    await this.counted('put', () => this.driver.put(key, body, { contentType: 'application/gzip' }));
+    return key;
+  }
+
+  async openOffboardingExport(key: string): Promise<{ body: Readable; size: number }> {
+    assertOffboardingExportKey(key);
+    return this.counted('open', () => this.driver.open(key));
   }
 
   /** Failure counts since start (GET /metrics); only the combinations that happened. */

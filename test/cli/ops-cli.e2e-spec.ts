@@ -153,6 +153,47 @@ describe('ops CLI: tenants', () => {
     }
   });
 
+  it('exports a tenant to a file and imports it into a new tenant (tenants export --out, tenants import --slug); refuses a broken archive', async () => {
+    const su = new pg.Client({ connectionString: db.superuserUrl });
+    await su.connect();
+    const owner = { ...env, DATABASE_MIGRATION_URL: db.ownerUrl };
+    try {
+      const tenantId = (await su.query<{ id: string }>("insert into tenants (slug, name) values ('cli-exported', 'Exported') returning id")).rows[0].id;
+      const doc = (await su.query<{ id: string }>("insert into documents (tenant_id, title) values ($1, 'exported doc') returning id", [tenantId])).rows[0].id;
+      await su.query("insert into comments (tenant_id, document_id, body) values ($1, $2, 'exported comment')", [tenantId, doc]);
+
+      const out = path.join(cwd, 'cli-exported.tar.gz');
+      const exported = await run(CLI, ['tenants', 'export', 'cli-exported', '--out', out, '--json'], owner);
+      expect(exported.code).toBe(0);
+      const view = JSON.parse(exported.stdout);
+      expect(view).toMatchObject({ tenantId, status: 'succeeded', archiveKey: `tenants/${tenantId}/exports/${view.id}.tar.gz`, out });
+      expect(view.tables.documents.count).toBe(1);
+      expect(view.tables.comments.count).toBe(1);
+      expect(readFileSync(out).length).toBe(view.sizeBytes);
+      // Refuses to overwrite a file (exit 2, nothing exported).
+      expect((await run(CLI, ['tenants', 'export', 'cli-exported', '--out', out], owner)).code).toBe(2);
+
+      const imported = await run(CLI, ['tenants', 'import', out, '--slug', 'cli-imported', '--json'], owner);
+      expect(imported.code).toBe(0);
+      const result = JSON.parse(imported.stdout);
+      expect(result).toMatchObject({ tenant: { slug: 'cli-imported', name: 'Exported', created: true }, source: { tenantId, slug: 'cli-exported' } });
+      expect(result.rows).toMatchObject({ documents: 1, comments: 1 });
+      const copied = await su.query('select d.id, d.title, c.body from documents d join comments c on c.tenant_id = d.tenant_id and c.document_id = d.id where d.tenant_id = $1', [result.tenant.id]);
+      expect(copied.rows).toEqual([{ id: doc, title: 'exported doc', body: 'exported comment' }]);
+
+      // A broken archive: exit 1, ARCHIVE_INVALID named, no tenant created.
+      const broken = path.join(cwd, 'broken.tar.gz');
+      writeFileSync(broken, 'not an archive');
+      const refused = await run(CLI, ['tenants', 'import', broken, '--slug', 'cli-broken'], owner);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/archive is not valid/);
+      expect((await su.query("select 1 from tenants where slug = 'cli-broken'")).rowCount).toBe(0);
+      expect((await run(CLI, ['tenants', 'import', out, '--slug', 'a-b-c', '--into', 'cli-exported'], owner)).code).toBe(2);
+    } finally {
+      await su.end();
+    }
+  });
+
   it('refuses an invalid slug with exit 2 before touching the database, and a missing tenant with exit 1', async () => {
     const invalid = await run(CLI, ['tenants', 'create', '--slug', 'X', '--name', 'Bad'], env);
     expect(invalid.code).toBe(2);

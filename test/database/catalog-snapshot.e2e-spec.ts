@@ -144,7 +144,7 @@ describe('catalog snapshot after migrating from scratch', () => {
     expect(catalog[`column privileges of ${APP_ROLE}`].users).toEqual([
       { privilege: 'SELECT', columns: ['id', 'email', 'name', 'created_at', 'updated_at'] },
     ]);
-    expect(catalog.functions.map((f) => f.signature)).toEqual(['app_migrations_status()', 'auth_password_hash(text)', 'tenancy_enter(uuid,text,uuid,text)', 'tenancy_set(uuid)', 'usage_events_apply()']);
+    expect(catalog.functions.map((f) => f.signature)).toEqual(['app_migrations_status()', 'auth_password_hash(text)', 'tenancy_enter(uuid,text,uuid,text)', 'tenancy_set(uuid)', 'usage_events_apply()', 'vector_dot(real[],real[])']);
     // The usage ledger is append-only for the runtime role, and its trigger moves the counters.
     expect(catalog[`privileges of ${APP_ROLE}`].usage_events).toEqual(['INSERT', 'SELECT']);
     expect(catalog.triggers.usage_events?.map((t) => [t.name, t.enabled])).toEqual([['usage_events_apply', 'O']]);

@@ -54,6 +54,8 @@ describe('GET /health/live and /health/ready', () => {
         migrations: { status: 'up', state: 'current', applied: expect.any(Number), shipped: expect.any(Number) },
         redis: { status: 'up' },
         s3: { status: 'up' },
+        // Which semantic search engine serves (informational): no pgvector on the test servers.
+        vectors: { status: 'up', engine: 'exact-scan', dimension: 384, reason: 'the pgvector extension is not installed' },
       },
     });
     expect(response.body.details.migrations.applied).toBe(response.body.details.migrations.shipped);

@@ -9,6 +9,8 @@ import { tenantTables } from './test-database';
 import { AppRoute, discoverRoutes, jsonSchemaOf, routeKey, sampleOf } from './app-routes';
 import { addMember, createApiKey, invite } from '../identity/identity-fixtures';
 import { JobsService } from '../../src/jobs/jobs.service';
+import { ExportsRepository } from '../../src/exports/exports.repository';
+import { TenantExporter } from '../../src/exports/tenant-exporter';
 import { TenantResolver } from '../../src/tenants/tenant-resolver.service';
 import { ApiResponse, RequestOptions, startTestApp, StartTestAppOptions, TestApp } from './test-app';
 
@@ -424,7 +426,7 @@ export function leakingRoutes(report: IsolationReport): string[] {
 /**
  * Data in every tenant table, through the API as the tenant's owner: a second
  * member (membership + accepted invitation), a pending invitation, an API key,
- * two documents with comments and an attachment, a background job (no route
+ * two documents with comments, an attachment and an embedding, a background job (no route
  * creates one: enqueued in the tenant's context, as a feature does; the test
  * app runs no worker, so it stays queued). The harness then checks that
  * every tenant table really got rows, so a new table needs a line here.
@@ -446,6 +448,8 @@ export async function seedTenantData(t: TestApp, tenant: string): Promise<void> 
     // Registered by the other tenant's seed on this app.
   }
   await t.app.get(TenantResolver).runForTenant(tenant, () => jobs.enqueue(HARNESS_JOB_KIND, {}));
+  // An export row (queued: test apps run no worker unless asked; with one, it writes an archive under exports/).
+  ok('export', await t.request('POST', '/exports', { tenant }), 202);
   for (const n of [1, 2]) {
     const doc = ok('document', await t.request('POST', '/documents', { tenant, body: { title: `${tenant} doc ${n}`, body: `${tenant} secret ${n}`, tags: ['seed'] } }), 201);
     ok('comment', await t.request('POST', `/documents/${doc.id}/comments`, { tenant, body: { body: `${tenant} comment ${n}` } }), 201);
@@ -454,13 +458,32 @@ export async function seedTenantData(t: TestApp, tenant: string): Promise<void> 
       await t.request('POST', `/documents/${doc.id}/attachments?filename=seed-${n}.txt`, { tenant, rawBody: `${tenant} file ${n}`, headers: { 'content-type': 'text/plain' } }),
       201,
     );
+    ok('embedding', await t.request('PUT', `/documents/${doc.id}/embedding`, { tenant, body: { embedding: HARNESS_EMBEDDING } }), 201);
   }
 }
+
+/** A valid embedding for the default EMBEDDING_DIMENSION (384): semantic search's routes (src/search). */
+const HARNESS_EMBEDDING = Array.from({ length: 384 }, (_, i) => ((i % 5) + 1) / 5);
 
 /** What the schemas cannot tell the harness: the upload's file name is checked in the service. */
 const DEFAULT_HINTS: Record<string, RequestHint> = {
   'POST /documents/:id/attachments': { query: { filename: 'harness.txt' }, headers: { 'content-type': 'text/plain' } },
+  'PUT /documents/:id/embedding': { body: { embedding: HARNESS_EMBEDDING } },
+  'POST /documents/search': { body: { vector: HARNESS_EMBEDDING, k: 100 } },
+  // Takes no body: a JSON route refuses the harness's raw bytes (415), so an empty JSON object.
+  'POST /exports': { rawBody: '{}', headers: { 'content-type': 'application/json' } },
 };
+
+/**
+ * A succeeded export of the tenant (POST /exports only queues one: no worker runs in the harness),
+ * written in-process as the CLI does, so its download route has an own id that answers 2xx.
+ */
+export async function seedSucceededExport(t: TestApp, tenant: string): Promise<void> {
+  await t.app.get(TenantResolver).runForTenant(tenant, async () => {
+    const row = await t.app.get(ExportsRepository).create({ id: randomUUID(), requestedBy: 'isolation-harness' });
+    await t.app.get(TenantExporter).run(row.id, { final: true });
+  });
+}
 
 export interface AttackedApp {
   t: TestApp;
@@ -501,6 +524,7 @@ export async function attackFreshApp(label: string, options: AttackOptions = {})
     const seed = async (tenant: string) => {
       await seedTenantData(t, tenant);
       await seedThroughCreateRoutes(t, tenant, hints);
+      await seedSucceededExport(t, tenant);
     };
     await Promise.all([seed(alpha.slug), seed(bravo.slug)]);
     const me = await t.request('GET', '/me', { tenant: alpha.slug });

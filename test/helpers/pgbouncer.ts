@@ -1,4 +1,4 @@
-import pg from 'pg';
+import { withClient } from './pg-client';
 
 /**
  * The run's PgBouncer (see test/setup/services.ts). Tests of the pgbouncer
@@ -27,11 +27,5 @@ export function pgbouncerUrl(database: string, user: string, password: string): 
 /** `SHOW <what>` on PgBouncer's admin console (SHOW POOLS, CLIENTS, SERVERS, CONFIG, STATS). */
 export async function pgbouncerShow<T extends Record<string, unknown>>(what: 'POOLS' | 'CLIENTS' | 'SERVERS' | 'CONFIG' | 'STATS'): Promise<T[]> {
   // The admin console speaks the simple protocol only: a query without parameters.
-  const client = new pg.Client({ connectionString: adminUrl() });
-  await client.connect();
-  try {
-    return (await client.query<T>(`show ${what.toLowerCase()}`)).rows;
-  } finally {
-    await client.end();
-  }
+  return await withClient(adminUrl(), async (client) => (await client.query<T>(`show ${what.toLowerCase()}`)).rows);
 }

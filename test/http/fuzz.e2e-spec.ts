@@ -5,7 +5,7 @@ import pg from 'pg';
 import { addMember, createApiKey, invite } from '../identity/identity-fixtures';
 import { JobsService } from '../../src/jobs/jobs.service';
 import { TenantResolver } from '../../src/tenants/tenant-resolver.service';
-import { seedTenantData, tenantTables } from '../helpers/isolation-harness';
+import { seedSucceededExport, seedTenantData, tenantTables } from '../helpers/isolation-harness';
 import { startTestApp, TestApp } from '../helpers/test-app';
 import { dedicatedDatabase, DedicatedDatabase } from '../scale-out/dedicated-helpers';
 import { TEST_ADMIN_KEY, TEST_BASE_DOMAIN, TEST_OWNER_PASSWORD } from '../helpers/test-env';
@@ -16,6 +16,9 @@ import { Rng, seedFromEnv } from '../helpers/prng';
 import { describeFailure, describeReport, runFuzz, shrink } from '../helpers/fuzz/run';
 import { discoverRoutes, AppRoute, jsonSchemaOf, routeKey, sampleOf } from '../helpers/app-routes';
 import { BAD_PATH_SEGMENTS, BAD_QUERY_VALUES, CONTENT_TYPES, EXTRA_FIELDS, NUMBERISH_STRINGS, UNICODE_STRINGS } from '../helpers/fuzz/values';
+
+/** A valid embedding for the default EMBEDDING_DIMENSION (384). */
+const FUZZ_EMBEDDING = Array.from({ length: 384 }, (_, i) => ((i % 7) + 1) / 8);
 
 /**
  * Issue 9 item 8: every route of the running app (found in the Nest container,
@@ -123,6 +126,10 @@ describe('fuzz: malformed requests to every route', () => {
   const deleteParams: Record<string, Record<string, string>> = {};
   /** DELETE /tenants/:idOrSlug needs ?confirm=<its slug>: the fuzz run's tenant, and the positive control's. */
   const confirmSlugs = { params: '', forDelete: '' };
+  /** POST /tenants/import's valid request: an export already in storage, by reference (no body). */
+  const importSource = { tenant: '', exportId: '' };
+  /** POST routes that take no body at all (not JSON, not an upload). */
+  const NO_BODY = new Set(['POST /exports', 'POST /tenants/:idOrSlug/export', 'POST /tenants/import']);
   let acceptToken = '';
   /** A dedicated database a tenant can be moved to (POST /tenants/:idOrSlug/move). */
   let dedicated: DedicatedDatabase;
@@ -138,7 +145,8 @@ describe('fuzz: malformed requests to every route', () => {
     const doomedTenant = await t.createTenant('fuzz-doomed-tenant', { owner: undefined });
     const lastTenant = await t.createTenant('fuzz-last-tenant', { owner: undefined });
     const goneTenant = await t.createTenant('fuzz-gone-tenant', { owner: undefined });
-    const gone = await t.request('DELETE', `/tenants/${goneTenant.slug}?confirm=${goneTenant.slug}`, { admin: true });
+    // With export=true: its archive is what GET /tenant-deletions/:id/export serves.
+    const gone = await t.request('DELETE', `/tenants/${goneTenant.slug}?confirm=${goneTenant.slug}&export=true`, { admin: true });
     if (gone.status !== 202 || gone.body.status !== 'completed') throw new Error(`fuzz setup: DELETE /tenants -> ${gone.status} ${JSON.stringify(gone.body)}`);
     // Moves: a tenant the move's positive control moves, and a move's report (its job stays queued: no worker).
     const movingTenant = await t.createTenant('fuzz-moving-tenant', { owner: undefined });
@@ -167,6 +175,14 @@ describe('fuzz: malformed requests to every route', () => {
       return response.body.id as string;
     };
     const doc = await post('/documents', { title: 'fuzz doc', body: 'fuzz body', tags: ['fuzz'] });
+    // Semantic search: an embedding on the document (EMBEDDING_DIMENSION is the default 384), and one the DELETE control removes.
+    const putEmbedding = async (docId: string) => {
+      const response = await t.request('PUT', `/documents/${docId}/embedding`, { tenant, body: { embedding: FUZZ_EMBEDDING } });
+      if (response.status !== 201) throw new Error(`fuzz setup: PUT embedding -> ${response.status} ${JSON.stringify(response.body)}`);
+    };
+    await putEmbedding(doc.id);
+    const doomedEmbedding = await post('/documents', { title: 'doomed embedding' });
+    await putEmbedding(doomedEmbedding.id);
     const comment = await post(`/documents/${doc.id}/comments`, { body: 'fuzz comment' });
     const attachment = await upload(doc.id);
     const liveKey = await createApiKey(t, tenant, 'viewer');
@@ -184,11 +200,19 @@ describe('fuzz: malformed requests to every route', () => {
     const jobs = t.app.get(JobsService);
     jobs.register('fuzz.seed', async () => ({}));
     const job = await t.app.get(TenantResolver).runForTenant(own.id, () => jobs.enqueue('fuzz.seed', {}));
+    // A succeeded export (no worker runs here: written in-process), for the export routes and the import by reference.
+    await seedSucceededExport(t, own.id);
+    const ownExport = (await t.request('GET', '/exports', { tenant })).body.items.find((item: { status: string }) => item.status === 'succeeded');
+    importSource.tenant = own.id;
+    importSource.exportId = ownExport.id;
 
     Object.assign(params, {
       'DELETE /api-keys/:id': { id: liveKey.id },
       'GET /documents/:id': { id: doc.id },
       'GET /jobs/:id': { id: job.id },
+      'PUT /documents/:id/embedding': { id: doc.id },
+      'GET /documents/:id/embedding': { id: doc.id },
+      'DELETE /documents/:id/embedding': { id: doc.id },
       'PATCH /documents/:id': { id: doc.id },
       'DELETE /documents/:id': { id: doc.id },
       'POST /documents/:id/comments': { id: doc.id },
@@ -211,6 +235,12 @@ describe('fuzz: malformed requests to every route', () => {
       'GET /tenant-deletions/:id': { id: gone.body.id },
       'POST /tenants/:idOrSlug/move': { idOrSlug: movingTenant.id },
       'GET /tenant-moves/:id': { id: move.body.id },
+      'GET /tenant-deletions/:id/export': { id: gone.body.id },
+      'GET /exports/:id': { id: ownExport.id },
+      'GET /exports/:id/download': { id: ownExport.id },
+      'POST /tenants/:idOrSlug/export': { idOrSlug: target.id },
+      'GET /tenants/:idOrSlug/exports/:id': { idOrSlug: own.id, id: ownExport.id },
+      'GET /tenants/:idOrSlug/exports/:id/download': { idOrSlug: own.id, id: ownExport.id },
       // Its own plan: the fuzz must not rewrite the plans other tests' tenants are on.
       'GET /plans/:id': { id: 'fuzz-plan' },
       'PUT /plans/:id': { id: 'fuzz-plan' },
@@ -218,6 +248,7 @@ describe('fuzz: malformed requests to every route', () => {
     Object.assign(deleteParams, {
       'DELETE /api-keys/:id': { id: doomedKey.id },
       'DELETE /documents/:id': { id: doomedDoc.id },
+      'DELETE /documents/:id/embedding': { id: doomedEmbedding.id },
       'DELETE /documents/:id/comments/:commentId': { id: doc.id, commentId: doomedComment.id },
       'DELETE /documents/:id/attachments/:attachmentId': { id: doc.id, attachmentId: doomedAttachment },
       'DELETE /members/invitations/:id': { id: doomedInvitation.id },
@@ -303,14 +334,17 @@ describe('fuzz: malformed requests to every route', () => {
       'POST /api-keys': { name: `fuzz key ${tag}`, role: 'viewer' },
       'POST /documents': { title: `fuzz ${tag}`, body: 'fuzz body', tags: ['fuzz'] },
       'PATCH /documents/:id': { title: `fuzz ${tag}` },
+      'PUT /documents/:id/embedding': { embedding: FUZZ_EMBEDDING },
+      'POST /documents/search': { vector: FUZZ_EMBEDDING, k: 5 },
     };
     // Routes whose query has a required field: a valid value (the mutations then break it).
     if (key === 'GET /usage/export') query.push(['period', new Date().toISOString().slice(0, 7)]);
     if (key === 'DELETE /tenants/:idOrSlug') query.push(['confirm', forDelete ? confirmSlugs.forDelete : confirmSlugs.params]);
+    if (key === 'POST /tenants/import') query.push(['slug', `fz-imp-${tag}`], ['fromTenant', importSource.tenant], ['exportId', importSource.exportId]);
     const base: ValidBase = { params: (forDelete ? deleteParams[key] : undefined) ?? params[key] ?? {}, query, headers };
     for (const param of route.params) if (!(param in base.params)) throw new Error(`fuzz: no valid value for :${param} of ${key}; add it to the setup`);
     if (route.hasBody) base.json = key in hints ? hints[key] : sampleOf(jsonSchemaOf(route.bodySchema), '', tag) ?? {};
-    else if (['POST', 'PUT', 'PATCH'].includes(route.method)) {
+    else if (['POST', 'PUT', 'PATCH'].includes(route.method) && !NO_BODY.has(key)) {
       // Uploads: raw bytes, file name in the query.
       query.push(['filename', `fuzz-${tag}.txt`]);
       base.raw = { bytes: Buffer.from(`fuzz upload ${tag}\n`), contentType: 'text/plain' };
@@ -321,7 +355,7 @@ describe('fuzz: malformed requests to every route', () => {
   const checkContext = (route: AppRoute): CheckContext => ({
     // Not JSON by design: a file's bytes, the Prometheus text of /metrics (admin key only), and the Swagger UI
     // page and its assets (HTML, JS, CSS, an icon: shipped files, not API answers; GET /openapi.json is JSON).
-    download: route.method === 'GET' && (route.path.endsWith('/content') || route.path === '/metrics' || route.path === '/docs' || route.path.startsWith('/docs/')),
+    download: route.method === 'GET' && (route.path.endsWith('/content') || route.path.endsWith('/download') || route.path.endsWith('/export') || route.path === '/metrics' || route.path === '/docs' || route.path.startsWith('/docs/')),
     jsonBody: route.hasBody ? route.method : undefined,
     foreignIds,
     // Platform administration lists every tenant: their ids are its data; no other tenant's rows are.

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { withClient } from '../helpers/pg-client';
 import { startTestApp, TestApp } from '../helpers/test-app';
 import { TEST_OWNER_PASSWORD } from '../helpers/test-env';
 import { DedicatedDatabase, dedicatedDatabase } from './dedicated-helpers';
@@ -40,13 +41,8 @@ describe('tenant directory over HTTP', () => {
   it("the owner's documents live on the dedicated database, and GET /me lists tenants on both databases", async () => {
     const created = await t.request('POST', '/documents', { tenant: onBig1.slug, body: { title: 'on big1', body: '', tags: [] } });
     expect(created.status).toBe(201);
-    const client = new pg.Client({ connectionString: dedicated.superuserUrl });
-    await client.connect();
-    try {
-      expect((await client.query('select title from documents where tenant_id = $1', [onBig1.id])).rows).toEqual([{ title: 'on big1' }]);
-    } finally {
-      await client.end();
-    }
+    const titles = await withClient(dedicated.superuserUrl, async (client) => (await client.query('select title from documents where tenant_id = $1', [onBig1.id])).rows);
+    expect(titles).toEqual([{ title: 'on big1' }]);
 
     // The shared tenant's owner is invited to the dedicated tenant and accepts with their password.
     const invited = await t.request('POST', '/members', { tenant: onBig1.slug, body: { email: `owner@${onShared.slug}.test`, role: 'member' } });

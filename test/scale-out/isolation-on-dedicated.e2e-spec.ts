@@ -1,4 +1,4 @@
-import pg from 'pg';
+import { withClient } from '../helpers/pg-client';
 import { AttackedApp, attackFreshApp, describeProblems, IsolationReport } from '../helpers/isolation-harness';
 import { DedicatedDatabase, dedicatedDatabase } from './dedicated-helpers';
 
@@ -32,17 +32,12 @@ describe.each([
 
   it("the victim's rows are on the dedicated database, in every tenant table, and none on the shared one", async () => {
     const victimId = [...report.victimIds].find(([, source]) => source === 'tenants.id')![0];
-    const countIn = async (url: string) => {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      try {
+    const countIn = (url: string) =>
+      withClient(url, async (client) => {
         let total = 0;
         for (const table of report.tables) total += (await client.query(`select count(*)::int as n from "${table}" where tenant_id = $1`, [victimId])).rows[0].n;
         return total;
-      } finally {
-        await client.end();
-      }
-    };
+      });
     expect(await countIn(dedicated.superuserUrl)).toBeGreaterThan(report.tables.length);
     expect(await countIn(attacked.t.db.superuserUrl)).toBe(0);
     // Victim ids from every tenant table (the harness read them on the dedicated database).

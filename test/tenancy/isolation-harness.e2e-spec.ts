@@ -65,6 +65,10 @@ describe('isolation harness: every tenant route, every tenant table, found by it
         'DELETE /documents/:id',
         'DELETE /documents/:id/comments/:commentId',
         'GET /documents/:id/attachments/:attachmentId/content',
+        'PUT /documents/:id/embedding',
+        'GET /documents/:id/embedding',
+        'DELETE /documents/:id/embedding',
+        'POST /documents/search',
         'DELETE /api-keys/:id',
         'GET /members',
         'PATCH /members/:userId',
@@ -75,13 +79,16 @@ describe('isolation harness: every tenant route, every tenant table, found by it
         'GET /usage',
         'GET /jobs',
         'GET /jobs/:id',
+        'GET /exports',
+        'GET /exports/:id',
+        'GET /exports/:id/download',
         LEAKY_ROUTE,
       ]),
     );
     // Not tenant routes: platform admin, sign-in, public.
     expect(report.routes.filter((r) => /\/tenants|\/auth\/(login|accept-invitation)|\/health/.test(r))).toEqual([]);
     expect(report.tables).toEqual(
-      expect.arrayContaining(['api_keys', 'attachments', 'comments', 'documents', 'invitations', 'jobs', 'memberships', 'usage_counters', 'usage_events']),
+      expect.arrayContaining(['api_keys', 'attachments', 'comments', 'document_embeddings', 'documents', 'invitations', 'jobs', 'memberships', 'usage_counters', 'usage_events']),
     );
     // Victim ids from every tenant table, the victim's user ids among them.
     const sources = new Set([...report.victimIds.values()].map((s) => s.split('.')[0]));

@@ -65,6 +65,12 @@ export enum ErrorCode {
   /** The database's connections were all in use (the pool budget full) for longer than the wait; retry after Retry-After. */
   DatabaseBusy = 'DATABASE_BUSY',
   Internal = 'INTERNAL_ERROR',
+  /** An uploaded tenant archive failed verification (format, checksums, tables or columns unknown here); details say what. Nothing was written. */
+  ArchiveInvalid = 'ARCHIVE_INVALID',
+  /** An import's target tenant already has rows or files: an import only fills an empty tenant. */
+  TenantNotEmpty = 'TENANT_NOT_EMPTY',
+  /** The export is not (yet) succeeded: nothing to download. */
+  ExportNotReady = 'EXPORT_NOT_READY',
 }
 
 export function assertUnreachable(value: never): never {
@@ -105,7 +111,11 @@ export function httpStatusFor(code: ErrorCode): number {
     case ErrorCode.Conflict:
     case ErrorCode.LastOwner:
     case ErrorCode.AccessChanged:
+    case ErrorCode.TenantNotEmpty:
+    case ErrorCode.ExportNotReady:
       return 409;
+    case ErrorCode.ArchiveInvalid:
+      return 422;
     case ErrorCode.PayloadTooLarge:
       return 413;
     case ErrorCode.UriTooLong:

@@ -13,3 +13,5 @@ export * from './database-identity';
 export * from './jobs';
 export * from './tenant-deletions';
 export * from './tenant-moves';
+export * from './document-embeddings';
+export * from './exports';

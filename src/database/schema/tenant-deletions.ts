@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { boolean, check, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const TENANT_DELETION_STATUSES = ['running', 'completed', 'failed'] as const;
 export type TenantDeletionStatus = (typeof TENANT_DELETION_STATUSES)[number];
@@ -53,6 +53,13 @@ export const tenantDeletions = pgTable(
     /** Who asked: `admin-key:<fingerprint>` (HTTP) or `cli:<os user>`. */
     requestedBy: text('requested_by').notNull(),
     reason: text('reason'),
+    /** The tenant's data is exported before any row is deleted (the `export` step). Fixed when the deletion starts. */
+    exportRequested: boolean('export_requested').notNull().default(false),
+    /**
+     * Where that export's archive is (storage key offboarding-exports/<tenantId>/<deletionId>.tar.gz, outside the
+     * tenant's prefix, so it outlives the deletion), once written.
+     */
+    exportKey: text('export_key'),
     status: text('status', { enum: TENANT_DELETION_STATUSES }).notNull().default('running'),
     /** How many times its steps were run (1 for a deletion that went through at once; one more per resume). */
     attempts: integer('attempts').notNull().default(0),

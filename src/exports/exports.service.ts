@@ -1,0 +1,153 @@
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { optionalPrincipal } from '../access/principal';
+import { AppError } from '../common/errors/app-error';
+import { ErrorCode } from '../common/errors/error-codes';
+import { decodeCursor, Page, toPage } from '../common/http/cursor';
+import { ExportRow } from '../database/schema';
+import { JobsService } from '../jobs/jobs.service';
+import { StorageService } from '../storage/storage.service';
+import { Tenant, TenantContext } from '../tenancy/tenant-context';
+import { parseTenantHeader } from '../tenancy/tenant-identifier';
+import { TenantResolver } from '../tenants/tenant-resolver.service';
+import { ExportsRepository } from './exports.repository';
+import { ExportView, ListExportsQuery, PlatformExportView } from './exports.schemas';
+import { EXPORT_JOB_ATTEMPTS, TENANT_EXPORT_JOB, TenantExporter } from './tenant-exporter';
+
+const iso = (date: Date | null) => (date ? date.toISOString() : null);
+
+export const toExportView = (row: ExportRow): ExportView => ({
+  id: row.id,
+  status: row.status,
+  jobId: row.jobId,
+  tables: row.tables ?? null,
+  fileCount: row.fileCount,
+  sizeBytes: row.sizeBytes,
+  checksumSha256: row.checksumSha256,
+  error: row.errorCode ? { code: row.errorCode, message: row.error ?? '' } : null,
+  requestedBy: row.requestedBy,
+  createdAt: row.createdAt.toISOString(),
+  startedAt: iso(row.startedAt),
+  finishedAt: iso(row.finishedAt),
+});
+
+const toPlatformExportView = (tenantId: string, row: ExportRow): PlatformExportView => ({ ...toExportView(row), tenantId, archiveKey: row.archiveKey });
+
+/** The payload of a `tenants.export` job: which export row to write (the tenant travels beside it). */
+interface ExportJobPayload {
+  exportId: string;
+}
+
+/** A download: the archive's bytes and what the response says about them. */
+export interface ExportDownload {
+  body: Readable;
+  sizeBytes: number;
+  checksumSha256: string;
+  filename: string;
+}
+
+/**
+ * Tenant data exports (README "Export and import"): requested by a tenant admin (POST /exports) or
+ * the platform admin (POST /tenants/:idOrSlug/export), written by a background job
+ * (`tenants.export`, TenantExporter), downloaded through the API once succeeded.
+ */
+@Injectable()
+export class ExportsService implements OnModuleInit {
+  private readonly logger = new Logger('Exports');
+
+  constructor(
+    private readonly exports: ExportsRepository,
+    private readonly exporter: TenantExporter,
+    private readonly jobs: JobsService,
+    private readonly storage: StorageService,
+    private readonly resolver: TenantResolver,
+  ) {}
+
+  onModuleInit(): void {
+    this.jobs.register<ExportJobPayload>(
+      TENANT_EXPORT_JOB,
+      async (payload, context) => {
+        const row = await this.exporter.run(payload.exportId, { report: context.report, final: context.attempt >= EXPORT_JOB_ATTEMPTS });
+        return { exportId: row.id, status: row.status, sizeBytes: row.sizeBytes, files: row.fileCount };
+      },
+      // A suspended tenant can still be exported ("give me my data" after a suspension); an hour per attempt.
+      { retryLimit: EXPORT_JOB_ATTEMPTS - 1, retryDelaySeconds: 30, retryBackoff: true, timeoutSeconds: 3600, runsOnSuspendedTenants: true },
+    );
+  }
+
+  /** POST /exports: a new export of the current tenant, queued (202). */
+  async request(): Promise<ExportView> {
+    return toExportView(await this.enqueue(optionalPrincipal()?.id ?? 'unknown', false));
+  }
+
+  /** POST /tenants/:idOrSlug/export (platform admin): the same, for any tenant whatever its status. */
+  async requestForTenant(idOrSlug: string, requestedBy: string): Promise<PlatformExportView> {
+    const tenant = await this.tenantOf(idOrSlug);
+    return TenantContext.run({ tenant, requestId: randomUUID() }, async () => toPlatformExportView(tenant.id, await this.enqueue(requestedBy, true)));
+  }
+
+  async list(query: ListExportsQuery): Promise<Page<ExportView>> {
+    const rows = await this.exports.list({ limit: query.limit + 1, after: decodeCursor(query.cursor) });
+    return toPage(rows, query.limit, toExportView);
+  }
+
+  async get(id: string): Promise<ExportView> {
+    return toExportView(await this.row(id));
+  }
+
+  async getForTenant(idOrSlug: string, id: string): Promise<PlatformExportView> {
+    const tenant = await this.tenantOf(idOrSlug);
+    return TenantContext.run({ tenant, requestId: randomUUID() }, async () => toPlatformExportView(tenant.id, await this.row(id)));
+  }
+
+  /** The archive of a succeeded export of the current tenant; EXPORT_NOT_READY (409) before. */
+  async download(id: string): Promise<ExportDownload> {
+    const row = await this.row(id);
+    if (row.status !== 'succeeded' || !row.archiveKey) throw new AppError(ErrorCode.ExportNotReady, `The export is ${row.status}: there is nothing to download yet`);
+    const { body } = await this.storage.openExportArchive(row.archiveKey);
+    return { body, sizeBytes: row.sizeBytes!, checksumSha256: row.checksumSha256!, filename: `${TenantContext.current().slug}-export-${row.id}.tar.gz` };
+  }
+
+  async downloadForTenant(idOrSlug: string, id: string): Promise<ExportDownload> {
+    const tenant = await this.tenantOf(idOrSlug);
+    return TenantContext.run({ tenant, requestId: randomUUID() }, () => this.download(id));
+  }
+
+  /**
+   * The row first (the tenant sees it queued), then the job. A queue that refuses leaves the row
+   * failed (not queued forever), and the request fails: a 202 means the job is in the queue.
+   */
+  private async enqueue(requestedBy: string, platform: boolean): Promise<ExportRow> {
+    const row = await this.exports.create({ id: randomUUID(), requestedBy });
+    const payload: ExportJobPayload = { exportId: row.id };
+    try {
+      // The tenant's own request: the job row names its principal; the platform's: a platform job (any tenant status).
+      const job = platform ? await this.jobs.enqueueForTenant(TenantContext.currentId(), TENANT_EXPORT_JOB, payload) : await this.jobs.enqueue(TENANT_EXPORT_JOB, payload);
+      return (await this.exports.setJob(row.id, job.id)) ?? row;
+    } catch (error) {
+      this.logger.error(`export ${row.id}: the job could not be queued (${(error as Error).message})`);
+      await this.exports.fail(row.id, { code: 'NOT_QUEUED', message: 'The export could not be queued; request it again' }, true).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async row(id: string): Promise<ExportRow> {
+    const row = await this.exports.findById(id);
+    if (!row) throw AppError.notFound('Export');
+    return row;
+  }
+
+  /** Any status (a suspended tenant's data can still be exported and downloaded by the platform admin). */
+  private async tenantOf(idOrSlug: string): Promise<Tenant> {
+    let identifier;
+    try {
+      identifier = parseTenantHeader(idOrSlug);
+    } catch {
+      identifier = undefined;
+    }
+    const tenant = identifier ? await this.resolver.find(identifier) : undefined;
+    if (!tenant) throw AppError.notFound('Tenant');
+    return tenant;
+  }
+}
