@@ -12,6 +12,7 @@ import { ExportsModule } from './exports/exports.module';
 import { HealthModule } from './health/health.module';
 import { JobsModule } from './jobs/jobs.module';
 import { TenantOffboardingModule } from './lifecycle/tenant-offboarding.module';
+import { TenantMoveModule } from './lifecycle/tenant-move.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { MembersModule } from './members/members.module';
 import { PlansModule } from './plans/plans.module';
@@ -28,7 +29,7 @@ export class AppModule {
   static forRoot(env: Record<string, string | undefined> = process.env): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, RateLimitsModule, StorageModule, UsageModule, AdmissionModule, AuthModule, MembersModule, ApiKeysModule, PlansModule, TenantsModule, JobsModule.forRoot({ module: TenantsModule, resolver: TenantResolver }), TenantOffboardingModule, ExportsModule, DocumentsModule, SearchModule, AttachmentsModule, MetricsModule, HealthModule, OpenApiModule],
+      imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, RateLimitsModule, StorageModule, UsageModule, AdmissionModule, AuthModule, MembersModule, ApiKeysModule, PlansModule, TenantsModule, JobsModule.forRoot({ module: TenantsModule, resolver: TenantResolver }), TenantOffboardingModule, TenantMoveModule, ExportsModule, DocumentsModule, SearchModule, AttachmentsModule, MetricsModule, HealthModule, OpenApiModule],
     };
   }
 }

@@ -46,7 +46,7 @@ describe('architecture', () => {
     // Each of these names its operations (SystemDb.run('<name>', ...)) and touches platform tables only.
     const users = filesMatching(/import[^;]*\bSystemDb\b[^;]*from/);
     expect(users.length).toBeGreaterThan(0); // positive control: the import pattern matches real imports
-    expect(outside(users, ['database/', 'tenants/tenants.repository.ts', 'users/users.repository.ts', 'members/memberships.repository.ts', 'plans/plans.repository.ts', 'usage/usage-export.repository.ts', 'lifecycle/tenant-deletions.repository.ts'])).toEqual([]);
+    expect(outside(users, ['database/', 'tenants/tenants.repository.ts', 'users/users.repository.ts', 'members/memberships.repository.ts', 'plans/plans.repository.ts', 'usage/usage-export.repository.ts', 'lifecycle/tenant-deletions.repository.ts', 'lifecycle/tenant-moves.repository.ts'])).toEqual([]);
   });
 
   it('lets only the services that write across platform and tenant tables open a platform transaction', () => {
@@ -103,7 +103,8 @@ describe('architecture', () => {
     documents: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'storage', 'access', 'usage'],
     // Tenant lifecycle (offboarding): above tenants (suspension, the lookup), through cache and storage
     // for the tenant's keys and objects, and the database layer's owner connections (TenantErasure).
-    lifecycle: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'storage', 'access', 'tenants', 'exports'],
+    // Moves: a job kind (jobs) and the plan row of a dedicated target's anchor (plans).
+    lifecycle: ['common', 'config', 'tenancy', 'database', 'database/schema', 'cache', 'storage', 'access', 'tenants', 'exports', 'plans', 'jobs'],
     // Export and import: the database layer's owner connections (TenantRows), storage for the archives, tenants (the
     // lookup, a new tenant), jobs (the export runs as one), attachments' streamed body (the import's upload).
     exports: ['common', 'config', 'tenancy', 'database', 'database/schema', 'storage', 'access', 'tenants', 'jobs', 'attachments'],

@@ -11,6 +11,8 @@ import { TenantsModule } from '../tenants/tenants.module';
 import { StorageModule } from '../storage/storage.module';
 import { TenantOffboardingModule } from '../lifecycle/tenant-offboarding.module';
 import { TenantOffboardingService } from '../lifecycle/tenant-offboarding.service';
+import { TenantMoveModule } from '../lifecycle/tenant-move.module';
+import { TenantMoveService } from '../lifecycle/tenant-move.service';
 import { UsageModule } from '../usage/usage.module';
 import { TenantsService } from '../tenants/tenants.service';
 import { ExportsCoreModule } from '../exports/exports-core.module';
@@ -26,7 +28,7 @@ import { ExportsCoreModule } from '../exports/exports-core.module';
 @Module({})
 class CliModule {
   static forRoot(env: Record<string, string | undefined>): DynamicModule {
-    return { module: CliModule, imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, StorageModule, UsageModule, TenantsModule, TenantOffboardingModule, ExportsCoreModule] };
+    return { module: CliModule, imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, StorageModule, UsageModule, TenantsModule, TenantOffboardingModule, ExportsCoreModule, TenantMoveModule] };
   }
 }
 
@@ -63,6 +65,11 @@ export function withTenantsService<T>(env: Record<string, string | undefined>, f
 /** Runs `fn` with the application's TenantOffboardingService (tenant deletion; see withAppContext). */
 export function withOffboardingService<T>(env: Record<string, string | undefined>, fn: (offboarding: TenantOffboardingService) => Promise<T>): Promise<T> {
   return withAppContext(env, (context) => fn(context.get(TenantOffboardingService)));
+}
+
+/** Runs `fn` with the application's TenantMoveService (moving a tenant between databases; see withAppContext). */
+export function withTenantMoveService<T>(env: Record<string, string | undefined>, fn: (moves: TenantMoveService) => Promise<T>): Promise<T> {
+  return withAppContext(env, (context) => fn(context.get(TenantMoveService)));
 }
 
 /** Runs `fn` with the application's services (export and import: src/cli/tenant-archives.command.ts; see withAppContext). */

@@ -8,9 +8,10 @@ import { positiveInt } from './cli-arguments';
 import { printJson, printLines, printTable } from './cli-output';
 import { startProgress } from './cli-progress-bar';
 import { UsageError } from './cli-errors';
-import { withOffboardingService, withTenantsService } from './cli.module';
+import { withOffboardingService, withTenantMoveService, withTenantsService } from './cli.module';
 import { userInfo } from 'node:os';
 import { TenantDeletionFailedError, TenantDeletionView } from '../lifecycle/tenant-offboarding.service';
+import { TenantMoveFailedError, TenantMoveView } from '../lifecycle/tenant-move.service';
 import { addArchiveCommands } from './tenant-archives.command';
 
 type Env = Record<string, string | undefined>;
@@ -186,6 +187,61 @@ export function tenantsCommand(env: Env): Command {
     });
 
   tenants
+    .command('move')
+    .description(
+      "move a tenant's data to another database, live (same operation as POST /tenants/:idOrSlug/move, run here in the foreground): pause its writes " +
+        '(reads go on), copy every tenant table, verify counts and checksums, switch the directory, clean the source; a mismatch rolls back. ' +
+        'Needs DATABASE_MIGRATION_URL and the TENANT_DATABASES entries of both databases. A failed move is resumed by running it again with the same --to',
+    )
+    .argument('<id-or-slug>', 'tenant id (UUID) or slug')
+    .requiredOption('--to <database>', '"shared" or a TENANT_DATABASES name')
+    .option('--json', 'print the report as a JSON object')
+    .action(async (idOrSlug: string, options: { to: string; json?: boolean }) => {
+      if (!/^[a-z][a-z0-9_-]{0,62}$/.test(options.to)) throw new UsageError('--to: "shared" or a database name (lower-case letters, digits, _ and -)');
+      const { report, failure } = await withTenantMoveService(env, async (moves) => {
+        const started = await moves.start({ tenant: idOrSlug, to: options.to, requestedBy: `cli:${operatorName()}` }, { resumeRunning: true });
+        // Over the steps; the note says which one runs (and how many rows are copied so far).
+        const progress = startProgress(`move ${started.tenantSlug} ${started.from} -> ${started.to}`, 5, 'steps');
+        let shown = 0;
+        try {
+          const done = await moves.run(started.id, {
+            report: async ({ done: steps, stage }) => {
+              progress.increment(Math.max(0, steps - shown), stage);
+              shown = Math.max(shown, steps);
+            },
+          });
+          return { report: done, failure: undefined };
+        } catch (error) {
+          if (!(error instanceof TenantMoveFailedError)) throw error;
+          return { report: error.report, failure: error };
+        } finally {
+          progress.stop();
+        }
+      });
+      if (options.json) printJson(report);
+      else printMove(report);
+      if (failure) throw failure;
+      // Rolled back: the tenant stayed where it was, but the move did not happen.
+      if (report.status !== 'completed') process.exitCode = 1;
+    });
+
+  tenants
+    .command('moves')
+    .description('tenant move reports, newest first')
+    .option('--json', 'print a JSON array')
+    .option('--limit <n>', 'how many (1-100)', positiveInt, 20)
+    .action(async (options: { json?: boolean; limit: number }) => {
+      if (options.limit > 100) throw new UsageError('--limit: at most 100');
+      const page = await withTenantMoveService(env, (moves) => moves.list(options.limit));
+      if (options.json) return printJson(page.items);
+      if (page.items.length === 0) return printLines('no tenant moves');
+      printTable(
+        page.items.map((item) => ({ ...item, rows: String(Object.values(item.copied ?? {}).reduce((a, b) => a + b, 0)), verified: String(item.verification?.ok ?? false) })),
+        ['id', 'tenantSlug', 'from', 'to', 'status', 'step', 'attempts', 'rows', 'verified', 'requestedBy', 'startedAt', 'finishedAt'],
+      );
+    });
+
+  tenants
     .command('plan')
     .description(
       "put a tenant on a plan, with its overrides (replaced as a whole: none given clears them); same rules as PUT /tenants/:idOrSlug/plan, and it bites at once on instances sharing REDIS_URL",
@@ -231,6 +287,18 @@ function printDeletion(report: TenantDeletionView): void {
   const rows = Object.values(report.deleted.rows).reduce((a, b) => a + b, 0);
   printLines(`deleted: ${rows} rows, ${report.deleted.cacheKeys} cache keys, ${report.deleted.objects} objects`);
   if (report.verification) printLines(`verified ${report.verification.ok ? 'ok' : 'NOT ok'} at ${report.verification.at}: ${JSON.stringify(report.verification.rows)}, ${report.verification.cacheKeys} keys, ${report.verification.objects} objects`);
+  if (report.error) printLines(`error: ${report.error}`);
+}
+
+function printMove(report: TenantMoveView): void {
+  printLines(
+    `move ${report.id} of ${report.tenantSlug} (${report.tenantId}) from ${report.from} to ${report.to}: ${report.status} after step ${report.step}, attempt ${report.attempts}, asked by ${report.requestedBy}`,
+  );
+  const copied = Object.values(report.copied ?? {}).reduce((a, b) => a + b, 0);
+  printLines(`copied: ${copied} rows ${JSON.stringify(report.copied ?? {})}`);
+  if (report.verification) printLines(`verified ${report.verification.ok ? 'ok' : `NOT ok (${report.verification.mismatched.join(', ')})`} at ${report.verification.at}`);
+  if (report.pausedAt) printLines(`writes paused ${report.pausedAt}, resumed ${report.resumedAt ?? '-'}`);
+  if (report.cleaned) printLines(`source cleaned: ${Object.values(report.cleaned).reduce((a, b) => a + b, 0)} rows`);
   if (report.error) printLines(`error: ${report.error}`);
 }
 

@@ -106,6 +106,6 @@ function dedicatedPoolOpener(config: AppConfig): (name: string, max: number) => 
     // Which semantic search engine each database offers (pgvector HNSW or the exact scan), detected at boot.
     VectorEngine,
   ],
-  exports: [TenantDb, SystemDb, Transactions, PoolStats, DatabaseProbe, TenantDatabases, QueueConnection, TenantErasure, TenantRows, VectorEngine],
+  exports: [TenantDb, SystemDb, Transactions, PoolStats, DatabaseProbe, TenantDatabases, QueueConnection, OwnerConnections, TenantErasure, TenantRows, VectorEngine],
 })
 export class DatabaseModule {}

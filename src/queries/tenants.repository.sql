@@ -5,9 +5,9 @@
 
 -- TenantsRepository.create
 insert into
-  "tenants" ("id", "slug", "name", "status", "plan", "plan_overrides", "database", "created_at", "updated_at")
+  "tenants" ("id", "slug", "name", "status", "plan", "plan_overrides", "database", "move_state", "created_at", "updated_at")
 values
-  (default, $1, $2, default, $3, default, default, default, default)
+  (default, $1, $2, default, $3, default, default, default, default, default)
 returning
   "id",
   "slug",
@@ -16,6 +16,7 @@ returning
   "plan",
   "plan_overrides",
   "database",
+  "move_state",
   "created_at",
   "updated_at";
 
@@ -28,6 +29,7 @@ select
   "tenants"."plan",
   "tenants"."plan_overrides",
   "tenants"."database",
+  "tenants"."move_state",
   "tenants"."created_at",
   "tenants"."updated_at",
   "plans"."id",
@@ -54,6 +56,7 @@ select
   "tenants"."plan",
   "tenants"."plan_overrides",
   "tenants"."database",
+  "tenants"."move_state",
   "tenants"."created_at",
   "tenants"."updated_at",
   "plans"."id",
@@ -93,6 +96,7 @@ select
   "plan",
   "plan_overrides",
   "database",
+  "move_state",
   "created_at",
   "updated_at"
 from
@@ -111,6 +115,7 @@ select
   "plan",
   "plan_overrides",
   "database",
+  "move_state",
   "created_at",
   "updated_at"
 from
@@ -146,5 +151,6 @@ returning
   "plan",
   "plan_overrides",
   "database",
+  "move_state",
   "created_at",
   "updated_at";

@@ -12,6 +12,7 @@ select
   "tenants"."plan",
   "tenants"."plan_overrides",
   "tenants"."database",
+  "tenants"."move_state",
   "tenants"."created_at",
   "tenants"."updated_at",
   "plans"."id",

@@ -7,6 +7,7 @@ import { JobsService } from '../../src/jobs/jobs.service';
 import { TenantResolver } from '../../src/tenants/tenant-resolver.service';
 import { seedSucceededExport, seedTenantData, tenantTables } from '../helpers/isolation-harness';
 import { startTestApp, TestApp } from '../helpers/test-app';
+import { dedicatedDatabase, DedicatedDatabase } from '../scale-out/dedicated-helpers';
 import { TEST_ADMIN_KEY, TEST_BASE_DOMAIN, TEST_OWNER_PASSWORD } from '../helpers/test-env';
 import { checkResponse, CheckContext, envelopeProblems, SQL_FRAGMENTS, STACK_FRAGMENTS } from '../helpers/fuzz/checks';
 import { WireClient, WireRequest, WireResponse } from '../helpers/fuzz/client';
@@ -130,10 +131,13 @@ describe('fuzz: malformed requests to every route', () => {
   /** POST routes that take no body at all (not JSON, not an upload). */
   const NO_BODY = new Set(['POST /exports', 'POST /tenants/:idOrSlug/export', 'POST /tenants/import']);
   let acceptToken = '';
+  /** A dedicated database a tenant can be moved to (POST /tenants/:idOrSlug/move). */
+  let dedicated: DedicatedDatabase;
 
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'tenancy-fuzz-'));
-    t = await startTestApp({ DATA_DIR: dataDir });
+    dedicated = dedicatedDatabase('fuzz');
+    t = await startTestApp({ DATA_DIR: dataDir, TENANT_DATABASES: JSON.stringify({ big1: dedicated.settings }) });
     const own = await t.createTenant('fuzz-own');
     const victim = await t.createTenant('fuzz-victim');
     const target = await t.createTenant('fuzz-target');
@@ -144,6 +148,12 @@ describe('fuzz: malformed requests to every route', () => {
     // With export=true: its archive is what GET /tenant-deletions/:id/export serves.
     const gone = await t.request('DELETE', `/tenants/${goneTenant.slug}?confirm=${goneTenant.slug}&export=true`, { admin: true });
     if (gone.status !== 202 || gone.body.status !== 'completed') throw new Error(`fuzz setup: DELETE /tenants -> ${gone.status} ${JSON.stringify(gone.body)}`);
+    // Moves: a tenant the move's positive control moves, and a move's report (its job stays queued: no worker).
+    const movingTenant = await t.createTenant('fuzz-moving-tenant', { owner: undefined });
+    // Created on big1: provisions it (GET /me asks every registered database), and moved back by the setup's move.
+    const movedTenant = await t.createTenant('fuzz-moved-tenant', { owner: undefined, database: 'big1' });
+    const move = await t.request('POST', `/tenants/${movedTenant.slug}/move`, { admin: true, body: { to: 'shared' } });
+    if (move.status !== 202) throw new Error(`fuzz setup: POST /tenants/:idOrSlug/move -> ${move.status} ${JSON.stringify(move.body)}`);
     confirmSlugs.params = doomedTenant.slug;
     confirmSlugs.forDelete = lastTenant.slug;
     const fuzzPlan = await t.request('PUT', '/plans/fuzz-plan', {
@@ -223,6 +233,8 @@ describe('fuzz: malformed requests to every route', () => {
       'PUT /tenants/:idOrSlug/plan': { idOrSlug: target.id },
       'DELETE /tenants/:idOrSlug': { idOrSlug: doomedTenant.slug },
       'GET /tenant-deletions/:id': { id: gone.body.id },
+      'POST /tenants/:idOrSlug/move': { idOrSlug: movingTenant.id },
+      'GET /tenant-moves/:id': { id: move.body.id },
       'GET /tenant-deletions/:id/export': { id: gone.body.id },
       'GET /exports/:id': { id: ownExport.id },
       'GET /exports/:id/download': { id: ownExport.id },
@@ -280,6 +292,7 @@ describe('fuzz: malformed requests to every route', () => {
 
   afterAll(async () => {
     await t?.close();
+    await dedicated?.drop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -310,6 +323,7 @@ describe('fuzz: malformed requests to every route', () => {
       'PATCH /tenants/:idOrSlug': { name: `Fuzz target ${tag}` },
       'POST /tenants/:idOrSlug/owner-invitations': { email: `owner-${tag}@fuzz.test` },
       'PUT /tenants/:idOrSlug/plan': { plan: 'enterprise' },
+      'POST /tenants/:idOrSlug/move': { to: 'big1' },
       'PUT /plans/:id': {
         name: `Fuzz ${tag}`,
         features: ['attachments'],

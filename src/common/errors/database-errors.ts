@@ -95,8 +95,11 @@ export function mapDatabaseError(error: unknown): AppError | undefined {
     case 'TA403':
     case 'TA409':
       return busy();
-    // tenancy_set(): the tenant is not placed on the database the statement went to (drizzle/0015).
+    // tenancy_set(): the tenant is not placed on the database the statement went to (drizzle/0015),
+    // or a write of a tenant whose move paused its writes (drizzle/0022 makes its transactions
+    // read only: 25006 read_only_sql_transaction). Nothing was written; retry once it is moved.
     case 'TA421':
+    case '25006':
       return new AppError(ErrorCode.TenantMoving, "The tenant's data is being moved, retry shortly", undefined, { 'retry-after': '1' });
     default:
       return undefined;

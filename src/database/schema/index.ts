@@ -12,5 +12,6 @@ export * from './usage';
 export * from './database-identity';
 export * from './jobs';
 export * from './tenant-deletions';
+export * from './tenant-moves';
 export * from './document-embeddings';
 export * from './exports';

@@ -24,6 +24,13 @@ export const tenants = pgTable(
      * (tenancy_set(), drizzle/0015), so a stale routing decision fails instead of reading or writing there.
      */
     database: text('database').notNull().default('shared'),
+    /**
+     * 'paused' while a move copies this tenant's rows away from this database (src/lifecycle,
+     * README "Moving a tenant"): tenancy_set() then makes the tenant's transactions READ ONLY here
+     * (writes fail with 25006, answered 503 TENANT_MOVING), reads go on. NULL otherwise. Read on
+     * the database the statement runs on: the shared row, or a dedicated database's anchor.
+     */
+    moveState: text('move_state', { enum: ['paused'] }),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
   },
@@ -36,6 +43,7 @@ export const tenants = pgTable(
     // A plan in use cannot be deleted; renaming one is not offered (its id is what clients see).
     foreignKey({ name: 'tenants_plan_fk', columns: [t.plan], foreignColumns: [plans.id] }),
     check('tenants_database_name', sql`${t.database} ~ '^[a-z][a-z0-9_-]{0,62}$'`),
+    check('tenants_move_state_valid', sql`${t.moveState} is null or ${t.moveState} = 'paused'`),
     check('tenants_plan_overrides_object', sql`jsonb_typeof(${t.planOverrides}) = 'object'`),
   ],
 );
