@@ -9,7 +9,6 @@ import { ExportRow } from '../database/schema';
 import { JobsService } from '../jobs/jobs.service';
 import { StorageService } from '../storage/storage.service';
 import { Tenant, TenantContext } from '../tenancy/tenant-context';
-import { parseTenantHeader } from '../tenancy/tenant-identifier';
 import { TenantResolver } from '../tenants/tenant-resolver.service';
 import { ExportsRepository } from './exports.repository';
 import { ExportView, ListExportsQuery, PlatformExportView } from './exports.schemas';
@@ -140,14 +139,7 @@ export class ExportsService implements OnModuleInit {
 
   /** Any status (a suspended tenant's data can still be exported and downloaded by the platform admin). */
   private async tenantOf(idOrSlug: string): Promise<Tenant> {
-    let identifier;
-    try {
-      identifier = parseTenantHeader(idOrSlug);
-    } catch {
-      identifier = undefined;
-    }
-    const tenant = identifier ? await this.resolver.find(identifier) : undefined;
-    if (!tenant) throw AppError.notFound('Tenant');
+    const tenant = await this.resolver.findByIdOrSlug(idOrSlug);
     return tenant;
   }
 }

@@ -5,7 +5,6 @@ import { StreamedUpload } from '../attachments/streamed-upload';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { TenantContext } from '../tenancy/tenant-context';
-import { parseTenantHeader } from '../tenancy/tenant-identifier';
 import { TenantResolver } from '../tenants/tenant-resolver.service';
 import { createTenantSchema } from '../tenants/tenants.schemas';
 import { ExportsRepository } from './exports.repository';
@@ -48,14 +47,7 @@ export class TenantArchivesService {
 
   /** A succeeded export of `idOrSlug` (any status: a suspended tenant's export is still its data). */
   private async openExport(idOrSlug: string, exportId: string): Promise<Readable> {
-    let identifier;
-    try {
-      identifier = parseTenantHeader(idOrSlug);
-    } catch {
-      identifier = undefined;
-    }
-    const tenant = identifier ? await this.resolver.find(identifier) : undefined;
-    if (!tenant) throw AppError.notFound('Tenant');
+    const tenant = await this.resolver.findByIdOrSlug(idOrSlug);
     return TenantContext.run({ tenant, requestId: randomUUID() }, async () => {
       const row = await this.exports.findById(exportId);
       if (!row) throw AppError.notFound('Export');

@@ -1,11 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { AppError } from '../common/errors/app-error';
 import { ExportRow } from '../database/schema';
 import { StorageService } from '../storage/storage.service';
 import { TenantContext } from '../tenancy/tenant-context';
-import { parseTenantHeader } from '../tenancy/tenant-identifier';
 import { TenantResolver } from '../tenants/tenant-resolver.service';
 import { ExportsRepository } from './exports.repository';
 import { ReportProgress, TenantExporter } from './tenant-exporter';
@@ -30,14 +28,7 @@ export class TenantExportRunner {
     requestedBy: string,
     options: { report?: ReportProgress; copy?: (archive: Readable) => Promise<void> } = {},
   ): Promise<ExportRow & { tenantSlug: string }> {
-    let identifier;
-    try {
-      identifier = parseTenantHeader(idOrSlug);
-    } catch {
-      identifier = undefined;
-    }
-    const tenant = identifier ? await this.resolver.find(identifier) : undefined;
-    if (!tenant) throw AppError.notFound('Tenant');
+    const tenant = await this.resolver.findByIdOrSlug(idOrSlug);
     return TenantContext.run({ tenant, requestId: randomUUID() }, async () => {
       const row = await this.exports.create({ id: randomUUID(), requestedBy });
       const done = await this.exporter.run(row.id, { report: options.report, final: true });

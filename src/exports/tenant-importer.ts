@@ -11,7 +11,6 @@ import { TenantErasure } from '../database/tenant-erasure';
 import { RestoreMismatchError, TargetNotEmptyError, TenantRows } from '../database/tenant-rows';
 import { StorageService } from '../storage/storage.service';
 import { TenantContext } from '../tenancy/tenant-context';
-import { parseTenantHeader } from '../tenancy/tenant-identifier';
 import { TenantResolver } from '../tenants/tenant-resolver.service';
 import { TenantsService } from '../tenants/tenants.service';
 import { ImportResultView } from './exports.schemas';
@@ -115,14 +114,7 @@ export class TenantImporter {
   }
 
   private async existingTarget(idOrSlug: string): Promise<{ id: string; slug: string; name: string; database: string }> {
-    let identifier;
-    try {
-      identifier = parseTenantHeader(idOrSlug);
-    } catch {
-      identifier = undefined;
-    }
-    const tenant = identifier ? await this.resolver.find(identifier) : undefined;
-    if (!tenant) throw AppError.notFound('Tenant');
+    const tenant = await this.resolver.findByIdOrSlug(idOrSlug);
     return tenant;
   }
 

@@ -74,6 +74,22 @@ export class TenantResolver {
   }
 
   /**
+   * A tenant named by a platform admin (a route parameter or a CLI argument), whatever its
+   * status: exports and imports also serve suspended tenants. Unparseable or unknown: 404.
+   */
+  async findByIdOrSlug(idOrSlug: string): Promise<Tenant> {
+    let identifier;
+    try {
+      identifier = parseTenantHeader(idOrSlug);
+    } catch {
+      identifier = undefined;
+    }
+    const tenant = identifier ? await this.find(identifier) : undefined;
+    if (!tenant) throw AppError.notFound('Tenant');
+    return tenant;
+  }
+
+  /**
    * Runs fn as the given tenant outside HTTP (scripts, jobs). The tenant must
    * exist and be active, exactly as for a request.
    */

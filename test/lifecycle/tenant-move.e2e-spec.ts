@@ -1,4 +1,4 @@
-import pg from 'pg';
+import { withClient } from '../helpers/pg-client';
 import { TenantMoveFailedError, TenantMoveService, TenantMoveStoppedError } from '../../src/lifecycle/tenant-move.service';
 import { seedTenantData } from '../helpers/isolation-harness';
 import { startS3Server, TestS3Server } from '../helpers/s3-server';
@@ -39,19 +39,9 @@ describe('moving a tenant', () => {
     await dedicated?.drop();
   });
 
-  async function asSuperuser<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      return await fn(client);
-    } finally {
-      await client.end();
-    }
-  }
-
   /** The tenant's rows in every tenant table of the database (superuser: nothing hidden). */
   const rowsOn = (url: string, tenantId: string) =>
-    asSuperuser(url, async (client) => {
+    withClient(url, async (client) => {
       const counts: Record<string, number> = {};
       for (const table of await tenantTables(client)) {
         counts[table] = (await client.query<{ n: number }>(`select count(*)::int as n from "${table}" where tenant_id = $1`, [tenantId])).rows[0].n;
@@ -62,9 +52,9 @@ describe('moving a tenant', () => {
   const big1Url = () => dedicated.superuserUrl;
   const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
   const zeros = (counts: Record<string, number>) => Object.fromEntries(Object.keys(counts).map((table) => [table, 0]));
-  const anchorOn = (url: string, tenantId: string) => asSuperuser(url, async (client) => (await client.query('select database, move_state from tenants where id = $1', [tenantId])).rows[0]);
+  const anchorOn = (url: string, tenantId: string) => withClient(url, async (client) => (await client.query('select database, move_state from tenants where id = $1', [tenantId])).rows[0]);
   const usageCounters = (url: string, tenantId: string) =>
-    asSuperuser(url, async (client) => (await client.query('select metric, value::text from usage_counters where tenant_id = $1 order by metric', [tenantId])).rows);
+    withClient(url, async (client) => (await client.query('select metric, value::text from usage_counters where tenant_id = $1 order by metric', [tenantId])).rows);
 
   async function seeded(slug: string) {
     const tenant = await t.createTenant(slug);
@@ -190,7 +180,7 @@ describe('moving a tenant', () => {
     const others = aResults.filter((r) => r.status !== 201);
     expect(others.map((r) => `${r.status} ${r.body?.error?.code}`).filter((s) => s !== '503 TENANT_MOVING')).toEqual([]);
     expect(accepted.length).toBeGreaterThan(0);
-    const onBig1 = await asSuperuser(big1Url(), async (client) => (await client.query<{ id: string }>('select id from documents where tenant_id = $1', [a.id])).rows.map((r) => r.id));
+    const onBig1 = await withClient(big1Url(), async (client) => (await client.query<{ id: string }>('select id from documents where tenant_id = $1', [a.id])).rows.map((r) => r.id));
     for (const response of accepted) expect(onBig1).toContain(response.body.id);
     expect(onBig1).toHaveLength(5 + accepted.length);
     // Some of A's writes were refused during the pause, and some accepted after the switch (the loop spanned the move).
@@ -213,7 +203,7 @@ describe('moving a tenant', () => {
     await expect(moves.run(started.id, { stopAfter: 'copied' })).rejects.toBeInstanceOf(TenantMoveStoppedError);
     expect(await rowsOn(big1Url(), a.id)).toEqual(before); // positive control: the copy is there
     // Tampered on the target between copy and verification: a changed title, same row count.
-    await asSuperuser(big1Url(), (client) => client.query("update documents set title = 'tampered' where id = (select id from documents where tenant_id = $1 limit 1)", [a.id]));
+    await withClient(big1Url(), (client) => client.query("update documents set title = 'tampered' where id = (select id from documents where tenant_id = $1 limit 1)", [a.id]));
 
     const outcome = await moves.run(started.id);
     expect(outcome).toMatchObject({ status: 'rolled-back', step: 'copied' });
