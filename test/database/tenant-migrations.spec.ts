@@ -59,7 +59,7 @@ describe('tenant table companion migrations', () => {
       const folder = path.resolve(__dirname, '..', '..', 'drizzle');
       const journal = JSON.parse(readFileSync(path.join(folder, 'meta', '_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> };
       const state = readMigrations(journal.entries.map((e) => readFileSync(path.join(folder, `${e.tag}.sql`), 'utf8')));
-      expect([...state.forced].sort()).toEqual(['api_keys', 'attachments', 'comments', 'documents', 'invitations', 'jobs', 'memberships', 'usage_counters', 'usage_events']);
+      expect([...state.forced].sort()).toEqual(['api_keys', 'attachments', 'comments', 'document_embeddings', 'documents', 'exports', 'invitations', 'jobs', 'memberships', 'usage_counters', 'usage_events']);
       for (const table of state.forced) {
         expect([...state.granted.get(table)!].sort()).toEqual(table === 'usage_events' ? ['INSERT', 'SELECT'] : FULL);
       }
