@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +8,7 @@ import { createEmptyTestDatabase, createTestDatabase, TestDatabase } from '../he
 import { TEST_ADMIN_KEY, TEST_ROLE_PASSWORDS } from '../helpers/test-env';
 import { ensureBuilt } from '../helpers/built';
 import { closedPort } from '../helpers/closed-port';
+import { ProcessResult, runNodeScript } from '../helpers/node-process';
 
 /**
  * The built ops CLI (dist/cli/cli.js) and the bench entry points
@@ -21,30 +21,10 @@ import { closedPort } from '../helpers/closed-port';
 const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'cli', 'cli.js');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 let cwd: string;
 
-function run(script: string, args: string[], env: Record<string, string>, options: { stdin?: string; cwd?: string } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], {
-      cwd: options.cwd ?? cwd,
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.stdin ?? '');
-  });
-}
+const run = (script: string, args: string[], env: Record<string, string>, options: { stdin?: string; cwd?: string } = {}): Promise<ProcessResult> =>
+  runNodeScript(script, args, env, { cwd: options.cwd ?? cwd, stdin: options.stdin });
 
 beforeAll(() => ensureBuilt({ bench: true }), 300_000);
 
@@ -319,7 +299,7 @@ describe('ops CLI: migrate --all (the shared database and every TENANT_DATABASES
     DATABASE_MIGRATION_URL: shared.ownerUrl,
     TENANT_DATABASES: JSON.stringify(Object.fromEntries(Object.entries(dedicated).map(([name, db]) => [name, { url: db.appUrl, migrationUrl: db.ownerUrl }]))),
   });
-  const json = (out: Run) => JSON.parse(out.stdout).databases as Array<Record<string, unknown>>;
+  const json = (out: ProcessResult) => JSON.parse(out.stdout).databases as Array<Record<string, unknown>>;
 
   it('lists each database\'s version, migrates the behind ones (shared: nothing to do), then lists them current; TENANT_DATABASES_FILE works the same', async () => {
     const shared = await track(createTestDatabase());
@@ -367,7 +347,7 @@ describe('ops CLI: migrate --all (the shared database and every TENANT_DATABASES
     const [bad, good, late] = [await track(createEmptyTestDatabase('cli_all')), await track(createEmptyTestDatabase('cli_all')), await track(createEmptyTestDatabase('cli_all'))];
     await asOwner(bad, 'create table public.usage_events (obstacle int)');
     const env = envFor(shared, { 'eu-bad': bad, 'eu-good': good, 'eu-late': late });
-    const outcomes = (out: Run) => json(out).map(({ database, outcome, applied }) => [database, outcome, (applied as string[]).length]);
+    const outcomes = (out: ProcessResult) => json(out).map(({ database, outcome, applied }) => [database, outcome, (applied as string[]).length]);
 
     const stopped = await run(CLI, ['migrate', '--all', '--concurrency', '1', '--json'], env);
     expect(stopped.code).toBe(1);

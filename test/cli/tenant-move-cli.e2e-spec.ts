@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { ensureBuilt } from '../helpers/built';
+import { runNodeScript } from '../helpers/node-process';
+import { withClient } from '../helpers/pg-client';
 import { createTestDatabase, TestDatabase } from '../helpers/test-database';
 import { TEST_ADMIN_KEY } from '../helpers/test-env';
 import { dedicatedDatabase, DedicatedDatabase } from '../scale-out/dedicated-helpers';
@@ -14,17 +15,7 @@ import { dedicatedDatabase, DedicatedDatabase } from '../scale-out/dedicated-hel
  */
 const CLI = path.join(path.resolve(__dirname, '..', '..'), 'dist', 'cli', 'cli.js');
 
-function run(args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[], env: Record<string, string>, cwd: string) => runNodeScript(CLI, args, env, { cwd });
 
 describe('ops CLI: tenants move', () => {
   let db: TestDatabase;
@@ -53,15 +44,8 @@ describe('ops CLI: tenants move', () => {
     await db?.drop();
   });
 
-  const query = async <T extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []) => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      return (await client.query<T>(text, values)).rows;
-    } finally {
-      await client.end();
-    }
-  };
+  const query = <T extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []) =>
+    withClient(url, async (client) => (await client.query<T>(text, values)).rows);
 
   it('moves a tenant to a dedicated database and prints the verified report; lists it; refuses an unknown database (exit 1) and a bad name (exit 2)', async () => {
     const [{ id }] = await query<{ id: string }>(db.superuserUrl, "insert into tenants (slug, name) values ('cli-mover', 'Mover') returning id");
