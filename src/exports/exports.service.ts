@@ -8,7 +8,7 @@ import { decodeCursor, Page, toPage } from '../common/http/cursor';
 import { ExportRow } from '../database/schema';
 import { JobsService } from '../jobs/jobs.service';
 import { StorageService } from '../storage/storage.service';
-import { Tenant, TenantContext } from '../tenancy/tenant-context';
+import { TenantContext } from '../tenancy/tenant-context';
 import { TenantResolver } from '../tenants/tenant-resolver.service';
 import { ExportsRepository } from './exports.repository';
 import { ExportView, ListExportsQuery, PlatformExportView } from './exports.schemas';
@@ -82,7 +82,7 @@ export class ExportsService implements OnModuleInit {
 
   /** POST /tenants/:idOrSlug/export (platform admin): the same, for any tenant whatever its status. */
   async requestForTenant(idOrSlug: string, requestedBy: string): Promise<PlatformExportView> {
-    const tenant = await this.tenantOf(idOrSlug);
+    const tenant = await this.resolver.findByIdOrSlug(idOrSlug);
     return TenantContext.run({ tenant, requestId: randomUUID() }, async () => toPlatformExportView(tenant.id, await this.enqueue(requestedBy, true)));
   }
 
@@ -96,7 +96,7 @@ export class ExportsService implements OnModuleInit {
   }
 
   async getForTenant(idOrSlug: string, id: string): Promise<PlatformExportView> {
-    const tenant = await this.tenantOf(idOrSlug);
+    const tenant = await this.resolver.findByIdOrSlug(idOrSlug);
     return TenantContext.run({ tenant, requestId: randomUUID() }, async () => toPlatformExportView(tenant.id, await this.row(id)));
   }
 
@@ -109,7 +109,7 @@ export class ExportsService implements OnModuleInit {
   }
 
   async downloadForTenant(idOrSlug: string, id: string): Promise<ExportDownload> {
-    const tenant = await this.tenantOf(idOrSlug);
+    const tenant = await this.resolver.findByIdOrSlug(idOrSlug);
     return TenantContext.run({ tenant, requestId: randomUUID() }, () => this.download(id));
   }
 
@@ -135,11 +135,5 @@ export class ExportsService implements OnModuleInit {
     const row = await this.exports.findById(id);
     if (!row) throw AppError.notFound('Export');
     return row;
-  }
-
-  /** Any status (a suspended tenant's data can still be exported and downloaded by the platform admin). */
-  private async tenantOf(idOrSlug: string): Promise<Tenant> {
-    const tenant = await this.resolver.findByIdOrSlug(idOrSlug);
-    return tenant;
   }
 }

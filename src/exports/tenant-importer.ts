@@ -58,7 +58,7 @@ export class TenantImporter {
       await report({ done: 0, stage: 'extract' });
       const extracted = await extractArchive(source, staging);
       // The target's database decides which tables and columns must exist.
-      const existing = target.kind === 'into' ? await this.existingTarget(target.tenant) : undefined;
+      const existing = target.kind === 'into' ? await this.resolver.findByIdOrSlug(target.tenant) : undefined;
       const database = existing?.database ?? (target.kind === 'new' ? (target.database ?? SHARED_DATABASE) : SHARED_DATABASE);
       if (!this.rows.canReach(database)) throw new AppError(ErrorCode.Internal, "Import is not configured on this instance (the owner connection of the target's database is missing)");
       await report({ done: 0, stage: 'verify' });
@@ -111,11 +111,6 @@ export class TenantImporter {
     } finally {
       await rm(staging, { recursive: true, force: true });
     }
-  }
-
-  private async existingTarget(idOrSlug: string): Promise<{ id: string; slug: string; name: string; database: string }> {
-    const tenant = await this.resolver.findByIdOrSlug(idOrSlug);
-    return tenant;
   }
 
   /** No row in any tenant table, no object under its prefix. */

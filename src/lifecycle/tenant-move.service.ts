@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
-import { decodeCursor, encodeCursor, Page } from '../common/http/cursor';
+import { decodeCursor, Page, toPage } from '../common/http/cursor';
 import { SHARED_DATABASE } from '../config/env.schema';
 import { TenantMoveRow, TenantMoveStep, TenantMoveVerification } from '../database/schema';
 import {
@@ -212,9 +212,7 @@ export class TenantMoveService implements OnModuleInit {
   async list(limit: number, cursor?: string): Promise<Page<TenantMoveView>> {
     const after = decodeCursor(cursor);
     const rows = await this.moves.list(limit + 1, after && { startedAt: after.createdAt, id: after.id });
-    const items = rows.slice(0, limit);
-    const last = items[items.length - 1];
-    return { items: items.map(toTenantMoveView), nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.startedAt, id: last.id }) : null };
+    return toPage(rows, limit, toTenantMoveView, (row) => ({ createdAt: row.startedAt, id: row.id }));
   }
 
   /**

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { CacheService } from '../cache/cache.service';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
-import { decodeCursor, encodeCursor, Page } from '../common/http/cursor';
+import { decodeCursor, Page, toPage } from '../common/http/cursor';
 import { TenantDeletionRow, TenantDeletionStep, TenantDeletionStepName, TenantDeletionVerification } from '../database/schema';
 import { TableCounts, TenantErasure, TenantPlacement } from '../database/tenant-erasure';
 import { StorageService } from '../storage/storage.service';
@@ -210,9 +210,7 @@ export class TenantOffboardingService {
   async list(limit: number, cursor?: string): Promise<Page<TenantDeletionView>> {
     const after = decodeCursor(cursor);
     const rows = await this.deletions.list(limit + 1, after && { startedAt: after.createdAt, id: after.id });
-    const items = rows.slice(0, limit);
-    const last = items[items.length - 1];
-    return { items: items.map(toTenantDeletionView), nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.startedAt, id: last.id }) : null };
+    return toPage(rows, limit, toTenantDeletionView, (row) => ({ createdAt: row.startedAt, id: row.id }));
   }
 
   private identifierOf(idOrSlug: string): { kind: 'id' | 'slug'; value: string } {

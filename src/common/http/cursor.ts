@@ -41,10 +41,17 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
-/** Callers fetch limit + 1 rows; the extra row only says whether another page exists. */
-export function toPage<T extends { createdAt: Date; id: string }, R>(rows: T[], limit: number, map: (row: T) => R): Page<R> {
+type CursorKey = { createdAt: Date; id: string };
+
+/**
+ * Callers fetch limit + 1 rows; the extra row only says whether another page exists. `keyOf`: the
+ * row's keyset position, for lists ordered by another timestamp than createdAt (reports by startedAt).
+ */
+export function toPage<T extends CursorKey, R>(rows: T[], limit: number, map: (row: T) => R): Page<R>;
+export function toPage<T extends { id: string }, R>(rows: T[], limit: number, map: (row: T) => R, keyOf: (row: T) => CursorKey): Page<R>;
+export function toPage<T extends { id: string }, R>(rows: T[], limit: number, map: (row: T) => R, keyOf = (row: T) => row as unknown as CursorKey): Page<R> {
   const hasMore = rows.length > limit;
   const items = hasMore ? rows.slice(0, limit) : rows;
   const last = items[items.length - 1];
-  return { items: items.map(map), nextCursor: hasMore && last ? encodeCursor(last) : null };
+  return { items: items.map(map), nextCursor: hasMore && last ? encodeCursor(keyOf(last)) : null };
 }
