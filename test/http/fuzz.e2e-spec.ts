@@ -129,7 +129,7 @@ describe('fuzz: malformed requests to every route', () => {
   /** POST /tenants/import's valid request: an export already in storage, by reference (no body). */
   const importSource = { tenant: '', exportId: '' };
   /** POST routes that take no body at all (not JSON, not an upload). */
-  const NO_BODY = new Set(['POST /exports', 'POST /tenants/:idOrSlug/export', 'POST /tenants/import']);
+  const NO_BODY = new Set(['POST /exports', 'POST /tenants/:idOrSlug/export', 'POST /tenants/import', 'POST /tenant-moves/:id/abort']);
   let acceptToken = '';
   /** A dedicated database a tenant can be moved to (POST /tenants/:idOrSlug/move). */
   let dedicated: DedicatedDatabase;
@@ -235,6 +235,8 @@ describe('fuzz: malformed requests to every route', () => {
       'GET /tenant-deletions/:id': { id: gone.body.id },
       'POST /tenants/:idOrSlug/move': { idOrSlug: movingTenant.id },
       'GET /tenant-moves/:id': { id: move.body.id },
+      // Its job stays queued (no worker): the abort ends it at once (200), and again returns it (idempotent).
+      'POST /tenant-moves/:id/abort': { id: move.body.id },
       'GET /tenant-deletions/:id/export': { id: gone.body.id },
       'GET /exports/:id': { id: ownExport.id },
       'GET /exports/:id/download': { id: ownExport.id },

@@ -71,6 +71,10 @@ export enum ErrorCode {
   TenantNotEmpty = 'TENANT_NOT_EMPTY',
   /** The export is not (yet) succeeded: nothing to download. */
   ExportNotReady = 'EXPORT_NOT_READY',
+  /** Abort of a tenant move that already switched the tenant to its target (or completed): too late to abort; move it back instead. */
+  TenantMoveSwitched = 'TENANT_MOVE_SWITCHED',
+  /** Abort of a tenant move that already ended without switching (rolled back): nothing to abort. */
+  TenantMoveFinished = 'TENANT_MOVE_FINISHED',
 }
 
 export function assertUnreachable(value: never): never {
@@ -113,6 +117,8 @@ export function httpStatusFor(code: ErrorCode): number {
     case ErrorCode.AccessChanged:
     case ErrorCode.TenantNotEmpty:
     case ErrorCode.ExportNotReady:
+    case ErrorCode.TenantMoveSwitched:
+    case ErrorCode.TenantMoveFinished:
       return 409;
     case ErrorCode.ArchiveInvalid:
       return 422;
