@@ -33,6 +33,9 @@ export const toExportView = (row: ExportRow): ExportView => ({
 
 const toPlatformExportView = (tenantId: string, row: ExportRow): PlatformExportView => ({ ...toExportView(row), tenantId, archiveKey: row.archiveKey });
 
+/** An export whose job was given up by the queue (its last attempt's worker died): failed for good, a new export may be requested. */
+export const EXPORT_ABANDONED = { code: 'EXPORT_ABANDONED', message: 'The export stopped when the worker writing it died on its last attempt; request a new export' };
+
 /** The payload of a `tenants.export` job: which export row to write (the tenant travels beside it). */
 interface ExportJobPayload {
   exportId: string;
@@ -71,7 +74,18 @@ export class ExportsService implements OnModuleInit {
         return { exportId: row.id, status: row.status, sizeBytes: row.sizeBytes, files: row.fileCount };
       },
       // A suspended tenant can still be exported ("give me my data" after a suspension); an hour per attempt.
-      { retryLimit: EXPORT_JOB_ATTEMPTS - 1, retryDelaySeconds: 30, retryBackoff: true, timeoutSeconds: 3600, runsOnSuspendedTenants: true },
+      {
+        retryLimit: EXPORT_JOB_ATTEMPTS - 1,
+        retryDelaySeconds: 30,
+        retryBackoff: true,
+        timeoutSeconds: 3600,
+        runsOnSuspendedTenants: true,
+        // The last attempt's worker died: no handler runs again to fail the row, which would stay running.
+        onGivenUp: async (payload) => {
+          const exportId = (payload as Partial<ExportJobPayload> | null)?.exportId;
+          if (typeof exportId === 'string') await this.exports.fail(exportId, EXPORT_ABANDONED, true);
+        },
+      },
     );
   }
 

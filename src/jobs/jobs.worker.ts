@@ -94,6 +94,8 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private fetching = true;
   private stopping = false;
   private starting?: Promise<void>;
+  private sweeper?: NodeJS.Timeout;
+  private sweeping?: Promise<number>;
 
   constructor(
     private readonly queue: JobQueue,
@@ -141,6 +143,9 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
     }
     if (!this.fetching) return;
     this.loops = Array.from({ length: this.config.jobs.concurrency }, () => this.loop());
+    // Beside pg-boss's maintenance (same instances, same interval): what it gives up, this records.
+    this.sweeper = setInterval(() => void this.sweepGivenUp().catch(() => undefined), this.config.jobs.maintenanceIntervalSeconds * 1000);
+    this.sweeper.unref();
     this.logger.log(`worker started: concurrency ${this.config.jobs.concurrency}, polling every ${this.config.jobs.pollIntervalMs} ms`);
   }
 
@@ -150,6 +155,8 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
     this.fetching = false;
     this.notify();
     await this.starting;
+    clearInterval(this.sweeper);
+    await this.sweeping?.catch(() => undefined);
     const graceMs = this.config.jobs.shutdownGraceMs;
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([
@@ -177,6 +184,48 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
       if (job) await this.process(job);
       else await this.sleep(this.config.jobs.pollIntervalMs);
     }
+  }
+
+  /**
+   * Records the outcome of jobs the queue gave up by itself (JobQueue.givenUp: the worker of
+   * their last attempt died, and pg-boss's maintenance failed them past their timeout without
+   * running anything again). Their row would otherwise stay `running` forever: it is marked
+   * failed (JOB_ABANDONED), the kind's onGivenUp runs in the tenant's context (an export fails
+   * its own row), and only then is the queue's row given the same code, which takes it off the
+   * list. A tenant that cannot be entered now (paused by a move, its database down) is left for
+   * the next sweep; a deleted tenant's job is only settled. Runs on worker instances every
+   * JOBS_MAINTENANCE_INTERVAL_SECONDS; one sweep at a time per instance, and two instances
+   * sweeping the same job write the same outcome. Resolves with the jobs settled.
+   */
+  sweepGivenUp(limit = 100): Promise<number> {
+    this.sweeping ??= this.sweepOnce(limit).finally(() => (this.sweeping = undefined));
+    return this.sweeping;
+  }
+
+  private async sweepOnce(limit: number): Promise<number> {
+    let settled = 0;
+    const failure = JOB_FAILURES.abandoned;
+    for (const job of await this.queue.givenUp(limit)) {
+      const parsed = queuedJobData.safeParse(job.data);
+      try {
+        if (parsed.success) {
+          const { tenantId, jobId, kind, payload } = parsed.data;
+          const tenant = await this.tenants.find({ kind: 'id', value: tenantId });
+          if (tenant) {
+            await this.enter(tenant, jobId, async () => {
+              await this.jobs.failAttempt(jobId, failure, 'failed');
+              await this.kinds.get(kind)?.options.onGivenUp(payload, { jobId, failure: { code: failure.code, message: failure.message } });
+            });
+            this.logger.warn(`job ${jobId} (${kind}, tenant ${tenantId}): its last attempt's worker died; recorded as ${failure.code}`);
+          }
+        }
+        await this.queue.settleGivenUp(job.id, { code: failure.code, message: failure.message });
+        settled++;
+      } catch (error) {
+        this.logger.warn(`queue job ${job.id}: recording that it was given up failed (${(error as Error).message}); the next sweep retries`);
+      }
+    }
+    return settled;
   }
 
   private sleep(ms: number): Promise<void> {
