@@ -201,8 +201,10 @@ describe('fuzz: malformed requests to every route', () => {
     jobs.register('fuzz.seed', async () => ({}));
     const job = await t.app.get(TenantResolver).runForTenant(own.id, () => jobs.enqueue('fuzz.seed', {}));
     // A succeeded export (no worker runs here: written in-process), for the export routes and the import by reference.
-    await seedSucceededExport(t, own.id);
-    const ownExport = (await t.request('GET', '/exports', { tenant })).body.items.find((item: { status: string }) => item.status === 'succeeded');
+    const ownExport = { id: await seedSucceededExport(t, own.id) };
+    // Two more, for the DELETE positive controls (the tenant's and the platform admin's route).
+    const doomedExport = await seedSucceededExport(t, own.id);
+    const doomedPlatformExport = await seedSucceededExport(t, own.id);
     importSource.tenant = own.id;
     importSource.exportId = ownExport.id;
 
@@ -239,6 +241,8 @@ describe('fuzz: malformed requests to every route', () => {
       'POST /tenant-moves/:id/abort': { id: move.body.id },
       'GET /tenant-deletions/:id/export': { id: gone.body.id },
       'GET /exports/:id': { id: ownExport.id },
+      'DELETE /exports/:id': { id: ownExport.id },
+      'DELETE /tenants/:idOrSlug/exports/:id': { idOrSlug: own.id, id: ownExport.id },
       'GET /exports/:id/download': { id: ownExport.id },
       'POST /tenants/:idOrSlug/export': { idOrSlug: target.id },
       'GET /tenants/:idOrSlug/exports/:id': { idOrSlug: own.id, id: ownExport.id },
@@ -256,6 +260,8 @@ describe('fuzz: malformed requests to every route', () => {
       'DELETE /members/invitations/:id': { id: doomedInvitation.id },
       'DELETE /members/:userId': { userId: doomedMember.userId },
       'DELETE /tenants/:idOrSlug': { idOrSlug: lastTenant.id },
+      'DELETE /exports/:id': { id: doomedExport },
+      'DELETE /tenants/:idOrSlug/exports/:id': { idOrSlug: own.id, id: doomedPlatformExport },
     });
 
     // Another tenant's ids: every UUID in its rows (read from the catalog's tenant tables), and the tenant id.

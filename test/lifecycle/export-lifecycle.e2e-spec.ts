@@ -1,19 +1,22 @@
 import { INestApplication } from '@nestjs/common';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { createApp } from '../../src/app.factory';
+import { ExportsService } from '../../src/exports/exports.service';
 import { JobsWorker } from '../../src/jobs/jobs.worker';
 import { TENANT_JOBS_QUEUE } from '../../src/jobs/job-queue';
+import { seedSucceededExport } from '../helpers/isolation-harness';
 import { withClient } from '../helpers/pg-client';
 import { startTestApp, TestApp } from '../helpers/test-app';
 import { until } from '../helpers/until';
 
 /**
  * What happens to exports after they were requested (README "Export and import"): an export
- * whose job the queue gave up (its last attempt's worker died) does not stay running.
+ * whose job the queue gave up (its last attempt's worker died) does not stay running; exports
+ * are deleted (DELETE, archive then row) and expire (EXPORT_RETENTION_DAYS).
  * Files on local disk (DATA_DIR); the queue is the real pg-boss on the test database.
  */
 describe('export lifecycle', () => {
@@ -34,6 +37,104 @@ describe('export lifecycle', () => {
   });
 
   const superuser = <T>(fn: (client: pg.Client) => Promise<T>) => withClient(t.db.superuserUrl, fn);
+  /** The archive object on local disk (DATA_DIR/files/<key>), looked at beside the storage layer. */
+  const archiveStored = async (exportId: string) => {
+    const [row] = await superuser(async (client) => (await client.query<{ archive_key: string | null }>('select archive_key from exports where id = $1', [exportId])).rows);
+    return row?.archive_key ? existsSync(path.join(dataDir, 'files', row.archive_key)) : false;
+  };
+  const exportKey = async (exportId: string) =>
+    (await superuser(async (client) => (await client.query<{ archive_key: string }>('select archive_key from exports where id = $1', [exportId])).rows[0])).archive_key;
+  const rowCount = async (exportId: string) => Number((await superuser((client) => client.query('select count(*) from exports where id = $1', [exportId]))).rows[0].count);
+
+  describe('DELETE /exports/:id and DELETE /tenants/:idOrSlug/exports/:id', () => {
+    it("deletes the archive then the row (204, then 404); another tenant's id is 404 like a random one; a running export is 409", async () => {
+      const a = await t.createTenant('delete-export-a');
+      const b = await t.createTenant('delete-export-b');
+      const doomed = await seedSucceededExport(t, a.id);
+      const kept = await seedSucceededExport(t, a.id);
+      const key = await exportKey(doomed);
+      expect(await archiveStored(doomed)).toBe(true); // positive control: the archive is where the check looks
+
+      // B cannot delete A's export: 404 exactly like a random id, and nothing changes.
+      const foreign = await t.request('DELETE', `/exports/${doomed}`, { tenant: b.slug });
+      const random = await t.request('DELETE', '/exports/00000000-0000-4000-8000-000000000000', { tenant: b.slug });
+      expect([foreign.status, foreign.body.error.code]).toEqual([404, 'NOT_FOUND']);
+      expect(foreign.body.error.message).toBe(random.body.error.message);
+      expect([await rowCount(doomed), await archiveStored(doomed)]).toEqual([1, true]);
+
+      const deleted = await t.request('DELETE', `/exports/${doomed}`, { tenant: a.slug });
+      expect([deleted.status, deleted.body]).toEqual([204, undefined]);
+      expect(existsSync(path.join(dataDir, 'files', key))).toBe(false);
+      expect(await rowCount(doomed)).toBe(0);
+      expect((await t.request('GET', `/exports/${doomed}`, { tenant: a.slug })).status).toBe(404);
+      expect((await t.request('GET', `/exports/${doomed}/download`, { tenant: a.slug })).status).toBe(404);
+      const again = await t.request('DELETE', `/exports/${doomed}`, { tenant: a.slug });
+      expect([again.status, again.body.error.code]).toEqual([404, 'NOT_FOUND']);
+      // The other export is untouched and still downloads.
+      expect((await t.request('GET', `/exports/${kept}/download`, { tenant: a.slug, responseType: 'buffer' })).status).toBe(200);
+
+      // Queued (no worker here) and running exports: their job would write the archive afterwards.
+      const queued = await t.request('POST', '/exports', { tenant: a.slug });
+      const refused = await t.request('DELETE', `/exports/${queued.body.id}`, { tenant: a.slug });
+      expect([refused.status, refused.body.error.code]).toEqual([409, 'EXPORT_RUNNING']);
+      expect(await rowCount(queued.body.id)).toBe(1);
+      // Once failed (no archive), it can be deleted.
+      await superuser((client) => client.query("update exports set status = 'failed', error_code = 'EXPORT_FAILED', error = 'x', finished_at = now() where id = $1", [queued.body.id]));
+      expect((await t.request('DELETE', `/exports/${queued.body.id}`, { tenant: a.slug })).status).toBe(204);
+      expect(await rowCount(queued.body.id)).toBe(0);
+
+      // The platform admin's route: any tenant by id or slug; the export must be that tenant's.
+      const platformKey = await exportKey(kept);
+      const wrongTenant = await t.request('DELETE', `/tenants/${b.slug}/exports/${kept}`, { admin: true });
+      expect([wrongTenant.status, wrongTenant.body.error.code]).toEqual([404, 'NOT_FOUND']);
+      expect(await rowCount(kept)).toBe(1);
+      expect((await t.request('DELETE', `/tenants/${a.slug}/exports/${kept}`, { tenant: a.slug })).status).toBeGreaterThanOrEqual(401); // not a platform admin
+      expect((await t.request('DELETE', `/tenants/${a.slug}/exports/${kept}`, { admin: true })).status).toBe(204);
+      expect(existsSync(path.join(dataDir, 'files', platformKey))).toBe(false);
+      expect((await t.request('GET', `/tenants/${a.slug}/exports/${kept}`, { admin: true })).status).toBe(404);
+      expect((await t.request('DELETE', `/tenants/${a.slug}/exports/${kept}`, { admin: true })).status).toBe(404);
+    }, 60_000);
+  });
+
+  describe('retention (EXPORT_RETENTION_DAYS)', () => {
+    it('a sweep deletes the archives and rows of exports finished longer ago than the retention, in every tenant; recent and running ones stay', async () => {
+      const a = await t.createTenant('retention-a');
+      const b = await t.createTenant('retention-b');
+      const oldA = await seedSucceededExport(t, a.id);
+      const recentA = await seedSucceededExport(t, a.id);
+      const oldB = await seedSucceededExport(t, b.id);
+      const running = await t.request('POST', '/exports', { tenant: a.slug });
+      const oldKeys = [await exportKey(oldA), await exportKey(oldB)];
+      await superuser(async (client) => {
+        // Finished 31 days ago (default retention 30); the running one was created as long ago.
+        await client.query("update exports set finished_at = now() - interval '31 days', created_at = now() - interval '31 days' where id = any($1::uuid[])", [[oldA, oldB]]);
+        await client.query("update exports set status = 'running', created_at = now() - interval '40 days', started_at = now() - interval '40 days' where id = $1", [running.body.id]);
+        // A deleted export's neighbour within the retention: 29 days.
+        await client.query("update exports set finished_at = now() - interval '29 days' where id = $1", [recentA]);
+      });
+
+      // EXPORT_RETENTION_DAYS=0 (another instance on the same database): kept forever, nothing deleted.
+      const keeper = await createApp({ ...t.env, EXPORT_RETENTION_DAYS: '0' });
+      workers.push(keeper);
+      expect(await keeper.get(ExportsService).sweepExpired()).toBe(0);
+      expect(await Promise.all([oldA, oldB].map(archiveStored))).toEqual([true, true]);
+
+      // The default 30 days: the two old ones go, archive and row; GET is then 404.
+      expect(await t.app.get(ExportsService).sweepExpired()).toBe(2);
+      for (const key of oldKeys) expect(existsSync(path.join(dataDir, 'files', key))).toBe(false);
+      expect([await rowCount(oldA), await rowCount(oldB)]).toEqual([0, 0]);
+      expect((await t.request('GET', `/exports/${oldA}`, { tenant: a.slug })).status).toBe(404);
+      expect((await t.request('GET', `/exports/${oldB}`, { tenant: b.slug })).status).toBe(404);
+      // Positive controls: the recent export is still there and downloads; the running one is left to its job.
+      expect(await archiveStored(recentA)).toBe(true);
+      expect((await t.request('GET', `/exports/${recentA}/download`, { tenant: a.slug, responseType: 'buffer' })).status).toBe(200);
+      expect((await t.request('GET', `/exports/${running.body.id}`, { tenant: a.slug })).body.status).toBe('running');
+      // Nothing left to delete: a second sweep deletes nothing.
+      expect(await t.app.get(ExportsService).sweepExpired()).toBe(0);
+      await keeper.close();
+      workers.splice(workers.indexOf(keeper), 1);
+    }, 60_000);
+  });
 
   describe('an export whose job the queue gave up', () => {
     it('is failed (EXPORT_ABANDONED) with its job (JOB_ABANDONED) by a worker sweep; a live running export is left alone', async () => {
@@ -46,9 +147,10 @@ describe('export lifecycle', () => {
       // make them), then dies: nothing completes or fails them in the queue.
       const boss = new PgBoss({ connectionString: t.db.appUrl, migrate: false, schedule: false, supervise: false });
       await boss.start();
-      const taken = await boss.fetch(TENANT_JOBS_QUEUE, { batchSize: 2 });
+      // (Other tests' queued exports are taken too: they stay active within their timeout, like the live one.)
+      const taken = await boss.fetch(TENANT_JOBS_QUEUE, { batchSize: 20 });
       await boss.stop({ graceful: false, wait: true });
-      expect(taken.map((job) => job.id).sort()).toEqual([dead.body.jobId, live.body.jobId].sort());
+      expect(taken.map((job) => job.id)).toEqual(expect.arrayContaining([dead.body.jobId, live.body.jobId]));
       await superuser(async (client) => {
         await client.query("update exports set status = 'running', started_at = now() where id = any($1::uuid[])", [[dead.body.id, live.body.id]]);
         await client.query("update jobs set status = 'running', attempts = max_attempts, started_at = now() where id = any($1::uuid[])", [[dead.body.jobId, live.body.jobId]]);
