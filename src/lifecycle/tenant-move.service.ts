@@ -12,6 +12,7 @@ import {
   pointTenantOn,
   setMoveStateOn,
   TableCheck,
+  tenantEntryOn,
   usersById,
 } from '../database/tenant-copy';
 import { TenantDatabases } from '../database/tenant-databases';
@@ -312,6 +313,14 @@ export class TenantMoveService implements OnModuleInit {
 
   /** Under the run lock, before the switch: the copy goes, the source resumes, the report says aborted. */
   private async abortNow(row: TenantMoveRow, abortedBy: string): Promise<TenantMoveView> {
+    // A run that failed inside the switch step (after verified) may have pointed the directory at
+    // the target before recording 'switched': the tenant is served there, its copy is its data now.
+    const directory = await tenantEntryOn(this.owners.pool(SHARED_DATABASE), row.tenantId);
+    if (directory?.database === row.toDatabase) {
+      throw new AppError(ErrorCode.TenantMoveSwitched, `The move ${row.id} already pointed the tenant at "${row.toDatabase}": it cannot be aborted; run it to its end, then move the tenant back`);
+    }
+    // Or it pointed a dedicated source's anchor away (the switch's first half): back to the source.
+    if (row.fromDatabase !== SHARED_DATABASE) await pointTenantOn(this.owners.pool(row.fromDatabase), row.tenantId, row.fromDatabase, false);
     this.logger.warn(`move ${row.id} of ${row.tenantSlug} (${row.tenantId}) from ${row.fromDatabase} to ${row.toDatabase}: aborted by ${abortedBy} after step ${row.step}`);
     await this.removeCopy(row);
     const finished = await this.moves.finish(row.id, 'aborted', `aborted by ${abortedBy} after step ${row.step}`, abortedBy);

@@ -358,6 +358,30 @@ describe('moving a tenant', () => {
     expect([401, 403]).toContain((await t.request('POST', `/tenant-moves/${switched.id}/abort`, { tenant: a.slug })).status);
   }, 120_000);
 
+  it('a move stopped after verification aborts (nothing switched); one whose switch half ran (the directory points at the target) is 409 and completes', async () => {
+    const a = await seeded('move-abort-verified');
+    const before = await rowsOn(sharedUrl(), a.id);
+    const verified = await moves.start({ tenant: a.slug, to: 'big1', requestedBy: 'test' });
+    await expect(moves.run(verified.id, { stopAfter: 'verified' })).rejects.toBeInstanceOf(TenantMoveStoppedError);
+    expect(await rowsOn(big1Url(), a.id)).toEqual(before); // positive control: the verified copy is there
+    const aborted = await abort(verified.id);
+    expect([aborted.status, aborted.body.status, aborted.body.step]).toEqual([200, 'aborted', 'verified']);
+    expect(await rowsOn(big1Url(), a.id)).toEqual(zeros(before));
+    expect(await anchorOn(sharedUrl(), a.id)).toEqual({ database: 'shared', move_state: null });
+
+    // The switch step died after the directory named the target, before 'switched' was recorded:
+    // the tenant is served from big1, its copy is its data. Refused; running the move finishes it.
+    const halfSwitched = await moves.start({ tenant: a.slug, to: 'big1', requestedBy: 'test' });
+    await expect(moves.run(halfSwitched.id, { stopAfter: 'verified' })).rejects.toBeInstanceOf(TenantMoveStoppedError);
+    await withClient(sharedUrl(), (client) => client.query("update tenants set database = 'big1', move_state = null where id = $1", [a.id]));
+    const refused = await abort(halfSwitched.id);
+    expect([refused.status, refused.body.error.code]).toEqual([409, 'TENANT_MOVE_SWITCHED']);
+    expect(await rowsOn(big1Url(), a.id)).toEqual(before);
+    expect(await moves.run(halfSwitched.id)).toMatchObject({ status: 'completed', abortedBy: null });
+    expect(await rowsOn(big1Url(), a.id)).toEqual(before);
+    expect(await rowsOn(sharedUrl(), a.id)).toEqual(zeros(before));
+  }, 120_000);
+
   it('refuses bad requests with clear 4xx codes before anything changes (positive control: a valid request is accepted)', async () => {
     const a = await t.createTenant('move-refusals');
     const move = (tenant: string, body: unknown) => t.request('POST', `/tenants/${tenant}/move`, { admin: true, body });
