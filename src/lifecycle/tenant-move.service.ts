@@ -7,7 +7,6 @@ import { TenantMoveRow, TenantMoveStep, TenantMoveVerification } from '../databa
 import {
   awaitWriteBarrierOn,
   checksumTenantRowsOn,
-  copyTenantRows,
   memberUserIdsOn,
   pointTenantOn,
   setMoveStateOn,
@@ -16,6 +15,7 @@ import {
   usersById,
 } from '../database/tenant-copy';
 import { TenantDatabases } from '../database/tenant-databases';
+import { TenantRows } from '../database/tenant-rows';
 import { OwnerConnections } from '../database/owner-connections';
 import { deleteTenantRecordOn, TenantErasure } from '../database/tenant-erasure';
 import { JobsService } from '../jobs/jobs.service';
@@ -146,6 +146,7 @@ export class TenantMoveService implements OnModuleInit {
     private readonly tenants: TenantsService,
     private readonly resolver: TenantResolver,
     private readonly erasure: TenantErasure,
+    private readonly rows: TenantRows,
     private readonly owners: OwnerConnections,
     private readonly databases: TenantDatabases,
     private readonly plans: PlansService,
@@ -382,7 +383,7 @@ export class TenantMoveService implements OnModuleInit {
         // Memberships point at users: on a dedicated target, the users' copies (no password) come first.
         const users = to === SHARED_DATABASE ? [] : await usersById(sharedPool, await memberUserIdsOn(source, tenantId));
         let rows = 0;
-        const copied = await copyTenantRows(source, target, tenantId, {
+        const copied = await this.rows.copy({ tenantId, database: from }, to, {
           users,
           onTable: async (table, n) => {
             rows += n;

@@ -5,6 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { createApp } from '../../src/app.factory';
+import { TenantRows } from '../../src/database/tenant-rows';
 import { ExportsService } from '../../src/exports/exports.service';
 import { JobsWorker } from '../../src/jobs/jobs.worker';
 import { TENANT_JOBS_QUEUE } from '../../src/jobs/job-queue';
@@ -133,6 +134,31 @@ describe('export lifecycle', () => {
       expect(await t.app.get(ExportsService).sweepExpired()).toBe(0);
       await keeper.close();
       workers.splice(workers.indexOf(keeper), 1);
+    }, 60_000);
+  });
+
+  describe('copying rows (TenantRows.copy, restore): one trigger-skip mechanism', () => {
+    it('refuses to copy while a tenant table has an enabled trigger not known to honour tenancy.copying; a disabled one is ignored', async () => {
+      const a = await t.createTenant('copy-triggers');
+      expect((await t.request('POST', '/documents', { tenant: a.slug, body: { title: 'kept', body: '', tags: [] } })).status).toBe(201);
+      const before = await superuser(async (client) => (await client.query('select id, title from documents where tenant_id = $1 order by id', [a.id])).rows);
+      const rows = t.app.get(TenantRows);
+      await superuser((client) =>
+        client.query(`create function test_noop() returns trigger language plpgsql as $$ begin return new; end $$;
+                      create trigger test_noop_documents after insert on documents for each row execute function test_noop()`),
+      );
+      try {
+        // The copy onto the tenant's own database (the simplest target): refused before anything is written.
+        await expect(rows.copy({ tenantId: a.id, database: 'shared' }, 'shared')).rejects.toThrow(/documents have triggers that do not honour tenancy\.copying/);
+        expect(await superuser(async (client) => (await client.query('select id, title from documents where tenant_id = $1 order by id', [a.id])).rows)).toEqual(before);
+        // Positive control: the trigger disabled, the same copy runs (usage_events' trigger honours the setting) and keeps every row.
+        await superuser((client) => client.query('alter table documents disable trigger test_noop_documents'));
+        const copied = await rows.copy({ tenantId: a.id, database: 'shared' }, 'shared');
+        expect(copied.documents).toBe(1);
+        expect(await superuser(async (client) => (await client.query('select id, title from documents where tenant_id = $1 order by id', [a.id])).rows)).toEqual(before);
+      } finally {
+        await superuser((client) => client.query('drop trigger test_noop_documents on documents; drop function test_noop()'));
+      }
     }, 60_000);
   });
 
