@@ -52,7 +52,7 @@ export interface JobKindOptions {
   /**
    * Called when the queue gave the job up without the handler recording an outcome: its last
    * attempt's worker died and the queue failed it past its timeout (JobsWorker's sweep). Runs in
-   * the job's tenant context, after the job's row was marked failed, so the feature can fail its
+   * the job's tenant context, before the job's row is marked failed, so the feature can fail its
    * own record too (an export that would otherwise stay `running`). Idempotent: a sweep that
    * failed part way calls it again.
    */

@@ -189,9 +189,9 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
   /**
    * Records the outcome of jobs the queue gave up by itself (JobQueue.givenUp: the worker of
    * their last attempt died, and pg-boss's maintenance failed them past their timeout without
-   * running anything again). Their row would otherwise stay `running` forever: it is marked
-   * failed (JOB_ABANDONED), the kind's onGivenUp runs in the tenant's context (an export fails
-   * its own row), and only then is the queue's row given the same code, which takes it off the
+   * running anything again). Their row would otherwise stay `running` forever: the kind's
+   * onGivenUp runs in the tenant's context (an export fails its own row, a move its report), the
+   * row is marked failed (JOB_ABANDONED), and only then is the queue's row given the same code, which takes it off the
    * list. A tenant that cannot be entered now (paused by a move, its database down) is left for
    * the next sweep; a deleted tenant's job is only settled. Runs on worker instances every
    * JOBS_MAINTENANCE_INTERVAL_SECONDS; one sweep at a time per instance, and two instances
@@ -213,8 +213,10 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
           const tenant = await this.tenants.find({ kind: 'id', value: tenantId });
           if (tenant) {
             await this.enter(tenant, jobId, async () => {
-              await this.jobs.failAttempt(jobId, failure, 'failed');
+              // The kind's record first: it may live elsewhere (a move's report, a platform table)
+              // and stay writable while the tenant's own rows are not (a tenant paused by a move).
               await this.kinds.get(kind)?.options.onGivenUp(payload, { jobId, failure: { code: failure.code, message: failure.message } });
+              await this.jobs.failAttempt(jobId, failure, 'failed');
             });
             this.logger.warn(`job ${jobId} (${kind}, tenant ${tenantId}): its last attempt's worker died; recorded as ${failure.code}`);
           }

@@ -162,6 +162,25 @@ export class TenantMoveService implements OnModuleInit {
       retryBackoff: true,
       timeoutSeconds: 6 * 3600,
       runsOnSuspendedTenants: true,
+      // Its last attempt's worker died: the report would stay running; failed, it can be resumed or aborted.
+      onGivenUp: async (payload) => {
+        const moveId = (payload as { moveId?: unknown } | null)?.moveId;
+        if (typeof moveId === 'string') await this.markGivenUp(moveId);
+      },
+    });
+  }
+
+  /**
+   * The queue gave the move's job up (JobsWorker's sweep): a running report no run holds becomes
+   * failed, so asking for the move again resumes it and an abort stops it. One a run holds (the
+   * CLI took it over) is left to that run.
+   */
+  async markGivenUp(id: string): Promise<void> {
+    await this.withRunLock(id, async () => {
+      const row = await this.moves.findById(id);
+      if (row?.status !== 'running') return;
+      this.logger.error(`move ${id} of ${row.tenantSlug} (${row.tenantId}): its job was given up after step ${row.step}; marked failed`);
+      await this.moves.finish(id, 'failed', `its job was given up (the worker running its last attempt died) after step ${row.step}: ask for the move again to resume it, or abort it`);
     });
   }
 

@@ -1,3 +1,4 @@
+import { JobKinds } from '../../src/jobs/job-kinds';
 import { withClient } from '../helpers/pg-client';
 import { TenantMoveFailedError, TenantMoveService, TenantMoveStoppedError } from '../../src/lifecycle/tenant-move.service';
 import { seedTenantData } from '../helpers/isolation-harness';
@@ -380,6 +381,26 @@ describe('moving a tenant', () => {
     expect(await moves.run(halfSwitched.id)).toMatchObject({ status: 'completed', abortedBy: null });
     expect(await rowsOn(big1Url(), a.id)).toEqual(before);
     expect(await rowsOn(sharedUrl(), a.id)).toEqual(zeros(before));
+  }, 120_000);
+
+  it("a move whose job the queue gave up (its last attempt's worker died) is failed, then resumed to completion", async () => {
+    const a = await seeded('move-given-up');
+    const before = await rowsOn(sharedUrl(), a.id);
+    const started = await moves.start({ tenant: a.slug, to: 'big1', requestedBy: 'test' });
+    // The run "died" after the pause: the report says running, no run holds it.
+    await expect(moves.run(started.id, { stopAfter: 'paused' })).rejects.toBeInstanceOf(TenantMoveStoppedError);
+    // What JobsWorker's sweep calls for a given-up tenants.move job.
+    const hook = t.app.get(JobKinds).get('tenants.move')!.options.onGivenUp;
+    await hook({ moveId: started.id }, { jobId: started.id, failure: { code: 'JOB_ABANDONED', message: 'x' } });
+    const failed = await moves.get(started.id);
+    expect(failed).toMatchObject({ status: 'failed', step: 'paused', error: expect.stringMatching(/its job was given up .* after step paused/) });
+    // Idempotent, and a finished move is left as it is.
+    await hook({ moveId: started.id }, { jobId: started.id, failure: { code: 'JOB_ABANDONED', message: 'x' } });
+    expect((await moves.get(started.id)).status).toBe('failed');
+    // Positive control: asking again resumes the same move, which completes with every row.
+    const again = await moves.start({ tenant: a.slug, to: 'big1', requestedBy: 'test' });
+    expect(again.id).toBe(started.id);
+    expect(await moves.run(again.id)).toMatchObject({ status: 'completed', copied: before });
   }, 120_000);
 
   it('refuses bad requests with clear 4xx codes before anything changes (positive control: a valid request is accepted)', async () => {
