@@ -325,7 +325,11 @@ export class TenantMoveService implements OnModuleInit {
         this.logger.warn(`move ${id} of ${asked.tenantSlug} (${asked.tenantId}): abort asked by ${abortedBy}; its run stops at the next step boundary`);
         return toTenantMoveView(asked);
       }
-      // Not running any more, or past copied: read it again and decide on what it is now.
+      // Not recorded: the run recorded 'verified' first (it is switching now), or it ended meanwhile.
+      const moved = (await this.moves.findById(id))!;
+      if (moved.status === 'running' && moved.step === 'verified') {
+        throw new AppError(ErrorCode.TenantMoveSwitched, `The move ${id} passed verification and is switching the tenant to "${moved.toDatabase}": too late to abort; move the tenant back instead`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     throw new AppError(ErrorCode.Conflict, 'The move changed state while being aborted; ask again');

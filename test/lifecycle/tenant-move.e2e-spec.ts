@@ -359,7 +359,7 @@ describe('moving a tenant', () => {
     expect([401, 403]).toContain((await t.request('POST', `/tenant-moves/${switched.id}/abort`, { tenant: a.slug })).status);
   }, 120_000);
 
-  it('a move stopped after verification aborts (nothing switched); one whose switch half ran (the directory points at the target) is 409 and completes', async () => {
+  it('a move stopped after verification aborts (nothing switched); one whose switch half ran, or is switching, is 409 and completes', async () => {
     const a = await seeded('move-abort-verified');
     const before = await rowsOn(sharedUrl(), a.id);
     const verified = await moves.start({ tenant: a.slug, to: 'big1', requestedBy: 'test' });
@@ -381,6 +381,18 @@ describe('moving a tenant', () => {
     expect(await moves.run(halfSwitched.id)).toMatchObject({ status: 'completed', abortedBy: null });
     expect(await rowsOn(big1Url(), a.id)).toEqual(before);
     expect(await rowsOn(sharedUrl(), a.id)).toEqual(zeros(before));
+
+    // Asked while the run is switching (verified recorded, the run holds the move): 409, and the move completes.
+    const back = await moves.start({ tenant: a.slug, to: 'shared', requestedBy: 'test' });
+    let whileSwitching: ApiResponse | undefined;
+    const done = await moves.run(back.id, {
+      report: async ({ stage }) => {
+        if (stage === 'switch') whileSwitching = await abort(back.id);
+      },
+    });
+    expect([whileSwitching?.status, whileSwitching?.body.error.code]).toEqual([409, 'TENANT_MOVE_SWITCHED']);
+    expect(done).toMatchObject({ status: 'completed', abortedBy: null });
+    expect(await rowsOn(sharedUrl(), a.id)).toEqual(before);
   }, 120_000);
 
   it("a move whose job the queue gave up (its last attempt's worker died) is failed, then resumed to completion", async () => {
