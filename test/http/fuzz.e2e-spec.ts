@@ -68,6 +68,16 @@ describe('fuzz checks (positive control: the checker flags bad answers)', () => 
     expect(checkResponse(request, json(503, { ...envelope(503), error: { code: 'SERVICE_UNAVAILABLE', message: 'down' } }, { 'retry-after': '1' }))).toEqual([]);
   });
 
+  it("accepts readiness's 503 HealthCheckResult with Retry-After, and nothing else in its place", () => {
+    const probe = { ...request, method: 'GET', path: '/health/ready' };
+    const notReady = { status: 'error', info: {}, error: { database: { status: 'down' } }, details: { database: { status: 'down' } } };
+    expect(checkResponse(probe, json(503, notReady, { 'retry-after': '1' }), { healthProbe: true })).toEqual([]);
+    expect(checkResponse(probe, json(503, notReady), { healthProbe: true })).toContain('503 without Retry-After');
+    expect(checkResponse(probe, json(503, { oops: true }, { 'retry-after': '1' }), { healthProbe: true })).toContain('not a HealthCheckResult');
+    // Only readiness: elsewhere the same body is not the envelope.
+    expect(checkResponse(probe, json(503, notReady, { 'retry-after': '1' }))).toContain('not the error envelope');
+  });
+
   it('flags a 500, a 503 without Retry-After, SQL, stack traces, non-envelope and non-JSON bodies, and foreign ids', () => {
     expect(checkResponse(request, json(500, { ...envelope(500), error: { code: 'INTERNAL_ERROR', message: 'Internal server error' } }))).toContain('5xx');
     expect(checkResponse(request, json(503, envelope(503)))).toContain('503 without Retry-After');
@@ -355,6 +365,7 @@ describe('fuzz: malformed requests to every route', () => {
   const checkContext = (route: AppRoute): CheckContext => ({
     // Not JSON by design: a file's bytes, the Prometheus text of /metrics (admin key only), and the Swagger UI
     // page and its assets (HTML, JS, CSS, an icon: shipped files, not API answers; GET /openapi.json is JSON).
+    healthProbe: route.method === 'GET' && route.path === '/health/ready',
     download: route.method === 'GET' && (route.path.endsWith('/content') || route.path.endsWith('/download') || route.path.endsWith('/export') || route.path === '/metrics' || route.path === '/docs' || route.path.startsWith('/docs/')),
     jsonBody: route.hasBody ? route.method : undefined,
     foreignIds,
