@@ -242,14 +242,11 @@ export class TenantOffboardingService implements OnModuleDestroy, BeforeApplicat
       }
       return toTenantDeletionView(unfinished);
     }
-    const created = await this.deletions.create({
-      tenantId: tenant!.id,
-      tenantSlug: tenant!.slug,
-      database,
-      requestedBy: request.requestedBy,
-      reason: request.reason,
-      exportRequested: request.export ?? false,
-    }, this.config.offboarding.leaseMs);
+    const created = await this.deletions.create(
+      { tenantId: tenant!.id, tenantSlug: tenant!.slug, database, requestedBy: request.requestedBy, reason: request.reason, exportRequested: request.export ?? false },
+      // Reserved for this starter for one lease: the resumer leaves it alone until then.
+      this.config.offboarding.leaseMs,
+    );
     // Lost a race with another start for this tenant: that report is the one.
     const report = created ?? (await this.deletions.findUnfinished({ kind: 'id', value: tenant!.id }));
     if (!report) throw new AppError(ErrorCode.Conflict, 'The tenant deletion was completed meanwhile');
