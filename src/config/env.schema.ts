@@ -117,6 +117,13 @@ export const envSchema = z
     JOBS_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(9_000).default(5_000),
     /** How often a worker instance runs the queue's maintenance: jobs of a dead worker past their timeout are retried, finished ones archived. */
     JOBS_MAINTENANCE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3_600).default(60),
+    /**
+     * Offboarding in the background (README "Offboarding"): how long a deletion's run holds its report
+     * (renewed every third of it while it runs). A run whose process died is resumed once its lease expired.
+     */
+    TENANT_DELETION_LEASE_MS: z.coerce.number().int().min(500).max(3_600_000).default(60_000),
+    /** How often a worker instance (JOBS_WORKER=on) looks for running deletions whose lease expired, and resumes them. */
+    TENANT_DELETION_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
 
     /**
      * Semantic search (src/search): the length every document embedding and query vector must have,

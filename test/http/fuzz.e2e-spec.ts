@@ -7,6 +7,7 @@ import { JobsService } from '../../src/jobs/jobs.service';
 import { TenantResolver } from '../../src/tenants/tenant-resolver.service';
 import { seedSucceededExport, seedTenantData, tenantTables } from '../helpers/isolation-harness';
 import { startTestApp, TestApp } from '../helpers/test-app';
+import { settledDeletion } from '../helpers/tenant-deletions';
 import { dedicatedDatabase, DedicatedDatabase } from '../scale-out/dedicated-helpers';
 import { TEST_ADMIN_KEY, TEST_BASE_DOMAIN, TEST_OWNER_PASSWORD } from '../helpers/test-env';
 import { checkResponse, CheckContext, envelopeProblems, SQL_FRAGMENTS, STACK_FRAGMENTS } from '../helpers/fuzz/checks';
@@ -157,7 +158,10 @@ describe('fuzz: malformed requests to every route', () => {
     const goneTenant = await t.createTenant('fuzz-gone-tenant', { owner: undefined });
     // With export=true: its archive is what GET /tenant-deletions/:id/export serves.
     const gone = await t.request('DELETE', `/tenants/${goneTenant.slug}?confirm=${goneTenant.slug}&export=true`, { admin: true });
-    if (gone.status !== 202 || gone.body.status !== 'completed') throw new Error(`fuzz setup: DELETE /tenants -> ${gone.status} ${JSON.stringify(gone.body)}`);
+    if (gone.status !== 202) throw new Error(`fuzz setup: DELETE /tenants -> ${gone.status} ${JSON.stringify(gone.body)}`);
+    // It runs in the background: settled before the fuzz run uses its report and archive.
+    const goneReport = await settledDeletion(t, gone.body.id);
+    if (goneReport.status !== 'completed') throw new Error(`fuzz setup: the deletion ended ${JSON.stringify(goneReport)}`);
     // Moves: a tenant the move's positive control moves, and a move's report (its job stays queued: no worker).
     const movingTenant = await t.createTenant('fuzz-moving-tenant', { owner: undefined });
     // Created on big1: provisions it (GET /me asks every registered database), and moved back by the setup's move.
