@@ -31,6 +31,8 @@ export interface DatabasePoolSnapshot {
 
 export interface DatabasePoolsSnapshot {
   budget: number;
+  /** The max of each dedicated pool in effect (DB_POOL_SIZE_PER_DATABASE, or less: dedicatedPoolMax). */
+  perDatabaseMax: number;
   /** Sum of the max of the open pools, the shared one and those still closing included; never above budget. */
   reserved: number;
   /** The shared pool first, then the open dedicated pools, least recently used first. */
@@ -203,6 +205,7 @@ export class DatabasePools {
     });
     return {
       budget: this.options.budget,
+      perDatabaseMax: this.options.perDatabaseMax,
       reserved: this.reserved,
       pools: [this.shared, ...this.open.values()].map(view),
       closing: this.closingPools.size,
