@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { commandLine, nonNegativeInt, parsedOrRefused, positiveInt } from './command-line';
 import type { LoadResult, LoadTarget } from './load';
-import { BENCH_ROLE_PASSWORDS, createBenchDatabase, startServer } from './postgres';
+import { BENCH_ROLE_PASSWORDS, createBenchDatabase, startServer, withClient } from './postgres';
 import { ApiServer, runLoad, startApiServer } from './processes';
 import { median } from './report';
 import { seedDocuments } from './seed';
@@ -81,6 +81,8 @@ interface PoolCounters {
 
 interface Measured {
   load: LoadResult;
+  /** PostgreSQL sessions (backends) started on the server during the run: connections the API opened mid-run. */
+  sessionsStarted: number;
   /** Pools opened and evicted during the run (B and T), from GET /metrics. */
   pools?: PoolCounters;
 }
@@ -311,12 +313,16 @@ async function main(): Promise<void> {
       }
     }
 
+    // pg_stat_database.sessions counts each backend at its start (PostgreSQL 14+); the query's own session counts one.
+    const sessions = () => withClient(server, async (client) => Number((await client.query<{ n: string }>('select coalesce(sum(sessions), 0) as n from pg_stat_database')).rows[0].n));
     const measure = async (variant: Variant, durationSeconds: number, seed: number): Promise<Measured> => {
       const before = variant.budget ? await poolCounters(variant.api, adminKey) : undefined;
+      const sessionsBefore = await sessions();
       const load = await runLoad({ url: variant.api.url, targets: variant.targets, connections: options.connections, durationSeconds, seed });
-      if (!before) return { load };
+      const sessionsStarted = (await sessions()) - sessionsBefore - 1;
+      if (!before) return { load, sessionsStarted };
       const after = await poolCounters(variant.api, adminKey);
-      return { load, pools: { opened: after.opened - before.opened, evicted: after.evicted - before.evicted } };
+      return { load, sessionsStarted, pools: { opened: after.opened - before.opened, evicted: after.evicted - before.evicted } };
     };
 
     log(`warm-up ${options.warmup} s per API`);
@@ -431,12 +437,12 @@ function renderReport(input: ReportInput): string {
     '',
     `Each cell: p50 / p99, requests/s.`,
     '',
-    `| round | order | A: shared only | B: 1 shared + ${options.dedicated} dedicated | B/A p50 | B/A req/s |${hasT ? ` T: budget ${input.tight} | T/A p50 | T pools opened / evicted |` : ''}`,
-    `|---|---|---:|---:|---:|---:|${hasT ? '---:|---:|---:|' : ''}`,
+    `| round | order | A: shared only | B: 1 shared + ${options.dedicated} dedicated | B/A p50 | B/A req/s | connections opened A / B |${hasT ? ` T: budget ${input.tight} | T/A p50 | T pools opened / evicted |` : ''}`,
+    `|---|---|---:|---:|---:|---:|---:|${hasT ? '---:|---:|---:|' : ''}`,
     ...rounds.map((round, i) => {
       const a = of(round, 'A');
       const b = of(round, 'B');
-      const base = `| ${i + 1} | ${round.order.join(', ')} | ${cell(a)} | ${cell(b)} | ${f(b.load.p50 / a.load.p50)}x | ${f(b.load.requestsPerSecond / a.load.requestsPerSecond)} |`;
+      const base = `| ${i + 1} | ${round.order.join(', ')} | ${cell(a)} | ${cell(b)} | ${f(b.load.p50 / a.load.p50)}x | ${f(b.load.requestsPerSecond / a.load.requestsPerSecond)} | ${a.sessionsStarted} / ${b.sessionsStarted} |`;
       if (!hasT) return base;
       const t = of(round, 'T');
       return `${base} ${cell(t)} | ${f(t.load.p50 / a.load.p50)}x | ${t.pools!.opened} / ${t.pools!.evicted} |`;
