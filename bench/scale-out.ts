@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { commandLine, nonNegativeInt, parsedOrRefused, positiveInt } from './command-line';
 import type { LoadResult, LoadTarget } from './load';
-import { BENCH_ROLE_PASSWORDS, createBenchDatabase, startServer } from './postgres';
+import { BENCH_ROLE_PASSWORDS, createBenchDatabase, startServer, withClient } from './postgres';
 import { ApiServer, runLoad, startApiServer } from './processes';
 import { median } from './report';
 import { seedDocuments } from './seed';
@@ -14,6 +14,7 @@ import type { TenantDatabaseSettings } from '../src/config/env.schema';
 import { DatabaseMigrationResult, migrateDatabases } from '../src/database/migrate-databases';
 import { createDatabase, dropDatabase, withCredentials, withDatabase } from '../src/database/provisioning';
 import { APP_ROLE, OWNER_ROLE } from '../src/database/schema/roles';
+import { dedicatedPoolMax } from '../src/database/pg/database-pools';
 
 /**
  * `npm run bench:scale-out`: what dedicated databases (the tenant directory,
@@ -30,7 +31,10 @@ import { APP_ROLE, OWNER_ROLE } from '../src/database/schema/roles';
  *    dedicated x DB_POOL_SIZE_PER_DATABASE).
  * T. (--tight-budget, default 100, the default DB_POOL_BUDGET; 0 skips it) a
  *    third API process on B's databases with a budget too small for every
- *    pool: idle pools are evicted (closed) to open others, and reopened.
+ *    pool at DB_POOL_SIZE_PER_DATABASE: each dedicated pool is sized down so
+ *    that all fit (dedicatedPoolMax, src/database/pg/database-pools.ts); only
+ *    when even pools of 1 do not fit are idle pools evicted (closed) to open
+ *    others, and reopened.
  *
  * Every tenant is created the same way (POST /tenants with an owner, who signs
  * in for a JWT); each gets --docs-per-tenant documents, written by the bench
@@ -77,6 +81,8 @@ interface PoolCounters {
 
 interface Measured {
   load: LoadResult;
+  /** PostgreSQL sessions (backends) started on the server during the run: connections the API opened mid-run. */
+  sessionsStarted: number;
   /** Pools opened and evicted during the run (B and T), from GET /metrics. */
   pools?: PoolCounters;
 }
@@ -292,7 +298,9 @@ async function main(): Promise<void> {
       log(`T: a third API on B's databases with DB_POOL_BUDGET ${tight}`);
       const apiT = await start('api-tight', sharedB, dedicatedEnv(tight));
       // B's tokens: same secret, same databases.
-      variants.push({ key: 'T', label: `as B, DB_POOL_BUDGET ${tight} (pools evicted)`, api: apiT, targets: variants[1].targets, budget: tight });
+      const sizedDown = dedicatedPoolMax({ budget: tight, sharedMax: options.poolSize, perDatabaseMax: options.poolSizePerDatabase, databases: options.dedicated });
+      const evicts = options.poolSize + options.dedicated * sizedDown > tight;
+      variants.push({ key: 'T', label: `as B, DB_POOL_BUDGET ${tight}: dedicated pools of ${sizedDown}${evicts ? ' (pools evicted)' : ', all fit'}`, api: apiT, targets: variants[1].targets, budget: tight });
     }
     const byKey = new Map(variants.map((v) => [v.key, v]));
 
@@ -305,12 +313,16 @@ async function main(): Promise<void> {
       }
     }
 
+    // pg_stat_database.sessions counts each backend at its start (PostgreSQL 14+); the query's own session counts one.
+    const sessions = () => withClient(server, async (client) => Number((await client.query<{ n: string }>('select coalesce(sum(sessions), 0) as n from pg_stat_database')).rows[0].n));
     const measure = async (variant: Variant, durationSeconds: number, seed: number): Promise<Measured> => {
       const before = variant.budget ? await poolCounters(variant.api, adminKey) : undefined;
+      const sessionsBefore = await sessions();
       const load = await runLoad({ url: variant.api.url, targets: variant.targets, connections: options.connections, durationSeconds, seed });
-      if (!before) return { load };
+      const sessionsStarted = (await sessions()) - sessionsBefore - 1;
+      if (!before) return { load, sessionsStarted };
       const after = await poolCounters(variant.api, adminKey);
-      return { load, pools: { opened: after.opened - before.opened, evicted: after.evicted - before.evicted } };
+      return { load, sessionsStarted, pools: { opened: after.opened - before.opened, evicted: after.evicted - before.evicted } };
     };
 
     log(`warm-up ${options.warmup} s per API`);
@@ -425,12 +437,12 @@ function renderReport(input: ReportInput): string {
     '',
     `Each cell: p50 / p99, requests/s.`,
     '',
-    `| round | order | A: shared only | B: 1 shared + ${options.dedicated} dedicated | B/A p50 | B/A req/s |${hasT ? ` T: budget ${input.tight} | T/A p50 | T pools opened / evicted |` : ''}`,
-    `|---|---|---:|---:|---:|---:|${hasT ? '---:|---:|---:|' : ''}`,
+    `| round | order | A: shared only | B: 1 shared + ${options.dedicated} dedicated | B/A p50 | B/A req/s | connections opened A / B |${hasT ? ` T: budget ${input.tight} | T/A p50 | T pools opened / evicted |` : ''}`,
+    `|---|---|---:|---:|---:|---:|---:|${hasT ? '---:|---:|---:|' : ''}`,
     ...rounds.map((round, i) => {
       const a = of(round, 'A');
       const b = of(round, 'B');
-      const base = `| ${i + 1} | ${round.order.join(', ')} | ${cell(a)} | ${cell(b)} | ${f(b.load.p50 / a.load.p50)}x | ${f(b.load.requestsPerSecond / a.load.requestsPerSecond)} |`;
+      const base = `| ${i + 1} | ${round.order.join(', ')} | ${cell(a)} | ${cell(b)} | ${f(b.load.p50 / a.load.p50)}x | ${f(b.load.requestsPerSecond / a.load.requestsPerSecond)} | ${a.sessionsStarted} / ${b.sessionsStarted} |`;
       if (!hasT) return base;
       const t = of(round, 'T');
       return `${base} ${cell(t)} | ${f(t.load.p50 / a.load.p50)}x | ${t.pools!.opened} / ${t.pools!.evicted} |`;
@@ -440,7 +452,13 @@ function renderReport(input: ReportInput): string {
     '',
     `Median ratio of p50 (B / A): **${f(medianRatio)}x** (target <= 1.2x: **${medianRatio <= 1.2 ? 'met' : 'not met'}**; per round ${p50Ratio.map((r) => f(r)).join(', ')}).`,
     `B's pools opened during measured runs: ${rounds.map((round) => of(round, 'B').pools!.opened).join(', ')}; evicted: ${rounds.map((round) => of(round, 'B').pools!.evicted).join(', ')} (every pool opened in the warm-up and stayed open).`,
-    ...(hasT ? [`Median ratio of p50 (T / A): **${f(median(ratio('T', (r) => r.p50)))}x**, with a budget of ${input.tight} where every pool at its size needs ${input.needed}: idle pools are closed to open others, and a request for a database without a pool waits for one to close.`] : []),
+    ...(hasT
+      ? [
+          `Median ratio of p50 (T / A): **${f(median(ratio('T', (r) => r.p50)))}x**, with a budget of ${input.tight} where every pool at DB_POOL_SIZE_PER_DATABASE needs ${input.needed}: ` +
+            `each dedicated pool holds up to ${dedicatedPoolMax({ budget: input.tight!, sharedMax: options.poolSize, perDatabaseMax: options.poolSizePerDatabase, databases: options.dedicated })} (dedicatedPoolMax); ` +
+            'pools evicted show in the table (an evicted pool closes its connections, and a request for a database without a pool waits for one to close).',
+        ]
+      : []),
     '',
     `## Migration time across ${options.dedicated} databases`,
     '',

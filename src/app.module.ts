@@ -11,6 +11,7 @@ import { SearchModule } from './search/search.module';
 import { ExportsModule } from './exports/exports.module';
 import { HealthModule } from './health/health.module';
 import { JobsModule } from './jobs/jobs.module';
+import { TenantDeletionResumerModule } from './lifecycle/tenant-deletion-resumer.module';
 import { TenantOffboardingModule } from './lifecycle/tenant-offboarding.module';
 import { TenantMoveModule } from './lifecycle/tenant-move.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -29,7 +30,7 @@ export class AppModule {
   static forRoot(env: Record<string, string | undefined> = process.env): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, RateLimitsModule, StorageModule, UsageModule, AdmissionModule, AuthModule, MembersModule, ApiKeysModule, PlansModule, TenantsModule, JobsModule.forRoot({ module: TenantsModule, resolver: TenantResolver }), TenantOffboardingModule, TenantMoveModule, ExportsModule, DocumentsModule, SearchModule, AttachmentsModule, MetricsModule, HealthModule, OpenApiModule],
+      imports: [AppConfigModule.forRoot(env), DatabaseModule, CacheModule, RateLimitsModule, StorageModule, UsageModule, AdmissionModule, AuthModule, MembersModule, ApiKeysModule, PlansModule, TenantsModule, JobsModule.forRoot({ module: TenantsModule, resolver: TenantResolver }), TenantOffboardingModule, TenantDeletionResumerModule, TenantMoveModule, ExportsModule, DocumentsModule, SearchModule, AttachmentsModule, MetricsModule, HealthModule, OpenApiModule],
     };
   }
 }

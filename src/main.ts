@@ -8,6 +8,8 @@ import { InvalidEnvironmentError } from './config/env.schema';
 import { runMigrations } from './database/provisioning';
 import { ShutdownGate } from './health/shutdown-gate';
 import { JobsWorker } from './jobs/jobs.worker';
+import { TenantDeletionResumer } from './lifecycle/tenant-deletion-resumer';
+import { TenantOffboardingService } from './lifecycle/tenant-offboarding.service';
 import { prepareRuntime, Runtime } from './runtime/embedded-runtime';
 import { drainHttpServer } from './runtime/http-drain';
 
@@ -43,7 +45,8 @@ async function start(started: Started): Promise<void> {
  * The order on SIGTERM/SIGINT (README "Shutdown"):
  * 1. readiness answers 503 and the listening socket closes (new connections are refused);
  * 2. in-flight requests finish, up to SHUTDOWN_DRAIN_MS; keep-alive connections close after their response;
- *    the job worker takes no new job meanwhile (running ones go on);
+ *    the job worker takes no new job meanwhile (running ones go on); background tenant deletions stop at
+ *    their next step boundary and release their lease (another worker instance's resumer takes them over);
  * 3. app.close(): running jobs get JOBS_SHUTDOWN_GRACE_MS, then are given back to the queue (beforeApplicationShutdown);
  *    then the pg pool, Redis and the storage client (onApplicationShutdown hooks);
  * 4. embedded PostgreSQL, last, once nothing can query it;
@@ -61,6 +64,9 @@ async function shutdown(signal: string, startup: Promise<void>, started: Started
     logger.log(`${signal}: draining (readiness 503, new connections refused), up to ${drainMs} ms for in-flight requests`);
     // Jobs running now go on while HTTP drains; no new one is taken (app.close() then bounds the rest).
     app.get(JobsWorker).stopFetching();
+    // Tenant deletions in the background: no sweep, no new run; running ones stop at their next step and release their lease.
+    app.get(TenantDeletionResumer).stop();
+    app.get(TenantOffboardingService).stopRuns();
     const drain = await drainHttpServer(app.getHttpServer() as Server, drainMs);
     if (drain.drained) logger.log('drained: no request in flight');
     else {

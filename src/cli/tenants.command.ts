@@ -134,7 +134,9 @@ export function tenantsCommand(env: Env): Command {
     .description(
       "delete a tenant, verified (same operation as DELETE /tenants/:idOrSlug): suspend, delete its rows from every tenant table, purge its cache keys, " +
         'delete its files, verify none is left, delete the tenant; prints the deletion report. Needs DATABASE_MIGRATION_URL (the owner role) and, for a ' +
-        'tenant on a dedicated database, its TENANT_DATABASES entry; the storage (S3_*) and REDIS_URL of the API. A failed deletion is resumed by running it again',
+        'tenant on a dedicated database, its TENANT_DATABASES entry; the storage (S3_*) and REDIS_URL of the API. A failed deletion is resumed by running it again. ' +
+        'Runs here, in the foreground, under the same lease as the API\'s background runs: when another run holds the deletion (an API instance, another CLI), ' +
+        'it says so and exits 1 without doing anything (run it again once that lease has expired, or follow GET /tenant-deletions/:id)',
     )
     .argument('<id-or-slug>', 'tenant id (UUID) or slug')
     .requiredOption('--confirm <slug>', "the tenant's slug, typed out (nothing is done otherwise)")
@@ -158,6 +160,8 @@ export function tenantsCommand(env: Env): Command {
           });
           return { report: done, failure: undefined };
         } catch (error) {
+          // TenantDeletionLeasedError (another run holds it: nothing done) and TenantDeletionInterruptedError
+          // (the lease lost mid-way) exit 1 with their message; a failed deletion prints its report first.
           if (!(error instanceof TenantDeletionFailedError)) throw error;
           return { report: error.report, failure: error };
         } finally {

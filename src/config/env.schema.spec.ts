@@ -38,6 +38,14 @@ describe('parseEnv', () => {
     expect(() => parseEnv({ DATABASE_URL: valid.DATABASE_URL })).toThrow(/ADMIN_API_KEY: is required/);
   });
 
+  it('background tenant deletions: a 60 s lease and a 30 s sweep by default; bounds checked at boot', () => {
+    expect(new AppConfig(parseEnv(valid)).offboarding).toEqual({ leaseMs: 60_000, sweepIntervalMs: 30_000 });
+    expect(new AppConfig(parseEnv({ ...valid, TENANT_DELETION_LEASE_MS: '2000', TENANT_DELETION_SWEEP_INTERVAL_MS: '200' })).offboarding).toEqual({ leaseMs: 2_000, sweepIntervalMs: 200 });
+    // A lease shorter than a renewal round trip, or a sweep that would hammer the database, is refused.
+    expect(() => parseEnv({ ...valid, TENANT_DELETION_LEASE_MS: '100' })).toThrow(/TENANT_DELETION_LEASE_MS/);
+    expect(() => parseEnv({ ...valid, TENANT_DELETION_SWEEP_INTERVAL_MS: '10' })).toThrow(/TENANT_DELETION_SWEEP_INTERVAL_MS/);
+  });
+
   it('treats empty strings as unset', () => {
     expect(parseEnv({ ...valid, PORT: '' }).PORT).toBe(3000);
   });

@@ -123,6 +123,13 @@ export const envSchema = z
      * /exports/:id) or the tenant is.
      */
     EXPORT_RETENTION_DAYS: z.coerce.number().int().min(0).max(3_650).default(30),
+    /**
+     * Offboarding in the background (README "Offboarding"): how long a deletion's run holds its report
+     * (renewed every third of it while it runs). A run whose process died is resumed once its lease expired.
+     */
+    TENANT_DELETION_LEASE_MS: z.coerce.number().int().min(500).max(3_600_000).default(60_000),
+    /** How often a worker instance (JOBS_WORKER=on) looks for running deletions whose lease expired, and resumes them. */
+    TENANT_DELETION_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
 
     /**
      * Semantic search (src/search): the length every document embedding and query vector must have,

@@ -1,8 +1,8 @@
-import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import pg from 'pg';
 import { AppConfig } from '../config/app-config';
 import { DatabaseProbe } from './database-probe';
-import { DatabasePools } from './pg/database-pools';
+import { DatabasePools, dedicatedPoolMax } from './pg/database-pools';
 import { schemaCheckedPools } from './checked-pools';
 import { CONNECTION_WAIT_MS, createPool } from './pg/pool';
 import { PoolSource } from './pg/pool-source';
@@ -73,8 +73,18 @@ function dedicatedPoolOpener(config: AppConfig): (name: string, max: number) => 
     {
       provide: DatabasePools,
       inject: [POOL, AppConfig],
-      useFactory: (pool: pg.Pool, config: AppConfig) =>
-        new DatabasePools(pool, dedicatedPoolOpener(config), { ...config.database.pools, waitTimeoutMs: CONNECTION_WAIT_MS }),
+      useFactory: (pool: pg.Pool, config: AppConfig) => {
+        const { budget, perDatabaseMax: configured } = config.database.pools;
+        const databases = Object.keys(config.database.dedicated).length;
+        const perDatabaseMax = dedicatedPoolMax({ budget, sharedMax: config.database.poolSize, perDatabaseMax: configured, databases });
+        if (perDatabaseMax < configured) {
+          new Logger('DatabasePools').log(
+            `each dedicated database's pool holds up to ${perDatabaseMax} connections, not DB_POOL_SIZE_PER_DATABASE=${configured}: ` +
+              `so that the ${databases} registered databases fit DB_POOL_BUDGET=${budget} beside the shared pool (raise the budget for more)`,
+          );
+        }
+        return new DatabasePools(pool, dedicatedPoolOpener(config), { ...config.database.pools, perDatabaseMax, waitTimeoutMs: CONNECTION_WAIT_MS });
+      },
     },
     {
       provide: ROUTED_POOLS,

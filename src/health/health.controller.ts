@@ -6,7 +6,10 @@ import { PlatformAdminRoute, PublicRoute } from '../access/route-access.decorato
 import { ApiOperation } from '../common/http/api-operation';
 import { healthCheckResult, healthDetails, healthStatus } from './health.schemas';
 import { ReadinessService } from './readiness.service';
-import { ReplyWithStatus } from '../common/http/reply';
+import { ReplyWithHeaders, ReplyWithStatus } from '../common/http/reply';
+
+/** Seconds a load balancer or client should wait before asking a not-ready instance again. */
+const NOT_READY_RETRY_AFTER_SECONDS = '1';
 
 @PublicRoute()
 @Controller('health')
@@ -39,12 +42,15 @@ export class HealthController {
   @ApiOperation({
     id: 'health.ready',
     summary: 'Readiness: PostgreSQL as the runtime role and current migrations (Redis and S3 reported, degraded is still 200)',
-    description: 'Answers 503 with the same HealthCheckResult body (not the error envelope) when a required check is down or the instance is shutting down.',
+    description:
+      'Answers 503 with the same HealthCheckResult body (not the error envelope) and Retry-After when a required check is down or the instance is shutting down.',
     response: { schema: healthCheckResult },
   })
-  async ready(@Res({ passthrough: true }) reply: ReplyWithStatus): Promise<HealthCheckResult> {
+  async ready(@Res({ passthrough: true }) reply: ReplyWithStatus & ReplyWithHeaders): Promise<HealthCheckResult> {
     const { statusCode, body } = await this.readiness.check();
     reply.status(statusCode);
+    // Like every 503 of this API: a slow database under load is usually back within the second.
+    if (statusCode === 503) reply.header('retry-after', NOT_READY_RETRY_AFTER_SECONDS);
     return body;
   }
 

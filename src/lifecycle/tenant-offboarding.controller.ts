@@ -1,9 +1,10 @@
-import { Controller, Delete, Get, Header, HttpCode, Param, Query, StreamableFile } from '@nestjs/common';
+import { Controller, Delete, Get, Header, HttpCode, Param, Query, Res, StreamableFile } from '@nestjs/common';
 import { z } from 'zod';
 import { PlatformAdminId } from '../access/platform-admin';
 import { PlatformAdminRoute } from '../access/route-access.decorator';
 import { ErrorCode } from '../common/errors/error-codes';
 import { ApiOperation } from '../common/http/api-operation';
+import { ReplyWithHeaders } from '../common/http/reply';
 import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
 import {
   DeleteTenantQuery,
@@ -14,7 +15,7 @@ import {
   tenantDeletionParamsSchema,
   tenantDeletionView,
 } from './tenant-offboarding.schemas';
-import { TenantDeletionFailedError, TenantOffboardingService } from './tenant-offboarding.service';
+import { TenantOffboardingService } from './tenant-offboarding.service';
 
 /** Offboarding (README "Offboarding"): deleting a tenant, verified, and the reports that outlive it. Platform admin only. */
 @PlatformAdminRoute()
@@ -26,26 +27,29 @@ export class TenantOffboardingController {
   @HttpCode(202)
   @ApiOperation({
     id: 'tenants.delete',
-    summary: 'Delete a tenant, verified: suspend, delete its rows, cache keys and files, verify, delete the tenant; resumes an unfinished deletion',
+    summary: 'Delete a tenant, verified, in the background: suspend, delete its rows, cache keys and files, verify, delete the tenant; resumes an unfinished deletion',
     description:
-      "confirm must be the tenant's slug. Answers 202 with the deletion report (also when a step failed: the report says which; call again to resume). " +
-      'The user accounts stay; the report (GET /tenant-deletions/:id) outlives the tenant.',
+      "confirm must be the tenant's slug. Answers 202 at once with the deletion report (status running) and its location (also the Location header): " +
+      'the steps run in the background; poll GET /tenant-deletions/:id until status is completed or failed. A failed deletion (the report names the step and ' +
+      'the error) is resumed by calling again; one running (on this or another instance) is answered with its report, and no second run starts. ' +
+      'A running deletion whose instance died is resumed by a worker instance once its lease expires. ' +
+      'The user accounts stay; the report outlives the tenant.',
     response: { schema: tenantDeletionAccepted },
     errors: [ErrorCode.NotFound, ErrorCode.Conflict, ErrorCode.ServiceUnavailable],
   })
-  async delete(@Param('idOrSlug') idOrSlug: string, @Query(new ZodValidationPipe(deleteTenantQuerySchema)) query: DeleteTenantQuery, @PlatformAdminId() requestedBy: string) {
+  async delete(
+    @Param('idOrSlug') idOrSlug: string,
+    @Query(new ZodValidationPipe(deleteTenantQuerySchema)) query: DeleteTenantQuery,
+    @PlatformAdminId() requestedBy: string,
+    @Res({ passthrough: true }) reply: ReplyWithHeaders,
+  ) {
     const request = { tenantId: idOrSlug, requestedBy, reason: query.reason, export: query.export };
     const started = await this.offboarding.start(request, query.confirm);
-    // jobs: once src/jobs lands, this becomes `await jobs.enqueueForTenant(started.tenantId, TENANT_DELETION_JOB, request)`
-    // (the handler is offboarding.delete, which resumes this very report) and the 202 returns at once.
-    // Until then the deletion runs here, in the request.
-    try {
-      const report = await this.offboarding.run(started.id);
-      return { id: report.id, status: report.status, report };
-    } catch (error) {
-      if (!(error instanceof TenantDeletionFailedError)) throw error;
-      return { id: error.report.id, status: error.report.status, report: error.report };
-    }
+    // In the background of this instance, not a pg-boss job: see TenantOffboardingService (the job's row would be erased by the deletion).
+    const report = await this.offboarding.launch(started.id);
+    const location = `/tenant-deletions/${report.id}`;
+    reply.header('location', location);
+    return { id: report.id, status: report.status, location, report };
   }
 
   @Get('tenant-deletions')

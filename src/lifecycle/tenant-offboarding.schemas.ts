@@ -56,8 +56,22 @@ export const tenantDeletionView = z
     error: z.string().nullable(),
     startedAt: z.iso.datetime(),
     finishedAt: z.iso.datetime().nullable(),
+    /**
+     * The run holding the report (README "Offboarding", the lease): `<host>:<pid>:<random>` and until when;
+     * both null once finished. A running report whose lease expired is resumed by a worker instance.
+     */
+    leaseOwner: z.string().nullable(),
+    leaseExpiresAt: z.iso.datetime().nullable(),
   })
   .meta({ id: 'TenantDeletion' });
 export type TenantDeletionView = z.infer<typeof tenantDeletionView>;
 export const tenantDeletionPage = pageOf(tenantDeletionView, 'TenantDeletionPage');
-export const tenantDeletionAccepted = z.object({ id: z.uuid(), status: z.enum(TENANT_DELETION_STATUSES), report: tenantDeletionView }).meta({ id: 'TenantDeletionAccepted' });
+/** The 202 of DELETE /tenants/:idOrSlug: the report as the run starts, and where to follow it (also the Location header). */
+export const tenantDeletionAccepted = z
+  .object({
+    id: z.uuid(),
+    status: z.enum(TENANT_DELETION_STATUSES),
+    location: z.string().meta({ description: 'GET this until status is completed or failed: /tenant-deletions/:id' }),
+    report: tenantDeletionView,
+  })
+  .meta({ id: 'TenantDeletionAccepted' });

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, asc, eq, inArray, or, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, ne, or, sql } from 'drizzle-orm';
 import { Cursor } from '../common/http/cursor';
 import { MembershipRole, memberships, tenants, TenantStatus, users } from '../database/schema';
 import { SystemDb } from '../database/system-db';
@@ -151,10 +151,15 @@ export class MembershipsRepository {
    * Every tenant the user belongs to, with their role there (GET /me, switching tenants). Memberships
    * live where their tenant's rows are, so each dedicated database is asked too (in parallel); its
    * tenants' slug, name and status come from the shared database, which also says where each tenant
-   * is placed now: a membership read on a database its tenant has left is not listed.
+   * is placed now: a membership read on a database its tenant has left is not listed. Only the
+   * dedicated databases some tenant is placed on are asked: a registered database that holds no tenant
+   * yet may not even exist (provisioning creates it with its first tenant), and asking every
+   * registered one would open (and, under a tight DB_POOL_BUDGET, evict) pools for nothing.
    */
   @GenerateSql({ params: [DummyValue.UUID] })
   async listTenantsOfUser(userId: string): Promise<UserTenantRow[]> {
+    const inUse = new Set(await this.dedicatedDatabasesInUse());
+    const dedicated = this.systemDb.dedicatedDatabases().filter((database) => inUse.has(database));
     const [onShared, ...elsewhere] = await Promise.all([
       this.systemDb.asUser('memberships.listTenantsOfUser', userId, (db) =>
         db
@@ -163,7 +168,7 @@ export class MembershipsRepository {
           .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
           .where(and(eq(memberships.userId, userId), eq(tenants.database, SHARED_DATABASE))),
       ),
-      ...this.systemDb.dedicatedDatabases().map(async (database) => {
+      ...dedicated.map(async (database) => {
         const found = await this.systemDb.asUser(
           'memberships.listTenantsOfUser',
           userId,
@@ -188,5 +193,14 @@ export class MembershipsRepository {
       }
     }
     return rows.sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
+  }
+
+  /** The dedicated databases at least one tenant is placed on now (tenants.database, shared database). */
+  @GenerateSql()
+  async dedicatedDatabasesInUse(): Promise<string[]> {
+    const rows = await this.systemDb.run('memberships.dedicatedDatabasesInUse', (db) =>
+      db.selectDistinct({ database: tenants.database }).from(tenants).where(ne(tenants.database, SHARED_DATABASE)),
+    );
+    return rows.map((row) => row.database);
   }
 }

@@ -13,6 +13,7 @@ describe(MetricsService.name, () => {
   /** Two dedicated databases open beside the shared pool, after some churn. */
   const databases: DatabasePoolsSnapshot = {
     budget: 20,
+    perDatabaseMax: 2,
     reserved: 14,
     pools: [
       { database: 'shared', total: 3, idle: 1, waiting: 0, max: 10, inUse: 2, lastUsedMs: 1 },

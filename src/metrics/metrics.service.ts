@@ -108,6 +108,7 @@ export class MetricsService implements OnApplicationShutdown {
       });
     databasesGauge('db_pools_open', 'Open database pools, the shared one included', (p) => p.pools.length);
     databasesGauge('db_pools_budget_connections', 'Connections all pools together may hold (DB_POOL_BUDGET)', (p) => p.budget);
+    databasesGauge('db_pools_per_database_max_connections', "Connections one dedicated database's pool may hold (DB_POOL_SIZE_PER_DATABASE, lowered so every registered database fits the budget)", (p) => p.perDatabaseMax);
     databasesGauge('db_pools_reserved_connections', 'Sum of the size limits of the open pools and of those still closing; never above the budget', (p) => p.reserved);
     databasesGauge('db_pools_callers_waiting', 'Callers waiting for room under the budget to open their database\'s pool (every open pool in use)', (p) => p.waitingForRoom);
     databasesCounter('db_pools_opened_total', 'Dedicated database pools opened', (p) => p.opened);

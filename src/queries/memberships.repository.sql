@@ -136,6 +136,12 @@ returning
 
 -- MembershipsRepository.listTenantsOfUser
 select
+  distinct "database"
+from
+  "tenants"
+where
+  "tenants"."database" <> $1;
+select
   "tenants"."id",
   "tenants"."slug",
   "tenants"."name",
@@ -147,3 +153,11 @@ inner join
   "tenants" on "tenants"."id" = "memberships"."tenant_id"
 where
   ("memberships"."user_id" = $1 and "tenants"."database" = $2);
+
+-- MembershipsRepository.dedicatedDatabasesInUse
+select
+  distinct "database"
+from
+  "tenants"
+where
+  "tenants"."database" <> $1;

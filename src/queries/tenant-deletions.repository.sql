@@ -18,6 +18,8 @@ select
   "steps",
   "verification",
   "error",
+  "lease_owner",
+  "lease_expires_at",
   "started_at",
   "updated_at",
   "finished_at"
@@ -45,6 +47,8 @@ select
   "steps",
   "verification",
   "error",
+  "lease_owner",
+  "lease_expires_at",
   "started_at",
   "updated_at",
   "finished_at"
@@ -59,9 +63,9 @@ limit
 
 -- TenantDeletionsRepository.create
 insert into
-  "tenant_deletions" ("id", "deleted_tenant_id", "tenant_slug", "database", "requested_by", "reason", "export_requested", "export_key", "status", "attempts", "steps", "verification", "error", "started_at", "updated_at", "finished_at")
+  "tenant_deletions" ("id", "deleted_tenant_id", "tenant_slug", "database", "requested_by", "reason", "export_requested", "export_key", "status", "attempts", "steps", "verification", "error", "lease_owner", "lease_expires_at", "started_at", "updated_at", "finished_at")
 values
-  (default, $1, $2, $3, $4, $5, $6, default, default, default, default, default, default, default, default, default)
+  (default, $1, $2, $3, $4, $5, $6, default, default, default, default, default, default, default, now() + $7::int * interval '1 millisecond', default, default, default)
 on conflict
 do nothing
 returning
@@ -78,20 +82,24 @@ returning
   "steps",
   "verification",
   "error",
+  "lease_owner",
+  "lease_expires_at",
   "started_at",
   "updated_at",
   "finished_at";
 
--- TenantDeletionsRepository.resume
+-- TenantDeletionsRepository.claim
 update
   "tenant_deletions"
 set
   "status" = $1,
   "attempts" = "tenant_deletions"."attempts" + 1,
   "error" = $2,
-  "updated_at" = $3
+  "lease_owner" = $3,
+  "lease_expires_at" = now() + $4::int * interval '1 millisecond',
+  "updated_at" = $5
 where
-  ("tenant_deletions"."id" = $4 and "tenant_deletions"."status" <> $5)
+  ("tenant_deletions"."id" = $6 and "tenant_deletions"."status" <> $7 and ("tenant_deletions"."lease_owner" is null or "tenant_deletions"."lease_expires_at" < now() or "tenant_deletions"."lease_owner" = $8))
 returning
   "id",
   "deleted_tenant_id",
@@ -106,18 +114,57 @@ returning
   "steps",
   "verification",
   "error",
+  "lease_owner",
+  "lease_expires_at",
   "started_at",
   "updated_at",
   "finished_at";
+
+-- TenantDeletionsRepository.renewLease
+update
+  "tenant_deletions"
+set
+  "lease_expires_at" = now() + $1::int * interval '1 millisecond'
+where
+  ("tenant_deletions"."id" = $2 and "tenant_deletions"."lease_owner" = $3 and "tenant_deletions"."status" = $4)
+returning
+  "id";
+
+-- TenantDeletionsRepository.releaseLease
+update
+  "tenant_deletions"
+set
+  "lease_owner" = $1,
+  "lease_expires_at" = now(),
+  "updated_at" = $2
+where
+  ("tenant_deletions"."id" = $3 and "tenant_deletions"."lease_owner" = $4)
+returning
+  "id";
+
+-- TenantDeletionsRepository.findResumable
+select
+  "id"
+from
+  "tenant_deletions"
+where
+  ("tenant_deletions"."status" = $1 and ("tenant_deletions"."lease_expires_at" is null or "tenant_deletions"."lease_expires_at" < now()))
+order by
+  "tenant_deletions"."lease_expires_at" asc
+limit
+  $2;
 
 -- TenantDeletionsRepository.appendStep
 update
   "tenant_deletions"
 set
   "steps" = "tenant_deletions"."steps" || jsonb_build_array($1::jsonb),
-  "updated_at" = $2
+  "lease_expires_at" = now() + $2::int * interval '1 millisecond',
+  "updated_at" = $3
 where
-  "tenant_deletions"."id" = $3;
+  ("tenant_deletions"."id" = $4 and "tenant_deletions"."lease_owner" = $5)
+returning
+  "id";
 
 -- TenantDeletionsRepository.recordExport
 update
@@ -143,10 +190,12 @@ update
 set
   "status" = $1,
   "error" = $2,
-  "updated_at" = $3,
-  "finished_at" = $4
+  "lease_owner" = $3,
+  "lease_expires_at" = $4,
+  "updated_at" = $5,
+  "finished_at" = $6
 where
-  "tenant_deletions"."id" = $5
+  ("tenant_deletions"."id" = $7 and "tenant_deletions"."lease_owner" = $8)
 returning
   "id",
   "deleted_tenant_id",
@@ -161,6 +210,8 @@ returning
   "steps",
   "verification",
   "error",
+  "lease_owner",
+  "lease_expires_at",
   "started_at",
   "updated_at",
   "finished_at";
@@ -180,6 +231,8 @@ select
   "steps",
   "verification",
   "error",
+  "lease_owner",
+  "lease_expires_at",
   "started_at",
   "updated_at",
   "finished_at"
@@ -205,6 +258,8 @@ select
   "steps",
   "verification",
   "error",
+  "lease_owner",
+  "lease_expires_at",
   "started_at",
   "updated_at",
   "finished_at"
@@ -231,6 +286,8 @@ select
   "steps",
   "verification",
   "error",
+  "lease_owner",
+  "lease_expires_at",
   "started_at",
   "updated_at",
   "finished_at"

@@ -133,6 +133,41 @@ describe('ops CLI: tenants', () => {
     }
   });
 
+  it('tenants delete goes through the lease: refused while another run holds the deletion (nothing changed), takes it over once that lease expired', async () => {
+    const su = new pg.Client({ connectionString: db.superuserUrl });
+    await su.connect();
+    const owner = { ...env, DATABASE_MIGRATION_URL: db.ownerUrl };
+    try {
+      const tenantId = (await su.query<{ id: string }>("insert into tenants (slug, name) values ('cli-held', 'Held') returning id")).rows[0].id;
+      await su.query("insert into documents (tenant_id, title) values ($1, 'held doc')", [tenantId]);
+      // An API instance's background run holds the deletion (started, its lease live for an hour).
+      const reportId = (
+        await su.query<{ id: string }>(
+          "insert into tenant_deletions (deleted_tenant_id, tenant_slug, database, requested_by, status, attempts, lease_owner, lease_expires_at) values ($1, 'cli-held', 'shared', 'admin-key:000000000000', 'running', 1, 'api-host:4242:0badc0de', now() + interval '1 hour') returning id",
+          [tenantId],
+        )
+      ).rows[0].id;
+      const refused = await run(CLI, ['tenants', 'delete', 'cli-held', '--confirm', 'cli-held', '--json'], owner);
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toBe('');
+      expect(refused.stderr).toContain(`The tenant deletion ${reportId} is running elsewhere (lease held by api-host:4242:0badc0de`);
+      expect(refused.stderr).toContain('code: CONFLICT');
+      // Nothing done: the tenant still active with its row, the report untouched.
+      expect((await su.query('select status from tenants where id = $1', [tenantId])).rows).toEqual([{ status: 'active' }]);
+      expect((await su.query('select 1 from documents where tenant_id = $1', [tenantId])).rowCount).toBe(1);
+      expect((await su.query('select attempts, lease_owner, jsonb_array_length(steps) as steps from tenant_deletions where id = $1', [reportId])).rows).toEqual([{ attempts: 1, lease_owner: 'api-host:4242:0badc0de', steps: 0 }]);
+
+      // That run died: its lease expired. The CLI takes the same report over and finishes it.
+      await su.query("update tenant_deletions set lease_expires_at = now() - interval '1 second' where id = $1", [reportId]);
+      const taken = await run(CLI, ['tenants', 'delete', 'cli-held', '--confirm', 'cli-held', '--json'], owner);
+      expect(taken.code).toBe(0);
+      expect(JSON.parse(taken.stdout)).toMatchObject({ id: reportId, status: 'completed', attempts: 2, leaseOwner: null, verification: { ok: true }, deleted: { rows: { documents: 1 } } });
+      expect((await su.query('select 1 from tenants where id = $1', [tenantId])).rowCount).toBe(0);
+    } finally {
+      await su.end();
+    }
+  });
+
   it('exports a tenant to a file and imports it into a new tenant (tenants export --out, tenants import --slug); refuses a broken archive', async () => {
     const su = new pg.Client({ connectionString: db.superuserUrl });
     await su.connect();

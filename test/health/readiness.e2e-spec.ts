@@ -71,6 +71,7 @@ describe('GET /health/live and /health/ready', () => {
     try {
       const down = await ready();
       expect(down.status).toBe(503);
+      expect(down.headers.get('retry-after')).toBe('1');
       expect(down.body.status).toBe('error');
       expect(down.body.error.database).toEqual({ status: 'down', message: expect.any(String) });
       expect(down.body.error.migrations.status).toBe('down');
@@ -147,6 +148,7 @@ describe('GET /health/ready once shutdown has begun', () => {
     const response = await t.request('GET', '/health/ready');
     expect(response.status).toBe(503);
     expect(response.body).toEqual({ status: 'shutting_down', info: {}, error: {}, details: {} });
+    expect(response.headers.get('retry-after')).toBe('1');
     expect(response.headers.get('connection')).toBe('close');
     expect((await t.request('GET', '/health/live')).status).toBe(200);
   });

@@ -7,6 +7,7 @@ import { JobsService } from '../../src/jobs/jobs.service';
 import { TenantResolver } from '../../src/tenants/tenant-resolver.service';
 import { seedSucceededExport, seedTenantData, tenantTables } from '../helpers/isolation-harness';
 import { startTestApp, TestApp } from '../helpers/test-app';
+import { settledDeletion } from '../helpers/tenant-deletions';
 import { dedicatedDatabase, DedicatedDatabase } from '../scale-out/dedicated-helpers';
 import { TEST_ADMIN_KEY, TEST_BASE_DOMAIN, TEST_OWNER_PASSWORD } from '../helpers/test-env';
 import { checkResponse, CheckContext, envelopeProblems, SQL_FRAGMENTS, STACK_FRAGMENTS } from '../helpers/fuzz/checks';
@@ -66,6 +67,16 @@ describe('fuzz checks (positive control: the checker flags bad answers)', () => 
     expect(checkResponse(request, { status: 204, headers: {}, body: Buffer.alloc(0), ms: 0 })).toEqual([]);
     expect(checkResponse(request, { status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from('bytes'), ms: 0 }, { download: true })).toEqual([]);
     expect(checkResponse(request, json(503, { ...envelope(503), error: { code: 'SERVICE_UNAVAILABLE', message: 'down' } }, { 'retry-after': '1' }))).toEqual([]);
+  });
+
+  it("accepts readiness's 503 HealthCheckResult with Retry-After, and nothing else in its place", () => {
+    const probe = { ...request, method: 'GET', path: '/health/ready' };
+    const notReady = { status: 'error', info: {}, error: { database: { status: 'down' } }, details: { database: { status: 'down' } } };
+    expect(checkResponse(probe, json(503, notReady, { 'retry-after': '1' }), { healthProbe: true })).toEqual([]);
+    expect(checkResponse(probe, json(503, notReady), { healthProbe: true })).toContain('503 without Retry-After');
+    expect(checkResponse(probe, json(503, { oops: true }, { 'retry-after': '1' }), { healthProbe: true })).toContain('not a HealthCheckResult');
+    // Only readiness: elsewhere the same body is not the envelope.
+    expect(checkResponse(probe, json(503, notReady, { 'retry-after': '1' }))).toContain('not the error envelope');
   });
 
   it('flags a 500, a 503 without Retry-After, SQL, stack traces, non-envelope and non-JSON bodies, and foreign ids', () => {
@@ -147,7 +158,10 @@ describe('fuzz: malformed requests to every route', () => {
     const goneTenant = await t.createTenant('fuzz-gone-tenant', { owner: undefined });
     // With export=true: its archive is what GET /tenant-deletions/:id/export serves.
     const gone = await t.request('DELETE', `/tenants/${goneTenant.slug}?confirm=${goneTenant.slug}&export=true`, { admin: true });
-    if (gone.status !== 202 || gone.body.status !== 'completed') throw new Error(`fuzz setup: DELETE /tenants -> ${gone.status} ${JSON.stringify(gone.body)}`);
+    if (gone.status !== 202) throw new Error(`fuzz setup: DELETE /tenants -> ${gone.status} ${JSON.stringify(gone.body)}`);
+    // It runs in the background: settled before the fuzz run uses its report and archive.
+    const goneReport = await settledDeletion(t, gone.body.id);
+    if (goneReport.status !== 'completed') throw new Error(`fuzz setup: the deletion ended ${JSON.stringify(goneReport)}`);
     // Moves: a tenant the move's positive control moves, and a move's report (its job stays queued: no worker).
     const movingTenant = await t.createTenant('fuzz-moving-tenant', { owner: undefined });
     // Created on big1: provisions it (GET /me asks every registered database), and moved back by the setup's move.
@@ -363,6 +377,7 @@ describe('fuzz: malformed requests to every route', () => {
   const checkContext = (route: AppRoute): CheckContext => ({
     // Not JSON by design: a file's bytes, the Prometheus text of /metrics (admin key only), and the Swagger UI
     // page and its assets (HTML, JS, CSS, an icon: shipped files, not API answers; GET /openapi.json is JSON).
+    healthProbe: route.method === 'GET' && route.path === '/health/ready',
     download: route.method === 'GET' && (route.path.endsWith('/content') || route.path.endsWith('/download') || route.path.endsWith('/export') || route.path === '/metrics' || route.path === '/docs' || route.path.startsWith('/docs/')),
     jsonBody: route.hasBody ? route.method : undefined,
     foreignIds,

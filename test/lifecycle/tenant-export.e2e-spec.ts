@@ -14,6 +14,7 @@ import { TenantResolver } from '../../src/tenants/tenant-resolver.service';
 import { seedTenantData } from '../helpers/isolation-harness';
 import { startS3Server, TestS3Server } from '../helpers/s3-server';
 import { startTestApp, TestApp } from '../helpers/test-app';
+import { deleteTenantAndWait, settledDeletion } from '../helpers/tenant-deletions';
 import { tenantTables } from '../helpers/test-database';
 import { TEST_OWNER_PASSWORD } from '../helpers/test-env';
 import { until } from '../helpers/until';
@@ -371,8 +372,11 @@ describe('tenant export and import', () => {
     const dRows = counts(await rowsOf(d.id));
     const deleted = await t.request('DELETE', `/tenants/${d.slug}?confirm=${d.slug}&export=true`, { admin: true });
     expect(deleted.status).toBe(202);
-    expect(deleted.body.report).toMatchObject({ status: 'completed', exportRequested: true, exportKey: `offboarding-exports/${d.id}/${deleted.body.id}.tar.gz` });
-    expect(deleted.body.report.steps.map((step: { name: string; status: string }) => `${step.name}:${step.status}`).slice(0, 3)).toEqual(['suspend:done', 'export:done', 'count-rows:done']);
+    // The answer comes at once (the deletion runs in the background): its report is polled until it settles.
+    expect(deleted.body.report).toMatchObject({ status: 'running', exportRequested: true, exportKey: null });
+    const report = await settledDeletion(t, deleted.body.id);
+    expect(report).toMatchObject({ status: 'completed', exportRequested: true, exportKey: `offboarding-exports/${d.id}/${deleted.body.id}.tar.gz` });
+    expect(report.steps.map((step: { name: string; status: string }) => `${step.name}:${step.status}`).slice(0, 3)).toEqual(['suspend:done', 'export:done', 'count-rows:done']);
     expect(Object.values(await rowsOf(d.id)).flat()).toEqual([]);
     const archive = await t.request('GET', `/tenant-deletions/${deleted.body.id}/export`, { admin: true, responseType: 'buffer' });
     expect(archive.status).toBe(200);
@@ -381,8 +385,9 @@ describe('tenant export and import', () => {
     expect(manifest.files).toHaveLength(2);
     // Without export=true there is nothing to fetch (409), and a resumed deletion does not export again (checked by the step's note).
     const plain = await seeded('export-e');
-    const plainDeleted = await t.request('DELETE', `/tenants/${plain.slug}?confirm=${plain.slug}`, { admin: true });
-    expect(plainDeleted.body.report.steps[1]).toMatchObject({ name: 'export', status: 'skipped' });
+    const { accepted: plainDeleted, report: plainReport } = await deleteTenantAndWait(t, plain);
+    expect(plainReport).toMatchObject({ status: 'completed' });
+    expect(plainReport.steps[1]).toMatchObject({ name: 'export', status: 'skipped' });
     expect((await t.request('GET', `/tenant-deletions/${plainDeleted.body.id}/export`, { admin: true })).status).toBe(409);
   }, 60_000);
 });

@@ -6,11 +6,15 @@ import { CacheService } from '../../src/cache/cache.service';
 import { TenantErasure } from '../../src/database/tenant-erasure';
 import { StorageService } from '../../src/storage/storage.service';
 import { TenantResolver } from '../../src/tenants/tenant-resolver.service';
-import { TenantDeletionFailedError, TenantOffboardingService } from '../../src/lifecycle/tenant-offboarding.service';
+import { TenantDeletionFailedError, TenantDeletionInterruptedError, TenantDeletionLeasedError, TenantOffboardingService } from '../../src/lifecycle/tenant-offboarding.service';
 import { adminKeyFingerprint } from '../../src/access/platform-admin';
 import { seedTenantData } from '../helpers/isolation-harness';
 import { startS3Server, TestS3Server } from '../helpers/s3-server';
-import { startTestApp, TestApp } from '../helpers/test-app';
+import { INestApplication } from '@nestjs/common';
+import { createApp } from '../../src/app.factory';
+import { TenantDeletionResumer } from '../../src/lifecycle/tenant-deletion-resumer';
+import { settledDeletion } from '../helpers/tenant-deletions';
+import { startOtherInstance, startTestApp, TestApp } from '../helpers/test-app';
 import { tenantTables } from '../helpers/test-database';
 import { TEST_ADMIN_KEY } from '../helpers/test-env';
 import { dedicatedDatabase, DedicatedDatabase } from '../scale-out/dedicated-helpers';
@@ -19,8 +23,12 @@ import { dedicatedDatabase, DedicatedDatabase } from '../scale-out/dedicated-hel
  * Offboarding, verified (README "Offboarding"), on real PostgreSQL (two servers: a dedicated
  * database on the second), Redis and an S3-protocol server. Every count the test trusts is taken
  * beside the application: rows as the superuser (RLS cannot hide them), keys by SCAN on Redis,
- * objects by ListObjectsV2 on S3.
+ * objects by ListObjectsV2 on S3. DELETE answers 202 at once and deletes in the background: the
+ * tests poll the report (settledDeletion). A short lease and a fast sweep (this app is a worker
+ * instance) make a dead run's takeover a matter of seconds.
  */
+const LEASE_MS = 2_000;
+
 describe('tenant offboarding', () => {
   let s3: TestS3Server;
   let t: TestApp;
@@ -40,6 +48,10 @@ describe('tenant offboarding', () => {
       TENANT_DATABASES: JSON.stringify({ big1: dedicated.settings }),
       // No periodic flush of counted requests: it would add ledger rows to the control tenant mid-test.
       USAGE_FLUSH_INTERVAL_MS: '3600000',
+      // A lease lasts 2 s (renewed every ~666 ms); a worker instance (startWorker) sweeps every 200 ms. This one runs no
+      // worker (JOBS_WORKER off): the seeded export jobs stay queued, so each tenant keeps exactly its two files.
+      TENANT_DELETION_LEASE_MS: String(LEASE_MS),
+      TENANT_DELETION_SWEEP_INTERVAL_MS: '200',
     });
   }, 120_000);
 
@@ -88,6 +100,14 @@ describe('tenant offboarding', () => {
     return tenant;
   }
 
+  /**
+   * Another instance on the same database with JOBS_WORKER=on: its resumer sweeps for expired leases.
+   * Started once the test's tenant is suspended (its queued export job then fails without running).
+   */
+  async function startWorker(): Promise<INestApplication> {
+    return createApp({ ...t.env, JOBS_WORKER: 'on' });
+  }
+
   const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
   it('deletes a shared tenant through DELETE /tenants/:idOrSlug, verified, and leaves the other tenant untouched', async () => {
@@ -120,10 +140,16 @@ describe('tenant offboarding', () => {
     expect(await rowsOf(t.db.superuserUrl, a.id)).toEqual(aRows);
 
     const deleted = await t.request('DELETE', `/tenants/${a.slug}?confirm=${a.slug}&reason=${encodeURIComponent('customer left')}`, { admin: true });
+    // At once: the report as the run starts (claimed by this instance, no step yet), and where to follow it.
     expect(deleted.status).toBe(202);
-    expect(deleted.body.status).toBe('completed');
-    const report = deleted.body.report;
+    expect(deleted.body).toMatchObject({ status: 'running', location: `/tenant-deletions/${deleted.body.id}` });
+    expect(deleted.headers.get('location')).toBe(`/tenant-deletions/${deleted.body.id}`);
+    expect(deleted.body.report).toMatchObject({ id: deleted.body.id, status: 'running', attempts: 1, steps: [], finishedAt: null, leaseOwner: t.app.get(TenantOffboardingService).leaseOwner });
+    const report = await settledDeletion(t, deleted.body.id);
     expect(report).toMatchObject({
+      status: 'completed',
+      leaseOwner: null,
+      leaseExpiresAt: null,
       id: deleted.body.id,
       tenantId: a.id,
       tenantSlug: a.slug,
@@ -231,14 +257,21 @@ describe('tenant offboarding', () => {
     expect(refused.status).toBe(403);
     expect(refused.body.error.code).toBe('TENANT_SUSPENDED');
     const stored = await t.request('GET', `/tenant-deletions/${failed.id}`, { admin: true });
-    expect(stored.body.status).toBe('failed');
+    expect(stored.body).toMatchObject({ status: 'failed', leaseOwner: null });
+    // Failed deletions are not resumed by the sweep (an operator reads the error first): past its start reservation, swept, still failed.
+    await new Promise((resolve) => setTimeout(resolve, LEASE_MS + 500));
+    await t.app.get(TenantDeletionResumer).sweep();
+    expect((await t.request('GET', `/tenant-deletions/${failed.id}`, { admin: true })).body).toMatchObject({ status: 'failed', attempts: 1 });
 
     // The re-run (through the API, as an operator would) resumes the same report and finishes.
     const rerun = await t.request('DELETE', `/tenants/${d.id}?confirm=${d.slug}`, { admin: true });
     expect(rerun.status).toBe(202);
     expect(rerun.body.id).toBe(failed.id);
-    expect(rerun.body.report).toMatchObject({ status: 'completed', attempts: 2, requestedBy: 'cli:test', rowsBefore: dRows, deleted: { rows: dRows, objects: 2 }, verification: { ok: true, cacheKeys: 0, objects: 0 }, error: null });
-    const secondAttempt = rerun.body.report.steps.filter((step: { attempt: number }) => step.attempt === 2).map((step: { name: string; status: string }) => `${step.name}:${step.status}`);
+    // Claimed before the answer: running again, its second attempt, the old error cleared.
+    expect(rerun.body.report).toMatchObject({ status: 'running', attempts: 2, error: null });
+    const resumed = await settledDeletion(t, failed.id);
+    expect(resumed).toMatchObject({ status: 'completed', attempts: 2, requestedBy: 'cli:test', rowsBefore: dRows, deleted: { rows: dRows, objects: 2 }, verification: { ok: true, cacheKeys: 0, objects: 0 }, error: null });
+    const secondAttempt = resumed.steps.filter((step: { attempt: number }) => step.attempt === 2).map((step: { name: string; status: string }) => `${step.name}:${step.status}`);
     expect(secondAttempt).toEqual(['suspend:done', 'export:skipped', 'count-rows:skipped', 'delete-rows:done', 'purge-cache:done', 'delete-objects:done', 'verify:done', 'delete-tenant:done']);
     expect(total(await rowsOf(t.db.superuserUrl, d.id))).toBe(0);
     expect(await objectsOf(d.id)).toBe(0);
@@ -276,8 +309,9 @@ describe('tenant offboarding', () => {
 
     const deleted = await t.request('DELETE', `/tenants/${c.slug}?confirm=${c.slug}`, { admin: true });
     expect(deleted.status).toBe(202);
-    expect(deleted.body.report).toMatchObject({ status: 'completed', database: 'big1', rowsBefore: cRows, deleted: { rows: cRows, objects: 2 }, verification: { ok: true } });
-    expect(deleted.body.report.steps.find((step: { name: string }) => step.name === 'delete-tenant').counts).toEqual({ tenant: 1, anchor: 1 });
+    const report = await settledDeletion(t, deleted.body.id);
+    expect(report).toMatchObject({ status: 'completed', database: 'big1', rowsBefore: cRows, deleted: { rows: cRows, objects: 2 }, verification: { ok: true } });
+    expect(report.steps.find((step: { name: string }) => step.name === 'delete-tenant').counts).toEqual({ tenant: 1, anchor: 1 });
     expect(total(await rowsOf(dedicated.superuserUrl, c.id))).toBe(0);
     expect(await tenantRowExists(dedicated.superuserUrl, c.id)).toBe(false);
     expect(await tenantRowExists(t.db.superuserUrl, c.id)).toBe(false);
@@ -286,6 +320,176 @@ describe('tenant offboarding', () => {
     expect(await rowsOf(dedicated.superuserUrl, other.id)).toEqual(otherRows);
     expect(await tenantRowExists(dedicated.superuserUrl, other.id)).toBe(true);
     expect((await t.request('GET', '/documents', { tenant: other.slug })).status).toBe(200);
+  }, 120_000);
+
+  const stepsOf = (report: { steps: Array<{ name: string; status: string; attempt: number }> }, attempt: number) =>
+    report.steps.filter((step) => step.attempt === attempt).map((step) => `${step.name}:${step.status}`);
+  const ALL_STEPS_RESUMED = ['suspend:done', 'export:skipped', 'count-rows:skipped', 'delete-rows:done', 'purge-cache:done', 'delete-objects:done', 'verify:done', 'delete-tenant:done'];
+
+  /** Checked beside the application: nothing of the tenant left. */
+  async function expectGone(tenantId: string) {
+    expect(total(await rowsOf(t.db.superuserUrl, tenantId))).toBe(0);
+    expect(await tenantRowExists(t.db.superuserUrl, tenantId)).toBe(false);
+    expect(await redisKeysOf(tenantId)).toBe(0);
+    expect(await objectsOf(tenantId)).toBe(0);
+  }
+
+  /** A progress callback that parks the run at `stage` (before that step runs) until released. */
+  function parkAt(stage: string) {
+    let reached!: () => void;
+    let release!: () => void;
+    const parked = new Promise<void>((resolve) => (reached = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const report = async (progress: { stage?: string }) => {
+      if (progress.stage !== stage) return;
+      reached();
+      await released;
+    };
+    return { parked, release, report };
+  }
+
+  it('a run that dies half way keeps its lease until it expires, then a worker instance resumes it: two attempts, verified', async () => {
+    const x = await seeded('offboard-x');
+    const xRows = await rowsOf(t.db.superuserUrl, x.id);
+    // Positive control: the tenant has rows in every tenant table, and files.
+    for (const [table, n] of Object.entries(xRows)) expect([table, n > 0]).toEqual([table, true]);
+    expect(await objectsOf(x.id)).toBe(2);
+    const other = await startOtherInstance(t);
+    const main = t.app.get(TenantOffboardingService);
+    let worker: INestApplication | undefined;
+    try {
+      const dying = other.app.get(TenantOffboardingService);
+      expect(dying.leaseOwner).not.toBe(main.leaseOwner);
+      const started = await dying.start({ tenantId: x.slug, requestedBy: 'cli:test' });
+      // The crash: once the rows are deleted, the run's process freezes for good. Its signal aborts (the
+      // renewals stop at once) and the run never gets past purge-cache; its lease is left to expire.
+      const death = new AbortController();
+      const park = parkAt('purge-cache');
+      const dead = dying.run(started.id, {
+        signal: death.signal,
+        report: async (progress) => {
+          if (progress.stage === 'purge-cache') death.abort();
+          await park.report(progress);
+        },
+      });
+      dead.catch(() => undefined);
+      await park.parked;
+      const held = (await t.request('GET', `/tenant-deletions/${started.id}`, { admin: true })).body;
+      expect(held).toMatchObject({ status: 'running', attempts: 1, leaseOwner: dying.leaseOwner });
+      expect(stepsOf(held, 1)).toEqual(['suspend:done', 'export:skipped', 'count-rows:done', 'delete-rows:done']);
+      expect(total(await rowsOf(t.db.superuserUrl, x.id))).toBe(0);
+      expect(await objectsOf(x.id)).toBe(2);
+
+      // While that lease is live nobody else runs the report: DELETE answers with it (202) and starts
+      // nothing; a foreground run (the CLI's way) is refused, naming the holder.
+      const again = await t.request('DELETE', `/tenants/${x.slug}?confirm=${x.slug}`, { admin: true });
+      expect(again.status).toBe(202);
+      expect(again.body.report).toMatchObject({ id: started.id, status: 'running', attempts: 1, leaseOwner: dying.leaseOwner });
+      const refused = await main.run(started.id).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(TenantDeletionLeasedError);
+      expect((refused as Error).message).toContain(dying.leaseOwner);
+      // Neither does a sweep, while the lease is live.
+      await t.app.get(TenantDeletionResumer).sweep();
+      expect((await t.request('GET', `/tenant-deletions/${started.id}`, { admin: true })).body).toMatchObject({ attempts: 1, leaseOwner: dying.leaseOwner });
+
+      // No renewal: the lease expires, and a worker instance's resumer (a sweep every 200 ms) takes the report over.
+      worker = await startWorker();
+      const resumed = await settledDeletion(t, started.id);
+      expect(resumed.leaseOwner).toBeNull();
+      expect(resumed).toMatchObject({
+        status: 'completed',
+        attempts: 2,
+        requestedBy: 'cli:test',
+        rowsBefore: xRows,
+        deleted: { rows: xRows, objects: 2 },
+        verification: { ok: true, cacheKeys: 0, objects: 0 },
+        error: null,
+        leaseOwner: null,
+      });
+      expect(resumed.deleted.cacheKeys).toBeGreaterThan(0);
+      expect(stepsOf(resumed, 1)).toEqual(['suspend:done', 'export:skipped', 'count-rows:done', 'delete-rows:done']);
+      expect(stepsOf(resumed, 2)).toEqual(ALL_STEPS_RESUMED);
+      await expectGone(x.id);
+
+      // The frozen run wakes up: it stops without writing anything (no step, no status over the completed report).
+      park.release();
+      await expect(dead).rejects.toBeInstanceOf(TenantDeletionInterruptedError);
+      await expect(dead).rejects.toMatchObject({ reason: 'abandoned' });
+      expect((await t.request('GET', `/tenant-deletions/${started.id}`, { admin: true })).body).toEqual(resumed);
+    } finally {
+      await other.app.close();
+      await worker?.close();
+    }
+  }, 120_000);
+
+  it('two DELETEs at once, on two instances, run the deletion once: the same report, one attempt', async () => {
+    const y = await seeded('offboard-y');
+    const yRows = await rowsOf(t.db.superuserUrl, y.id);
+    for (const [table, n] of Object.entries(yRows)) expect([table, n > 0]).toEqual([table, true]);
+    const other = await startOtherInstance(t);
+    try {
+      const [first, second] = await Promise.all([
+        t.request('DELETE', `/tenants/${y.slug}?confirm=${y.slug}`, { admin: true }),
+        t.request('DELETE', `/tenants/${y.slug}?confirm=${y.slug}`, { admin: true, baseUrl: other.baseUrl }),
+      ]);
+      expect([first.status, second.status]).toEqual([202, 202]);
+      expect(second.body.id).toBe(first.body.id);
+      expect(second.body.location).toBe(first.body.location);
+      const report = await settledDeletion(t, first.body.id);
+      expect(report).toMatchObject({ status: 'completed', attempts: 1, rowsBefore: yRows, deleted: { rows: yRows, objects: 2 }, verification: { ok: true } });
+      // One run: each step once.
+      expect(report.steps.map((step: { name: string; status: string }) => `${step.name}:${step.status}`)).toEqual([
+        'suspend:done',
+        'export:skipped',
+        'count-rows:done',
+        'delete-rows:done',
+        'purge-cache:done',
+        'delete-objects:done',
+        'verify:done',
+        'delete-tenant:done',
+      ]);
+      await expectGone(y.id);
+    } finally {
+      await other.app.close();
+    }
+  }, 120_000);
+
+  it('at shutdown a run stops at its next step boundary and releases its lease; a worker instance resumes it', async () => {
+    const z = await seeded('offboard-z');
+    const zRows = await rowsOf(t.db.superuserUrl, z.id);
+    expect(total(zRows)).toBeGreaterThan(0);
+    const other = await startOtherInstance(t);
+    let closing: Promise<void> | undefined;
+    let worker: INestApplication | undefined;
+    try {
+      const leaving = other.app.get(TenantOffboardingService);
+      const started = await leaving.start({ tenantId: z.slug, requestedBy: 'cli:test' });
+      const park = parkAt('purge-cache');
+      const run = leaving.run(started.id, { report: park.report });
+      run.catch(() => undefined);
+      await park.parked;
+      // SIGTERM while the run is between delete-rows and purge-cache: main.ts stops the runs, then closes the
+      // application, whose shutdown hook waits for them (within JOBS_SHUTDOWN_GRACE_MS).
+      worker = await startWorker();
+      leaving.stopRuns();
+      closing = other.app.close();
+      park.release();
+      await expect(run).rejects.toMatchObject({ reason: 'shutdown' });
+      // Released before the run returned: no longer this instance's (no owner, or already this worker instance's resumer).
+      const afterStop = (await t.request('GET', `/tenant-deletions/${started.id}`, { admin: true })).body;
+      expect(afterStop.leaseOwner).not.toBe(leaving.leaseOwner);
+      expect(afterStop.status).not.toBe('failed');
+      await closing;
+      const released = await settledDeletion(t, started.id);
+      expect(released).toMatchObject({ status: 'completed', attempts: 2, rowsBefore: zRows, deleted: { rows: zRows }, verification: { ok: true, cacheKeys: 0, objects: 0 }, leaseOwner: null });
+      // The interrupted attempt recorded its steps up to the boundary, and no failure.
+      expect(stepsOf(released, 1)).toEqual(['suspend:done', 'export:skipped', 'count-rows:done', 'delete-rows:done']);
+      expect(stepsOf(released, 2)).toEqual(ALL_STEPS_RESUMED);
+      await expectGone(z.id);
+    } finally {
+      await (closing ?? other.app.close()).catch(() => undefined);
+      await worker?.close();
+    }
   }, 120_000);
 
   it('deletes in batches, each its own transaction, and a second run finds nothing left', async () => {

@@ -84,6 +84,8 @@ describe.each(['fastify', 'express'] as const)('GET /metrics (%s)', (adapter) =>
     expect(valueOf(scraped, 'db_pools_open')).toBe(1);
     expect(valueOf(scraped, 'db_pools_budget_connections')).toBe(100);
     expect(valueOf(scraped, 'db_pools_reserved_connections')).toBe(10);
+    // No dedicated database registered: nothing to size down.
+    expect(valueOf(scraped, 'db_pools_per_database_max_connections')).toBe(5);
     expect(valueOf(scraped, 'db_pools_connections', { database: 'shared' })).toBe(valueOf(scraped, 'db_pool_connections'));
     expect(scraped.types.get('db_pools_evictions_total')).toBe('counter');
     expect(valueOf(scraped, 'db_pools_evictions_total')).toBe(0);

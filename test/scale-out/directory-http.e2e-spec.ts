@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { withClient } from '../helpers/pg-client';
+import { parsePrometheusText, valueOf } from '../helpers/prometheus-text';
 import { startTestApp, TestApp } from '../helpers/test-app';
 import { TEST_OWNER_PASSWORD } from '../helpers/test-env';
 import { DedicatedDatabase, dedicatedDatabase } from './dedicated-helpers';
@@ -10,19 +11,33 @@ import { DedicatedDatabase, dedicatedDatabase } from './dedicated-helpers';
  */
 describe('tenant directory over HTTP', () => {
   let dedicated: DedicatedDatabase;
+  /** Registered, never used: only its share of the pool budget counts. */
+  let unused: DedicatedDatabase;
   let t: TestApp;
   let onShared: { id: string; slug: string };
   let onBig1: { id: string; slug: string };
 
   beforeAll(async () => {
     dedicated = dedicatedDatabase('http');
-    t = await startTestApp({ TENANT_DATABASES: JSON.stringify({ big1: dedicated.settings }) });
+    unused = dedicatedDatabase('httpunused');
+    // A budget of 16 beside the shared pool's 10: two registered databases get pools of 3, not DB_POOL_SIZE_PER_DATABASE's 5.
+    t = await startTestApp({ TENANT_DATABASES: JSON.stringify({ big1: dedicated.settings, big2: unused.settings }), DB_POOL_BUDGET: '16' });
     onShared = await t.createTenant('dir-shared');
     onBig1 = await t.createTenant('dir-big1', { database: 'big1' });
   }, 120_000);
   afterAll(async () => {
     await t?.close();
     await dedicated?.drop();
+    await unused?.drop();
+  });
+
+  it('sizes each dedicated pool so that every registered database fits the budget, and serves through it', async () => {
+    const scraped = parsePrometheusText((await t.request<string>('GET', '/metrics', { admin: true })).body);
+    expect(valueOf(scraped, 'db_pools_budget_connections')).toBe(16);
+    expect(valueOf(scraped, 'db_pools_per_database_max_connections')).toBe(3);
+    // Positive control: the tenant on big1 is served through its (smaller) pool.
+    const listed = await t.request('GET', '/documents', { tenant: onBig1.slug });
+    expect(listed.status).toBe(200);
   });
 
   it('places a tenant on a registered database, refuses an unregistered one with 400 naming the field', async () => {

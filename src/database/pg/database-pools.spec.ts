@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import { ErrorCode, httpStatusFor } from '../../common/errors/error-codes';
-import { DatabaseBusyError, DatabasePools, DatabasePoolsOptions } from './database-pools';
+import { DatabaseBusyError, DatabasePools, DatabasePoolsOptions, dedicatedPoolMax } from './database-pools';
 
 /** What DatabasePools reads of a pg.Pool; end() resolves before the connections are gone, as pg-pool's does. */
 class FakePool extends EventEmitter {
@@ -221,5 +221,20 @@ describe(DatabasePools.name, () => {
     expect(opened.every((p) => p.ended)).toBe(true);
     expect(sut.snapshot()).toMatchObject({ reserved: 3, pools: [{ database: 'shared' }] });
     await expect(useOnce(sut, 'a')).rejects.toThrow('closed');
+  });
+});
+
+describe(dedicatedPoolMax.name, () => {
+  it('keeps DB_POOL_SIZE_PER_DATABASE when every registered pool fits the budget', () => {
+    expect(dedicatedPoolMax({ budget: 110, sharedMax: 10, perDatabaseMax: 5, databases: 20 })).toBe(5);
+    expect(dedicatedPoolMax({ budget: 100, sharedMax: 10, perDatabaseMax: 5, databases: 0 })).toBe(5);
+  });
+
+  it('lowers it so that every registered pool fits, never below 1', () => {
+    // 20 x 5 = 100 does not fit beside the shared 10 under 100: 20 x 4 = 80 does.
+    expect(dedicatedPoolMax({ budget: 100, sharedMax: 10, perDatabaseMax: 5, databases: 20 })).toBe(4);
+    expect(dedicatedPoolMax({ budget: 100, sharedMax: 10, perDatabaseMax: 5, databases: 45 })).toBe(2);
+    // More databases than connections: pools of 1, evicted least recently used first.
+    expect(dedicatedPoolMax({ budget: 100, sharedMax: 10, perDatabaseMax: 5, databases: 500 })).toBe(1);
   });
 });

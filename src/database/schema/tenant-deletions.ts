@@ -67,6 +67,15 @@ export const tenantDeletions = pgTable(
     verification: jsonb('verification').$type<TenantDeletionVerification>(),
     /** The last failure (cleared when a resume starts). */
     error: text('error'),
+    /**
+     * The lease (README "Offboarding"): which run holds the report (`<host>:<pid>:<random>`, one per
+     * service instance) and until when. A run claims it with one UPDATE (unleased, expired, or its own),
+     * renews it between and during steps, clears it at the end; a report whose run died keeps its lease
+     * until it expires, then the resumer (TenantDeletionResumer) takes it over. Null owner with an expiry:
+     * a report just started, reserved for its starter until then.
+     */
+    leaseOwner: text('lease_owner'),
+    leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true, mode: 'date', precision: 3 }),
     startedAt: timestamp('started_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
     finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date', precision: 3 }),
@@ -77,6 +86,8 @@ export const tenantDeletions = pgTable(
     index('tenant_deletions_tenant_idx').on(t.tenantId, t.startedAt),
     // The list, newest first (keyset on started_at, id).
     index('tenant_deletions_started_idx').on(t.startedAt, t.id),
+    // The resumer's sweep: running reports by lease expiry (few rows: the partial index stays tiny).
+    index('tenant_deletions_running_lease_idx').on(t.leaseExpiresAt).where(sql`${t.status} = 'running'`),
     check('tenant_deletions_status_valid', sql`${t.status} in ('running', 'completed', 'failed')`),
     check('tenant_deletions_steps_array', sql`jsonb_typeof(${t.steps}) = 'array'`),
   ],

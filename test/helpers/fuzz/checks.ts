@@ -26,6 +26,8 @@ const UUID_ANYWHERE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 export interface CheckContext {
   /** The route answers file bytes on 2xx (any content type). */
   download?: boolean;
+  /** GET /health/ready: its 503 carries the HealthCheckResult body (what probes read), not the error envelope. */
+  healthProbe?: boolean;
   /** Ids of another tenant (id -> where it came from, e.g. documents.id); none may appear unless the request itself carried it. */
   foreignIds?: ReadonlyMap<string, string>;
   /** Foreign ids this route may show (platform-admin routes list every tenant's id). */
@@ -121,6 +123,12 @@ function header(response: WireResponse, name: string): string | undefined {
 }
 
 /** Every rule one response breaks; empty when it is fine. */
+function isHealthCheckResult(body: unknown): boolean {
+  if (!body || typeof body !== 'object') return false;
+  const { status, details } = body as Record<string, unknown>;
+  return typeof status === 'string' && !!details && typeof details === 'object';
+}
+
 export function checkResponse(request: WireRequest, response: WireResponse, context: CheckContext = {}): string[] {
   if (response.error && response.status === 0) return [`no response (${response.error.split(':')[0]})`];
   const reasons: string[] = [];
@@ -144,7 +152,9 @@ export function checkResponse(request: WireRequest, response: WireResponse, cont
 
   if (status >= 400) {
     if (!isJson) reasons.push(text.length === 0 ? 'error without a body' : 'error body is not JSON');
-    else if (envelopeProblems(parsed, status).length) reasons.push('not the error envelope');
+    else if (context.healthProbe && status === 503) {
+      if (!isHealthCheckResult(parsed)) reasons.push('not a HealthCheckResult');
+    } else if (envelopeProblems(parsed, status).length) reasons.push('not the error envelope');
     if (isJson && !/^application\/json\b/i.test(contentType)) reasons.push('error body without a JSON content type');
   } else if (status >= 200 && status < 300) {
     if (status === 204) {
