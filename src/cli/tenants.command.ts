@@ -230,6 +230,22 @@ export function tenantsCommand(env: Env): Command {
     });
 
   tenants
+    .command('move-abort')
+    .description(
+      'abort a tenant move before its switch (same operation as POST /tenant-moves/:id/abort): the copy on the target is deleted, the tenant stays on its source ' +
+        'and its writes resume. A move being run elsewhere stops at its next step boundary (exit 0, status still running: follow it with `tenants moves`). ' +
+        'A switched or completed move cannot be aborted (exit 1): move the tenant back instead',
+    )
+    .argument('<move-id>', 'the move report id (UUID, see `tenants moves`)')
+    .option('--json', 'print the report as a JSON object')
+    .action(async (moveId: string, options: { json?: boolean }) => {
+      if (!z.uuid().safeParse(moveId).success) throw new UsageError('<move-id>: a move report id (UUID)');
+      const report = await withTenantMoveService(env, (moves) => moves.abort(moveId, `cli:${operatorName()}`));
+      if (options.json) printJson(report);
+      else printMove(report);
+    });
+
+  tenants
     .command('moves')
     .description('tenant move reports, newest first')
     .option('--json', 'print a JSON array')
@@ -303,6 +319,7 @@ function printMove(report: TenantMoveView): void {
   if (report.verification) printLines(`verified ${report.verification.ok ? 'ok' : `NOT ok (${report.verification.mismatched.join(', ')})`} at ${report.verification.at}`);
   if (report.pausedAt) printLines(`writes paused ${report.pausedAt}, resumed ${report.resumedAt ?? '-'}`);
   if (report.cleaned) printLines(`source cleaned: ${Object.values(report.cleaned).reduce((a, b) => a + b, 0)} rows`);
+  if (report.abortedBy) printLines(`abort asked by ${report.abortedBy}${report.status === 'running' ? ': the run stops at its next step boundary' : ''}`);
   if (report.error) printLines(`error: ${report.error}`);
 }
 

@@ -39,6 +39,8 @@ export class AppConfig {
   readonly usage: { flushIntervalMs: number };
   /** Background jobs (src/jobs): whether this instance runs a worker, and how (see JOBS_* in env.schema.ts). */
   readonly jobs: { worker: boolean; concurrency: number; pollIntervalMs: number; shutdownGraceMs: number; maintenanceIntervalSeconds: number };
+  /** Tenant exports (src/exports): days a finished export is kept (0: until deleted). */
+  readonly exports: { retentionDays: number };
   /** Offboarding in the background (README "Offboarding"): a run's lease, and how often a worker instance sweeps for expired ones. */
   readonly offboarding: { leaseMs: number; sweepIntervalMs: number };
   /** Semantic search (src/search): the fixed length of every embedding and query vector (EMBEDDING_DIMENSION). */
@@ -107,6 +109,7 @@ export class AppConfig {
       shutdownGraceMs: env.JOBS_SHUTDOWN_GRACE_MS,
       maintenanceIntervalSeconds: env.JOBS_MAINTENANCE_INTERVAL_SECONDS,
     };
+    this.exports = { retentionDays: env.EXPORT_RETENTION_DAYS };
     this.offboarding = { leaseMs: env.TENANT_DELETION_LEASE_MS, sweepIntervalMs: env.TENANT_DELETION_SWEEP_INTERVAL_MS };
     this.vectors = { dimension: env.EMBEDDING_DIMENSION };
     this.auth = {

@@ -27,6 +27,13 @@ describe('parseEnv', () => {
     for (const name of ['PORT', 'ADMIN_API_KEY', 'DATABASE_URL', 'TENANT_CACHE_TTL_MS']) expect(message).toContain(`- ${name}:`);
   });
 
+  it('reads EXPORT_RETENTION_DAYS: 30 by default, 0 keeps exports, negative or fractional refused', () => {
+    expect(new AppConfig(parseEnv(valid)).exports).toEqual({ retentionDays: 30 });
+    expect(new AppConfig(parseEnv({ ...valid, EXPORT_RETENTION_DAYS: '0' })).exports).toEqual({ retentionDays: 0 });
+    expect(new AppConfig(parseEnv({ ...valid, EXPORT_RETENTION_DAYS: '7' })).exports).toEqual({ retentionDays: 7 });
+    for (const bad of ['-1', '1.5', 'forever', '3651']) expect(() => parseEnv({ ...valid, EXPORT_RETENTION_DAYS: bad })).toThrow(/EXPORT_RETENTION_DAYS/);
+  });
+
   it('reports a missing required variable as required', () => {
     expect(() => parseEnv({ DATABASE_URL: valid.DATABASE_URL })).toThrow(/ADMIN_API_KEY: is required/);
   });

@@ -118,6 +118,12 @@ export const envSchema = z
     /** How often a worker instance runs the queue's maintenance: jobs of a dead worker past their timeout are retried, finished ones archived. */
     JOBS_MAINTENANCE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3_600).default(60),
     /**
+     * Tenant exports (src/exports): days an export is kept after it finished; then a sweep on worker
+     * instances deletes its archive and its row (GET then 404). 0: kept until deleted (DELETE
+     * /exports/:id) or the tenant is.
+     */
+    EXPORT_RETENTION_DAYS: z.coerce.number().int().min(0).max(3_650).default(30),
+    /**
      * Offboarding in the background (README "Offboarding"): how long a deletion's run holds its report
      * (renewed every third of it while it runs). A run whose process died is resumed once its lease expired.
      */

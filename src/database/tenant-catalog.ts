@@ -12,7 +12,11 @@ export interface CatalogTenantTable {
   references: readonly string[];
   /** The primary key's columns in key order (tenant_id first for every tenant table): an export reads rows in this order. */
   primaryKey: readonly string[];
-  /** Whether the table has triggers of its own (not foreign-key ones): a restore turns them off (usage_events moves usage_counters). */
+  /**
+   * Whether the table has enabled triggers of its own (not foreign-key ones). Rows copied or
+   * restored (tenant-rows.ts) set `tenancy.copying`, which such a trigger must honour
+   * (usage_events' does: it would count the copied ledger into usage_counters again).
+   */
   hasUserTriggers: boolean;
 }
 
@@ -44,7 +48,7 @@ export async function tenantTablesOf(db: Queryable): Promise<CatalogTenantTable[
               cross join lateral unnest(p.conkey) with ordinality as x(attnum, ordinality)
               join pg_attribute k on k.attrelid = c.oid and k.attnum = x.attnum
              where p.conrelid = c.oid and p.contype = 'p') as primary_key,
-           exists (select 1 from pg_trigger g where g.tgrelid = c.oid and not g.tgisinternal) as user_triggers
+           exists (select 1 from pg_trigger g where g.tgrelid = c.oid and not g.tgisinternal and g.tgenabled <> 'D') as user_triggers
       from pg_class c
       join pg_namespace n on n.oid = c.relnamespace
       join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped

@@ -6,10 +6,10 @@ import { countTenantRowsOn, TableCounts } from './tenant-erasure';
 
 /**
  * One tenant's rows in every tenant table, read out and written back (export and import, issue 14;
- * src/exports). A platform operation on the OWNER connections of the tenant's database, like
+ * src/exports), or copied to another database (a live move, src/lifecycle). A platform operation on the OWNER connections of the tenant's database, like
  * erasure (tenant-erasure.ts), and for the same reasons: it works on every tenant table found in the
  * catalog (a table added later is included without code changes), and the restore needs what the
- * runtime role may not do (write the append-only ledger with its counting trigger off). Every
+ * runtime role may not do (write the append-only ledger without its trigger counting it again). Every
  * statement still runs with the tenant set transaction-locally, so the isolation policies (forced
  * on the owner too) show and accept that one tenant's rows only.
  *
@@ -59,6 +59,20 @@ export interface RestoreOptions {
   expected: readonly TableSummary[];
 }
 
+/** A platform row the tenant's rows point to on their database (memberships -> users), copied first on a dedicated target. */
+export interface UserCopy {
+  id: string;
+  email: string;
+  name: string;
+}
+
+export interface CopyOptions {
+  /** Users to write on the target first (a dedicated target: what its memberships refer to). Idempotent. */
+  users?: UserCopy[];
+  /** After each table is copied: rows copied from it (a progress bar, a job's report). Throwing aborts the copy. */
+  onTable?: (table: string, rows: number) => void | Promise<void>;
+}
+
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 const DEFAULT_READ_BATCH = 1000;
 const DEFAULT_RESTORE_BATCH = 500;
@@ -91,6 +105,57 @@ export class TableChecksum {
 
 /** The transaction settings that make the encoding the same on every server and session. */
 const CANONICAL_SETTINGS = "select set_config('app.tenant_id', $1, true), set_config('timezone', 'UTC', true), set_config('intervalstyle', 'iso_8601', true)";
+
+/**
+ * Writing rows that already carry their effects (a restore, a move's copy): the ledger's counting
+ * trigger (usage_events_apply, drizzle/0028) skips its work when the transaction sets
+ * `tenancy.copying` as the owner role, so the copied counters are not counted a second time. One
+ * mechanism for both writers, transaction-local: other sessions' inserts into the same table count
+ * as usual and never wait (an ALTER TABLE ... DISABLE TRIGGER would lock the table for everyone).
+ */
+const COPYING_SETTING = "select set_config('tenancy.copying', 'on', true)";
+/** Tenant tables whose triggers honour `tenancy.copying`; a trigger elsewhere would run again on copied rows. */
+const TRIGGERS_HONOURING_COPYING: ReadonlySet<string> = new Set(['usage_events']);
+
+/** Fails before anything is written when a tenant table has a trigger that would not skip copied rows. */
+function assertTriggersHonourCopying(tables: readonly CatalogTenantTable[]): void {
+  const unknown = tables.filter((table) => table.hasUserTriggers && !TRIGGERS_HONOURING_COPYING.has(table.name)).map((table) => table.name);
+  if (unknown.length) throw new Error(`tenant table(s) ${unknown.join(', ')} have triggers that do not honour tenancy.copying: teach them (as drizzle/0028 did usage_events_apply) before copying rows`);
+}
+
+/**
+ * Inserts canonical lines (tenant_id left out) into `table` as rows of tenantId, `batchSize` per
+ * statement: the lines' columns that the table can write (generated ones are computed again),
+ * rebuilt by jsonb_populate_recordset into the table's own types; identity values kept.
+ */
+function lineInserter(client: pg.ClientBase, table: CatalogTenantTable, lineColumns: readonly string[], tenantId: string, batchSize: number, onBatch?: (table: string, rows: number) => void | Promise<void>) {
+  const writable = new Set(table.writableColumns);
+  const columns = lineColumns.filter((column) => column !== 'tenant_id' && writable.has(column)).map(quoteIdentifier);
+  const name = `public.${quoteIdentifier(table.name)}`;
+  const insert =
+    `insert into ${name} (tenant_id${columns.map((c) => `, ${c}`).join('')}) overriding system value ` +
+    `select $1${columns.map((c) => `, r.${c}`).join('')} from jsonb_populate_recordset(null::${name}, $2::jsonb) r`;
+  let batch: string[] = [];
+  let total = 0;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    await client.query(insert, [tenantId, `[${batch.join(',')}]`]);
+    total += batch.length;
+    await onBatch?.(table.name, batch.length);
+    batch = [];
+  };
+  return {
+    async add(line: string): Promise<void> {
+      batch.push(line);
+      if (batch.length >= batchSize) await flush();
+    },
+    /** Inserts what is left; the rows inserted in all. */
+    async finish(): Promise<number> {
+      await flush();
+      return total;
+    },
+  };
+}
 
 /**
  * The canonical lines of tenantId's rows in `table`, in primary key order, `batchSize` at a time,
@@ -160,10 +225,9 @@ async function checksumsOn(client: pg.ClientBase, tenantId: string, tables: read
  * Writes an archive's rows into tenant `targetId` on the database behind `pool` (an owner
  * connection), in ONE transaction: all of it or nothing. Tables in foreign key order (parents
  * first); the tenant id rewritten (the column, and the source id wherever a value embeds it).
- * Tables with triggers of their own have them off for the transaction (usage_events' trigger would
- * count the ledger a second time into usage_counters, which are restored as they were; the ALTER
- * is transactional, so no other session ever sees it off: their inserts into that table wait for
- * the commit instead). Before committing, the restored rows' checksums must equal `expected`.
+ * `tenancy.copying` is on for the transaction (COPYING_SETTING: usage_events' trigger would count
+ * the ledger a second time into usage_counters, which are restored as they were). Before
+ * committing, the restored rows' checksums must equal `expected`.
  * The caller checked that the target has no rows (TENANT_NOT_EMPTY); this checks it again inside
  * the transaction.
  */
@@ -182,32 +246,15 @@ export async function restoreTenantRowsOn(pool: pg.Pool, targetId: string, table
     const order = new Map(catalog.map((table, index) => [table.name, index]));
     const sorted = [...tables].sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0));
     const restored: TableCounts = Object.fromEntries(catalog.map((table) => [table.name, 0]));
-    const withTriggersOff = sorted.map((table) => byName.get(table.name)!).filter((table) => table.hasUserTriggers);
-    for (const table of withTriggersOff) await client.query(`alter table public.${quoteIdentifier(table.name)} disable trigger user`);
+    assertTriggersHonourCopying(catalog);
+    await client.query(COPYING_SETTING);
     for (const entry of sorted) {
       const table = byName.get(entry.name);
       if (!table) throw new Error(`no tenant table "${entry.name}" in this database`);
-      const writable = new Set(table.writableColumns);
-      const columns = entry.columns.filter((column) => column !== 'tenant_id' && writable.has(column)).map(quoteIdentifier);
-      const name = `public.${quoteIdentifier(table.name)}`;
-      const insert =
-        `insert into ${name} (tenant_id${columns.map((c) => `, ${c}`).join('')}) overriding system value ` +
-        `select $1${columns.map((c) => `, r.${c}`).join('')} from jsonb_populate_recordset(null::${name}, $2::jsonb) r`;
-      let batch: string[] = [];
-      const flush = async () => {
-        if (batch.length === 0) return;
-        await client.query(insert, [targetId, `[${batch.join(',')}]`]);
-        restored[table.name] += batch.length;
-        await options.onBatch?.(table.name, batch.length);
-        batch = [];
-      };
-      for await (const line of entry.lines()) {
-        batch.push(line.split(options.sourceTenantId).join(targetId));
-        if (batch.length >= batchSize) await flush();
-      }
-      await flush();
+      const inserter = lineInserter(client, table, entry.columns, targetId, batchSize, options.onBatch);
+      for await (const line of entry.lines()) await inserter.add(line.split(options.sourceTenantId).join(targetId));
+      restored[table.name] += await inserter.finish();
     }
-    for (const table of withTriggersOff) await client.query(`alter table public.${quoteIdentifier(table.name)} enable trigger user`);
     const actual = await checksumsOn(client, targetId, catalog);
     const mismatches = options.expected
       .map((expected) => ({ table: expected.name, expected: { count: expected.count, checksum: expected.checksum }, restored: actual.get(expected.name) ?? { count: 0, checksum: '' } }))
@@ -215,6 +262,66 @@ export async function restoreTenantRowsOn(pool: pg.Pool, targetId: string, table
     if (mismatches.length) throw new RestoreMismatchError(mismatches);
     return restored;
   });
+}
+
+/**
+ * Copies every row of `tenantId` from the database behind `source` to the one behind `target` (both
+ * owner connections), table by table in foreign key order, as the export reads and the restore
+ * writes them (canonical lines, tenant id unchanged): a live move's copy step.
+ *
+ * - Source: one REPEATABLE READ, READ ONLY transaction, so every table is read from the same
+ *   snapshot (taken after the move's barrier: nothing of the tenant writes there any more anyway).
+ * - Target: ONE transaction. It first deletes whatever rows of the tenant are there (a copy that
+ *   committed before its step was recorded, a crash), then inserts, with `tenancy.copying` on; it
+ *   commits as a whole or not at all, so a copy cut short leaves nothing, and running it again is
+ *   always safe.
+ *
+ * Returns rows copied per table (every table of the source's catalog listed).
+ */
+export async function copyTenantRowsOn(source: pg.Pool, target: pg.Pool, tenantId: string, options: CopyOptions = {}): Promise<TableCounts> {
+  requireTenantId(tenantId);
+  const copied: TableCounts = {};
+  const reader = await source.connect();
+  let healthy = true;
+  try {
+    await reader.query('begin isolation level repeatable read read only');
+    await reader.query(CANONICAL_SETTINGS, [tenantId]);
+    const sourceTables = await tenantTablesOf(reader);
+    await asTenantOn(target, tenantId, async (writer) => {
+      await writer.query(CANONICAL_SETTINGS, [tenantId]);
+      const targetTables = new Map((await tenantTablesOf(writer)).map((table) => [table.name, table]));
+      for (const table of sourceTables) {
+        if (!targetTables.has(table.name)) throw new Error(`the target database has no table ${table.name}: migrate it first`);
+      }
+      assertTriggersHonourCopying([...targetTables.values()]);
+      await writer.query(COPYING_SETTING);
+      for (const table of [...targetTables.values()].reverse()) {
+        await writer.query(`delete from public.${quoteIdentifier(table.name)} where tenant_id = $1`, [tenantId]);
+      }
+      if (options.users?.length) {
+        await writer.query(
+          'insert into public.users (id, email, name) select id, email, name from json_populate_recordset(null::public.users, $1::json) on conflict (id) do nothing',
+          [JSON.stringify(options.users)],
+        );
+      }
+      for (const table of sourceTables) {
+        const inserter = lineInserter(writer, targetTables.get(table.name)!, table.columns, tenantId, DEFAULT_RESTORE_BATCH);
+        await forEachLine(reader, table, tenantId, DEFAULT_RESTORE_BATCH, async (lines) => {
+          for (const line of lines) await inserter.add(line);
+        });
+        copied[table.name] = await inserter.finish();
+        await options.onTable?.(table.name, copied[table.name]);
+      }
+    });
+    await reader.query('commit');
+    return copied;
+  } catch (error) {
+    healthy = false;
+    await reader.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    reader.release(healthy ? undefined : true);
+  }
 }
 
 /** The restore's target already has rows (checked inside its transaction). */
@@ -246,6 +353,13 @@ export class TenantRows {
   async restore(target: TenantPlacement, tables: readonly TableToRestore[], options: RestoreOptions): Promise<TableCounts> {
     auditOwnerOperation('tenants.rows.restore', { forTenant: target.tenantId, database: target.database, fromTenant: options.sourceTenantId });
     return restoreTenantRowsOn(this.owners.pool(target.database), target.tenantId, tables, options);
+  }
+
+  /** A live move's copy (copyTenantRowsOn): the tenant's rows from its placement's database to `toDatabase`. */
+  async copy(from: TenantPlacement, toDatabase: string, options: CopyOptions = {}): Promise<TableCounts> {
+    const copied = await copyTenantRowsOn(this.owners.pool(from.database), this.owners.pool(toDatabase), from.tenantId, options);
+    auditOwnerOperation('tenants.move.copy-rows', { forTenant: from.tenantId, database: from.database, to: toDatabase, rows: Object.values(copied).reduce((a, b) => a + b, 0) });
+    return copied;
   }
 
   /** Rows per tenant table (the same count erasure uses). */

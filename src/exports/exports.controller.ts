@@ -1,4 +1,4 @@
-import { Controller, Get, Header, HttpCode, Param, Post, Query, Res, StreamableFile } from '@nestjs/common';
+import { Controller, Delete, Get, Header, HttpCode, Param, Post, Query, Res, StreamableFile } from '@nestjs/common';
 import { z } from 'zod';
 import { Can } from '../access/can.decorator';
 import { TenantRoute } from '../access/route-access.decorator';
@@ -51,6 +51,19 @@ export class ExportsController {
   @ApiOperation({ id: 'exports.get', summary: 'One export: status, rows per table, files, size and sha256 of the archive', response: { schema: exportView }, errors: [ErrorCode.NotFound] })
   get(@Param(new ZodValidationPipe(exportParamsSchema)) params: z.infer<typeof exportParamsSchema>) {
     return this.exports.get(params.id);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @Can('exports:manage')
+  @ApiOperation({
+    id: 'exports.delete',
+    summary: 'Delete a finished export: its archive, then its record (exports are also deleted EXPORT_RETENTION_DAYS after they finished)',
+    description: 'Answers 204; the export is then 404, like a second DELETE. An export still queued or running is 409 EXPORT_RUNNING.',
+    errors: [ErrorCode.NotFound, ErrorCode.ExportRunning, ErrorCode.StorageUnavailable],
+  })
+  async delete(@Param(new ZodValidationPipe(exportParamsSchema)) params: z.infer<typeof exportParamsSchema>): Promise<void> {
+    await this.exports.delete(params.id);
   }
 
   @Get(':id/download')

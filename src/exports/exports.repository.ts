@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { Cursor } from '../common/http/cursor';
 import { DummyValue, GenerateSql } from '../database/generate-sql.decorator';
 import { ExportRow, ExportTableSummary, tenantExports } from '../database/schema';
@@ -12,6 +12,9 @@ export interface ExportOutcome {
   tables: ExportTableSummary;
   fileCount: number;
 }
+
+/** Exports whose job is over: only these may be deleted (a running one's job would write its archive after). */
+const FINISHED: ExportRow['status'][] = ['succeeded', 'failed'];
 
 /** The tenant's export rows, through TenantDb (the tenant is never a parameter here). */
 @Injectable()
@@ -40,6 +43,30 @@ export class ExportsRepository {
   async list(options: { limit: number; after?: Cursor }): Promise<ExportRow[]> {
     const after = options.after ? sql`(${tenantExports.createdAt}, ${tenantExports.id}) < (${options.after.createdAt}, ${options.after.id})` : undefined;
     return await this.db.select().from(tenantExports).where(after).orderBy(desc(tenantExports.createdAt), desc(tenantExports.id)).limit(options.limit);
+  }
+
+  /** Finished (succeeded or failed) exports that ended before `cutoff`, oldest first: what retention deletes. */
+  @GenerateSql({ params: [DummyValue.DATE, DummyValue.NUMBER] })
+  async findExpired(cutoff: Date, limit: number): Promise<ExportRow[]> {
+    return await this.db
+      .select()
+      .from(tenantExports)
+      .where(and(inArray(tenantExports.status, FINISHED), lt(tenantExports.finishedAt, cutoff)))
+      .orderBy(asc(tenantExports.finishedAt), asc(tenantExports.id))
+      .limit(limit);
+  }
+
+  /**
+   * Deletes a finished export's row (its archive already deleted by the caller). False when it is
+   * gone, or queued or running again meanwhile (its job would then write a row that is no more).
+   */
+  @GenerateSql({ params: [DummyValue.UUID] })
+  async delete(id: string): Promise<boolean> {
+    const rows = await this.db
+      .delete(tenantExports)
+      .where(and(eq(tenantExports.id, id), inArray(tenantExports.status, FINISHED)))
+      .returning({ id: tenantExports.id });
+    return rows.length > 0;
   }
 
   /**

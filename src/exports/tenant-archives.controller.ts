@@ -1,4 +1,4 @@
-import { Controller, Get, Header, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, Delete, Get, Header, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { z } from 'zod';
 import { PlatformAdminId } from '../access/platform-admin';
 import { PlatformAdminRoute } from '../access/route-access.decorator';
@@ -40,6 +40,18 @@ export class TenantArchivesController {
   @ApiOperation({ id: 'tenants.getExport', summary: "One of a tenant's exports, with where its archive is stored", response: { schema: platformExportView }, errors: [ErrorCode.NotFound] })
   getExport(@Param(new ZodValidationPipe(tenantExportParamsSchema)) params: z.infer<typeof tenantExportParamsSchema>) {
     return this.exports.getForTenant(params.idOrSlug, params.id);
+  }
+
+  @Delete(':idOrSlug/exports/:id')
+  @HttpCode(204)
+  @ApiOperation({
+    id: 'tenants.deleteExport',
+    summary: "Delete one of a tenant's finished exports: its archive, then its record",
+    description: 'Answers 204 (any tenant status); the export is then 404, like a second DELETE. An export still queued or running is 409 EXPORT_RUNNING.',
+    errors: [ErrorCode.NotFound, ErrorCode.ExportRunning, ErrorCode.StorageUnavailable],
+  })
+  async deleteExport(@Param(new ZodValidationPipe(tenantExportParamsSchema)) params: z.infer<typeof tenantExportParamsSchema>): Promise<void> {
+    await this.exports.deleteForTenant(params.idOrSlug, params.id);
   }
 
   @Get(':idOrSlug/exports/:id/download')

@@ -30,7 +30,7 @@ describe('JobKinds', () => {
   it('registers a kind with defaults, once', () => {
     const kinds = new JobKinds();
     kinds.register('exports.tenant', noop);
-    expect(kinds.get('exports.tenant')?.options).toEqual({ retryLimit: 2, retryDelaySeconds: 10, retryBackoff: false, timeoutSeconds: 900, runsOnSuspendedTenants: false });
+    expect(kinds.get('exports.tenant')?.options).toEqual({ retryLimit: 2, retryDelaySeconds: 10, retryBackoff: false, timeoutSeconds: 900, runsOnSuspendedTenants: false, onGivenUp: expect.any(Function) });
     expect(() => kinds.register('exports.tenant', noop)).toThrow(/registered twice/);
   });
 

@@ -29,6 +29,7 @@ export class JobKinds {
       retryBackoff: options.retryBackoff ?? false,
       timeoutSeconds: options.timeoutSeconds ?? 900,
       runsOnSuspendedTenants: options.runsOnSuspendedTenants ?? false,
+      onGivenUp: options.onGivenUp ?? (async () => undefined),
     };
     const { retryLimit, retryDelaySeconds, timeoutSeconds } = resolved;
     if (!Number.isInteger(retryLimit) || retryLimit < 0 || retryLimit > 100) throw new Error(`job kind "${kind}": retryLimit must be an integer 0-100`);

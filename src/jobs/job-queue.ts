@@ -22,6 +22,12 @@ export interface QueuedJob {
   retryLimit: number;
 }
 
+/** Where a page of given-up jobs ended (JobQueue.givenUp). */
+export interface GivenUpPosition {
+  completedOn: Date;
+  id: string;
+}
+
 export interface SendOptions {
   retryLimit: number;
   retryDelaySeconds: number;
@@ -47,7 +53,10 @@ export class JobQueue {
   private readonly boss: PgBoss;
   private started = false;
 
-  constructor(connection: QueueConnection, config: AppConfig) {
+  constructor(
+    private readonly connection: QueueConnection,
+    config: AppConfig,
+  ) {
     this.boss = new PgBoss({
       db: connection,
       migrate: false,
@@ -101,6 +110,35 @@ export class JobQueue {
   /** pg-boss retries it (after the kind's delay) while retries are left, else marks it failed. */
   async fail(id: string, output: { code: string; message: string }): Promise<void> {
     await this.boss.fail(TENANT_JOBS_QUEUE, id, output);
+  }
+
+  /**
+   * Jobs the queue gave up by itself: its maintenance found their last attempt active past the
+   * timeout (the worker running it died) and failed them without any handler running again, so no
+   * outcome was recorded on the tenant's side. Every failure this app writes (fail()) carries a
+   * `code`; pg-boss's own ("job failed by timeout in active state") does not. Oldest first, a page
+   * at a time after `after` (the last one of the previous page).
+   */
+  async givenUp(limit: number, after?: GivenUpPosition): Promise<Array<QueuedJob & { position: GivenUpPosition }>> {
+    const { rows } = await this.connection.executeSql(
+      `select id, data, retry_count, retry_limit, completed_on from pgboss.job
+        where name = $1 and state = 'failed' and not (coalesce(output, '{}'::jsonb) ? 'code')
+          and ($3::timestamptz is null or (completed_on, id) > ($3::timestamptz, $4::uuid))
+        order by completed_on, id limit $2`,
+      [TENANT_JOBS_QUEUE, limit, after?.completedOn ?? null, after?.id ?? null],
+    );
+    return rows.map((row) => ({
+      id: row.id as string,
+      data: row.data as QueuedJobData,
+      retryCount: row.retry_count as number,
+      retryLimit: row.retry_limit as number,
+      position: { completedOn: row.completed_on as Date, id: row.id as string },
+    }));
+  }
+
+  /** A given-up job's outcome, once recorded on the tenant's side: the same code and message, so givenUp() no longer lists it. */
+  async settleGivenUp(id: string, output: { code: string; message: string }): Promise<void> {
+    await this.connection.executeSql(`update pgboss.job set output = $3::jsonb where name = $1 and id = $2 and state = 'failed'`, [TENANT_JOBS_QUEUE, id, JSON.stringify(output)]);
   }
 
   /** The queue's view of one job (tests, ops): its state and counts. */

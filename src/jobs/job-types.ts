@@ -49,6 +49,14 @@ export interface JobKindOptions {
    * the tenant's status. Default false: a suspended tenant's job fails at once, without retries.
    */
   runsOnSuspendedTenants?: boolean;
+  /**
+   * Called when the queue gave the job up without the handler recording an outcome: its last
+   * attempt's worker died and the queue failed it past its timeout (JobsWorker's sweep). Runs in
+   * the job's tenant context, before the job's row is marked failed, so the feature can fail its
+   * own record too (an export that would otherwise stay `running`). Idempotent: a sweep that
+   * failed part way calls it again.
+   */
+  onGivenUp?: (payload: unknown, context: { jobId: string; failure: { code: string; message: string } }) => Promise<void>;
 }
 
 export interface EnqueueOptions {

@@ -5,7 +5,7 @@ import type { Tenant } from '../tenancy/tenant';
 import { TenantContext } from '../tenancy/tenant-context';
 import { failureOf, JOB_FAILURES, JobFailure, JobInterruptedError } from './job-errors';
 import { JobKind, JobKinds } from './job-kinds';
-import { JobQueue, QueuedJob } from './job-queue';
+import { GivenUpPosition, JobQueue, QueuedJob } from './job-queue';
 import { JOB_TENANTS, JobProgress, JobTenants } from './job-types';
 import { JobsRepository } from './jobs.repository';
 
@@ -16,6 +16,9 @@ const progressSchema = z.strictObject({
   total: z.number().int().min(0).max(2_147_483_647).optional(),
   stage: z.string().max(200).optional(),
 });
+
+/** Given-up jobs read per query by the sweep (sweepGivenUp). */
+const GIVEN_UP_PAGE = 100;
 
 /** Bound on a start attempt's retry delay while the database is unreachable at boot. */
 const MAX_START_RETRY_MS = 30_000;
@@ -94,6 +97,8 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private fetching = true;
   private stopping = false;
   private starting?: Promise<void>;
+  private sweeper?: NodeJS.Timeout;
+  private sweeping?: Promise<number>;
 
   constructor(
     private readonly queue: JobQueue,
@@ -141,6 +146,9 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
     }
     if (!this.fetching) return;
     this.loops = Array.from({ length: this.config.jobs.concurrency }, () => this.loop());
+    // Beside pg-boss's maintenance (same instances, same interval): what it gives up, this records.
+    this.sweeper = setInterval(() => void this.sweepGivenUp().catch(() => undefined), this.config.jobs.maintenanceIntervalSeconds * 1000);
+    this.sweeper.unref();
     this.logger.log(`worker started: concurrency ${this.config.jobs.concurrency}, polling every ${this.config.jobs.pollIntervalMs} ms`);
   }
 
@@ -150,6 +158,8 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
     this.fetching = false;
     this.notify();
     await this.starting;
+    clearInterval(this.sweeper);
+    await this.sweeping?.catch(() => undefined);
     const graceMs = this.config.jobs.shutdownGraceMs;
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([
@@ -178,6 +188,61 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
       else await this.sleep(this.config.jobs.pollIntervalMs);
     }
   }
+
+  /**
+   * Records the outcome of jobs the queue gave up by itself (JobQueue.givenUp: the worker of
+   * their last attempt died, and pg-boss's maintenance failed them past their timeout without
+   * running anything again). Their row would otherwise stay `running` forever: the kind's
+   * onGivenUp runs in the tenant's context (an export fails its own row, a move its report), the
+   * row is marked failed (JOB_ABANDONED), and only then is the queue's row given the same code, which takes it off the
+   * list. A tenant that cannot be entered now (paused by a move, its database down) is left for
+   * the next sweep; a deleted tenant's job is only settled. Runs on worker instances every
+   * JOBS_MAINTENANCE_INTERVAL_SECONDS; one sweep at a time per instance, and two instances
+   * sweeping the same job write the same outcome. Resolves with the jobs settled.
+   */
+  sweepGivenUp(): Promise<number> {
+    this.sweeping ??= this.sweepOnce().finally(() => (this.sweeping = undefined));
+    return this.sweeping;
+  }
+
+  private async sweepOnce(): Promise<number> {
+    let settled = 0;
+    // Page by page to the end: jobs of a tenant that stays unwritable (left for later) never hide newer ones.
+    let after: GivenUpPosition | undefined;
+    for (;;) {
+      const page = await this.queue.givenUp(GIVEN_UP_PAGE, after);
+      for (const job of page) if (await this.settleGivenUp(job)) settled++;
+      if (page.length < GIVEN_UP_PAGE) return settled;
+      after = page[page.length - 1].position;
+    }
+  }
+
+  /** One given-up job: the kind's record and the job row in the tenant, then the queue's row. False when it must wait for the next sweep. */
+  private async settleGivenUp(job: QueuedJob): Promise<boolean> {
+    const failure = JOB_FAILURES.abandoned;
+    const parsed = queuedJobData.safeParse(job.data);
+    try {
+      if (parsed.success) {
+        const { tenantId, jobId, kind, payload } = parsed.data;
+        const tenant = await this.tenants.find({ kind: 'id', value: tenantId });
+        if (tenant) {
+          await this.enter(tenant, jobId, async () => {
+            // The kind's record first: it may live elsewhere (a move's report, a platform table)
+            // and stay writable while the tenant's own rows are not (a tenant paused by a move).
+            await this.kinds.get(kind)?.options.onGivenUp(payload, { jobId, failure: { code: failure.code, message: failure.message } });
+            await this.jobs.failAttempt(jobId, failure, 'failed');
+          });
+          this.logger.warn(`job ${jobId} (${kind}, tenant ${tenantId}): its last attempt's worker died; recorded as ${failure.code}`);
+        }
+      }
+      await this.queue.settleGivenUp(job.id, { code: failure.code, message: failure.message });
+      return true;
+    } catch (error) {
+      this.logger.warn(`queue job ${job.id}: recording that it was given up failed (${(error as Error).message}); the next sweep retries`);
+      return false;
+    }
+  }
+
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {

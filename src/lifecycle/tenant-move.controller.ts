@@ -1,9 +1,10 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { z } from 'zod';
 import { PlatformAdminId } from '../access/platform-admin';
 import { PlatformAdminRoute } from '../access/route-access.decorator';
 import { ErrorCode } from '../common/errors/error-codes';
 import { ApiOperation } from '../common/http/api-operation';
+import { ReplyWithStatus } from '../common/http/reply';
 import { ZodValidationPipe } from '../common/http/zod-validation.pipe';
 import { listTenantMovesQuerySchema, MoveTenantBody, moveTenantBodySchema, tenantMovePage, tenantMoveParamsSchema, tenantMoveView } from './tenant-move.schemas';
 import { TenantMoveService } from './tenant-move.service';
@@ -28,6 +29,28 @@ export class TenantMoveController {
   async move(@Param('idOrSlug') idOrSlug: string, @Body(new ZodValidationPipe(moveTenantBodySchema)) body: MoveTenantBody, @PlatformAdminId() requestedBy: string) {
     const move = await this.moves.start({ tenant: idOrSlug, to: body.to, requestedBy });
     return this.moves.launch(move);
+  }
+
+  @Post('tenant-moves/:id/abort')
+  @HttpCode(200)
+  @ApiOperation({
+    id: 'tenantMoves.abort',
+    summary: 'Abort a tenant move before its switch: the copy on the target is deleted, the tenant stays on its source and its writes resume there',
+    description:
+      'When no run holds the move (queued, failed) it is aborted at once: 200, status aborted. While its job runs, the run is asked to stop at its next step boundary: 202, ' +
+      'status still running with abortedBy set; follow GET /tenant-moves/:id. Aborting an aborted move returns it (200). ' +
+      'Once switched (or completed): 409 TENANT_MOVE_SWITCHED, move the tenant back instead; rolled back: 409 TENANT_MOVE_FINISHED.',
+    response: { schema: tenantMoveView },
+    errors: [ErrorCode.NotFound, ErrorCode.TenantMoveSwitched, ErrorCode.TenantMoveFinished, ErrorCode.Conflict, ErrorCode.ServiceUnavailable],
+  })
+  async abort(
+    @Param(new ZodValidationPipe(tenantMoveParamsSchema)) params: z.infer<typeof tenantMoveParamsSchema>,
+    @PlatformAdminId() abortedBy: string,
+    @Res({ passthrough: true }) reply: ReplyWithStatus,
+  ) {
+    const move = await this.moves.abort(params.id, abortedBy);
+    if (move.status === 'running') reply.status(202);
+    return move;
   }
 
   @Get('tenant-moves')

@@ -43,6 +43,8 @@ export const tenantMoveView = z
     cleaned: z.record(z.string(), z.number()).nullable(),
     error: z.string().nullable(),
     requestedBy: z.string(),
+    /** Who asked to abort it; set while still running: the run stops at its next step boundary, then status aborted. */
+    abortedBy: z.string().nullable(),
     jobId: z.uuid().nullable(),
     startedAt: z.iso.datetime(),
     /** When the tenant's writes were paused and resumed (null: not yet). */

@@ -7,14 +7,15 @@ import { TenantMoveRow, TenantMoveStep, TenantMoveVerification } from '../databa
 import {
   awaitWriteBarrierOn,
   checksumTenantRowsOn,
-  copyTenantRows,
   memberUserIdsOn,
   pointTenantOn,
   setMoveStateOn,
   TableCheck,
+  tenantEntryOn,
   usersById,
 } from '../database/tenant-copy';
 import { TenantDatabases } from '../database/tenant-databases';
+import { TenantRows } from '../database/tenant-rows';
 import { OwnerConnections } from '../database/owner-connections';
 import { deleteTenantRecordOn, TenantErasure } from '../database/tenant-erasure';
 import { JobsService } from '../jobs/jobs.service';
@@ -78,6 +79,16 @@ export class TenantMoveStoppedError extends Error {
   }
 }
 
+/** An abort was asked for (tenant_moves.aborted_by) and the run reached a step boundary: it aborts instead of going on. */
+class MoveAbortRequested extends Error {
+  constructor() {
+    super('abort requested');
+  }
+}
+
+/** Steps after which the tenant is served from the target: too late to abort. */
+const SWITCHED_STEPS: readonly TenantMoveStep[] = ['switched', 'cleaned'];
+
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
 
 export function toTenantMoveView(row: TenantMoveRow): TenantMoveView {
@@ -95,6 +106,7 @@ export function toTenantMoveView(row: TenantMoveRow): TenantMoveView {
     cleaned: row.cleaned ?? null,
     error: row.error,
     requestedBy: row.requestedBy,
+    abortedBy: row.abortedBy,
     jobId: row.jobId,
     startedAt: row.startedAt.toISOString(),
     pausedAt: iso(row.pausedAt),
@@ -134,6 +146,7 @@ export class TenantMoveService implements OnModuleInit {
     private readonly tenants: TenantsService,
     private readonly resolver: TenantResolver,
     private readonly erasure: TenantErasure,
+    private readonly rows: TenantRows,
     private readonly owners: OwnerConnections,
     private readonly databases: TenantDatabases,
     private readonly plans: PlansService,
@@ -149,6 +162,25 @@ export class TenantMoveService implements OnModuleInit {
       retryBackoff: true,
       timeoutSeconds: 6 * 3600,
       runsOnSuspendedTenants: true,
+      // Its last attempt's worker died: the report would stay running; failed, it can be resumed or aborted.
+      onGivenUp: async (payload) => {
+        const moveId = (payload as { moveId?: unknown } | null)?.moveId;
+        if (typeof moveId === 'string') await this.markGivenUp(moveId);
+      },
+    });
+  }
+
+  /**
+   * The queue gave the move's job up (JobsWorker's sweep): a running report no run holds becomes
+   * failed, so asking for the move again resumes it and an abort stops it. One a run holds (the
+   * CLI took it over) is left to that run.
+   */
+  async markGivenUp(id: string): Promise<void> {
+    await this.withRunLock(id, async () => {
+      const row = await this.moves.findById(id);
+      if (row?.status !== 'running') return;
+      this.logger.error(`move ${id} of ${row.tenantSlug} (${row.tenantId}): its job was given up after step ${row.step}; marked failed`);
+      await this.moves.finish(id, 'failed', `its job was given up (the worker running its last attempt died) after step ${row.step}: ask for the move again to resume it, or abort it`);
     });
   }
 
@@ -238,14 +270,24 @@ export class TenantMoveService implements OnModuleInit {
    * 409 when another process is running it.
    */
   async run(id: string, options: MoveRunOptions = {}): Promise<TenantMoveView> {
+    const outcome = await this.withRunLock(id, () => this.runSteps(id, options));
+    if (!outcome) throw new AppError(ErrorCode.Conflict, 'This move is running (in this or another process)');
+    return outcome.value;
+  }
+
+  /**
+   * `fn` under the move's run lock (a session advisory lock on the shared database, released by
+   * PostgreSQL if the process dies); undefined, without calling it, when another holds the lock.
+   */
+  private async withRunLock<T>(id: string, fn: () => Promise<T>): Promise<{ value: T } | undefined> {
     const shared = this.owners.pool(SHARED_DATABASE);
     const guard = await shared.connect();
     let broken: Error | undefined;
     try {
       const { rows } = await guard.query<{ locked: boolean }>("select pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('tenancy.move.run'), pg_catalog.hashtext($1)) as locked", [id]);
-      if (!rows[0].locked) throw new AppError(ErrorCode.Conflict, 'This move is running (in this or another process)');
+      if (!rows[0].locked) return undefined;
       try {
-        return await this.runSteps(id, options);
+        return { value: await fn() };
       } finally {
         await guard.query("select pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('tenancy.move.run'), pg_catalog.hashtext($1))", [id]).catch((error: Error) => (broken = error));
       }
@@ -254,9 +296,83 @@ export class TenantMoveService implements OnModuleInit {
     }
   }
 
+  /**
+   * Aborts move `id` before its switch (POST /tenant-moves/:id/abort, `tenants move-abort`): the
+   * copy on the target is deleted, the tenant's writes resume on the source, status aborted with
+   * who asked (aborted_by). When no run holds the move (queued, failed, stopped between steps, its
+   * process dead) that happens here at once; when one does, it is asked to stop at its next step
+   * boundary and the report is returned still running, aborted_by set (follow it with GET). A
+   * move that switched (or completed) is 409 TENANT_MOVE_SWITCHED, one rolled back 409
+   * TENANT_MOVE_FINISHED; an aborted one is returned as it is.
+   */
+  async abort(id: string, abortedBy: string): Promise<TenantMoveView> {
+    // A few rounds: the run may end (fail, finish) between our lock attempt and the request to it.
+    for (let round = 0; round < 5; round++) {
+      const current = await this.moves.findById(id);
+      if (!current) throw AppError.notFound('Tenant move');
+      if (current.status === 'aborted') return toTenantMoveView(current);
+      assertAbortable(current);
+      const now = await this.withRunLock(id, async () => {
+        // Re-read under the lock: the run that held it may have moved on before releasing it.
+        const row = (await this.moves.findById(id))!;
+        if (row.status === 'aborted') return toTenantMoveView(row);
+        assertAbortable(row);
+        return this.abortNow(row, abortedBy);
+      });
+      if (now) return now.value;
+      const asked = await this.moves.requestAbort(id, abortedBy);
+      if (asked) {
+        this.logger.warn(`move ${id} of ${asked.tenantSlug} (${asked.tenantId}): abort asked by ${abortedBy}; its run stops at the next step boundary`);
+        return toTenantMoveView(asked);
+      }
+      // Not recorded: the run recorded 'verified' first (it is switching now), or it ended meanwhile.
+      const moved = (await this.moves.findById(id))!;
+      if (moved.status === 'running' && moved.step === 'verified') {
+        throw new AppError(ErrorCode.TenantMoveSwitched, `The move ${id} passed verification and is switching the tenant to "${moved.toDatabase}": too late to abort; move the tenant back instead`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new AppError(ErrorCode.Conflict, 'The move changed state while being aborted; ask again');
+  }
+
+  /** Under the run lock, before the switch: the copy goes, the source resumes, the report says aborted. */
+  private async abortNow(row: TenantMoveRow, abortedBy: string): Promise<TenantMoveView> {
+    // A run that failed inside the switch step (after verified) may have pointed the directory at
+    // the target before recording 'switched': the tenant is served there, its copy is its data now.
+    const directory = await tenantEntryOn(this.owners.pool(SHARED_DATABASE), row.tenantId);
+    if (directory?.database === row.toDatabase) {
+      throw new AppError(ErrorCode.TenantMoveSwitched, `The move ${row.id} already pointed the tenant at "${row.toDatabase}": it cannot be aborted; run it to its end, then move the tenant back`);
+    }
+    // Or it pointed a dedicated source's anchor away (the switch's first half): back to the source.
+    if (row.fromDatabase !== SHARED_DATABASE) await pointTenantOn(this.owners.pool(row.fromDatabase), row.tenantId, row.fromDatabase, false);
+    this.logger.warn(`move ${row.id} of ${row.tenantSlug} (${row.tenantId}) from ${row.fromDatabase} to ${row.toDatabase}: aborted by ${abortedBy} after step ${row.step}`);
+    await this.removeCopy(row);
+    const finished = await this.moves.finish(row.id, 'aborted', `aborted by ${abortedBy} after step ${row.step}`, abortedBy);
+    return toTenantMoveView(finished!);
+  }
+
+  /**
+   * Undoes a move that did not switch: the target's rows of the tenant and a dedicated target's
+   * anchor deleted, the source's pause lifted. Before the copy step began (step requested) the
+   * target was never touched; a dedicated target never provisioned (3D000) has nothing to delete.
+   */
+  private async removeCopy(row: TenantMoveRow): Promise<void> {
+    if (row.step !== 'requested') {
+      try {
+        await this.erasure.deleteRows({ tenantId: row.tenantId, database: row.toDatabase });
+        if (row.toDatabase !== SHARED_DATABASE) await deleteTenantRecordOn(this.owners.pool(row.toDatabase), row.tenantId);
+      } catch (error) {
+        if ((error as { code?: string }).code !== '3D000') throw error;
+      }
+    }
+    await setMoveStateOn(this.owners.pool(row.fromDatabase), row.tenantId, null);
+  }
+
   private async runSteps(id: string, options: MoveRunOptions): Promise<TenantMoveView> {
     const begun = await this.moves.resume(id);
-    if (!begun) return this.get(id); // finished already (a job's retry after the switch): nothing to do
+    if (!begun) return this.get(id); // finished already (a job's retry after the switch, or aborted while queued): nothing to do
+    // Asked to abort while no run held it to act on that (its process died, or it failed meanwhile).
+    if (begun.abortedBy && !SWITCHED_STEPS.includes(begun.step)) return this.abortNow(begun, begun.abortedBy);
     const { tenantId, fromDatabase: from, toDatabase: to } = begun;
     const source = this.owners.pool(from);
     const target = this.owners.pool(to);
@@ -265,6 +381,8 @@ export class TenantMoveService implements OnModuleInit {
     const report = async (stage: string) => options.report?.({ done: Math.max(0, STEP_ORDER.indexOf(row.step)), total: STEP_COUNT, stage });
     const record = async (step: TenantMoveStep, progress: Parameters<TenantMovesRepository['recordStep']>[2] = {}) => {
       row = (await this.moves.recordStep(id, step, progress))!;
+      // A step boundary: an abort asked for meanwhile (POST /tenant-moves/:id/abort) stops the run here.
+      if (row.abortedBy && !SWITCHED_STEPS.includes(step)) throw new MoveAbortRequested();
       if (options.stopAfter === step) throw new TenantMoveStoppedError(toTenantMoveView(row));
     };
     const after = (step: TenantMoveStep) => STEP_ORDER.indexOf(row.step) >= STEP_ORDER.indexOf(step);
@@ -288,7 +406,7 @@ export class TenantMoveService implements OnModuleInit {
         // Memberships point at users: on a dedicated target, the users' copies (no password) come first.
         const users = to === SHARED_DATABASE ? [] : await usersById(sharedPool, await memberUserIdsOn(source, tenantId));
         let rows = 0;
-        const copied = await copyTenantRows(source, target, tenantId, {
+        const copied = await this.rows.copy({ tenantId, database: from }, to, {
           users,
           onTable: async (table, n) => {
             rows += n;
@@ -302,7 +420,12 @@ export class TenantMoveService implements OnModuleInit {
         const verification = compare(await checksumTenantRowsOn(source, tenantId), await checksumTenantRowsOn(target, tenantId));
         await this.moves.recordVerification(id, verification);
         if (!verification.ok) return await this.rollBack(row, `verification failed: ${verification.mismatched.join(', ')} differ between ${from} and ${to}`);
-        await record('verified', { verification });
+        // The last boundary before the switch, and a conditional one: either this records verified
+        // (then an abort is refused, 409) or an abort was recorded first (then the run aborts).
+        const verified = await this.moves.recordVerified(id, verification);
+        if (!verified) throw new MoveAbortRequested();
+        row = verified;
+        if (options.stopAfter === 'verified') throw new TenantMoveStoppedError(toTenantMoveView(row));
       }
       if (!after('switched')) {
         await report('switch');
@@ -336,8 +459,18 @@ export class TenantMoveService implements OnModuleInit {
       const finished = await this.moves.finish(id, 'completed');
       this.logger.log(`move ${id} of ${begun.tenantSlug} (${tenantId}) from ${from} to ${to} completed and verified`);
       return toTenantMoveView(finished!);
-    } catch (error) {
-      if (error instanceof TenantMoveStoppedError) throw error;
+    } catch (caught) {
+      if (caught instanceof TenantMoveStoppedError) throw caught;
+      let error = caught;
+      if (caught instanceof MoveAbortRequested) {
+        try {
+          const asked = (await this.moves.findById(id))!;
+          return await this.abortNow(asked, asked.abortedBy ?? 'unknown');
+        } catch (abortFailure) {
+          // Recorded as failed below (aborted_by stays): running it or aborting it again finishes the abort.
+          error = abortFailure;
+        }
+      }
       const message = error instanceof Error ? error.message : String(error);
       this.logger.error(`move ${id} of ${begun.tenantSlug} (${tenantId}) failed after step ${row.step}: ${message}`);
       const failed = await this.moves.finish(id, 'failed', message);
@@ -352,12 +485,18 @@ export class TenantMoveService implements OnModuleInit {
    */
   private async rollBack(row: TenantMoveRow, reason: string): Promise<TenantMoveView> {
     this.logger.error(`move ${row.id} of ${row.tenantSlug} (${row.tenantId}): ${reason}; rolling back`);
-    await this.erasure.deleteRows({ tenantId: row.tenantId, database: row.toDatabase });
-    if (row.toDatabase !== SHARED_DATABASE) await deleteTenantRecordOn(this.owners.pool(row.toDatabase), row.tenantId);
-    await setMoveStateOn(this.owners.pool(row.fromDatabase), row.tenantId, null);
+    await this.removeCopy(row);
     const finished = await this.moves.finish(row.id, 'rolled-back', reason);
     return toTenantMoveView(finished!);
   }
+}
+
+/** 409 unless the move can still be aborted: not switched, not ended otherwise. */
+function assertAbortable(row: TenantMoveRow): void {
+  if (row.status === 'completed' || SWITCHED_STEPS.includes(row.step)) {
+    throw new AppError(ErrorCode.TenantMoveSwitched, `The move ${row.id} already switched the tenant to "${row.toDatabase}": it cannot be aborted; move the tenant back instead`);
+  }
+  if (row.status === 'rolled-back') throw new AppError(ErrorCode.TenantMoveFinished, `The move ${row.id} already ended (${row.status}): there is nothing to abort`);
 }
 
 /** A write refused because the tenant is paused, as the database reports it (before the error filter maps it). */

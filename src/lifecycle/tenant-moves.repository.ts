@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import { DummyValue, GenerateSql } from '../database/generate-sql.decorator';
 import { TenantMoveRow, tenantMoves, TenantMoveStatus, TenantMoveStep, TenantMoveVerification } from '../database/schema';
 import { SystemDb } from '../database/system-db';
@@ -55,6 +55,37 @@ export class TenantMovesRepository {
     });
   }
 
+  /**
+   * Asks a running move to stop at its next step boundary (its run checks aborted_by after each
+   * step it records). Only before verification is recorded: the 'verified' record is conditional on
+   * no abort (recordVerified), so of the two updates of the row exactly one wins. Undefined when the
+   * move is not running or already past copied.
+   */
+  @GenerateSql({ params: [DummyValue.UUID, 'cli:ops'] })
+  requestAbort(id: string, abortedBy: string): Promise<TenantMoveRow | undefined> {
+    return this.systemDb.run('tenant-moves.requestAbort', async (db) => {
+      const [row] = await db
+        .update(tenantMoves)
+        .set({ abortedBy: sql`coalesce(${tenantMoves.abortedBy}, ${abortedBy})`, updatedAt: new Date() })
+        .where(and(eq(tenantMoves.id, id), eq(tenantMoves.status, 'running'), inArray(tenantMoves.step, ['requested', 'paused', 'copied'])))
+        .returning();
+      return row;
+    });
+  }
+
+  /** Records 'verified' unless an abort was asked for meanwhile (then undefined: the run aborts instead of switching). */
+  @GenerateSql({ params: [DummyValue.UUID, { ok: true, at: DummyValue.STRING, source: {}, target: {}, mismatched: [] }] })
+  recordVerified(id: string, verification: TenantMoveVerification): Promise<TenantMoveRow | undefined> {
+    return this.systemDb.run('tenant-moves.recordVerified', async (db) => {
+      const [row] = await db
+        .update(tenantMoves)
+        .set({ step: 'verified', verification, updatedAt: new Date() })
+        .where(and(eq(tenantMoves.id, id), isNull(tenantMoves.abortedBy)))
+        .returning();
+      return row;
+    });
+  }
+
   /** Records a step as done, with what it measured. */
   @GenerateSql({ params: [DummyValue.UUID, 'copied', { copied: { documents: 1 } }] })
   recordStep(id: string, step: TenantMoveStep, progress: TenantMoveProgress = {}): Promise<TenantMoveRow | undefined> {
@@ -78,12 +109,16 @@ export class TenantMovesRepository {
     });
   }
 
-  /** failed, rolled-back or completed (with the error), and the time it ended. */
-  @GenerateSql({ params: [DummyValue.UUID, 'failed', DummyValue.STRING] })
-  finish(id: string, status: Exclude<TenantMoveStatus, 'running'>, error?: string): Promise<TenantMoveRow | undefined> {
+  /** failed, rolled-back, aborted or completed (with the error), and the time it ended; `abortedBy` for aborted. */
+  @GenerateSql({ name: 'failed', params: [DummyValue.UUID, 'failed', DummyValue.STRING] }, { name: 'aborted', params: [DummyValue.UUID, 'aborted', DummyValue.STRING, 'cli:ops'] })
+  finish(id: string, status: Exclude<TenantMoveStatus, 'running'>, error?: string, abortedBy?: string): Promise<TenantMoveRow | undefined> {
     return this.systemDb.run('tenant-moves.finish', async (db) => {
       const now = new Date();
-      const [row] = await db.update(tenantMoves).set({ status, error: error ?? null, finishedAt: now, updatedAt: now }).where(eq(tenantMoves.id, id)).returning();
+      const [row] = await db
+        .update(tenantMoves)
+        .set({ status, error: error ?? null, finishedAt: now, updatedAt: now, ...(abortedBy ? { abortedBy: sql`coalesce(${tenantMoves.abortedBy}, ${abortedBy})` } : {}) })
+        .where(eq(tenantMoves.id, id))
+        .returning();
       return row;
     });
   }

@@ -133,6 +133,42 @@ order by
 limit
   $4;
 
+-- ExportsRepository.findExpired
+select
+  "tenant_id",
+  "id",
+  "status",
+  "job_id",
+  "tables",
+  "file_count",
+  "archive_key",
+  "size_bytes",
+  "checksum_sha256",
+  "error_code",
+  "error",
+  "requested_by",
+  "created_at",
+  "started_at",
+  "finished_at",
+  "updated_at"
+from
+  "exports"
+where
+  ("exports"."tenant_id" = $1 and ("exports"."status" in ($2, $3) and "exports"."finished_at" < $4))
+order by
+  "exports"."finished_at" asc,
+  "exports"."id" asc
+limit
+  $5;
+
+-- ExportsRepository.delete
+delete from
+  "exports"
+where
+  ("exports"."tenant_id" = $1 and ("exports"."id" = $2 and "exports"."status" in ($3, $4)))
+returning
+  "id";
+
 -- ExportsRepository.start
 update
   "exports"

@@ -18,6 +18,7 @@ select
   "cleaned",
   "error",
   "requested_by",
+  "aborted_by",
   "job_id",
   "started_at",
   "updated_at",
@@ -33,9 +34,9 @@ limit
 
 -- TenantMovesRepository.create
 insert into
-  "tenant_moves" ("id", "moved_tenant_id", "tenant_slug", "from_database", "to_database", "status", "step", "attempts", "copied", "verification", "cleaned", "error", "requested_by", "job_id", "started_at", "updated_at", "paused_at", "resumed_at", "finished_at")
+  "tenant_moves" ("id", "moved_tenant_id", "tenant_slug", "from_database", "to_database", "status", "step", "attempts", "copied", "verification", "cleaned", "error", "requested_by", "aborted_by", "job_id", "started_at", "updated_at", "paused_at", "resumed_at", "finished_at")
 values
-  (default, $1, $2, $3, $4, default, default, default, default, default, default, default, $5, default, default, default, default, default, default)
+  (default, $1, $2, $3, $4, default, default, default, default, default, default, default, $5, default, default, default, default, default, default, default)
 on conflict
 do nothing
 returning
@@ -52,6 +53,7 @@ returning
   "cleaned",
   "error",
   "requested_by",
+  "aborted_by",
   "job_id",
   "started_at",
   "updated_at",
@@ -83,6 +85,68 @@ returning
   "cleaned",
   "error",
   "requested_by",
+  "aborted_by",
+  "job_id",
+  "started_at",
+  "updated_at",
+  "paused_at",
+  "resumed_at",
+  "finished_at";
+
+-- TenantMovesRepository.requestAbort
+update
+  "tenant_moves"
+set
+  "aborted_by" = coalesce("tenant_moves"."aborted_by", $1),
+  "updated_at" = $2
+where
+  ("tenant_moves"."id" = $3 and "tenant_moves"."status" = $4 and "tenant_moves"."step" in ($5, $6, $7))
+returning
+  "id",
+  "moved_tenant_id",
+  "tenant_slug",
+  "from_database",
+  "to_database",
+  "status",
+  "step",
+  "attempts",
+  "copied",
+  "verification",
+  "cleaned",
+  "error",
+  "requested_by",
+  "aborted_by",
+  "job_id",
+  "started_at",
+  "updated_at",
+  "paused_at",
+  "resumed_at",
+  "finished_at";
+
+-- TenantMovesRepository.recordVerified
+update
+  "tenant_moves"
+set
+  "step" = $1,
+  "verification" = $2,
+  "updated_at" = $3
+where
+  ("tenant_moves"."id" = $4 and "tenant_moves"."aborted_by" is null)
+returning
+  "id",
+  "moved_tenant_id",
+  "tenant_slug",
+  "from_database",
+  "to_database",
+  "status",
+  "step",
+  "attempts",
+  "copied",
+  "verification",
+  "cleaned",
+  "error",
+  "requested_by",
+  "aborted_by",
   "job_id",
   "started_at",
   "updated_at",
@@ -113,6 +177,7 @@ returning
   "cleaned",
   "error",
   "requested_by",
+  "aborted_by",
   "job_id",
   "started_at",
   "updated_at",
@@ -138,7 +203,7 @@ set
 where
   "tenant_moves"."id" = $3;
 
--- TenantMovesRepository.finish
+-- TenantMovesRepository.finish (failed)
 update
   "tenant_moves"
 set
@@ -162,6 +227,40 @@ returning
   "cleaned",
   "error",
   "requested_by",
+  "aborted_by",
+  "job_id",
+  "started_at",
+  "updated_at",
+  "paused_at",
+  "resumed_at",
+  "finished_at";
+
+-- TenantMovesRepository.finish (aborted)
+update
+  "tenant_moves"
+set
+  "status" = $1,
+  "error" = $2,
+  "aborted_by" = coalesce("tenant_moves"."aborted_by", $3),
+  "updated_at" = $4,
+  "finished_at" = $5
+where
+  "tenant_moves"."id" = $6
+returning
+  "id",
+  "moved_tenant_id",
+  "tenant_slug",
+  "from_database",
+  "to_database",
+  "status",
+  "step",
+  "attempts",
+  "copied",
+  "verification",
+  "cleaned",
+  "error",
+  "requested_by",
+  "aborted_by",
   "job_id",
   "started_at",
   "updated_at",
@@ -184,6 +283,7 @@ select
   "cleaned",
   "error",
   "requested_by",
+  "aborted_by",
   "job_id",
   "started_at",
   "updated_at",
@@ -212,6 +312,7 @@ select
   "cleaned",
   "error",
   "requested_by",
+  "aborted_by",
   "job_id",
   "started_at",
   "updated_at",
@@ -241,6 +342,7 @@ select
   "cleaned",
   "error",
   "requested_by",
+  "aborted_by",
   "job_id",
   "started_at",
   "updated_at",

@@ -141,6 +141,13 @@ export class StorageService implements OnApplicationShutdown {
     return this.counted('open', () => this.driver.open(key));
   }
 
+  /** Deletes one of the current tenant's export archives (a key recorded on its exports row); a missing object is not an error. */
+  async deleteExportArchive(key: string): Promise<void> {
+    assertExportArchiveKey(key);
+    if (!key.startsWith(exportsStoragePrefix(TenantContext.currentId()))) throw new InvalidStorageKeyError('key of another tenant', key);
+    await this.counted('delete', () => this.driver.delete([key]));
+  }
+
   /**
    * Every object of the current tenant except its export archives (what an export packs: an
    * archive inside an archive would grow each export by the previous ones).

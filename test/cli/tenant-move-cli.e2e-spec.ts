@@ -73,5 +73,27 @@ describe('ops CLI: tenants move', () => {
     const again = await run(['tenants', 'move', 'cli-mover', '--to', 'big1'], env, cwd);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already on "big1"/);
+
+    // move-abort: a completed move is too late (exit 1); a bad id is a usage error (exit 2).
+    const late = await run(['tenants', 'move-abort', report.id], env, cwd);
+    expect(late.code).toBe(1);
+    expect(late.stderr).toMatch(/cannot be aborted; move the tenant back instead/);
+    expect((await run(['tenants', 'move-abort', 'not-a-uuid'], env, cwd)).code).toBe(2);
+  }, 300_000);
+
+  it('move-abort aborts a move no process runs (the tenant stays, unpaused) and is idempotent', async () => {
+    const [{ id }] = await query<{ id: string }>(db.superuserUrl, "insert into tenants (slug, name, move_state) values ('cli-aborted', 'Aborted', 'paused') returning id");
+    const [move] = await query<{ id: string }>(
+      db.superuserUrl,
+      "insert into tenant_moves (moved_tenant_id, tenant_slug, from_database, to_database, step, requested_by) values ($1, 'cli-aborted', 'shared', 'big1', 'paused', 'test') returning id",
+      [id],
+    );
+    const aborted = await run(['tenants', 'move-abort', move.id, '--json'], env, cwd);
+    expect(aborted.code).toBe(0);
+    expect(JSON.parse(aborted.stdout)).toMatchObject({ id: move.id, status: 'aborted', step: 'paused', abortedBy: expect.stringMatching(/^cli:/) });
+    expect(await query(db.superuserUrl, 'select database, move_state from tenants where id = $1', [id])).toEqual([{ database: 'shared', move_state: null }]);
+    const again = await run(['tenants', 'move-abort', move.id], env, cwd);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/: aborted after step paused/);
   }, 300_000);
 });

@@ -478,10 +478,11 @@ const DEFAULT_HINTS: Record<string, RequestHint> = {
  * A succeeded export of the tenant (POST /exports only queues one: no worker runs in the harness),
  * written in-process as the CLI does, so its download route has an own id that answers 2xx.
  */
-export async function seedSucceededExport(t: TestApp, tenant: string): Promise<void> {
-  await t.app.get(TenantResolver).runForTenant(tenant, async () => {
+export async function seedSucceededExport(t: TestApp, tenant: string): Promise<string> {
+  return await t.app.get(TenantResolver).runForTenant(tenant, async () => {
     const row = await t.app.get(ExportsRepository).create({ id: randomUUID(), requestedBy: 'isolation-harness' });
     await t.app.get(TenantExporter).run(row.id, { final: true });
+    return row.id;
   });
 }
 

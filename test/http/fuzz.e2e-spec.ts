@@ -140,7 +140,7 @@ describe('fuzz: malformed requests to every route', () => {
   /** POST /tenants/import's valid request: an export already in storage, by reference (no body). */
   const importSource = { tenant: '', exportId: '' };
   /** POST routes that take no body at all (not JSON, not an upload). */
-  const NO_BODY = new Set(['POST /exports', 'POST /tenants/:idOrSlug/export', 'POST /tenants/import']);
+  const NO_BODY = new Set(['POST /exports', 'POST /tenants/:idOrSlug/export', 'POST /tenants/import', 'POST /tenant-moves/:id/abort']);
   let acceptToken = '';
   /** A dedicated database a tenant can be moved to (POST /tenants/:idOrSlug/move). */
   let dedicated: DedicatedDatabase;
@@ -215,8 +215,10 @@ describe('fuzz: malformed requests to every route', () => {
     jobs.register('fuzz.seed', async () => ({}));
     const job = await t.app.get(TenantResolver).runForTenant(own.id, () => jobs.enqueue('fuzz.seed', {}));
     // A succeeded export (no worker runs here: written in-process), for the export routes and the import by reference.
-    await seedSucceededExport(t, own.id);
-    const ownExport = (await t.request('GET', '/exports', { tenant })).body.items.find((item: { status: string }) => item.status === 'succeeded');
+    const ownExport = { id: await seedSucceededExport(t, own.id) };
+    // Two more, for the DELETE positive controls (the tenant's and the platform admin's route).
+    const doomedExport = await seedSucceededExport(t, own.id);
+    const doomedPlatformExport = await seedSucceededExport(t, own.id);
     importSource.tenant = own.id;
     importSource.exportId = ownExport.id;
 
@@ -249,8 +251,12 @@ describe('fuzz: malformed requests to every route', () => {
       'GET /tenant-deletions/:id': { id: gone.body.id },
       'POST /tenants/:idOrSlug/move': { idOrSlug: movingTenant.id },
       'GET /tenant-moves/:id': { id: move.body.id },
+      // Its job stays queued (no worker): the abort ends it at once (200), and again returns it (idempotent).
+      'POST /tenant-moves/:id/abort': { id: move.body.id },
       'GET /tenant-deletions/:id/export': { id: gone.body.id },
       'GET /exports/:id': { id: ownExport.id },
+      'DELETE /exports/:id': { id: ownExport.id },
+      'DELETE /tenants/:idOrSlug/exports/:id': { idOrSlug: own.id, id: ownExport.id },
       'GET /exports/:id/download': { id: ownExport.id },
       'POST /tenants/:idOrSlug/export': { idOrSlug: target.id },
       'GET /tenants/:idOrSlug/exports/:id': { idOrSlug: own.id, id: ownExport.id },
@@ -268,6 +274,8 @@ describe('fuzz: malformed requests to every route', () => {
       'DELETE /members/invitations/:id': { id: doomedInvitation.id },
       'DELETE /members/:userId': { userId: doomedMember.userId },
       'DELETE /tenants/:idOrSlug': { idOrSlug: lastTenant.id },
+      'DELETE /exports/:id': { id: doomedExport },
+      'DELETE /tenants/:idOrSlug/exports/:id': { idOrSlug: own.id, id: doomedPlatformExport },
     });
 
     // Another tenant's ids: every UUID in its rows (read from the catalog's tenant tables), and the tenant id.

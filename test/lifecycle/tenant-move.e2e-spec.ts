@@ -1,3 +1,4 @@
+import { JobKinds } from '../../src/jobs/job-kinds';
 import { withClient } from '../helpers/pg-client';
 import { TenantMoveFailedError, TenantMoveService, TenantMoveStoppedError } from '../../src/lifecycle/tenant-move.service';
 import { seedTenantData } from '../helpers/isolation-harness';
@@ -217,7 +218,9 @@ describe('moving a tenant', () => {
     expect(await anchorOn(sharedUrl(), a.id)).toEqual({ database: 'shared', move_state: null });
     expect((await t.request('GET', '/documents', { tenant: a.slug })).body.items).toHaveLength(before.documents);
     expect((await newDocument(a.slug, 'after the rollback')).status).toBe(201);
-    // A rolled-back move is final: a new one may be asked for.
+    // A rolled-back move is final: it cannot be aborted, and a new one may be asked for.
+    const aborted = await t.request('POST', `/tenant-moves/${started.id}/abort`, { admin: true });
+    expect([aborted.status, aborted.body.error.code]).toEqual([409, 'TENANT_MOVE_FINISHED']);
     expect((await moves.start({ tenant: a.slug, to: 'big1', requestedBy: 'test' })).id).not.toBe(started.id);
   }, 120_000);
 
@@ -250,6 +253,166 @@ describe('moving a tenant', () => {
     expect(await rowsOn(big1Url(), a.id)).toEqual(before);
     expect(await rowsOn(sharedUrl(), a.id)).toEqual(zeros(before));
     expect((await newDocument(a.slug, 'after the resume')).status).toBe(201);
+  }, 120_000);
+
+  const abort = (id: string) => t.request('POST', `/tenant-moves/${id}/abort`, { admin: true });
+
+  it('an abort asked while the run copies stops it at the next step boundary: the copy deleted, writes resume on the source, no 2xx write lost; the next move completes', async () => {
+    const a = await seeded('move-abort');
+    const before = await rowsOn(sharedUrl(), a.id);
+    const seededDocs = before.documents;
+
+    const aResults: ApiResponse[] = [];
+    let stop = false;
+    const aLoop = (async () => {
+      for (let i = 0; !stop; i++) aResults.push(await newDocument(a.slug, `abort ${i}`));
+    })();
+    const rounds = async (n: number) => {
+      const from = aResults.length;
+      while (aResults.length < from + n) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    await rounds(3);
+
+    const started = await moves.start({ tenant: a.slug, to: 'big1', requestedBy: 'test' });
+    let asked: ApiResponse | undefined;
+    const outcome = await moves.run(started.id, {
+      report: async ({ stage }) => {
+        // Mid-copy (the run holds the move): the abort is only recorded, the run acts on it after the copy step.
+        if (stage?.startsWith('copy:') && !asked) asked = await abort(started.id);
+      },
+    });
+    expect(asked?.status).toBe(202);
+    expect(asked?.body).toMatchObject({ id: started.id, status: 'running', abortedBy: expect.stringMatching(/^admin-key:/) });
+    expect(outcome).toMatchObject({ status: 'aborted', step: 'copied', abortedBy: asked?.body.abortedBy, error: expect.stringMatching(/^aborted by admin-key:.* after step copied$/) });
+    expect(outcome.finishedAt).not.toBeNull();
+
+    // The copy is gone, the tenant is on its source, unpaused, and writable there.
+    expect(await rowsOn(big1Url(), a.id)).toEqual(zeros(before));
+    expect(await anchorOn(big1Url(), a.id)).toBeUndefined();
+    expect(await anchorOn(sharedUrl(), a.id)).toEqual({ database: 'shared', move_state: null });
+    await rounds(3);
+    stop = true;
+    await aLoop;
+    const accepted = aResults.filter((r) => r.status === 201);
+    const others = aResults.filter((r) => r.status !== 201);
+    expect(others.map((r) => `${r.status} ${r.body?.error?.code}`).filter((line) => line !== '503 TENANT_MOVING')).toEqual([]);
+    const onShared = await withClient(sharedUrl(), async (client) => (await client.query<{ id: string }>('select id from documents where tenant_id = $1', [a.id])).rows.map((r) => r.id));
+    for (const response of accepted) expect(onShared).toContain(response.body.id);
+    expect(onShared).toHaveLength(seededDocs + accepted.length);
+    // Writes were accepted after the abort (the last rounds), not only before the pause.
+    expect(accepted.at(-1)!.body.id).toBe(aResults.at(-1)!.body.id);
+
+    // Idempotent: the aborted move is returned as it is; GET shows the same.
+    const again = await abort(started.id);
+    expect([again.status, again.body.status, again.body.abortedBy, again.body.finishedAt]).toEqual([200, 'aborted', outcome.abortedBy, outcome.finishedAt]);
+    expect((await t.request('GET', `/tenant-moves/${started.id}`, { admin: true })).body).toMatchObject({ status: 'aborted', abortedBy: outcome.abortedBy });
+
+    // Positive control: an aborted move is final, a new one (not aborted) completes with every row, the writes included.
+    const sourceNow = await rowsOn(sharedUrl(), a.id);
+    const next = await moves.start({ tenant: a.slug, to: 'big1', requestedBy: 'test' });
+    expect(next.id).not.toBe(started.id);
+    expect(await moves.run(next.id)).toMatchObject({ status: 'completed', abortedBy: null, copied: sourceNow });
+    expect(await rowsOn(big1Url(), a.id)).toEqual(sourceNow);
+  }, 120_000);
+
+  it('aborts at once a move no run holds (requested, stopped while paused, queued as a job); refuses after the switch (409 TENANT_MOVE_SWITCHED) and after a rollback', async () => {
+    // Requested, never run: nothing on the target to delete.
+    const a = await seeded('move-abort-now');
+    const before = await rowsOn(sharedUrl(), a.id);
+    const requested = await moves.start({ tenant: a.slug, to: 'big1', requestedBy: 'test' });
+    const abortedAtOnce = await abort(requested.id);
+    expect([abortedAtOnce.status, abortedAtOnce.body.status, abortedAtOnce.body.step]).toEqual([200, 'aborted', 'requested']);
+    // Running it afterwards does nothing (a queued job that runs late).
+    expect(await moves.run(requested.id)).toMatchObject({ status: 'aborted', attempts: 0 });
+
+    // Stopped while paused (writes refused): the abort resumes the writes at once.
+    const paused = await moves.start({ tenant: a.slug, to: 'big1', requestedBy: 'test' });
+    await expect(moves.run(paused.id, { stopAfter: 'paused' })).rejects.toBeInstanceOf(TenantMoveStoppedError);
+    expect((await newDocument(a.slug, 'while paused')).status).toBe(503);
+    const abortedPaused = await abort(paused.id);
+    expect([abortedPaused.status, abortedPaused.body.status, abortedPaused.body.step]).toEqual([200, 'aborted', 'paused']);
+    expect(await anchorOn(sharedUrl(), a.id)).toEqual({ database: 'shared', move_state: null });
+    expect((await newDocument(a.slug, 'after the abort')).status).toBe(201);
+    expect((await rowsOn(sharedUrl(), a.id)).documents).toBe(before.documents + 1);
+
+    // Through the API: the move's job aborts (at once, or at its next boundary if it already started).
+    const viaApi = await t.request('POST', `/tenants/${a.slug}/move`, { admin: true, body: { to: 'big1' } });
+    expect(viaApi.status).toBe(202);
+    expect([200, 202]).toContain((await abort(viaApi.body.id)).status);
+    expect(await settled(viaApi.body.id)).toMatchObject({ status: 'aborted', abortedBy: expect.stringMatching(/^admin-key:/) });
+    expect(await rowsOn(big1Url(), a.id)).toEqual(zeros(before));
+    expect((await t.request('GET', `/tenants/${a.id}`, { admin: true })).body.database).toBe('shared');
+
+    // Switched (the run stopped right after the switch): too late.
+    const switched = await moves.start({ tenant: a.slug, to: 'big1', requestedBy: 'test' });
+    await expect(moves.run(switched.id, { stopAfter: 'switched' })).rejects.toBeInstanceOf(TenantMoveStoppedError);
+    const late = await abort(switched.id);
+    expect([late.status, late.body.error.code]).toEqual([409, 'TENANT_MOVE_SWITCHED']);
+    expect(await moves.run(switched.id)).toMatchObject({ status: 'completed', abortedBy: null });
+    const done = await abort(switched.id);
+    expect([done.status, done.body.error.code]).toEqual([409, 'TENANT_MOVE_SWITCHED']);
+    expect((await t.request('GET', `/tenants/${a.id}`, { admin: true })).body.database).toBe('big1');
+
+    // Refusals of the request itself.
+    expect((await t.request('POST', '/tenant-moves/not-a-uuid/abort', { admin: true })).status).toBe(400);
+    expect((await abort('00000000-0000-4000-8000-000000000000')).status).toBe(404);
+    expect([401, 403]).toContain((await t.request('POST', `/tenant-moves/${switched.id}/abort`, { tenant: a.slug })).status);
+  }, 120_000);
+
+  it('a move stopped after verification aborts (nothing switched); one whose switch half ran, or is switching, is 409 and completes', async () => {
+    const a = await seeded('move-abort-verified');
+    const before = await rowsOn(sharedUrl(), a.id);
+    const verified = await moves.start({ tenant: a.slug, to: 'big1', requestedBy: 'test' });
+    await expect(moves.run(verified.id, { stopAfter: 'verified' })).rejects.toBeInstanceOf(TenantMoveStoppedError);
+    expect(await rowsOn(big1Url(), a.id)).toEqual(before); // positive control: the verified copy is there
+    const aborted = await abort(verified.id);
+    expect([aborted.status, aborted.body.status, aborted.body.step]).toEqual([200, 'aborted', 'verified']);
+    expect(await rowsOn(big1Url(), a.id)).toEqual(zeros(before));
+    expect(await anchorOn(sharedUrl(), a.id)).toEqual({ database: 'shared', move_state: null });
+
+    // The switch step died after the directory named the target, before 'switched' was recorded:
+    // the tenant is served from big1, its copy is its data. Refused; running the move finishes it.
+    const halfSwitched = await moves.start({ tenant: a.slug, to: 'big1', requestedBy: 'test' });
+    await expect(moves.run(halfSwitched.id, { stopAfter: 'verified' })).rejects.toBeInstanceOf(TenantMoveStoppedError);
+    await withClient(sharedUrl(), (client) => client.query("update tenants set database = 'big1', move_state = null where id = $1", [a.id]));
+    const refused = await abort(halfSwitched.id);
+    expect([refused.status, refused.body.error.code]).toEqual([409, 'TENANT_MOVE_SWITCHED']);
+    expect(await rowsOn(big1Url(), a.id)).toEqual(before);
+    expect(await moves.run(halfSwitched.id)).toMatchObject({ status: 'completed', abortedBy: null });
+    expect(await rowsOn(big1Url(), a.id)).toEqual(before);
+    expect(await rowsOn(sharedUrl(), a.id)).toEqual(zeros(before));
+
+    // Asked while the run is switching (verified recorded, the run holds the move): 409, and the move completes.
+    const back = await moves.start({ tenant: a.slug, to: 'shared', requestedBy: 'test' });
+    let whileSwitching: ApiResponse | undefined;
+    const done = await moves.run(back.id, {
+      report: async ({ stage }) => {
+        if (stage === 'switch') whileSwitching = await abort(back.id);
+      },
+    });
+    expect([whileSwitching?.status, whileSwitching?.body.error.code]).toEqual([409, 'TENANT_MOVE_SWITCHED']);
+    expect(done).toMatchObject({ status: 'completed', abortedBy: null });
+    expect(await rowsOn(sharedUrl(), a.id)).toEqual(before);
+  }, 120_000);
+
+  it("a move whose job the queue gave up (its last attempt's worker died) is failed, then resumed to completion", async () => {
+    const a = await seeded('move-given-up');
+    const before = await rowsOn(sharedUrl(), a.id);
+    const started = await moves.start({ tenant: a.slug, to: 'big1', requestedBy: 'test' });
+    // The run "died" after the pause: the report says running, no run holds it.
+    await expect(moves.run(started.id, { stopAfter: 'paused' })).rejects.toBeInstanceOf(TenantMoveStoppedError);
+    // What JobsWorker's sweep calls for a given-up tenants.move job.
+    const hook = t.app.get(JobKinds).get('tenants.move')!.options.onGivenUp;
+    await hook({ moveId: started.id }, { jobId: started.id, failure: { code: 'JOB_ABANDONED', message: 'x' } });
+    const failed = await moves.get(started.id);
+    expect(failed).toMatchObject({ status: 'failed', step: 'paused', error: expect.stringMatching(/its job was given up .* after step paused/) });
+    // Idempotent, and a finished move is left as it is.
+    await hook({ moveId: started.id }, { jobId: started.id, failure: { code: 'JOB_ABANDONED', message: 'x' } });
+    expect((await moves.get(started.id)).status).toBe('failed');
+    // Positive control: asking again resumes the same move, which completes with every row.
+    const again = await moves.start({ tenant: a.slug, to: 'big1', requestedBy: 'test' });
+    expect(again.id).toBe(started.id);
+    expect(await moves.run(again.id)).toMatchObject({ status: 'completed', copied: before });
   }, 120_000);
 
   it('refuses bad requests with clear 4xx codes before anything changes (positive control: a valid request is accepted)', async () => {

@@ -82,6 +82,7 @@ describe('isolation harness: every tenant route, every tenant table, found by it
         'GET /exports',
         'GET /exports/:id',
         'GET /exports/:id/download',
+        'DELETE /exports/:id',
         LEAKY_ROUTE,
       ]),
     );

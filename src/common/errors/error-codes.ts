@@ -71,6 +71,12 @@ export enum ErrorCode {
   TenantNotEmpty = 'TENANT_NOT_EMPTY',
   /** The export is not (yet) succeeded: nothing to download. */
   ExportNotReady = 'EXPORT_NOT_READY',
+  /** DELETE of an export still queued or running: its job would write the archive after; delete it once it finished. */
+  ExportRunning = 'EXPORT_RUNNING',
+  /** Abort of a tenant move that already switched the tenant to its target (or completed): too late to abort; move it back instead. */
+  TenantMoveSwitched = 'TENANT_MOVE_SWITCHED',
+  /** Abort of a tenant move that already ended without switching (rolled back): nothing to abort. */
+  TenantMoveFinished = 'TENANT_MOVE_FINISHED',
 }
 
 export function assertUnreachable(value: never): never {
@@ -113,6 +119,9 @@ export function httpStatusFor(code: ErrorCode): number {
     case ErrorCode.AccessChanged:
     case ErrorCode.TenantNotEmpty:
     case ErrorCode.ExportNotReady:
+    case ErrorCode.ExportRunning:
+    case ErrorCode.TenantMoveSwitched:
+    case ErrorCode.TenantMoveFinished:
       return 409;
     case ErrorCode.ArchiveInvalid:
       return 422;

@@ -4,9 +4,11 @@ import { check, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uu
 /**
  * running: steps in progress (or a process died in one: resumable); failed: a step failed
  * (resumable: starting it again continues from `step`); rolled-back: verification found a
- * mismatch, the copy was removed and the tenant stays where it was (final); completed (final).
+ * mismatch, the copy was removed and the tenant stays where it was (final); aborted: an operator
+ * stopped it before the switch (aborted_by), the copy was removed, the tenant stays (final);
+ * completed (final).
  */
-export const TENANT_MOVE_STATUSES = ['running', 'failed', 'rolled-back', 'completed'] as const;
+export const TENANT_MOVE_STATUSES = ['running', 'failed', 'rolled-back', 'aborted', 'completed'] as const;
 export type TenantMoveStatus = (typeof TENANT_MOVE_STATUSES)[number];
 
 /** The steps of a move in the order they run; `step` holds the last one done (src/lifecycle/tenant-move.service.ts). */
@@ -55,6 +57,11 @@ export const tenantMoves = pgTable(
     error: text('error'),
     /** Who asked: `admin-key:<fingerprint>` (HTTP) or `cli:<os user>`. */
     requestedBy: text('requested_by').notNull(),
+    /**
+     * Who asked to abort it (same forms as requested_by). Set while running means "stop at the next
+     * step boundary": the run then removes the copy and finishes as aborted.
+     */
+    abortedBy: text('aborted_by'),
     /** The job running it (tenants.move), when started through the API. */
     jobId: uuid('job_id'),
     startedAt: timestamp('started_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
@@ -67,7 +74,7 @@ export const tenantMoves = pgTable(
   (t) => [
     uniqueIndex('tenant_moves_one_open_per_tenant').on(t.tenantId).where(sql`${t.status} in ('running', 'failed')`),
     index('tenant_moves_started_idx').on(t.startedAt, t.id),
-    check('tenant_moves_status_valid', sql`${t.status} in ('running', 'failed', 'rolled-back', 'completed')`),
+    check('tenant_moves_status_valid', sql`${t.status} in ('running', 'failed', 'rolled-back', 'aborted', 'completed')`),
     check('tenant_moves_step_valid', sql`${t.step} in ('requested', 'paused', 'copied', 'verified', 'switched', 'cleaned')`),
     check('tenant_moves_databases_differ', sql`${t.fromDatabase} <> ${t.toDatabase}`),
   ],
