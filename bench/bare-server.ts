@@ -20,6 +20,12 @@ import { announceAndWait, failStartup, HELLO_BODY } from './child-server';
  *
  * Routes: GET /documents/:id, GET /documents?limit=n (first page only, no
  * cursor, no tag), POST /documents, and GET /hello (the node:http ceiling).
+ *
+ * BARE_TENANT_DATABASES (bench:scale-out's floor): a JSON object tenant id ->
+ * runtime-role URL of the dedicated database the tenant lives on; each such
+ * database gets its own pool of DB_POOL_SIZE_PER_DATABASE (default 5), every
+ * other tenant is served from DATABASE_URL's. What one server costs with
+ * tenants spread over many databases, with nothing of ours but the statement.
  */
 
 // The text drizzle sends for DocumentsRepository.findById / list / create (src/queries/documents.repository.sql),
@@ -84,8 +90,24 @@ async function main(): Promise<void> {
     statementTimeoutMs: Number(process.env.DB_STATEMENT_TIMEOUT_MS ?? 15_000),
     applicationName: 'tenancy-bench-bare',
   });
+  const placed = JSON.parse(process.env.BARE_TENANT_DATABASES ?? '{}') as Record<string, string>;
+  const dedicatedPools = new Map<string, pg.Pool>();
+  const poolOfTenant = new Map<string, pg.Pool>();
+  for (const [tenantId, databaseUrl] of Object.entries(placed)) {
+    let dedicated = dedicatedPools.get(databaseUrl);
+    if (!dedicated) {
+      dedicated = createPool({
+        url: databaseUrl,
+        max: Number(process.env.DB_POOL_SIZE_PER_DATABASE ?? 5),
+        statementTimeoutMs: Number(process.env.DB_STATEMENT_TIMEOUT_MS ?? 15_000),
+        applicationName: 'tenancy-bench-bare',
+      });
+      dedicatedPools.set(databaseUrl, dedicated);
+    }
+    poolOfTenant.set(tenantId, dedicated);
+  }
   const run = (tenantId: string, statement: StatementConfig): Promise<pg.QueryResult> =>
-    withClient(pool, (client) => queryForTenant(client, tenantId, statement));
+    withClient(poolOfTenant.get(tenantId) ?? pool, (client) => queryForTenant(client, tenantId, statement));
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const target = req.url ?? '/';
@@ -136,7 +158,7 @@ async function main(): Promise<void> {
   announceAndWait(port, async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
-    await pool.end();
+    await Promise.all([pool, ...dedicatedPools.values()].map((p) => p.end()));
   });
 }
 

@@ -51,6 +51,8 @@ export interface LoadRequest {
    * answers come (autocannon).
    */
   overallRate?: number;
+  /** Seconds before a request counts as timed out (autocannon's default: 10); a slow search needs more. */
+  timeoutSeconds?: number;
 }
 
 export interface LoadResult {
@@ -192,6 +194,7 @@ async function run(request: LoadRequest): Promise<LoadResult> {
     url: request.url,
     connections: request.connections,
     duration: request.durationSeconds,
+    timeout: request.timeoutSeconds ?? 10,
     pipelining: 1,
     requests: [
       {

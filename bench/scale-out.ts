@@ -45,6 +45,12 @@ import { dedicatedPoolMax } from '../src/database/pg/database-pools';
  * T), the next round T, B, A, so neither A nor B always runs on a warmer
  * machine. Target: median p50 of B / A <= 1.2x.
  *
+ * FA, FB (unless --no-floor). The floor of A and B: bench/bare-server.ts (node:http + pg,
+ *    the API's statement through its queryForTenant, nothing else) on A's database, and on
+ *    B's databases with a pool per dedicated database (BARE_TENANT_DATABASES,
+ *    DB_POOL_SIZE_PER_DATABASE): what PostgreSQL itself charges for spreading the same
+ *    tenants over many databases on this server, beside what B adds to it.
+ *
  * C. Migration time: --dedicated empty databases (owned by app_owner, as
  *    provisioning makes them) migrated by migrateDatabases (what `migrate --all`
  *    runs) at each --migration-concurrency, fresh databases each time.
@@ -61,10 +67,12 @@ interface Options {
   poolSizePerDatabase: number;
   /** DB_POOL_BUDGET of variant T; 0: no T. */
   tightBudget: number;
+  /** The bare node:http + pg floor of A and B (FA, FB). */
+  floor: boolean;
   migrationConcurrency: number[];
 }
 
-type VariantKey = 'A' | 'B' | 'T';
+type VariantKey = 'A' | 'B' | 'T' | 'FA' | 'FB';
 
 interface Variant {
   key: VariantKey;
@@ -100,6 +108,9 @@ interface MigrationRun {
   failed: string[];
 }
 
+/** Unmeasured load before each measured run (see the rounds). */
+const REWARM_SECONDS = 2;
+
 /** The default DB_POOL_BUDGET (src/config/env.schema.ts). */
 const DEFAULT_POOL_BUDGET = 100;
 /** No pool closes for being idle while its process waits for its turn: reopening is what T measures. */
@@ -126,6 +137,7 @@ function scaleOutCommand(): Command {
     .option('--docs-per-tenant <n>', 'documents per tenant', positiveInt, 100)
     .option('--pool-size <n>', 'DB_POOL_SIZE (the shared pool) of every API process', positiveInt, 10)
     .option('--pool-size-per-database <n>', 'DB_POOL_SIZE_PER_DATABASE', positiveInt, 5)
+    .option('--no-floor', 'skip the bare node:http + pg floor of A and B (FA, FB)')
     .option('--tight-budget <n>', `DB_POOL_BUDGET of the eviction variant T, below what every pool needs (0: skip T)`, nonNegativeInt, DEFAULT_POOL_BUDGET)
     .addOption(new Option('--migration-concurrency <list>', 'concurrencies of the migration runs, in order').argParser(concurrencyList).default([1, 4], '1,4'));
 }
@@ -196,7 +208,8 @@ async function main(): Promise<void> {
   if (options.tightBudget > 0 && !tight) log(`--tight-budget ${options.tightBudget} fits every pool (${needed}): no eviction variant`);
   try {
     // Three API processes may each hold up to their budget; the embedded server's 200 would not do.
-    const maxConnections = 50 + fitBudget + (tight ?? 0) + options.poolSize;
+    // The floor servers (FA, FB) hold as many as A and B.
+    const maxConnections = 50 + fitBudget + (tight ?? 0) + options.poolSize + (options.floor ? options.poolSize + needed : 0);
     const postgres = await startServer(process.env.BENCH_DATABASE_URL, ['-c', `max_connections=${maxConnections}`]);
     cleanup.unshift(() => postgres.stop());
     const server = postgres.superuserUrl;
@@ -302,6 +315,26 @@ async function main(): Promise<void> {
       const evicts = options.poolSize + options.dedicated * sizedDown > tight;
       variants.push({ key: 'T', label: `as B, DB_POOL_BUDGET ${tight}: dedicated pools of ${sizedDown}${evicts ? ' (pools evicted)' : ', all fit'}`, api: apiT, targets: variants[1].targets, budget: tight });
     }
+    if (options.floor) {
+      log('FA, FB: the bare node:http + pg floor on A\'s and on B\'s databases');
+      const bare = async (name: string, shared: typeof sharedA, placed: Record<string, string>) => {
+        const api = await startApiServer(
+          name,
+          { DATABASE_URL: shared.appUrl, DB_POOL_SIZE: String(options.poolSize), DB_POOL_SIZE_PER_DATABASE: String(options.poolSizePerDatabase), BARE_TENANT_DATABASES: JSON.stringify(placed) },
+          { script: 'bare-server.js', execArgv: [] },
+        );
+        cleanup.unshift(() => api.stop());
+        return api;
+      };
+      // The tenant is the x-tenant-id header (a uuid), the same documents at the same indexes as A's and B's targets.
+      const bareTargets = (tenants: Array<{ id: string }>, docs: Map<string, string[]>): LoadTarget[] =>
+        tenants.flatMap((tenant) => docs.get(tenant.id)!.map((id) => ({ path: `/documents/${id}`, headers: { 'x-tenant-id': tenant.id } })));
+      const placedB = Object.fromEntries(tenantsB.filter((t) => t.database !== 'shared').map((t) => [t.id, registry[t.database].url]));
+      variants.push(
+        { key: 'FA', label: `floor of A: bare node:http + pg, ${slugs.length} tenants on 1 database`, api: await bare('bare-shared', sharedA, {}), targets: bareTargets(tenantsA, docsA) },
+        { key: 'FB', label: `floor of B: bare node:http + pg, 1 shared + ${options.dedicated} dedicated, a pool of ${options.poolSizePerDatabase} per database`, api: await bare('bare-dedicated', sharedB, placedB), targets: bareTargets(tenantsB, docsB) },
+      );
+    }
     const byKey = new Map(variants.map((v) => [v.key, v]));
 
     // Preflight: every tenant of every API answers its first document.
@@ -335,7 +368,13 @@ async function main(): Promise<void> {
       const order = round % 2 === 0 ? keys : [...keys].reverse();
       log(`round ${round + 1}/${options.rounds}: ${order.join(', ')}, ${options.duration} s each`);
       const results: Round['results'] = {};
-      for (const key of order) results[key] = await measure(byKey.get(key)!, options.duration, 100 + round);
+      for (const key of order) {
+        // Each process sat idle while the others ran (30-40 s): its pools' connections idle longer than pg's
+        // idleTimeoutMillis (30 s) were closed. An unmeasured second of load reopens them first, so the measured
+        // run is the steady state (what a serving instance sees), not B's hundred reconnections against A's ten.
+        await measure(byKey.get(key)!, REWARM_SECONDS, 50 + round);
+        results[key] = await measure(byKey.get(key)!, options.duration, 100 + round);
+      }
       rounds.push({ order, results });
     }
     const loadAfterLoad = os.loadavg();
@@ -408,10 +447,11 @@ function renderReport(input: ReportInput): string {
   const f = (n: number, d = 2) => n.toFixed(d);
   const loads = (l: number[]) => l.map((v) => v.toFixed(2)).join(', ');
   const of = (round: Round, key: VariantKey) => round.results[key]!;
-  const ratio = (key: VariantKey, pick: (r: LoadResult) => number) => rounds.map((round) => pick(of(round, key).load) / pick(of(round, 'A').load));
+  const ratio = (key: VariantKey, pick: (r: LoadResult) => number, base: VariantKey = 'A') => rounds.map((round) => pick(of(round, key).load) / pick(of(round, base).load));
   const p50Ratio = ratio('B', (r) => r.p50);
   const medianRatio = median(p50Ratio);
   const hasT = variants.some((v) => v.key === 'T');
+  const hasFloor = variants.some((v) => v.key === 'FA');
   const non2xx = (m: Measured) => m.load.non2xx + m.load.errors + m.load.timeouts;
   const cell = (m: Measured) => `${f(m.load.p50)} / ${f(m.load.p99)} ms, ${f(m.load.requestsPerSecond, 0)}/s${non2xx(m) ? `, **${non2xx(m)} failed**` : ''}`;
   const medianOf = (key: VariantKey, pick: (r: LoadResult) => number) => median(rounds.map((round) => pick(of(round, key).load)));
@@ -452,6 +492,22 @@ function renderReport(input: ReportInput): string {
     '',
     `Median ratio of p50 (B / A): **${f(medianRatio)}x** (target <= 1.2x: **${medianRatio <= 1.2 ? 'met' : 'not met'}**; per round ${p50Ratio.map((r) => f(r)).join(', ')}).`,
     `B's pools opened during measured runs: ${rounds.map((round) => of(round, 'B').pools!.opened).join(', ')}; evicted: ${rounds.map((round) => of(round, 'B').pools!.evicted).join(', ')} (every pool opened in the warm-up and stayed open).`,
+    ...(hasFloor
+      ? [
+          '',
+          '| round | FA: floor of A | FB: floor of B | FB/FA p50 | FB/FA req/s |',
+          '|---|---:|---:|---:|---:|',
+          ...rounds.map((round, i) => {
+            const fa = of(round, 'FA');
+            const fb = of(round, 'FB');
+            return `| ${i + 1} | ${cell(fa)} | ${cell(fb)} | ${f(fb.load.p50 / fa.load.p50)}x | ${f(fb.load.requestsPerSecond / fa.load.requestsPerSecond)} |`;
+          }),
+          '',
+          `Floor (bare node:http + pg, the same statement): median p50 FA ${f(medianOf('FA', (r) => r.p50))} ms, FB ${f(medianOf('FB', (r) => r.p50))} ms; ` +
+            `median ratio of p50 (FB / FA): **${f(median(ratio('FB', (r) => r.p50, 'FA')))}x** (per round ${ratio('FB', (r) => r.p50, 'FA').map((r) => f(r)).join(', ')}); ` +
+            `req/s FB / FA ${f(median(ratio('FB', (r) => r.requestsPerSecond, 'FA')))}. What PostgreSQL on this server charges for the spread, with nothing of ours around the statement: compare with B / A.`,
+        ]
+      : []),
     ...(hasT
       ? [
           `Median ratio of p50 (T / A): **${f(median(ratio('T', (r) => r.p50)))}x**, with a budget of ${input.tight} where every pool at DB_POOL_SIZE_PER_DATABASE needs ${input.needed}: ` +
