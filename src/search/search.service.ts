@@ -88,6 +88,11 @@ export class SearchService {
     // of all tenants. Transaction-local, in the statement's own round trip (withSettings).
     const settings = { 'hnsw.iterative_scan': 'relaxed_order', 'hnsw.ef_search': String(Math.max(MIN_EF_SEARCH, 2 * input.k)) };
     const rows = await this.db.withSettings(settings, (db) => this.embeddings.searchHnsw(query, this.config.vectors.dimension, db));
+    // Fewer than k: either the tenant holds fewer matching vectors, or the iterative scan stopped at
+    // hnsw.max_scan_tuples while wading through other tenants' vectors. The exact scan over the
+    // tenant's own rows then answers (cheap: few of them matched), so how many results come back never
+    // depends on what other tenants hold.
+    if (rows.length < input.k) return await this.embeddings.searchExact(query);
     // relaxed_order may return the k nearest slightly out of order.
     return rows.sort(bestFirst);
   }

@@ -171,6 +171,23 @@ describe('pgvector HNSW engine (PGlite)', () => {
     expect(await scans()).toBeGreaterThanOrEqual(before + queryVectors.length * 4);
   });
 
+  it('an iterative scan that hnsw.max_scan_tuples stops before k of the tenant turn up: the exact scan over its own rows answers, still k', async () => {
+    // PGlite has one session: these hold for the service's statements too (its own settings are transaction-local).
+    await db.exec('set hnsw.max_scan_tuples = 1; set hnsw.iterative_scan = relaxed_order; set hnsw.ef_search = 10');
+    try {
+      // Control: with the scan bounded this tightly, the index alone leaves the 1% tenant short.
+      const short: number[] = [];
+      for (const q of queryVectors) short.push((await db.query(nearest(q))).rows.length);
+      expect(short.some((n) => n < K)).toBe(true);
+      for (const q of queryVectors) {
+        const hits = await TenantContext.run({ tenant: SMALL }, () => service.search({ vector: q, k: K, metric: 'cosine' }));
+        expect(hits).toHaveLength(K);
+      }
+    } finally {
+      await db.exec('reset hnsw.max_scan_tuples; reset hnsw.iterative_scan; reset hnsw.ef_search');
+    }
+  });
+
   it('asks for more than the tenant holds: gets all it holds, nothing of the others', async () => {
     const hits = await TenantContext.run({ tenant: SMALL }, () => service.search({ vector: queryVectors[0], k: 100, metric: 'cosine' }));
     expect(hits).toHaveLength(SMALL_SHARE);
