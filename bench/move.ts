@@ -42,6 +42,13 @@ import { APP_ROLE, OWNER_ROLE } from '../src/database/schema/roles';
  * Reported per round: the bystanders' p50/p99 alone and during the move (ratio) and their
  * non-2xx (must be 0), the move's wall time, its write pause (the report's pausedAt ->
  * resumedAt), M's writes accepted / refused; and the median ratios. The issue gives no target.
+ *
+ * --worker-process: the move's job runs in a second API process (JOBS_WORKER=on there, off in the
+ * one serving every request), as a deployment with worker instances would run it; without Redis
+ * the two do not share the tenant cache, so both cache tenant lookups for
+ * WORKER_PROCESS_TENANT_CACHE_TTL_MS only (the serving one routes M to its old placement, 503
+ * TENANT_MOVING, at most that long after the switch): M's writes of a round go on that long
+ * after the move ended, so such refusals count with the move's.
  */
 
 interface Options {
@@ -61,6 +68,8 @@ interface Options {
   /** Seconds a move may take before the bench gives up. */
   moveTimeout: number;
   poolSize: number;
+  /** The move runs in a second API process (the only one with the jobs worker), not in the one serving the load. */
+  workerProcess: boolean;
 }
 
 interface WriteCounts {
@@ -116,6 +125,8 @@ interface Round {
 const DEDICATED = 'dedicated1';
 /** How often the worker looks for queued jobs (the default is 2 s): short, so the queue adds little to a move's time. */
 const JOBS_POLL_INTERVAL_MS = 200;
+/** TENANT_CACHE_TTL_MS of both processes with --worker-process (they share no cache store). */
+const WORKER_PROCESS_TENANT_CACHE_TTL_MS = 1_000;
 /** How often the bench reads the move's report. */
 const POLL_MS = 100;
 
@@ -138,7 +149,8 @@ function moveCommand(): Command {
     .option('--write-rate <n>', "the mover's writes (POST /documents) per second, one at a time, in both phases", positiveInt, 20)
     .option('--lead-in <ms>', 'milliseconds of load before the move is asked for', nonNegativeInt, 500)
     .option('--move-timeout <s>', 'seconds a move may take before the bench gives up', positiveInt, 300)
-    .option('--pool-size <n>', 'DB_POOL_SIZE of the API (the shared pool)', positiveInt, 10);
+    .option('--pool-size <n>', 'DB_POOL_SIZE of the API (the shared pool)', positiveInt, 10)
+    .option('--worker-process', 'run the move in a second API process (the only jobs worker), not in the one serving the load', false);
 }
 
 /**
@@ -254,32 +266,35 @@ async function main(): Promise<void> {
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'tenancy-bench-move-'));
     cleanup.unshift(async () => rmSync(tmp, { recursive: true, force: true }));
     const adminKey = `bench_${randomBytes(24).toString('base64url')}`;
-    log('starting the API (jobs worker on, one dedicated database registered)');
-    const api = await startApiServer(
-      'api-move',
-      {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? tmp,
-        NODE_ENV: 'production',
-        LOG_LEVEL: 'warn',
-        DATABASE_URL: shared.appUrl,
-        // The move's copy, checksums and cleaning run as the owner (src/database/owner-connections.ts).
-        DATABASE_MIGRATION_URL: shared.ownerUrl,
-        BENCH_UNSCOPED_DATABASE_URL: shared.superuserUrl,
-        DB_POOL_SIZE: String(options.poolSize),
-        TENANT_DATABASES: JSON.stringify(registry),
-        ADMIN_API_KEY: adminKey,
-        JWT_SECRET: randomBytes(32).toString('base64url'),
-        ACCESS_TOKEN_TTL_SECONDS: '86400',
-        DATA_DIR: tmp,
-        TENANT_CACHE_TTL_MS: '60000',
-        // The move runs as the tenants.move job in this process.
-        JOBS_WORKER: 'on',
-        JOBS_POLL_INTERVAL_MS: String(JOBS_POLL_INTERVAL_MS),
-      },
-      { script: 'server.js', execArgv: [] },
-    );
+    log(`starting the API (one dedicated database registered; the move runs ${options.workerProcess ? 'in a second API process, the only jobs worker' : 'in it, jobs worker on'})`);
+    const jwtSecret = randomBytes(32).toString('base64url');
+    const env = (worker: boolean) => ({
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? tmp,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: shared.appUrl,
+      // The move's copy, checksums and cleaning run as the owner (src/database/owner-connections.ts).
+      DATABASE_MIGRATION_URL: shared.ownerUrl,
+      BENCH_UNSCOPED_DATABASE_URL: shared.superuserUrl,
+      DB_POOL_SIZE: String(options.poolSize),
+      TENANT_DATABASES: JSON.stringify(registry),
+      ADMIN_API_KEY: adminKey,
+      // One secret: either process accepts the tokens (every request goes to the first).
+      JWT_SECRET: jwtSecret,
+      ACCESS_TOKEN_TTL_SECONDS: '86400',
+      DATA_DIR: tmp,
+      TENANT_CACHE_TTL_MS: String(options.workerProcess ? WORKER_PROCESS_TENANT_CACHE_TTL_MS : 60_000),
+      // The move runs as the tenants.move job in the process with the worker.
+      JOBS_WORKER: worker ? 'on' : 'off',
+      JOBS_POLL_INTERVAL_MS: String(JOBS_POLL_INTERVAL_MS),
+    });
+    const api = await startApiServer('api-move', env(!options.workerProcess), { script: 'server.js', execArgv: [] });
     cleanup.unshift(() => api.stop());
+    if (options.workerProcess) {
+      const worker = await startApiServer('api-move-worker', env(true), { script: 'server.js', execArgv: [] });
+      cleanup.unshift(() => worker.stop());
+    }
 
     const password = `bench-${randomBytes(12).toString('base64url')}`;
     const make = async (slug: string) => ({ slug, ...(await createTenant(api, adminKey, { slug, name: `Move ${slug}`, password })) });
@@ -339,7 +354,11 @@ async function main(): Promise<void> {
       } finally {
         running.stop();
       }
-      const during = { load: await running.result, writes: await duringWrites.stop() };
+      const duringLoad = await running.result;
+      // With --worker-process the serving process may route M to its old placement (503) until its
+      // cached lookup expires: those refusals belong to the move, not to the next round's control.
+      if (options.workerProcess) await sleep(WORKER_PROCESS_TENANT_CACHE_TTL_MS + 250);
+      const during = { load: duringLoad, writes: await duringWrites.stop() };
       placement = to;
       moverExpected += alone.writes.accepted + during.writes.accepted;
       const found = await withClient(superuserUrlOf(placement), async (client) =>
@@ -406,7 +425,11 @@ function renderReport(input: ReportInput): string {
   const lines = [
     `# Live tenant moves: what they cost the other tenants (${input.startedAt.toISOString()})`,
     '',
-    `${os.cpus().length} cores, Node ${process.version}; ${input.postgres}; the API (jobs worker on), the load generator, the bench and PostgreSQL on the same machine.`,
+    `${os.cpus().length} cores, Node ${process.version}; ${input.postgres}; ${
+      options.workerProcess
+        ? `two API processes: one serves every request (JOBS_WORKER off), the other runs the move's job (--worker-process; TENANT_CACHE_TTL_MS ${WORKER_PROCESS_TENANT_CACHE_TTL_MS} in both)`
+        : 'the API (jobs worker on: the move runs in the process serving the load)'
+    }, the load generator, the bench and PostgreSQL on the same machine.`,
     `Load average before ${loads(input.loadBefore)}, after ${loads(input.loadAfter)} (other work on the machine shows here).`,
     `Options: ${JSON.stringify(options)}.`,
     '',
