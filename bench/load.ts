@@ -70,6 +70,24 @@ export interface LoadResult {
   statusCodes: Record<string, number>;
 }
 
+/**
+ * A `{type: 'stop'}` message ends the run early (bench:move runs the load until a move completes):
+ * the paced sender sends nothing more and waits for what is outstanding; autocannon stops. The
+ * result then covers the time actually run.
+ */
+export interface LoadStop {
+  type: 'stop';
+}
+
+let stopRun: (() => void) | undefined;
+let stopAsked = false;
+
+/** Called once the run can be stopped: at once if a stop came first. */
+function onStop(stop: () => void): void {
+  stopRun = stop;
+  if (stopAsked) stop();
+}
+
 /** Small seeded PRNG (mulberry32): every variant draws the same target sequence. */
 function random(seed: number): () => number {
   let a = seed >>> 0;
@@ -127,7 +145,8 @@ async function runPaced(request: LoadRequest & { overallRate: number }): Promise
   let outstanding = 0;
   const intervalMs = 1000 / request.overallRate;
   const start = performance.now();
-  const end = start + request.durationSeconds * 1000;
+  let end = start + request.durationSeconds * 1000;
+  onStop(() => (end = Math.min(end, performance.now())));
   let allSent!: () => void;
   const drained = new Promise<void>((resolve) => (allSent = resolve));
   let sending = true;
@@ -173,11 +192,13 @@ async function runPaced(request: LoadRequest & { overallRate: number }): Promise
   agent.destroy();
   const total = Object.values(statusCodes).reduce((a, b) => a + b, 0);
   const non2xx = Object.entries(statusCodes).reduce((n, [code, count]) => (Number(code) >= 200 && Number(code) < 300 ? n : n + count), 0);
+  // The sending time: the duration asked, or less when stopped early.
+  const durationSeconds = (end - start) / 1000;
   return {
     type: 'result',
-    requestsPerSecond: total / request.durationSeconds,
+    requestsPerSecond: total / durationSeconds,
     totalRequests: total,
-    durationSeconds: request.durationSeconds,
+    durationSeconds,
     ...latencies.summary(),
     errors,
     timeouts: 0,
@@ -213,6 +234,7 @@ async function run(request: LoadRequest): Promise<LoadResult> {
       },
     ],
   });
+  onStop(() => instance.stop());
   instance.on('response', (_client, statusCode, _bytes, responseTime) => {
     if (statusCode >= 200 && statusCode < 300) latencies.add(responseTime);
   });
@@ -231,6 +253,12 @@ async function run(request: LoadRequest): Promise<LoadResult> {
     statusCodes,
   };
 }
+
+process.on('message', (message: LoadRequest | LoadStop) => {
+  if (message?.type !== 'stop') return;
+  stopAsked = true;
+  stopRun?.();
+});
 
 process.once('message', (message: LoadRequest) => {
   run(message)

@@ -1,7 +1,7 @@
 import { ChildProcess, fork } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { LoadRequest, LoadResult } from './load';
+import type { LoadRequest, LoadResult, LoadStop } from './load';
 import type { ServerMessage } from './server';
 
 /** Child processes of a benchmark run: API servers and load generators. */
@@ -72,13 +72,30 @@ function stopChild(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
 
 /** One measured (or warm-up) load run, from a fresh load-generator process. */
 export function runLoad(request: Omit<LoadRequest, 'type'>): Promise<LoadResult> {
+  return startLoad(request).result;
+}
+
+export interface RunningLoad {
+  result: Promise<LoadResult>;
+  /** Ends the run before its durationSeconds (the result covers the time it ran); no effect once it ended. */
+  stop(): void;
+}
+
+/** A load run that can be stopped early (bench:move: until a move completes). */
+export function startLoad(request: Omit<LoadRequest, 'type'>): RunningLoad {
   const child = fork(path.join(DIST, 'load.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    let result: LoadResult | undefined;
-    child.once('message', (message: LoadResult) => (result = message));
-    child.once('exit', (code) => (result ? resolve(result) : reject(new Error(`load generator exited with ${code} and no result`))));
+  const result = new Promise<LoadResult>((resolve, reject) => {
+    let outcome: LoadResult | undefined;
+    child.once('message', (message: LoadResult) => (outcome = message));
+    child.once('exit', (code) => (outcome ? resolve(outcome) : reject(new Error(`load generator exited with ${code} and no result`))));
     child.send({ type: 'run', ...request } satisfies LoadRequest);
   });
+  return {
+    result,
+    stop: () => {
+      if (child.connected) child.send({ type: 'stop' } satisfies LoadStop);
+    },
+  };
 }
 
 /** Resident set size of a process, in MB (Linux /proc). */

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { createTenant, signIn } from './api-tenants';
 import { commandLine, nonNegativeInt, parsedOrRefused, positiveInt } from './command-line';
 import type { LoadResult, LoadTarget } from './load';
 import { BENCH_ROLE_PASSWORDS, createBenchDatabase, startServer, withClient } from './postgres';
@@ -155,32 +156,6 @@ function parseOptions(): Options | undefined {
   return options;
 }
 
-/** POST /tenants as the platform admin, with an owner who has a password (a new account). */
-async function createTenant(api: ApiServer, adminKey: string, slug: string, password: string, database?: string): Promise<{ id: string; database: string }> {
-  const response = await fetch(`${api.url}/tenants`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ slug, name: `Scale-out ${slug}`, plan: 'enterprise', owner: { email: `owner@${slug}.bench.test`, password }, ...(database ? { database } : {}) }),
-  });
-  const body = (await response.json()) as { id?: string; database?: string };
-  if (response.status !== 201 || !body.id || body.database !== (database ?? 'shared')) {
-    throw new Error(`${api.name}: POST /tenants ${slug} answered ${response.status} ${JSON.stringify(body).slice(0, 300)}`);
-  }
-  return { id: body.id, database: body.database };
-}
-
-/** The owner's JWT for the tenant (POST /auth/login), as request headers. */
-async function signIn(api: ApiServer, tenant: { id: string; slug: string }, password: string): Promise<Record<string, string>> {
-  const response = await fetch(`${api.url}/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-tenant-id': tenant.id },
-    body: JSON.stringify({ email: `owner@${tenant.slug}.bench.test`, password }),
-  });
-  const body = (await response.json()) as { accessToken?: string };
-  if (response.status !== 200 || !body.accessToken) throw new Error(`${api.name}: POST /auth/login for ${tenant.slug} answered ${response.status} ${JSON.stringify(body).slice(0, 300)}`);
-  return { 'x-tenant-id': tenant.id, authorization: `Bearer ${body.accessToken}` };
-}
-
 /** db_pools_opened_total and db_pools_evictions_total of the process (counts since start). */
 async function poolCounters(api: ApiServer, adminKey: string): Promise<PoolCounters> {
   const response = await fetch(`${api.url}/metrics`, { headers: { authorization: `Bearer ${adminKey}` } }).catch((error: unknown) => {
@@ -271,17 +246,17 @@ async function main(): Promise<void> {
 
     log(`A: ${slugs.length} tenants on the shared database, ${options.docsPerTenant} documents each`);
     const tenantsA: Array<{ id: string; slug: string }> = [];
-    for (const slug of slugs) tenantsA.push({ slug, id: (await createTenant(apiA, adminKey, slug, password)).id });
+    for (const slug of slugs) tenantsA.push({ slug, id: (await createTenant(apiA, adminKey, { slug, name: `Scale-out ${slug}`, password })).id });
     const docsA = await seedDocuments(sharedA.superuserUrl, tenantsA.map((t) => t.id), options.docsPerTenant);
 
     log(`B: 1 tenant on the shared database, ${options.dedicated} on their own dedicated databases (POST /tenants provisions each)`);
     const tenantsB: Array<{ id: string; slug: string; database: string }> = [];
-    tenantsB.push({ slug: slugs[0], ...(await createTenant(apiB, adminKey, slugs[0], password)) });
+    tenantsB.push({ slug: slugs[0], ...(await createTenant(apiB, adminKey, { slug: slugs[0], name: `Scale-out ${slugs[0]}`, password })) });
     const provisionStarted = performance.now();
     const provisionMs: number[] = [];
     for (const [i, name] of dedicatedNames.entries()) {
       const started = performance.now();
-      tenantsB.push({ slug: slugs[i + 1], ...(await createTenant(apiB, adminKey, slugs[i + 1], password, name)) });
+      tenantsB.push({ slug: slugs[i + 1], ...(await createTenant(apiB, adminKey, { slug: slugs[i + 1], name: `Scale-out ${slugs[i + 1]}`, password, database: name })) });
       provisionMs.push(performance.now() - started);
     }
     const provisionSeconds = (performance.now() - provisionStarted) / 1000;

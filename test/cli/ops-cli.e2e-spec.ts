@@ -477,18 +477,19 @@ describe('ops CLI: command line', () => {
   });
 });
 
-describe('bench, bench:seed, bench:noisy and bench:scale-out command lines', () => {
+describe('bench, bench:seed, bench:noisy, bench:scale-out and bench:move command lines', () => {
   const BENCH = path.join(ROOT, 'bench', 'dist', 'run.js');
   const SEED = path.join(ROOT, 'bench', 'dist', 'seed-cli.js');
   const NOISY = path.join(ROOT, 'bench', 'dist', 'noisy.js');
   const SCALE_OUT = path.join(ROOT, 'bench', 'dist', 'scale-out.js');
+  const MOVE = path.join(ROOT, 'bench', 'dist', 'move.js');
   /** A flag each script's help must show, and a valid flag to put before an unknown one. */
-  const FLAGS: Record<string, [string, string]> = { [BENCH]: ['--tenants', '1'], [SEED]: ['--tenants', '1'], [NOISY]: ['--rounds', '1'], [SCALE_OUT]: ['--dedicated', '1'] };
+  const FLAGS: Record<string, [string, string]> = { [BENCH]: ['--tenants', '1'], [SEED]: ['--tenants', '1'], [NOISY]: ['--rounds', '1'], [SCALE_OUT]: ['--dedicated', '1'], [MOVE]: ['--docs', '1'] };
   // An unreachable server: had anything started, it would fail on it (exit 1), not print help.
   const env = async () => ({ BENCH_DATABASE_URL: `postgres://postgres:x@127.0.0.1:${await closedPort()}/postgres` });
 
   it('--help prints usage and exits 0 without starting anything', async () => {
-    for (const script of [BENCH, SEED, NOISY, SCALE_OUT]) {
+    for (const script of [BENCH, SEED, NOISY, SCALE_OUT, MOVE]) {
       const help = await run(script, ['--help'], await env());
       expect({ script, code: help.code }).toEqual({ script, code: 0 });
       expect(help.stdout).toMatch(/^Usage: /);
@@ -498,7 +499,7 @@ describe('bench, bench:seed, bench:noisy and bench:scale-out command lines', () 
   });
 
   it('refuses an unknown flag with exit 2 before anything runs (positive control: a valid command line gets as far as the database)', async () => {
-    for (const script of [BENCH, SEED, NOISY, SCALE_OUT]) {
+    for (const script of [BENCH, SEED, NOISY, SCALE_OUT, MOVE]) {
       const refused = await run(script, [...FLAGS[script], '--bogus'], await env());
       expect({ script, code: refused.code }).toEqual({ script, code: 2 });
       expect(refused.stderr).toMatch(/unknown option '--bogus'/);
@@ -511,6 +512,7 @@ describe('bench, bench:seed, bench:noisy and bench:scale-out command lines', () 
       [SEED, ['--tenants', '1', '--docs-per-tenant', '1']],
       [NOISY, ['--rounds', '1']],
       [SCALE_OUT, ['--rounds', '1']],
+      [MOVE, ['--rounds', '1']],
     ] as const) {
       const started = await run(script, [...args], await env());
       expect({ script, code: started.code }).toEqual({ script, code: 1 });
