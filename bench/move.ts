@@ -8,7 +8,7 @@ import { createTenant, signIn } from './api-tenants';
 import { commandLine, nonNegativeInt, parsedOrRefused, positiveInt } from './command-line';
 import type { LoadResult, LoadTarget } from './load';
 import { BENCH_ROLE_PASSWORDS, createBenchDatabase, startServer, withClient } from './postgres';
-import { ApiServer, runLoad, startApiServer, startLoad } from './processes';
+import { ApiServer, benchApiEnv, runLoad, startApiServer, startLoad } from './processes';
 import { median } from './report';
 import { seedDocuments } from './seed';
 import type { TenantDatabaseSettings } from '../src/config/env.schema';
@@ -268,22 +268,15 @@ async function main(): Promise<void> {
     const adminKey = `bench_${randomBytes(24).toString('base64url')}`;
     log(`starting the API (one dedicated database registered; the move runs ${options.workerProcess ? 'in a second API process, the only jobs worker' : 'in it, jobs worker on'})`);
     const jwtSecret = randomBytes(32).toString('base64url');
+    // One JWT secret: either process accepts the tokens (every request goes to the first).
     const env = (worker: boolean) => ({
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? tmp,
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
+      ...benchApiEnv({ tmp, adminKey, jwtSecret }),
       DATABASE_URL: shared.appUrl,
       // The move's copy, checksums and cleaning run as the owner (src/database/owner-connections.ts).
       DATABASE_MIGRATION_URL: shared.ownerUrl,
       BENCH_UNSCOPED_DATABASE_URL: shared.superuserUrl,
       DB_POOL_SIZE: String(options.poolSize),
       TENANT_DATABASES: JSON.stringify(registry),
-      ADMIN_API_KEY: adminKey,
-      // One secret: either process accepts the tokens (every request goes to the first).
-      JWT_SECRET: jwtSecret,
-      ACCESS_TOKEN_TTL_SECONDS: '86400',
-      DATA_DIR: tmp,
       TENANT_CACHE_TTL_MS: String(options.workerProcess ? WORKER_PROCESS_TENANT_CACHE_TTL_MS : 60_000),
       // The move runs as the tenants.move job in the process with the worker.
       JOBS_WORKER: worker ? 'on' : 'off',

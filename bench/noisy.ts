@@ -7,7 +7,7 @@ import { commandLine, nonNegativeInt, parsedOrRefused, positiveInt } from './com
 import { obtainCredentials } from './credentials';
 import type { LoadResult, LoadTarget } from './load';
 import { createBenchDatabase, startServer } from './postgres';
-import { runLoad, startApiServer } from './processes';
+import { benchApiEnv, runLoad, startApiServer } from './processes';
 import { median } from './report';
 import { sampleTraffic, seedDataset } from './seed';
 import { startRedisServer } from '../src/runtime/redis-server';
@@ -111,17 +111,10 @@ async function main(): Promise<void> {
     const api = await startApiServer(
       'api-noisy',
       {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? tmp,
-        NODE_ENV: 'production',
-        LOG_LEVEL: 'warn',
+        ...benchApiEnv({ tmp, adminKey, jwtSecret: randomBytes(32).toString('base64url') }),
         DATABASE_URL: db.appUrl,
         BENCH_UNSCOPED_DATABASE_URL: db.superuserUrl,
         DB_POOL_SIZE: '10',
-        ADMIN_API_KEY: adminKey,
-        JWT_SECRET: randomBytes(32).toString('base64url'),
-        ACCESS_TOKEN_TTL_SECONDS: '86400',
-        DATA_DIR: tmp,
         TENANT_CACHE_TTL_MS: '60000',
         REDIS_URL: redis.url,
       },

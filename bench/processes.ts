@@ -71,6 +71,24 @@ function stopChild(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
 }
 
 /** One measured (or warm-up) load run, from a fresh load-generator process. */
+/**
+ * What every bench's API process (server.js) runs with: production mode, a throwaway DATA_DIR, tokens
+ * that outlive the run, the bench's admin key and JWT secret (one secret: processes of one bench accept
+ * each other's tokens). Each bench adds its database and settings.
+ */
+export function benchApiEnv(input: { tmp: string; adminKey: string; jwtSecret: string; logLevel?: 'warn' | 'log' }): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? input.tmp,
+    NODE_ENV: 'production',
+    LOG_LEVEL: input.logLevel ?? 'warn',
+    ADMIN_API_KEY: input.adminKey,
+    JWT_SECRET: input.jwtSecret,
+    ACCESS_TOKEN_TTL_SECONDS: '86400',
+    DATA_DIR: input.tmp,
+  };
+}
+
 export function runLoad(request: Omit<LoadRequest, 'type'>): Promise<LoadResult> {
   return startLoad(request).result;
 }

@@ -8,7 +8,7 @@ import { createTenant, signIn } from './api-tenants';
 import { commandLine, nonNegativeInt, parsedOrRefused, positiveInt } from './command-line';
 import type { LoadResult, LoadTarget } from './load';
 import { BENCH_ROLE_PASSWORDS, createBenchDatabase, startServer, withClient } from './postgres';
-import { ApiServer, runLoad, startApiServer } from './processes';
+import { ApiServer, benchApiEnv, runLoad, startApiServer } from './processes';
 import { median } from './report';
 import { seedDocuments } from './seed';
 import type { TenantDatabaseSettings } from '../src/config/env.schema';
@@ -213,19 +213,8 @@ async function main(): Promise<void> {
     cleanup.unshift(async () => rmSync(tmp, { recursive: true, force: true }));
     const adminKey = `bench_${randomBytes(24).toString('base64url')}`;
     const jwtSecret = randomBytes(32).toString('base64url');
-    const baseEnv = {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? tmp,
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      DB_POOL_SIZE: String(options.poolSize),
-      ADMIN_API_KEY: adminKey,
-      // One secret: T serves B's tenants with B's tokens.
-      JWT_SECRET: jwtSecret,
-      ACCESS_TOKEN_TTL_SECONDS: '86400',
-      DATA_DIR: tmp,
-      TENANT_CACHE_TTL_MS: '60000',
-    };
+    // One JWT secret: T serves B's tenants with B's tokens.
+    const baseEnv = { ...benchApiEnv({ tmp, adminKey, jwtSecret }), DB_POOL_SIZE: String(options.poolSize), TENANT_CACHE_TTL_MS: '60000' };
     const start = async (name: string, shared: typeof sharedA, extra: Record<string, string>) => {
       const api = await startApiServer(name, { ...baseEnv, DATABASE_URL: shared.appUrl, BENCH_UNSCOPED_DATABASE_URL: shared.superuserUrl, ...extra }, { script: 'server.js', execArgv: [] });
       cleanup.unshift(() => api.stop());

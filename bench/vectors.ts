@@ -7,7 +7,7 @@ import { commandLine, nonNegativeInt, parsedOrRefused, positiveInt } from './com
 import { obtainCredentials } from './credentials';
 import type { LoadResult, LoadTarget } from './load';
 import { createBenchDatabase, startServer, withClient } from './postgres';
-import { runLoad, startApiServer } from './processes';
+import { benchApiEnv, runLoad, startApiServer } from './processes';
 
 /**
  * `npm run bench:vectors`: semantic search (POST /documents/search) latency and throughput by the
@@ -134,17 +134,10 @@ async function main(): Promise<void> {
     const api = await startApiServer(
       'api-vectors',
       {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? tmp,
-        NODE_ENV: 'production',
-        LOG_LEVEL: 'log',
+        ...benchApiEnv({ tmp, adminKey: `bench_${randomBytes(24).toString('base64url')}`, jwtSecret: randomBytes(32).toString('base64url'), logLevel: 'log' }),
         DATABASE_URL: db.appUrl,
         BENCH_UNSCOPED_DATABASE_URL: db.superuserUrl,
         DB_POOL_SIZE: '10',
-        ADMIN_API_KEY: `bench_${randomBytes(24).toString('base64url')}`,
-        JWT_SECRET: randomBytes(32).toString('base64url'),
-        ACCESS_TOKEN_TTL_SECONDS: '86400',
-        DATA_DIR: tmp,
         EMBEDDING_DIMENSION: String(options.dimension),
         // Generous, so a 100k-vector exact scan is measured rather than cut off.
         DB_STATEMENT_TIMEOUT_MS: String(SEARCH_TIMEOUT_SECONDS * 1000),
