@@ -9,6 +9,7 @@ import { commandLine, nonNegativeInt, parsedOrRefused, positiveInt } from './com
 import type { LoadResult, LoadTarget } from './load';
 import { BENCH_ROLE_PASSWORDS, createBenchDatabase, startServer, withClient } from './postgres';
 import { ApiServer, benchApiEnv, runLoad, startApiServer } from './processes';
+import { findProfile, nowMicros, summariseProfile, Window } from './profile';
 import { median } from './report';
 import { seedDocuments } from './seed';
 import type { TenantDatabaseSettings } from '../src/config/env.schema';
@@ -70,6 +71,8 @@ interface Options {
   tightBudget: number;
   /** The bare node:http + pg floor of A and B (FA, FB). */
   floor: boolean;
+  /** A directory for the API processes' CPU profiles (A, B, T), summarised over their measured runs. */
+  profile?: string;
   migrationConcurrency: number[];
 }
 
@@ -138,6 +141,7 @@ function scaleOutCommand(): Command {
     .option('--docs-per-tenant <n>', 'documents per tenant', positiveInt, 100)
     .option('--pool-size <n>', 'DB_POOL_SIZE (the shared pool) of every API process', positiveInt, 10)
     .option('--pool-size-per-database <n>', 'DB_POOL_SIZE_PER_DATABASE', positiveInt, 5)
+    .option('--profile <dir>', "CPU profiles of the API processes (A, B, T) into DIR, summarised over their measured runs (bench/profile.ts): DIR/<variant>.txt")
     .option('--no-floor', 'skip the bare node:http + pg floor of A and B (FA, FB)')
     .option('--tight-budget <n>', `DB_POOL_BUDGET of the eviction variant T, below what every pool needs (0: skip T)`, nonNegativeInt, DEFAULT_POOL_BUDGET)
     .addOption(new Option('--migration-concurrency <list>', 'concurrencies of the migration runs, in order').argParser(concurrencyList).default([1, 4], '1,4'));
@@ -216,7 +220,9 @@ async function main(): Promise<void> {
     // One JWT secret: T serves B's tenants with B's tokens.
     const baseEnv = { ...benchApiEnv({ tmp, adminKey, jwtSecret }), DB_POOL_SIZE: String(options.poolSize), TENANT_CACHE_TTL_MS: '60000' };
     const start = async (name: string, shared: typeof sharedA, extra: Record<string, string>) => {
-      const api = await startApiServer(name, { ...baseEnv, DATABASE_URL: shared.appUrl, BENCH_UNSCOPED_DATABASE_URL: shared.superuserUrl, ...extra }, { script: 'server.js', execArgv: [] });
+      const execArgv = options.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(path.resolve(options.profile), name)}`] : [];
+      // Writing a profile of a whole run takes a while; killing the process would lose it.
+      const api = await startApiServer(name, { ...baseEnv, DATABASE_URL: shared.appUrl, BENCH_UNSCOPED_DATABASE_URL: shared.superuserUrl, ...extra }, { script: 'server.js', execArgv, stopTimeoutMs: options.profile ? 120_000 : undefined });
       cleanup.unshift(() => api.stop());
       return api;
     };
@@ -326,6 +332,8 @@ async function main(): Promise<void> {
     for (const variant of variants) await measure(variant, options.warmup, 1);
 
     const rounds: Round[] = [];
+    /** When each variant's measured runs took place: the profile summaries count only those samples. */
+    const windows = new Map<VariantKey, Window[]>();
     const keys = variants.map((v) => v.key);
     for (let round = 0; round < options.rounds; round++) {
       // A,B(,T) then (T,)B,A: A and B swap places every round.
@@ -337,12 +345,26 @@ async function main(): Promise<void> {
         // idleTimeoutMillis (30 s) were closed. An unmeasured second of load reopens them first, so the measured
         // run is the steady state (what a serving instance sees), not B's hundred reconnections against A's ten.
         await measure(byKey.get(key)!, REWARM_SECONDS, 50 + round);
+        const from = nowMicros();
         results[key] = await measure(byKey.get(key)!, options.duration, 100 + round);
+        windows.set(key, [...(windows.get(key) ?? []), [from, nowMicros()]]);
       }
       rounds.push({ order, results });
     }
     const loadAfterLoad = os.loadavg();
     for (const variant of variants) await variant.api.stop();
+    if (options.profile) {
+      for (const variant of variants.filter((v) => v.key === 'A' || v.key === 'B' || v.key === 'T')) {
+        const file = findProfile(path.join(path.resolve(options.profile), variant.api.name), variant.api.pid);
+        if (!file) {
+          log(`profile of ${variant.key} (pid ${variant.api.pid}) not found`);
+          continue;
+        }
+        const out = path.join(path.resolve(options.profile), `${variant.key}.txt`);
+        writeFileSync(out, summariseProfile(file, windows.get(variant.key) ?? [], `CPU profile of ${variant.key} (${variant.label}), pid ${variant.api.pid}`, path.resolve(__dirname, '..', '..')));
+        log(`profile summary: ${out}`);
+      }
+    }
 
     const migrationRuns: MigrationRun[] = [];
     for (const [runIndex, concurrency] of options.migrationConcurrency.entries()) {
