@@ -65,7 +65,7 @@ async function shutdown(signal: string, startup: Promise<void>, started: Started
     // Jobs running now go on while HTTP drains; no new one is taken (app.close() then bounds the rest).
     app.get(JobsWorker).stopFetching();
     // Tenant deletions in the background: no sweep, no new run; running ones stop at their next step and release their lease.
-    app.get(TenantDeletionResumer).stop();
+    void app.get(TenantDeletionResumer).stop();
     app.get(TenantOffboardingService).stopRuns();
     const drain = await drainHttpServer(app.getHttpServer() as Server, drainMs);
     if (drain.drained) logger.log('drained: no request in flight');

@@ -5,6 +5,7 @@ import { optionalPrincipal } from '../access/principal';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { decodeCursor, Page, toPage } from '../common/http/cursor';
+import { PeriodicSweep } from '../common/async/periodic-sweep';
 import { AppConfig } from '../config/app-config';
 import { ExportRow } from '../database/schema';
 import { JobsService } from '../jobs/jobs.service';
@@ -64,8 +65,10 @@ export interface ExportDownload {
 @Injectable()
 export class ExportsService implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Exports');
-  private sweeper?: NodeJS.Timeout;
-  private sweeping?: Promise<number>;
+  private readonly retention = new PeriodicSweep(
+    () => this.sweepOnce(new Date()),
+    (error) => this.logger.warn(`export retention sweep failed: ${(error as Error).message}`),
+  );
 
   constructor(
     private readonly exports: ExportsRepository,
@@ -80,13 +83,11 @@ export class ExportsService implements OnModuleInit, OnApplicationBootstrap, Bef
   /** Retention runs where the job worker runs (JOBS_WORKER=on), like the queue's maintenance; API-only instances do not sweep. */
   onApplicationBootstrap(): void {
     if (!this.config.jobs.worker || this.config.exports.retentionDays === 0) return;
-    this.sweeper = setInterval(() => void this.sweepExpired().catch((error: Error) => this.logger.warn(`export retention sweep failed: ${error.message}`)), RETENTION_SWEEP_INTERVAL_MS);
-    this.sweeper.unref();
+    this.retention.start(RETENTION_SWEEP_INTERVAL_MS);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.sweeper);
-    await this.sweeping?.catch(() => undefined);
+    await this.retention.stop();
   }
 
   onModuleInit(): void {
@@ -176,9 +177,8 @@ export class ExportsService implements OnModuleInit, OnApplicationBootstrap, Bef
    * same exports twice: harmless (a missing object is not an error, a deleted row is skipped).
    * Resolves with the exports deleted; 0 when retention is off.
    */
-  sweepExpired(now = new Date()): Promise<number> {
-    this.sweeping ??= this.sweepOnce(now).finally(() => (this.sweeping = undefined));
-    return this.sweeping;
+  sweepExpired(): Promise<number> {
+    return this.retention.runNow();
   }
 
   private async sweepOnce(now: Date): Promise<number> {

@@ -1,5 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { z } from 'zod';
+import { PeriodicSweep, settledWithin } from '../common/async/periodic-sweep';
 import { AppConfig } from '../config/app-config';
 import type { Tenant } from '../tenancy/tenant';
 import { TenantContext } from '../tenancy/tenant-context';
@@ -97,8 +98,11 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private fetching = true;
   private stopping = false;
   private starting?: Promise<void>;
-  private sweeper?: NodeJS.Timeout;
-  private sweeping?: Promise<number>;
+  /** Beside pg-boss's maintenance (same instances, same interval): what it gives up, this records. */
+  private readonly givenUpSweep = new PeriodicSweep(
+    () => this.sweepOnce(),
+    () => undefined, // settleGivenUp logs each failure; the next tick retries
+  );
 
   constructor(
     private readonly queue: JobQueue,
@@ -146,9 +150,7 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
     }
     if (!this.fetching) return;
     this.loops = Array.from({ length: this.config.jobs.concurrency }, () => this.loop());
-    // Beside pg-boss's maintenance (same instances, same interval): what it gives up, this records.
-    this.sweeper = setInterval(() => void this.sweepGivenUp().catch(() => undefined), this.config.jobs.maintenanceIntervalSeconds * 1000);
-    this.sweeper.unref();
+    this.givenUpSweep.start(this.config.jobs.maintenanceIntervalSeconds * 1000);
     this.logger.log(`worker started: concurrency ${this.config.jobs.concurrency}, polling every ${this.config.jobs.pollIntervalMs} ms`);
   }
 
@@ -158,16 +160,9 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
     this.fetching = false;
     this.notify();
     await this.starting;
-    clearInterval(this.sweeper);
-    await this.sweeping?.catch(() => undefined);
+    await this.givenUpSweep.stop();
     const graceMs = this.config.jobs.shutdownGraceMs;
-    let timer: NodeJS.Timeout | undefined;
-    const finished = await Promise.race([
-      Promise.all(this.loops).then(() => true),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
-    ]);
-    clearTimeout(timer);
-    if (!finished) {
+    if (!(await settledWithin(Promise.all(this.loops), graceMs))) {
       const left = [...this.runs.values()];
       this.logger.warn(`shutdown: ${left.length} job(s) still running after ${graceMs} ms; interrupting them (the queue retries them)`);
       await Promise.all(left.map((run) => this.giveUp(run, 'shutdown')));
@@ -201,8 +196,7 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
    * sweeping the same job write the same outcome. Resolves with the jobs settled.
    */
   sweepGivenUp(): Promise<number> {
-    this.sweeping ??= this.sweepOnce().finally(() => (this.sweeping = undefined));
-    return this.sweeping;
+    return this.givenUpSweep.runNow();
   }
 
   private async sweepOnce(): Promise<number> {
@@ -242,7 +236,6 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
       return false;
     }
   }
-
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {

@@ -1,4 +1,5 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { PeriodicSweep } from '../common/async/periodic-sweep';
 import { AppConfig } from '../config/app-config';
 import { TenantOffboardingService } from './tenant-offboarding.service';
 
@@ -19,8 +20,10 @@ const SWEEP_BATCH = 10;
 @Injectable()
 export class TenantDeletionResumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('TenantDeletionResumer');
-  private timer?: NodeJS.Timeout;
-  private sweeping?: Promise<void>;
+  private readonly sweeps = new PeriodicSweep(
+    () => this.sweepOnce(),
+    () => undefined, // sweepOnce logs its own failures
+  );
   private stopped = false;
 
   constructor(
@@ -30,29 +33,23 @@ export class TenantDeletionResumer implements OnApplicationBootstrap, BeforeAppl
 
   onApplicationBootstrap(): void {
     if (!this.config.jobs.worker) return;
-    this.timer = setInterval(() => void this.sweep(), this.config.offboarding.sweepIntervalMs);
-    // The process does not stay up for it (tests, a CLI-like use): shutdown clears it anyway.
-    this.timer.unref();
+    this.sweeps.start(this.config.offboarding.sweepIntervalMs);
   }
 
   /** SIGTERM (main.ts): no sweep from now on. */
-  stop(): void {
+  stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
-    this.timer = undefined;
+    return this.sweeps.stop();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.stop();
     // A sweep in flight only claims (the runs go on in the background, stopped by the service's own hook).
-    await this.sweeping;
+    await this.stop();
   }
 
   /** One sweep (also the tests' way to resume without waiting for the interval); never throws. Resolves with the reports launched. */
   sweep(): Promise<void> {
-    if (this.sweeping || this.stopped) return this.sweeping ?? Promise.resolve();
-    this.sweeping = this.sweepOnce().finally(() => (this.sweeping = undefined));
-    return this.sweeping;
+    return this.stopped ? Promise.resolve() : this.sweeps.runNow();
   }
 
   private async sweepOnce(): Promise<void> {

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import { CacheService } from '../cache/cache.service';
+import { settledWithin } from '../common/async/periodic-sweep';
 import { AppConfig } from '../config/app-config';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
@@ -322,10 +323,7 @@ export class TenantOffboardingService implements OnModuleDestroy, BeforeApplicat
     this.stopRuns();
     if (this.running.size === 0) return;
     const graceMs = this.config.jobs.shutdownGraceMs;
-    let timer: NodeJS.Timeout | undefined;
-    const settled = Promise.allSettled([...this.running.values()].map((run) => run.done)).then(() => true);
-    const finished = await Promise.race([settled, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)))]);
-    clearTimeout(timer);
+    const finished = await settledWithin(Promise.allSettled([...this.running.values()].map((run) => run.done)), graceMs);
     if (!finished) this.logger.warn(`shutdown: ${this.running.size} tenant deletion(s) still in a step after ${graceMs} ms; their leases expire and a worker instance resumes them`);
   }
 
