@@ -42,7 +42,7 @@ export class AppConfig {
   /** Tenant exports (src/exports): days a finished export is kept (0: until deleted). */
   readonly exports: { retentionDays: number };
   /** Offboarding in the background (README "Offboarding"): a run's lease, and how often a worker instance sweeps for expired ones. */
-  readonly offboarding: { leaseMs: number; sweepIntervalMs: number };
+  readonly offboarding: { leaseMs: number; sweepIntervalMs: number; jobsWaitMs: number };
   /** Semantic search (src/search): the fixed length of every embedding and query vector (EMBEDDING_DIMENSION). */
   readonly vectors: { dimension: number };
   readonly auth: {
@@ -110,7 +110,7 @@ export class AppConfig {
       maintenanceIntervalSeconds: env.JOBS_MAINTENANCE_INTERVAL_SECONDS,
     };
     this.exports = { retentionDays: env.EXPORT_RETENTION_DAYS };
-    this.offboarding = { leaseMs: env.TENANT_DELETION_LEASE_MS, sweepIntervalMs: env.TENANT_DELETION_SWEEP_INTERVAL_MS };
+    this.offboarding = { leaseMs: env.TENANT_DELETION_LEASE_MS, sweepIntervalMs: env.TENANT_DELETION_SWEEP_INTERVAL_MS, jobsWaitMs: env.TENANT_DELETION_JOBS_WAIT_MS };
     this.vectors = { dimension: env.EMBEDDING_DIMENSION };
     this.auth = {
       jwtSecret: env.JWT_SECRET,

@@ -128,6 +128,12 @@ export const envSchema = z
      * (renewed every third of it while it runs). A run whose process died is resumed once its lease expired.
      */
     TENANT_DELETION_LEASE_MS: z.coerce.number().int().min(500).max(3_600_000).default(60_000),
+    /**
+     * Offboarding, before any row is deleted: the tenant's queued jobs are cancelled and its running ones
+     * waited for this long (an export still writing its archive would otherwise store it after the
+     * deletion emptied the tenant's prefix). Past it the deletion fails before deleting anything; start it again.
+     */
+    TENANT_DELETION_JOBS_WAIT_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
     /** How often a worker instance (JOBS_WORKER=on) looks for running deletions whose lease expired, and resumes them. */
     TENANT_DELETION_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
 

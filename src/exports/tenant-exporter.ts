@@ -82,7 +82,12 @@ export class TenantExporter {
       const archive = await this.writeArchive((body) => this.storage.putExportArchive(exportId, body), options.report);
       const tables: ExportTableSummary = Object.fromEntries(archive.manifest.tables.map((table) => [table.name, { count: table.count, checksum: table.checksum }]));
       const row = await this.exports.succeed(exportId, { archiveKey: archive.key, sizeBytes: archive.sizeBytes, checksumSha256: archive.sha256, tables, fileCount: archive.manifest.files.length });
-      return row!;
+      if (!row) {
+        // Its row went while it ran (the export deleted, the tenant offboarded): an archive nothing points to is not kept.
+        await this.storage.deleteExportArchive(archive.key);
+        throw AppError.notFound('Export');
+      }
+      return row;
     } catch (error) {
       // The tenant sees a stable code and a message without internals (no SQL, no key).
       const failure = error instanceof AppError ? { code: error.code, message: error.message } : { code: 'EXPORT_FAILED', message: 'The export failed' };

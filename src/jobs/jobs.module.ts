@@ -1,9 +1,9 @@
 import { DynamicModule, Type } from '@nestjs/common';
 import { JobKinds } from './job-kinds';
+import { JobRowsModule } from './job-rows.module';
 import { JobQueue } from './job-queue';
 import { JOB_TENANTS, JobTenants } from './job-types';
 import { JobsController } from './jobs.controller';
-import { JobsRepository } from './jobs.repository';
 import { JobsService } from './jobs.service';
 import { JobsWorker } from './jobs.worker';
 
@@ -19,9 +19,9 @@ export class JobsModule {
     return {
       module: JobsModule,
       global: true,
-      imports: [tenants.module],
+      imports: [tenants.module, JobRowsModule],
       controllers: [JobsController],
-      providers: [{ provide: JOB_TENANTS, useExisting: tenants.resolver }, JobKinds, JobsRepository, JobQueue, JobsWorker, JobsService],
+      providers: [{ provide: JOB_TENANTS, useExisting: tenants.resolver }, JobKinds, JobQueue, JobsWorker, JobsService],
       exports: [JobsService],
     };
   }

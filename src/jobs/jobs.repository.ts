@@ -73,6 +73,27 @@ export class JobsRepository {
   }
 
   /**
+   * The tenant is being deleted (offboarding): its queued jobs are cancelled with `failure`, so a
+   * worker that fetches one later drops it (startAttempt finds it not runnable). Returns their ids.
+   */
+  @GenerateSql({ params: [{ code: DummyValue.STRING, message: DummyValue.STRING }] })
+  async cancelQueued(failure: Pick<JobFailure, 'code' | 'message'>): Promise<string[]> {
+    const rows = await this.db
+      .update(jobs)
+      .set({ status: 'cancelled', lastErrorCode: failure.code, lastError: failure.message, finishedAt: sql`now()`, updatedAt: sql`now()` })
+      .where(eq(jobs.status, 'queued'))
+      .returning({ id: jobs.id });
+    return rows.map((row) => row.id);
+  }
+
+  /** The tenant's jobs with an attempt in progress (or whose worker died mid-attempt, until the queue gives them up). */
+  @GenerateSql()
+  async listRunning(): Promise<string[]> {
+    const rows = await this.db.select({ id: jobs.id }).from(jobs).where(eq(jobs.status, 'running'));
+    return rows.map((row) => row.id);
+  }
+
+  /**
    * An attempt failed: back to queued when the queue will retry it, failed otherwise.
    * `attempts` is raised to at least `attempt` (a job failed before it ever ran, e.g. its
    * tenant suspended, records no attempt).

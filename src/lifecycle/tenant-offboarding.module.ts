@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ExportsCoreModule } from '../exports/exports-core.module';
+import { JobRowsModule } from '../jobs/job-rows.module';
 import { TenantsModule } from '../tenants/tenants.module';
 import { TenantDeletionsRepository } from './tenant-deletions.repository';
 import { TenantOffboardingController } from './tenant-offboarding.controller';
@@ -10,7 +11,7 @@ import { TenantOffboardingService } from './tenant-offboarding.service';
  * storage come from their global modules; the owner connections from DatabaseModule (TenantErasure).
  */
 @Module({
-  imports: [TenantsModule, ExportsCoreModule],
+  imports: [TenantsModule, ExportsCoreModule, JobRowsModule],
   controllers: [TenantOffboardingController],
   providers: [TenantDeletionsRepository, TenantOffboardingService],
   exports: [TenantOffboardingService],

@@ -17,6 +17,7 @@ import { parseTenantHeader } from '../tenancy/tenant-identifier';
 import { TenantResolver } from '../tenants/tenant-resolver.service';
 import { TenantsService, TenantView } from '../tenants/tenants.service';
 import { TenantExporter } from '../exports/tenant-exporter';
+import { TenantJobsDrain } from '../jobs/tenant-jobs-drain';
 import { TenantDeletionsRepository } from './tenant-deletions.repository';
 import { TenantDeletionView } from './tenant-offboarding.schemas';
 
@@ -205,6 +206,7 @@ export class TenantOffboardingService implements OnModuleDestroy, BeforeApplicat
     private readonly cache: CacheService,
     private readonly storage: StorageService,
     private readonly exporter: TenantExporter,
+    private readonly jobs: TenantJobsDrain,
     private readonly config: AppConfig,
   ) {}
 
@@ -461,12 +463,14 @@ export class TenantOffboardingService implements OnModuleDestroy, BeforeApplicat
       const tenant = await this.tenants.find(begun.tenantId);
       // Suspension first: every request of the tenant is refused from now on (its cached lookup is
       // forgotten, at once on every instance sharing Redis), sessions and API keys included.
+      const scope = this.scopeOf(begun, tenant);
       await step('suspend', async () => {
         if (!tenant) return { skipped: true, note: 'the tenant row is already deleted' };
         if (tenant.status !== 'suspended') await this.tenants.update(tenant.id, { status: 'suspended' });
-        return {};
+        // No job may write after delete-rows / delete-objects: queued ones cancelled, running ones waited for.
+        const jobs = await TenantContext.run(scope, () => this.jobs.forDeletion({ waitMs: this.config.offboarding.jobsWaitMs, checkpoint }));
+        return { counts: { jobsCancelled: jobs.cancelled, jobsWaitedFor: jobs.waitedFor } };
       });
-      const scope = this.scopeOf(begun, tenant);
       await step('export', async () => this.exportBeforeDeletion(begun, scope));
       await step('count-rows', async () => {
         if (countedBefore) return { skipped: true, note: 'counted by an earlier attempt' };

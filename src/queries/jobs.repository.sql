@@ -164,6 +164,28 @@ set
 where
   ("jobs"."tenant_id" = $3 and ("jobs"."id" = $4 and "jobs"."status" = $5));
 
+-- JobsRepository.cancelQueued
+update
+  "jobs"
+set
+  "status" = $1,
+  "last_error_code" = $2,
+  "last_error" = $3,
+  "finished_at" = now(),
+  "updated_at" = now()
+where
+  ("jobs"."tenant_id" = $4 and "jobs"."status" = $5)
+returning
+  "id";
+
+-- JobsRepository.listRunning
+select
+  "id"
+from
+  "jobs"
+where
+  ("jobs"."tenant_id" = $1 and "jobs"."status" = $2);
+
 -- JobsRepository.failAttempt
 update
   "jobs"

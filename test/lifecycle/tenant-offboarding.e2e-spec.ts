@@ -275,6 +275,57 @@ describe('tenant offboarding', () => {
     expect(await objectsOf(control.id)).toBe(2);
   }, 120_000);
 
+  it("cancels the tenant's queued jobs and waits for its running ones before deleting anything; past the wait it fails with nothing deleted", async () => {
+    const j = await seeded('offboard-jobs');
+    const control = await seeded('offboard-jobs-control');
+    const jobStatuses = (tenantId: string) =>
+      withClient(t.db.superuserUrl, async (client) => (await client.query<{ id: string; status: string; last_error_code: string | null }>('select id, status, last_error_code from jobs where tenant_id = $1 order by created_at, id', [tenantId])).rows);
+    // seedTenantData queued jobs (no worker here); one more stands for a job a worker is running right now.
+    const queued = await jobStatuses(j.id);
+    expect(queued.length).toBeGreaterThan(0);
+    for (const job of queued) expect(job).toMatchObject({ status: 'queued' });
+    const runningId = '00000000-0000-4000-8000-00000000a001';
+    await withClient(t.db.superuserUrl, (client) =>
+      client.query(`insert into jobs (tenant_id, id, kind, status, attempts, max_attempts, started_at) values ($1, $2, 'tenants.export', 'running', 1, 3, now())`, [j.id, runningId]),
+    );
+    const jRows = await rowsOf(t.db.superuserUrl, j.id);
+    const controlJobs = await jobStatuses(control.id);
+
+    // An instance that waits 300 ms only: the job still runs, so the deletion fails at suspend, before any row is deleted.
+    const impatient = await createApp({ ...t.env, TENANT_DELETION_JOBS_WAIT_MS: '300' });
+    let failure: unknown;
+    try {
+      failure = await impatient.get(TenantOffboardingService).delete({ tenantId: j.slug, requestedBy: 'cli:test' }).catch((error: unknown) => error);
+    } finally {
+      await impatient.close();
+    }
+    expect(failure).toBeInstanceOf(TenantDeletionFailedError);
+    const failed = (failure as TenantDeletionFailedError).report;
+    expect(stepsOf(failed, 1)).toEqual(['suspend:failed']);
+    expect(failed.error).toContain('1 job(s) of the tenant still running after 300 ms');
+    expect(failed.error).toContain(runningId);
+    // Nothing deleted (the running job's row included); the queued jobs are cancelled, and stay so.
+    expect(await rowsOf(t.db.superuserUrl, j.id)).toEqual(jRows);
+    expect(await jobStatuses(j.id)).toEqual([
+      ...queued.map((job) => ({ id: job.id, status: 'cancelled', last_error_code: 'TENANT_DELETED' })),
+      { id: runningId, status: 'running', last_error_code: null },
+    ]);
+
+    // The re-run waits (60 s by default) while the job runs; it ends after ~1 s, and the deletion goes on and completes.
+    const rerun = t.app.get(TenantOffboardingService).delete({ tenantId: j.slug, requestedBy: 'cli:test' });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(total(await rowsOf(t.db.superuserUrl, j.id))).toBe(total(jRows));
+    await withClient(t.db.superuserUrl, (client) => client.query(`update jobs set status = 'succeeded', finished_at = now() where tenant_id = $1 and id = $2`, [j.id, runningId]));
+    const completed = await rerun;
+    expect(completed).toMatchObject({ id: failed.id, status: 'completed', attempts: 2, verification: { ok: true, cacheKeys: 0, objects: 0 } });
+    expect(completed.steps.find((step) => step.name === 'suspend' && step.attempt === 2)).toMatchObject({ status: 'done', counts: { jobsCancelled: 0, jobsWaitedFor: 1 } });
+    await expectGone(j.id);
+    // The other tenant's queued jobs were neither cancelled nor waited for.
+    expect(await jobStatuses(control.id)).toEqual(controlJobs);
+    expect(controlJobs.length).toBe(queued.length);
+    for (const job of controlJobs) expect(job).toMatchObject({ status: 'queued' });
+  }, 120_000);
+
   it('finishes a deletion whose tenant row is already gone (purge and verification still run)', async () => {
     const f = await seeded('offboard-f');
     const offboarding = t.app.get(TenantOffboardingService);
