@@ -51,8 +51,27 @@ export interface LoadRequest {
    * answers come (autocannon).
    */
   overallRate?: number;
+  /**
+   * The paced sender only: it sends only while a phase is on. Phases of `phaseMs` follow one
+   * another from `startEpochMs` (wall clock, shared by the generators of one run), alternately
+   * on and off (`firstOn`: whether the first one is on). Requests due in an off phase are not sent.
+   */
+  phases?: Phases;
   /** Seconds before a request counts as timed out (autocannon's default: 10); a slow search needs more. */
   timeoutSeconds?: number;
+}
+
+export interface Phases {
+  startEpochMs: number;
+  phaseMs: number;
+  firstOn: boolean;
+}
+
+/** Whether the phase at wall-clock time `epochMs` is on (off before the first phase). */
+export function phaseIsOn(phases: Phases, epochMs: number): boolean {
+  if (epochMs < phases.startEpochMs) return false;
+  const index = Math.floor((epochMs - phases.startEpochMs) / phases.phaseMs);
+  return (index % 2 === 0) === phases.firstOn;
 }
 
 export interface LoadResult {
@@ -68,6 +87,19 @@ export interface LoadResult {
   timeouts: number;
   non2xx: number;
   statusCodes: Record<string, number>;
+  /**
+   * The paced sender only. Every 2xx latency from its due time (the percentiles above), so runs
+   * can be pooled (bench:noisy); the same requests timed from when the sender handed them to
+   * http (`fromSend`: the sender's own lateness left out, the wait for a busy socket kept); and
+   * that lateness itself (how late this process's timer sent them: its CPU, not the server).
+   */
+  paced?: {
+    samples: number[];
+    /** When each of `samples` was due, wall clock (ms since the epoch): which phase of a neighbour's on/off flood it fell in. */
+    dueEpochMs: number[];
+    fromSend: { p50: number; p99: number };
+    lateness: { p99: number; max: number };
+  };
 }
 
 /**
@@ -120,6 +152,10 @@ class Latencies {
     this.times[this.count++] = ms;
   }
 
+  values(): number[] {
+    return Array.from(this.times.subarray(0, this.count));
+  }
+
   summary(): Pick<LoadResult, 'p50' | 'p90' | 'p99' | 'mean'> {
     const sorted = this.times.subarray(0, this.count).sort();
     let sum = 0;
@@ -139,6 +175,9 @@ async function runPaced(request: LoadRequest & { overallRate: number }): Promise
   const next = random(request.seed);
   const agent = new http.Agent({ keepAlive: true, maxSockets: request.connections });
   const latencies = new Latencies();
+  const dueEpochMs: number[] = [];
+  const fromSend = new Latencies();
+  const lateness = new Latencies();
   const statusCodes: Record<string, number> = {};
   let errors = 0;
   let sent = 0;
@@ -158,6 +197,8 @@ async function runPaced(request: LoadRequest & { overallRate: number }): Promise
     const target = request.targets[Math.floor(next() * request.targets.length)];
     const body = target.json;
     outstanding++;
+    const sentAt = performance.now();
+    lateness.add(sentAt - dueAt);
     const req = http.request(
       new URL(target.path, request.url),
       { method: body === undefined ? 'GET' : 'POST', agent, headers: { ...target.headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) } },
@@ -166,7 +207,12 @@ async function runPaced(request: LoadRequest & { overallRate: number }): Promise
         res.on('end', () => {
           const code = res.statusCode ?? 0;
           statusCodes[code] = (statusCodes[code] ?? 0) + 1;
-          if (code >= 200 && code < 300) latencies.add(performance.now() - dueAt);
+          if (code >= 200 && code < 300) {
+            const now = performance.now();
+            latencies.add(now - dueAt);
+            dueEpochMs.push(performance.timeOrigin + dueAt);
+            fromSend.add(now - sentAt);
+          }
           settle();
         });
       },
@@ -181,7 +227,10 @@ async function runPaced(request: LoadRequest & { overallRate: number }): Promise
     const tick = () => {
       const now = performance.now();
       // Every request due by now (a late timer sends the ones it missed at once, as due).
-      while (start + sent * intervalMs <= Math.min(now, end)) send(start + sent++ * intervalMs);
+      while (start + sent * intervalMs <= Math.min(now, end)) {
+        const dueAt = start + sent++ * intervalMs;
+        if (!request.phases || phaseIsOn(request.phases, performance.timeOrigin + dueAt)) send(dueAt);
+      }
       if (now >= end) return resolve();
       setTimeout(tick, Math.max(0, start + sent * intervalMs - performance.now()));
     };
@@ -204,6 +253,12 @@ async function runPaced(request: LoadRequest & { overallRate: number }): Promise
     timeouts: 0,
     non2xx,
     statusCodes,
+    paced: {
+      samples: latencies.values(),
+      dueEpochMs,
+      fromSend: { p50: fromSend.summary().p50, p99: fromSend.summary().p99 },
+      lateness: { p99: lateness.summary().p99, max: lateness.values().reduce((a, b) => Math.max(a, b), 0) },
+    },
   };
 }
 

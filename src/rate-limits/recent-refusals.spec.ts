@@ -18,7 +18,9 @@ describe('RecentRefusals', () => {
     expect(refusals.refusalFor(subject, 0)).toBeUndefined();
     refusals.remember(subject, spent(40), 0);
     const replay = refusals.refusalFor(subject, 500);
-    expect(replay).toMatchObject({ code: ErrorCode.TooManyRequests, headers: { 'retry-after': '1', 'ratelimit-limit': '600', 'ratelimit-remaining': '0' } });
+    // The headers count down to the end of the budget's window (40 s), not to the end of the replay.
+    expect(replay).toMatchObject({ code: ErrorCode.TooManyRequests, headers: { 'retry-after': '40', 'ratelimit-reset': '40', 'ratelimit-limit': '600', 'ratelimit-remaining': '0' } });
+    expect(refusals.refusalFor(subject, 900)?.headers).toMatchObject({ 'retry-after': '40' });
     for (const other of [
       { ...subject, method: 'POST' },
       { ...subject, route: '/documents' },

@@ -16,7 +16,10 @@ export interface RefusalSubject {
 }
 
 interface Refusal {
+  /** The replay stops here (at most REPLAY_MS after it was remembered). */
   until: number;
+  /** The refused budget's window ends here: what RateLimit-Reset and Retry-After count down to. */
+  windowEnd: number;
   refused: BudgetStillSpent;
   limit: string;
   message: string;
@@ -59,7 +62,7 @@ export class RecentRefusals {
       this.refusals.delete(key);
       return undefined;
     }
-    const resetSeconds = String(Math.max(1, Math.ceil((refusal.until - now) / 1000)));
+    const resetSeconds = String(Math.max(1, Math.ceil((refusal.windowEnd - now) / 1000)));
     this.limiter.noteRejected(refusal.refused.scope, refusal.refused.store);
     return new AppError(ErrorCode.TooManyRequests, refusal.message, undefined, {
       'ratelimit-limit': refusal.limit,
@@ -79,6 +82,7 @@ export class RecentRefusals {
     }
     this.refusals.set(fingerprint(subject), {
       until: now + Math.min(resetSeconds * 1000, REPLAY_MS),
+      windowEnd: now + resetSeconds * 1000,
       refused,
       limit: refused.headers?.['ratelimit-limit'] ?? '',
       message: refused.message,

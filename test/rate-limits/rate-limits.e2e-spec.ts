@@ -83,11 +83,17 @@ describe('rate limits on two instances sharing Redis', () => {
     try {
       expectLimited(await t.request('GET', '/documents', { tenant: tenant.slug }), 1, 0);
       expectRefused(await t.request('GET', '/documents', { tenant: tenant.slug }), 1); // counted in Redis: the budget is spent
-      expectRefused(await t.request('GET', '/documents', { tenant: tenant.slug }), 1); // known spent: remembered
+      const remembered = await t.request('GET', '/documents', { tenant: tenant.slug }); // known spent: remembered
+      expectRefused(remembered, 1);
       expect(admit).toHaveBeenCalledTimes(3); // positive control: every one so far went through admission
       const early = await t.request('GET', '/documents', { tenant: tenant.slug });
       expectRefused(early, 1);
       expect(early.headers.get('x-request-id')).toBeTruthy();
+      // The early answer counts down to the end of the minute's window, as admission's does (not to the end of the replay).
+      const retryAfter = Number(remembered.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThan(5);
+      expect(Math.abs(Number(early.headers.get('retry-after')) - retryAfter)).toBeLessThanOrEqual(1);
+      expect(early.headers.get('ratelimit-reset')).toBe(early.headers.get('retry-after'));
       expect(admit).toHaveBeenCalledTimes(3); // answered before admission
       // Another route of the same credential goes through admission again (and is refused there).
       expectRefused(await t.request('GET', `/documents/${randomUUID()}`, { tenant: tenant.slug }), 1);
