@@ -157,7 +157,8 @@ class Latencies {
   }
 
   summary(): Pick<LoadResult, 'p50' | 'p90' | 'p99' | 'mean'> {
-    const sorted = this.times.subarray(0, this.count).sort();
+    // A sorted copy: values() keeps the order they came in (bench:noisy pairs them with their due times).
+    const sorted = this.times.slice(0, this.count).sort();
     let sum = 0;
     for (const value of sorted) sum += value;
     return { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), mean: this.count ? sum / this.count : NaN };

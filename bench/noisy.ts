@@ -42,7 +42,7 @@ import { startRedisServer } from '../src/runtime/redis-server';
  *
  * Flags: --no-spend-first, --flood-nice N (19), --duration S (10), --rounds N (5), --warmup S (2), --noisy-limit N (600
  * per minute), --flood-rate N (N's requests per second; default 50 times its
- * budget, 500/s; 0: closed loop, as fast as answers come), --quiet-rate N (Q's
+ * budget, 500/s), --quiet-rate N (Q's
  * requests per second, 300), --quiet-connections N (4), --noisy-connections N (16), --connections N (16, part 2). BENCH_DATABASE_URL and BENCH_REDIS_URL use existing servers;
  * otherwise an embedded PostgreSQL and `redis-server` from PATH are started.
  */
@@ -65,7 +65,7 @@ interface Options {
   quietConnections: number;
   noisyConnections: number;
   connections: number;
-  /** N's requests per second; 0: as fast as the API answers (a closed loop that takes whatever CPU it gets). */
+  /** N's requests per second (always paced: the interleaved measure switches it by phases). */
   floodRate: number;
   /** Q's requests per second in the open-loop measure. */
   quietRate: number;
@@ -93,9 +93,15 @@ function noisyCommand(): Command {
     .option('--connections <n>', 'connections of the limiter-cost runs (part 2)', positiveInt, 16)
     .option('--interleaved-duration <s>', "seconds of each round's interleaved run (Q steady, N's flood switched on and off by phases; at most 45: it runs within the minute whose budget N spent)", atMost45Seconds, 40)
     .option('--phase-ms <ms>', 'length of each on or off phase of the interleaved run', positiveInt, 1000)
-    .option('--flood-nice <n>', "nice value of N's load generator (19, the lowest priority: it stands for a client on another machine; 0: as the server's)", nonNegativeInt, 19)
+    .option('--flood-nice <n>', "nice value of N's load generator, 0-19 (19, the lowest priority: it stands for a client on another machine; 0: as the server's)", niceValue, 19)
     .option('--no-spend-first', "let N's allowed requests (its minute's budget, at up to its per-second burst) fall inside the measured flood")
-    .option('--flood-rate <n>', "N's requests per second (default: 50 times its budget; 0: closed loop, as fast as answers come)", nonNegativeInt);
+    .option('--flood-rate <n>', "N's requests per second (default: 50 times its budget); always paced, so the interleaved measure can switch it by phases", positiveInt);
+}
+
+function niceValue(raw: string): number {
+  const nice = nonNegativeInt(raw);
+  if (nice > 19) throw new InvalidArgumentError('at most 19');
+  return nice;
 }
 
 function atMost45Seconds(raw: string): number {
@@ -186,7 +192,7 @@ async function main(): Promise<void> {
       load(quiet, options.quietConnections, options.warmup, 1),
       load(limited, 4, options.warmup, 2),
       load(unlimited, 4, options.warmup, 3),
-      load(noisy, options.noisyConnections, options.warmup, 4, options.floodRate || undefined),
+      load(noisy, options.noisyConnections, options.warmup, 4, options.floodRate),
     ]);
 
     type Pair = { alone: LoadResult; withFlood: LoadResult; flood: LoadResult };
@@ -229,7 +235,7 @@ async function main(): Promise<void> {
       if (options.spendFirst) await spendBudget(options.duration);
       const [withFlood, flood] = await Promise.all([
         load(quiet, options.quietConnections, options.duration, 10 + round, quietRate),
-        load(noisy, options.noisyConnections, options.duration, 20 + round, options.floodRate || undefined, options.floodNice),
+        load(noisy, options.noisyConnections, options.duration, 20 + round, options.floodRate, options.floodNice),
       ]);
       return { alone, withFlood, flood };
     };
@@ -246,14 +252,16 @@ async function main(): Promise<void> {
       const phases: Phases = { startEpochMs: Date.now() + 1_000, phaseMs: options.phaseMs, firstOn: round % 2 === 0 };
       const [quietRun, flood] = await Promise.all([
         load(quiet, options.quietConnections, options.interleavedDuration + 1, 40 + round, options.quietRate),
-        load(noisy, options.noisyConnections, options.interleavedDuration + 1, 50 + round, options.floodRate || undefined, options.floodNice, phases),
+        load(noisy, options.noisyConnections, options.interleavedDuration + 1, 50 + round, options.floodRate, options.floodNice, phases),
       ]);
       const on: number[] = [];
       const off: number[] = [];
       const { samples = [], dueEpochMs = [] } = quietRun.paced ?? {};
+      // N's generator started up to a second before the first phase and runs interleavedDuration + 1 s: its last second is not counted.
+      const lastDue = phases.startEpochMs + (options.interleavedDuration - 1) * 1000;
       samples.forEach((latency, i) => {
         const due = dueEpochMs[i];
-        if (due < phases.startEpochMs || (due - phases.startEpochMs) % phases.phaseMs < PHASE_GUARD_MS) return;
+        if (due < phases.startEpochMs || due >= lastDue || (due - phases.startEpochMs) % phases.phaseMs < PHASE_GUARD_MS) return;
         (phaseIsOn(phases, due) ? on : off).push(latency);
       });
       return { on, off, flood };
@@ -307,7 +315,7 @@ async function main(): Promise<void> {
       `# Rate limits under a noisy neighbour (${startedAt.toISOString()})`,
       '',
       `${os.cpus().length} cores, Node ${process.version}; ${postgres.description}; Redis ${redis.url.replace(/\/\/.*@/, '//')}; load average before ${loadBefore.map((l) => l.toFixed(2)).join(', ')}, after ${os.loadavg().map((l) => l.toFixed(2)).join(', ')} (other work on the machine shows here).`,
-      `N floods ${options.floodRate ? `at ${options.floodRate} requests/s` : 'as fast as it is answered (closed loop)'} with ${options.noisyConnections} connections; Q sends with ${options.quietConnections} connections.`,
+      `N floods at ${options.floodRate} requests/s with ${options.noisyConnections} connections; Q sends with ${options.quietConnections} connections.`,
       `Options: ${JSON.stringify(options)}. 10 tenants x 100 documents, GET /documents/:id, document cache off, JWT.`,
       options.spendFirst
         ? "Before each measured flood N spent its minute's budget (unmeasured): the runs measure a neighbour refused, not one using its plan's allowance."
@@ -315,7 +323,7 @@ async function main(): Promise<void> {
       '',
       `## Noisy neighbour, interleaved: Q at ${options.quietRate} requests/s throughout, N's flood on and off every ${options.phaseMs} ms`,
       '',
-      `Each round: ${options.interleavedDuration} s of Q at a steady rate while N's flood (${options.floodRate ? `${options.floodRate}/s` : 'closed loop'}) runs in every other ${options.phaseMs} ms phase. Q's responses are split by the phase they were due in (the first ${PHASE_GUARD_MS} ms of each phase count for neither), so whatever else happens in the run (a GC pause, the scheduler, the host) falls on both sides alike.`,
+      `Each round: ${options.interleavedDuration} s of Q at a steady rate while N's flood (${options.floodRate}/s) runs in every other ${options.phaseMs} ms phase. Q's responses are split by the phase they were due in (the first ${PHASE_GUARD_MS} ms of each phase count for neither), so whatever else happens in the run (a GC pause, the scheduler, the host) falls on both sides alike.`,
       '',
       '| round | Q responses, flood off / on | Q p50 off / on | Q p99 flood off | Q p99 flood on | ratio | N requests | N 429 share | N 2xx |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|',

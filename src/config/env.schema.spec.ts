@@ -38,9 +38,14 @@ describe('parseEnv', () => {
     expect(() => parseEnv({ DATABASE_URL: valid.DATABASE_URL })).toThrow(/ADMIN_API_KEY: is required/);
   });
 
-  it('background tenant deletions: a 60 s lease and a 30 s sweep by default; bounds checked at boot', () => {
-    expect(new AppConfig(parseEnv(valid)).offboarding).toEqual({ leaseMs: 60_000, sweepIntervalMs: 30_000 });
-    expect(new AppConfig(parseEnv({ ...valid, TENANT_DELETION_LEASE_MS: '2000', TENANT_DELETION_SWEEP_INTERVAL_MS: '200' })).offboarding).toEqual({ leaseMs: 2_000, sweepIntervalMs: 200 });
+  it('background tenant deletions: a 60 s lease, a 30 s sweep and a 60 s wait for running jobs by default; bounds checked at boot', () => {
+    expect(new AppConfig(parseEnv(valid)).offboarding).toEqual({ leaseMs: 60_000, sweepIntervalMs: 30_000, jobsWaitMs: 60_000 });
+    expect(new AppConfig(parseEnv({ ...valid, TENANT_DELETION_LEASE_MS: '2000', TENANT_DELETION_SWEEP_INTERVAL_MS: '200', TENANT_DELETION_JOBS_WAIT_MS: '0' })).offboarding).toEqual({
+      leaseMs: 2_000,
+      sweepIntervalMs: 200,
+      jobsWaitMs: 0,
+    });
+    expect(() => parseEnv({ ...valid, TENANT_DELETION_JOBS_WAIT_MS: '-1' })).toThrow(/TENANT_DELETION_JOBS_WAIT_MS/);
     // A lease shorter than a renewal round trip, or a sweep that would hammer the database, is refused.
     expect(() => parseEnv({ ...valid, TENANT_DELETION_LEASE_MS: '100' })).toThrow(/TENANT_DELETION_LEASE_MS/);
     expect(() => parseEnv({ ...valid, TENANT_DELETION_SWEEP_INTERVAL_MS: '10' })).toThrow(/TENANT_DELETION_SWEEP_INTERVAL_MS/);

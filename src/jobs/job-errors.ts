@@ -60,7 +60,7 @@ export const JOB_FAILURES = {
   interrupted: { code: 'JOB_INTERRUPTED', message: 'The job was interrupted by a worker shutdown', retryable: true },
   /** Its last attempt's worker died (a crash): the queue failed it once its timeout passed (JobsWorker.sweepGivenUp). */
   abandoned: { code: 'JOB_ABANDONED', message: 'The worker running the job stopped without finishing it, on its last attempt', retryable: false },
-  /** Cancelled while queued: its tenant is being deleted (offboarding), and its rows with it. */
+  /** Cancelled while queued, or refused at its start: its tenant is being deleted (offboarding), and its rows with it. */
   tenantDeleted: { code: 'TENANT_DELETED', message: 'The tenant is being deleted: the job was cancelled', retryable: false },
   tenantSuspended: { code: 'TENANT_SUSPENDED', message: 'The tenant is suspended: the job was not run', retryable: false },
   unknownKind: { code: 'JOB_KIND_UNKNOWN', message: 'No worker could run this kind of job', retryable: true },

@@ -72,6 +72,8 @@ export interface EnqueueOptions {
 export interface JobTenants {
   /** Any status; undefined when no such tenant (deleted). */
   find(identifier: { kind: 'id'; value: string }): Promise<Tenant | undefined>;
+  /** An unfinished deletion holds the tenant (offboarding): none of its jobs may start, nor be queued for it by the platform. */
+  deletionUnfinished(tenantId: string): Promise<boolean>;
   /** fn as the (active) tenant: exactly what a request of that tenant gets. */
   runForTenant<T>(idOrSlug: string, fn: () => PromiseLike<T>, jobId?: string): Promise<T>;
 }

@@ -108,6 +108,7 @@ export class JobsService {
     const tenant = UUID_PATTERN.test(id) ? await this.tenants.find({ kind: 'id', value: id }) : undefined;
     if (!tenant) throw new AppError(ErrorCode.TenantNotFound, 'Tenant not found');
     if (tenant.status !== 'active' && !registered.options.runsOnSuspendedTenants) throw new AppError(ErrorCode.TenantSuspended, 'Tenant is suspended');
+    if (await this.tenants.deletionUnfinished(tenant.id)) throw new AppError(ErrorCode.Conflict, 'The tenant is being deleted: no work can be queued for it');
     return await TenantContext.run({ tenant, requestId: current?.requestId ?? randomUUID() }, () => this.enqueueAs(tenant, kind, payload, options, null));
   }
 

@@ -269,6 +269,12 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
         return;
       }
       const run = new Run(job, job.retryCount + 1, (fn) => this.enter(tenant, jobId, fn));
+      if (await this.tenants.deletionUnfinished(tenant.id)) {
+        // Offboarding cancelled its queued jobs; this one was queued again by a retry, or came up meanwhile: never run while the tenant's rows go.
+        this.logger.warn(`${label}: the tenant is being deleted; failed without running`);
+        await this.record(run, JOB_FAILURES.tenantDeleted);
+        return;
+      }
       if (tenant.status !== 'active' && !registered?.options.runsOnSuspendedTenants) {
         // Failed for good: retrying would only meet the suspension again (no retry storm); a new job can be enqueued once it is resumed.
         this.logger.warn(`${label}: the tenant is ${tenant.status}; failed without running`);

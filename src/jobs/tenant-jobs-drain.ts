@@ -21,7 +21,8 @@ export class TenantJobsDrain {
    * running on a suspended tenant (an export) would store its archive after the deletion emptied
    * the tenant's prefix, and verification would fail on it. A worker marks its attempt running
    * before it touches anything and this cancels before it reads what runs, so every job is either
-   * cancelled or waited for. Throws when jobs still run after `waitMs` (a worker that died
+   * cancelled or waited for; and the worker refuses to start any job of a tenant with an unfinished
+   * deletion (a retry queued again after this pass, a job that came up meanwhile). Throws when jobs still run after `waitMs` (a worker that died
    * mid-attempt leaves its row running until the queue gives it up: its timeout).
    */
   async forDeletion(options: { waitMs: number; checkpoint?: () => void }): Promise<{ cancelled: number; waitedFor: number }> {
@@ -32,7 +33,13 @@ export class TenantJobsDrain {
       options.checkpoint?.();
       for (const id of await this.jobs.cancelQueued(JOB_FAILURES.tenantDeleted)) cancelled.add(id);
       const running = await this.jobs.listRunning();
-      if (running.length === 0) return { cancelled: cancelled.size, waitedFor: waitedFor.size };
+      if (running.length === 0) {
+        // One more pass for a job that failed and was queued for a retry between the two statements (JobsWorker refuses to start it anyway).
+        const late = await this.jobs.cancelQueued(JOB_FAILURES.tenantDeleted);
+        for (const id of late) cancelled.add(id);
+        if (late.length === 0) return { cancelled: cancelled.size, waitedFor: waitedFor.size };
+        continue;
+      }
       for (const id of running) waitedFor.add(id);
       if (Date.now() >= deadline) {
         throw new Error(`${running.length} job(s) of the tenant still running after ${options.waitMs} ms (${running.join(', ')}); start the deletion again once they have ended`);

@@ -20,6 +20,16 @@ returning
   "created_at",
   "updated_at";
 
+-- TenantsRepository.deletionUnfinished
+select
+  "id"
+from
+  "tenant_deletions"
+where
+  ("tenant_deletions"."deleted_tenant_id" = $1 and "tenant_deletions"."status" <> $2)
+limit
+  $3;
+
 -- TenantsRepository.findWithPlan (by id)
 select
   "tenants"."id",

@@ -64,6 +64,11 @@ export class TenantResolver {
     return tenant;
   }
 
+  /** Whether an unfinished deletion holds the tenant (read each time, not cached: asked before a job starts). */
+  deletionUnfinished(tenantId: string): Promise<boolean> {
+    return this.tenants.deletionUnfinished(tenantId);
+  }
+
   /**
    * Called after a tenant changes, so the change is visible at once. If the store
    * is down the deletion is replayed when it returns (CacheService), and entries

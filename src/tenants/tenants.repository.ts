@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { and, asc, count, eq, gt } from 'drizzle-orm';
+import { and, asc, count, eq, gt, ne } from 'drizzle-orm';
 import { PlatformTransaction, SystemDb } from '../database/system-db';
-import { PlanRow, plans, TenantRow, tenants, TenantStatus } from '../database/schema';
+import { PlanRow, plans, tenantDeletions, TenantRow, tenants, TenantStatus } from '../database/schema';
 import type { PlanOverrides } from '../tenancy/entitlements';
 import { DummyValue, GenerateSql } from '../database/generate-sql.decorator';
 
@@ -44,6 +44,19 @@ export class TenantsRepository {
       const [row] = await db.insert(tenants).values(input).returning();
       return row;
     }, tx);
+  }
+
+  /** Whether the tenant has an unfinished (running or failed) deletion: its jobs are not started, nor queued by the platform (src/jobs). */
+  @GenerateSql({ params: [DummyValue.UUID] })
+  deletionUnfinished(tenantId: string): Promise<boolean> {
+    return this.systemDb.run('tenants.deletionUnfinished', async (db) => {
+      const rows = await db
+        .select({ id: tenantDeletions.id })
+        .from(tenantDeletions)
+        .where(and(eq(tenantDeletions.tenantId, tenantId), ne(tenantDeletions.status, 'completed')))
+        .limit(1);
+      return rows.length > 0;
+    });
   }
 
   /** A tenant by id or slug, with its plan in the same statement: the lookup behind every request (then cached) and the admin routes. */

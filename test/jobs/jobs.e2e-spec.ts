@@ -14,6 +14,8 @@ import { createApiKey } from '../identity/identity-fixtures';
 import { startS3Server, TestS3Server } from '../helpers/s3-server';
 import { startTestApp, TestApp } from '../helpers/test-app';
 import { until } from '../helpers/until';
+import { withClient } from '../helpers/pg-client';
+import { TenantOffboardingService } from '../../src/lifecycle/tenant-offboarding.service';
 
 /** What a probe job saw from inside its tenant context. */
 interface Sight {
@@ -255,6 +257,27 @@ describe('tenant-aware background jobs', () => {
       // Positive control: resumed, the tenant's next job of that kind runs.
       const next = await resolver.runForTenant(c.id, () => jobs.enqueue('test.noop', {}));
       expect(await finished(c.slug, next.id)).toMatchObject({ status: 'succeeded' });
+    });
+  });
+
+  describe('a tenant being deleted', () => {
+    it('starts none of its jobs and queues no platform work for it while its deletion is unfinished', async () => {
+      const c = await t.createTenant(`jobs-del-${randomUUID().slice(0, 6)}`);
+      // Positive control: before the deletion, its platform work is queued and runs.
+      expect(await finished(c.slug, (await jobs.enqueueForTenant(c.id, 'test.noop', {})).id)).toMatchObject({ status: 'succeeded' });
+      const queued = await resolver.runForTenant(c.id, () => jobs.enqueue('test.noop', {}, { delaySeconds: 1 }));
+      // A deletion report opened (status running) but not run: the tenant is still active, its rows all there.
+      const report = await t.app.get(TenantOffboardingService).start({ tenantId: c.slug, requestedBy: 'cli:test' });
+      try {
+        await expect(jobs.enqueueForTenant(c.id, 'test.noop', {})).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('being deleted') });
+        const refused = await finished(c.slug, queued.id);
+        expect(refused).toMatchObject({ status: 'failed', attempts: 0, result: null, lastError: { code: 'TENANT_DELETED' } });
+        expect(await t.app.get(JobQueue).inspect(queued.id)).toMatchObject({ state: 'completed', retryCount: 0 });
+        // Another tenant's work goes on.
+        expect(await finished(b.slug, (await jobs.enqueueForTenant(b.id, 'test.noop', {})).id)).toMatchObject({ status: 'succeeded' });
+      } finally {
+        await withClient(t.db.superuserUrl, (client) => client.query('delete from tenant_deletions where id = $1', [report.id]));
+      }
     });
   });
 
