@@ -3,6 +3,7 @@ import { ExportsCoreModule } from '../exports/exports-core.module';
 import { JobRowsModule } from '../jobs/job-rows.module';
 import { TenantsModule } from '../tenants/tenants.module';
 import { TenantDeletionsRepository } from './tenant-deletions.repository';
+import { TenantMovesRepository } from './tenant-moves.repository';
 import { TenantOffboardingController } from './tenant-offboarding.controller';
 import { TenantOffboardingService } from './tenant-offboarding.service';
 
@@ -13,7 +14,7 @@ import { TenantOffboardingService } from './tenant-offboarding.service';
 @Module({
   imports: [TenantsModule, ExportsCoreModule, JobRowsModule],
   controllers: [TenantOffboardingController],
-  providers: [TenantDeletionsRepository, TenantOffboardingService],
+  providers: [TenantDeletionsRepository, TenantMovesRepository, TenantOffboardingService],
   exports: [TenantOffboardingService],
 })
 export class TenantOffboardingModule {}

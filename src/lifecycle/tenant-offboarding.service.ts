@@ -19,6 +19,7 @@ import { TenantsService, TenantView } from '../tenants/tenants.service';
 import { TenantExporter } from '../exports/tenant-exporter';
 import { TenantJobsDrain } from '../jobs/tenant-jobs-drain';
 import { TenantDeletionsRepository } from './tenant-deletions.repository';
+import { TenantMovesRepository } from './tenant-moves.repository';
 import { TenantDeletionView } from './tenant-offboarding.schemas';
 
 export type { TenantDeletionView };
@@ -200,6 +201,7 @@ export class TenantOffboardingService implements OnModuleDestroy, BeforeApplicat
 
   constructor(
     private readonly deletions: TenantDeletionsRepository,
+    private readonly moves: TenantMovesRepository,
     private readonly tenants: TenantsService,
     private readonly resolver: TenantResolver,
     private readonly erasure: TenantErasure,
@@ -244,6 +246,11 @@ export class TenantOffboardingService implements OnModuleDestroy, BeforeApplicat
         throw new AppError(ErrorCode.Conflict, 'An unfinished deletion of this tenant was started without export; resume it without export, or export the tenant first (POST /tenants/:idOrSlug/export)');
       }
       return toTenantDeletionView(unfinished);
+    }
+    // A move copies and switches the tenant's rows (with or without a job row the deletion could wait for): it ends first.
+    const move = await this.moves.findUnfinished(tenant!.id);
+    if (move) {
+      throw new AppError(ErrorCode.Conflict, `The tenant has an unfinished move (${move.id}, ${move.status}): let it complete, or abort or roll it back (POST /tenant-moves/${move.id}/abort), before deleting the tenant`);
     }
     const created = await this.deletions.create(
       { tenantId: tenant!.id, tenantSlug: tenant!.slug, database, requestedBy: request.requestedBy, reason: request.reason, exportRequested: request.export ?? false },

@@ -326,6 +326,24 @@ describe('tenant offboarding', () => {
     for (const job of controlJobs) expect(job).toMatchObject({ status: 'queued' });
   }, 120_000);
 
+  it('refuses to delete a tenant with an unfinished move (409, naming it), and deletes it once the move ended', async () => {
+    const m = await t.createTenant('offboard-moving');
+    const moveId = '00000000-0000-4000-8000-00000000b001';
+    await withClient(t.db.superuserUrl, (client) =>
+      client.query(`insert into tenant_moves (id, moved_tenant_id, tenant_slug, from_database, to_database, requested_by) values ($1, $2, $3, 'shared', 'big1', 'cli:test')`, [moveId, m.id, m.slug]),
+    );
+    const refused = await t.request('DELETE', `/tenants/${m.slug}?confirm=${m.slug}`, { admin: true });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toContain(moveId);
+    expect(await tenantRowExists(t.db.superuserUrl, m.id)).toBe(true);
+    // Positive control: the move ended (here: marked completed by hand), the deletion starts and completes.
+    await withClient(t.db.superuserUrl, (client) => client.query(`update tenant_moves set status = 'completed', finished_at = now() where id = $1`, [moveId]));
+    const accepted = await t.request('DELETE', `/tenants/${m.slug}?confirm=${m.slug}`, { admin: true });
+    expect(accepted.status).toBe(202);
+    expect(await settledDeletion(t, accepted.body.id)).toMatchObject({ status: 'completed' });
+    await withClient(t.db.superuserUrl, (client) => client.query('delete from tenant_moves where id = $1', [moveId]));
+  }, 60_000);
+
   it('finishes a deletion whose tenant row is already gone (purge and verification still run)', async () => {
     const f = await seeded('offboard-f');
     const offboarding = t.app.get(TenantOffboardingService);
