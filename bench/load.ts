@@ -132,6 +132,11 @@ function random(seed: number): () => number {
   };
 }
 
+/** The p-th percentile (nearest rank, the generator's own) of values in any order (bench:noisy pools runs with it); NaN when empty. */
+export function percentileOf(values: number[], p: number): number {
+  return percentile(Float64Array.from(values).sort(), p);
+}
+
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN;
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -244,6 +249,7 @@ async function runPaced(request: LoadRequest & { overallRate: number }): Promise
   const non2xx = Object.entries(statusCodes).reduce((n, [code, count]) => (Number(code) >= 200 && Number(code) < 300 ? n : n + count), 0);
   // The sending time: the duration asked, or less when stopped early.
   const durationSeconds = (end - start) / 1000;
+  const sentToAnswered = fromSend.summary();
   return {
     type: 'result',
     requestsPerSecond: total / durationSeconds,
@@ -257,7 +263,7 @@ async function runPaced(request: LoadRequest & { overallRate: number }): Promise
     paced: {
       samples: latencies.values(),
       dueEpochMs,
-      fromSend: { p50: fromSend.summary().p50, p99: fromSend.summary().p99 },
+      fromSend: { p50: sentToAnswered.p50, p99: sentToAnswered.p99 },
       lateness: { p99: lateness.summary().p99, max: lateness.values().reduce((a, b) => Math.max(a, b), 0) },
     },
   };

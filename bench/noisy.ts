@@ -5,10 +5,10 @@ import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { commandLine, nonNegativeInt, parsedOrRefused, positiveInt } from './command-line';
 import { obtainCredentials } from './credentials';
-import { phaseIsOn, type LoadResult, type LoadTarget, type Phases } from './load';
+import { percentileOf, phaseIsOn, type LoadResult, type LoadTarget, type Phases } from './load';
 import { createBenchDatabase, startServer } from './postgres';
 import { benchApiEnv, runLoad, startApiServer } from './processes';
-import { median, percentileOf } from './report';
+import { median } from './report';
 import { sampleTraffic, seedDataset } from './seed';
 import { startRedisServer } from '../src/runtime/redis-server';
 

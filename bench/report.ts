@@ -137,13 +137,6 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-/** The p-th percentile (nearest rank, as the load generator's) of unsorted values; NaN when empty. */
-export function percentileOf(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = Float64Array.from(values).sort();
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
-
 export function summarise(variants: VariantInfo[], runs: MeasuredRun[], config: BenchConfig): Summary {
   const rows: VariantSummary[] = [];
   for (const route of ROUTES) {
