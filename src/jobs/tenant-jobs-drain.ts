@@ -20,10 +20,10 @@ export class TenantJobsDrain {
    * fetches one drops it) and its running ones waited for, up to `waitMs`. Without this, a job
    * running on a suspended tenant (an export) would store its archive after the deletion emptied
    * the tenant's prefix, and verification would fail on it. A worker marks its attempt running
-   * before it touches anything and this cancels before it reads what runs, so every job is either
-   * cancelled or waited for; and the worker refuses to start any job of a tenant with an unfinished
-   * deletion (a retry queued again after this pass, a job that came up meanwhile). Throws when jobs still run after `waitMs` (a worker that died
-   * mid-attempt leaves its row running until the queue gives it up: its timeout).
+   * before it touches anything, so every job is either cancelled or waited for; and the worker
+   * refuses to start any job of a tenant with an unfinished deletion (a job that came up between
+   * two passes). Throws when jobs still run after `waitMs` (a worker that died mid-attempt leaves
+   * its row running until the queue gives it up: its timeout).
    */
   async forDeletion(options: { waitMs: number; checkpoint?: () => void }): Promise<{ cancelled: number; waitedFor: number }> {
     const deadline = Date.now() + options.waitMs;
@@ -31,13 +31,13 @@ export class TenantJobsDrain {
     const waitedFor = new Set<string>();
     for (;;) {
       options.checkpoint?.();
-      for (const id of await this.jobs.cancelQueued(JOB_FAILURES.tenantDeleted)) cancelled.add(id);
+      // Running ones first, then the queued: done only when a pass finds neither, so a job that failed and
+      // was queued for a retry after the look at the running ones is cancelled by the next pass.
       const running = await this.jobs.listRunning();
+      const justCancelled = await this.jobs.cancelQueued(JOB_FAILURES.tenantDeleted);
+      for (const id of justCancelled) cancelled.add(id);
       if (running.length === 0) {
-        // One more pass for a job that failed and was queued for a retry between the two statements (JobsWorker refuses to start it anyway).
-        const late = await this.jobs.cancelQueued(JOB_FAILURES.tenantDeleted);
-        for (const id of late) cancelled.add(id);
-        if (late.length === 0) return { cancelled: cancelled.size, waitedFor: waitedFor.size };
+        if (justCancelled.length === 0) return { cancelled: cancelled.size, waitedFor: waitedFor.size };
         continue;
       }
       for (const id of running) waitedFor.add(id);
