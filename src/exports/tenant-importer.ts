@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { AppError } from '../common/errors/app-error';
 import { ErrorCode } from '../common/errors/error-codes';
 import { SHARED_DATABASE } from '../config/env.schema';
+import { TenantDatabases } from '../database/tenant-databases';
 import { TenantErasure } from '../database/tenant-erasure';
 import { RestoreMismatchError, TargetNotEmptyError, TenantRows } from '../database/tenant-rows';
 import { StorageService } from '../storage/storage.service';
@@ -50,6 +51,7 @@ export class TenantImporter {
     private readonly storage: StorageService,
     private readonly tenants: TenantsService,
     private readonly resolver: TenantResolver,
+    private readonly databases: TenantDatabases,
   ) {}
 
   async import(source: Readable, target: ImportTarget, report: ReportProgress = () => undefined): Promise<ImportResultView> {
@@ -60,6 +62,8 @@ export class TenantImporter {
       // The target's database decides which tables and columns must exist.
       const existing = target.kind === 'into' ? await this.resolver.findByIdOrSlug(target.tenant) : undefined;
       const database = existing?.database ?? (target.kind === 'new' ? (target.database ?? SHARED_DATABASE) : SHARED_DATABASE);
+      // A name nobody registered is the caller's mistake (400, as POST /tenants), not a missing owner connection (500).
+      if (!this.databases.isRegistered(database)) throw AppError.validation([{ path: 'database', message: `no database "${database}" is registered (TENANT_DATABASES)` }]);
       if (!this.rows.canReach(database)) throw new AppError(ErrorCode.Internal, "Import is not configured on this instance (the owner connection of the target's database is missing)");
       await report({ done: 0, stage: 'verify' });
       const manifest = await verifyArchive(staging, extracted, await this.rows.tables(database));
