@@ -8,6 +8,8 @@ import { obtainCredentials } from './credentials';
 import type { LoadResult, LoadTarget } from './load';
 import { createBenchDatabase, startServer, withClient } from './postgres';
 import { benchApiEnv, runLoad, startApiServer } from './processes';
+import { OwnerConnections } from '../src/database/owner-connections';
+import { TenantVectorIndexes, VectorExtensionMissingError } from '../src/database/tenant-vector-indexes';
 
 /**
  * `npm run bench:vectors`: semantic search (POST /documents/search) latency and throughput by the
@@ -27,8 +29,12 @@ import { benchApiEnv, runLoad, startApiServer } from './processes';
  * Each target is searched (random query vectors, --k, cosine) by --connections connections for
  * --duration seconds, closed loop (as fast as answers come): p50/p99 latency and requests/s.
  *
+ * With pgvector, each measured tenant gets its own HNSW indexes first (TenantVectorIndexes, what
+ * `tenants vector-index` runs; the build time is reported); --no-tenant-index measures pgvector's
+ * exact sort instead, what a tenant without them gets. Background tenants get none.
+ *
  * Flags: --tenants N (100), --sizes a,b (10000,100000), --background N (1000), --dimension D (384),
- * --k K (10), --connections C (8), --duration S (10), --warmup S (2).
+ * --k K (10), --connections C (8), --duration S (10), --warmup S (2), --no-tenant-index.
  */
 
 interface Options {
@@ -40,6 +46,7 @@ interface Options {
   connections: number;
   duration: number;
   warmup: number;
+  tenantIndex: boolean;
 }
 
 const log = (message: string) => process.stderr.write(`[bench:vectors] ${message}\n`);
@@ -61,7 +68,8 @@ function vectorsCommand(): Command {
     .option('--k <n>', 'k of every search', positiveInt, 10)
     .option('--connections <n>', 'concurrent connections', positiveInt, 8)
     .option('--duration <s>', 'seconds per measured run', positiveInt, 10)
-    .option('--warmup <s>', 'warm-up seconds per tenant', nonNegativeInt, 2);
+    .option('--warmup <s>', 'warm-up seconds per tenant', nonNegativeInt, 2)
+    .option('--no-tenant-index', "with pgvector: do not build the measured tenants' own HNSW indexes (measures the exact sort)");
 }
 
 /** `count` documents with embeddings for the tenant, in one statement each (random vectors in [-0.5, 0.5)). */
@@ -79,6 +87,30 @@ async function seedVectors(superuserUrl: string, tenantId: string, count: number
       [tenantId, count, dimension],
     );
   });
+}
+
+/**
+ * The measured tenants' own HNSW indexes (as `tenants vector-index` builds them); what it took, or
+ * why none were built (no pgvector: the exact scan serves).
+ */
+async function buildTenantIndexes(superuserUrl: string, targets: ReadonlyArray<{ id: string; size: number }>, dimension: number): Promise<string> {
+  const owners = new OwnerConnections(superuserUrl, {}, 60_000);
+  try {
+    const built: string[] = [];
+    for (const target of targets) {
+      const began = Date.now();
+      const indexes = await new TenantVectorIndexes(owners).create({ tenantId: target.id, database: 'shared' }, dimension);
+      const megabytes = indexes.reduce((sum, index) => sum + index.bytes, 0) / 1e6;
+      built.push(`${target.size} vectors: ${((Date.now() - began) / 1000).toFixed(1)} s, ${megabytes.toFixed(0)} MB`);
+      log(`built the ${target.size}-vector tenant's HNSW indexes (cosine, inner product): ${built[built.length - 1]}`);
+    }
+    return `built (${built.join('; ')})`;
+  } catch (error) {
+    if (error instanceof VectorExtensionMissingError) return 'none (no pgvector: the exact scan serves)';
+    throw error;
+  } finally {
+    await owners.close();
+  }
 }
 
 function randomVector(dimension: number): number[] {
@@ -128,6 +160,9 @@ async function main(): Promise<void> {
       );
       return { rows: Number(rows[0].rows), megabytes: Number(rows[0].bytes) / 1e6 };
     });
+
+    const indexing = options.tenantIndex ? await buildTenantIndexes(db.superuserUrl, targets, options.dimension) : 'not built (--no-tenant-index)';
+    log(`per-tenant HNSW indexes: ${indexing}`);
 
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'tenancy-bench-vectors-'));
     cleanup.unshift(async () => rmSync(tmp, { recursive: true, force: true }));
@@ -180,7 +215,8 @@ async function main(): Promise<void> {
       '',
       `Engine: **${engine}**${ready.details?.vectors?.pgvector ? ` (pgvector ${ready.details.vectors.pgvector})` : ''}; server: ${postgres.description}; ${os.cpus().length} cores, load average before ${loadBefore.map((v) => v.toFixed(2)).join(' ')}, at the end ${os.loadavg().map((v) => v.toFixed(2)).join(' ')} (seeding shows here).`,
       `Seeded: ${options.tenants} background tenants x ${options.background} vectors, plus one tenant per measured size; dimension ${options.dimension};` +
-        ` ${storage.rows} embeddings, document_embeddings ${storage.megabytes.toFixed(0)} MB with indexes.`,
+        ` ${storage.rows} embeddings, document_embeddings ${storage.megabytes.toFixed(0)} MB (before any per-tenant HNSW index).`,
+      `Measured tenants' own HNSW indexes: ${indexing}.`,
       `Load: POST /documents/search, k=${options.k}, cosine, ${options.connections} connections, closed loop, at least ${options.duration} s per tenant (longer where one search alone takes long: until about ${MIN_COMPLETED} searches complete, at most ${MAX_RUN_SECONDS} s; warm-up ${options.warmup} s where a search takes under 1 s).`,
       '',
       "| Tenant's vectors | one search alone ms | run s | searches | p50 ms | p99 ms | req/s | p50 vs smallest | non-2xx |",
@@ -196,7 +232,7 @@ async function main(): Promise<void> {
     const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
     writeFileSync(path.join(resultsDir, `vectors-${stamp}.md`), report);
     writeFileSync(path.join(resultsDir, 'vectors-latest.md'), report);
-    writeFileSync(path.join(resultsDir, `vectors-${stamp}.json`), JSON.stringify({ startedAt, options, engine, storage, results }, null, 2));
+    writeFileSync(path.join(resultsDir, `vectors-${stamp}.json`), JSON.stringify({ startedAt, options, engine, storage, indexing, results }, null, 2));
     process.stdout.write(report);
   } finally {
     for (const step of cleanup) await step().catch((error) => log(`cleanup: ${error}`));

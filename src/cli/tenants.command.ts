@@ -13,6 +13,7 @@ import { userInfo } from 'node:os';
 import { TenantDeletionFailedError, TenantDeletionView } from '../lifecycle/tenant-offboarding.service';
 import { TenantMoveFailedError, TenantMoveView } from '../lifecycle/tenant-move.service';
 import { addArchiveCommands } from './tenant-archives.command';
+import { addVectorIndexCommands } from './tenant-vector-index.command';
 
 type Env = Record<string, string | undefined>;
 
@@ -283,6 +284,7 @@ export function tenantsCommand(env: Env): Command {
     });
 
   addArchiveCommands(tenants, env);
+  addVectorIndexCommands(tenants, env);
 
   return tenants;
 }

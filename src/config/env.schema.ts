@@ -140,8 +140,8 @@ export const envSchema = z
     /**
      * Semantic search (src/search): the length every document embedding and query vector must have,
      * fixed per deployment (the model's output size). At most 2,000 (pgvector's HNSW limit). With
-     * pgvector, the HNSW indexes are built for one dimension (384 by drizzle/0023); boot refuses to
-     * start when they disagree with this (README "Semantic search").
+     * pgvector, each tenant's HNSW indexes are built for this dimension (`tenants vector-index`);
+     * boot refuses to start when one disagrees with it (README "Semantic search").
      */
     EMBEDDING_DIMENSION: z.coerce.number().int().min(1).max(2_000).default(384),
 

@@ -11,6 +11,7 @@ import { QueueConnection } from './queue-connection';
 import { SystemDb } from './system-db';
 import { TenantDatabases } from './tenant-databases';
 import { OwnerConnections } from './owner-connections';
+import { TenantVectorIndexes } from './tenant-vector-indexes';
 import { TenantErasure } from './tenant-erasure';
 import { TenantRows } from './tenant-rows';
 import { createTenantDb, TenantDb } from './tenant-db';
@@ -105,7 +106,16 @@ function dedicatedPoolOpener(config: AppConfig): (name: string, max: number) => 
       inject: [AppConfig],
       useFactory: (config: AppConfig) => new OwnerConnections(config.database.migrationUrl, config.database.dedicated, config.database.statementTimeoutMs),
     },
-    { provide: TenantErasure, inject: [OwnerConnections], useFactory: (owners: OwnerConnections) => new TenantErasure(owners) },
+    {
+      provide: TenantVectorIndexes,
+      inject: [OwnerConnections],
+      useFactory: (owners: OwnerConnections) => new TenantVectorIndexes(owners),
+    },
+    {
+      provide: TenantErasure,
+      inject: [OwnerConnections, TenantVectorIndexes],
+      useFactory: (owners: OwnerConnections, vectorIndexes: TenantVectorIndexes) => new TenantErasure(owners, vectorIndexes),
+    },
     { provide: TenantRows, inject: [OwnerConnections], useFactory: (owners: OwnerConnections) => new TenantRows(owners) },
     { provide: Transactions, inject: [SystemDb], useFactory: (systemDb: SystemDb) => new Transactions(systemDb) },
     { provide: PoolStats, inject: [POOL, DatabasePools], useFactory: (pool: pg.Pool, pools: DatabasePools) => new PoolStats(pool, pools) },
@@ -116,6 +126,6 @@ function dedicatedPoolOpener(config: AppConfig): (name: string, max: number) => 
     // Which semantic search engine each database offers (pgvector HNSW or the exact scan), detected at boot.
     VectorEngine,
   ],
-  exports: [TenantDb, SystemDb, Transactions, PoolStats, DatabaseProbe, TenantDatabases, QueueConnection, OwnerConnections, TenantErasure, TenantRows, VectorEngine],
+  exports: [TenantDb, SystemDb, Transactions, PoolStats, DatabaseProbe, TenantDatabases, QueueConnection, OwnerConnections, TenantErasure, TenantRows, VectorEngine, TenantVectorIndexes],
 })
 export class DatabaseModule {}

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { SHARED_DATABASE } from '../config/env.schema';
+import { TenantVectorIndexes } from './tenant-vector-indexes';
 import { asTenantOn, auditOwnerOperation, OwnerConnections, requireTenantId, TenantPlacement } from './owner-connections';
 import { quoteIdentifier, tenantTablesOf } from './tenant-catalog';
 
@@ -111,7 +112,10 @@ export type { TenantPlacement };
  * a named, logged platform operation.
  */
 export class TenantErasure {
-  constructor(private readonly owners: OwnerConnections) {}
+  constructor(
+    private readonly owners: OwnerConnections,
+    private readonly vectorIndexes: TenantVectorIndexes,
+  ) {}
 
   /** Whether an owner connection is configured for `database` (shared: DATABASE_MIGRATION_URL). */
   canErase(database: string): boolean {
@@ -126,6 +130,8 @@ export class TenantErasure {
   async deleteRows(placement: TenantPlacement, options: EraseRowsOptions = {}): Promise<TableCounts> {
     auditOwnerOperation('tenants.erasure.delete-rows', { forTenant: placement.tenantId, database: placement.database });
     const deleted = await deleteTenantRowsOn(this.ownerPool(placement.database), placement.tenantId, options);
+    // Its per-tenant HNSW indexes (semantic search) are empty now, and their names still carry its id.
+    await this.vectorIndexes.drop(placement);
     auditOwnerOperation('tenants.erasure.delete-rows.done', { forTenant: placement.tenantId, database: placement.database, rows: Object.values(deleted).reduce((a, b) => a + b, 0) });
     return deleted;
   }

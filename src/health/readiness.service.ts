@@ -113,12 +113,15 @@ export class ReadinessService {
   }
 
   /**
-   * Informational, always up: which semantic search engine the shared database offers
-   * (src/database/vector-engine.ts). Both engines serve every search; this says which one does.
+   * Which semantic search engine the shared database offers (src/database/vector-engine.ts). Both
+   * engines serve every search; this says which one does. Down only when tenants' HNSW indexes
+   * disagree with EMBEDDING_DIMENSION (their embedding writes would fail).
    */
   private vectorEngine(): HealthIndicatorResult {
-    const { engine, dimension, reason, pgvectorVersion } = this.vectors.status;
-    return this.indicators.check('vectors').up({ engine, dimension, ...(pgvectorVersion ? { pgvector: pgvectorVersion } : {}), ...(reason ? { reason } : {}) });
+    const { engine, dimension, reason, pgvectorVersion, dimensionMismatch } = this.vectors.status;
+    const details = { engine, dimension, ...(pgvectorVersion ? { pgvector: pgvectorVersion } : {}), ...(reason ? { reason } : {}) };
+    const check = this.indicators.check('vectors');
+    return dimensionMismatch ? check.down({ ...details, message: reason }) : check.up(details);
   }
 
   private async s3(): Promise<HealthIndicatorResult> {

@@ -17,6 +17,7 @@ import {
 import { TenantDatabases } from '../database/tenant-databases';
 import { TenantRows } from '../database/tenant-rows';
 import { OwnerConnections } from '../database/owner-connections';
+import { TenantVectorIndexes, VectorExtensionMissingError } from '../database/tenant-vector-indexes';
 import { deleteTenantRecordOn, TenantErasure } from '../database/tenant-erasure';
 import { JobsService } from '../jobs/jobs.service';
 import type { JobContext } from '../jobs/job-types';
@@ -150,6 +151,7 @@ export class TenantMoveService implements OnModuleInit {
     private readonly owners: OwnerConnections,
     private readonly databases: TenantDatabases,
     private readonly plans: PlansService,
+    private readonly vectorIndexes: TenantVectorIndexes,
     // Absent in the CLI's context: it runs moves itself, in the foreground.
     @Optional() private readonly jobs?: JobsService,
   ) {}
@@ -168,6 +170,22 @@ export class TenantMoveService implements OnModuleInit {
         if (typeof moveId === 'string') await this.markGivenUp(moveId);
       },
     });
+  }
+
+  /**
+   * The tenant's per-tenant HNSW indexes (semantic search) follow it: built on the target before the
+   * source's are dropped with its rows (TenantErasure), so a resumed run still sees what to carry.
+   * A target without pgvector serves the tenant by the exact scan: said in the log, not a failure.
+   */
+  private async carryVectorIndexes(tenantId: string, from: string, to: string): Promise<void> {
+    const carried = (await this.vectorIndexes.list(from)).filter((index) => index.tenantId === tenantId && index.valid);
+    if (carried.length === 0) return;
+    try {
+      await this.vectorIndexes.create({ tenantId, database: to }, carried[0].dimension);
+    } catch (error) {
+      if (!(error instanceof VectorExtensionMissingError)) throw error;
+      this.logger.warn(`tenant ${tenantId}: its HNSW indexes are not carried to "${to}" (${error.message})`);
+    }
   }
 
   /**
@@ -439,6 +457,7 @@ export class TenantMoveService implements OnModuleInit {
         await record('switched', { resumedAt: new Date() });
       }
       if (!after('cleaned')) {
+        await this.carryVectorIndexes(tenantId, from, to);
         let deletedSoFar = 0;
         await report('clean source');
         const cleaned = await this.erasure.deleteRows(

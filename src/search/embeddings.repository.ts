@@ -70,7 +70,7 @@ export class EmbeddingsRepository {
 
   /**
    * Exact k nearest: every embedding of the tenant (found through the unique index, which leads
-   * with tenant_id) is scored with vector_dot (drizzle/0023) and the k best are kept (a top-k
+   * with tenant_id) is scored with vector_dot (drizzle/0026) and the k best are kept (a top-k
    * sort, not a full one). The work is the tenant's own row count, whatever other tenants hold.
    * Ties are broken by document id so a result is stable.
    */
@@ -90,14 +90,17 @@ export class EmbeddingsRepository {
   }
 
   /**
-   * Approximate k nearest through the HNSW index of the metric (drizzle/0023). The ORDER BY must
-   * be exactly the index's expression (embedding::vector(<dimension>) <op> query) for PostgreSQL to
-   * use it; the dimension is the deployment's (validated at boot against the indexes), written
-   * into the SQL because a parameter there would not match the index. Run it through
-   * TenantDb.withSettings with hnsw.iterative_scan (SearchService): without it, the index
-   * returns ef_search candidates of ALL tenants and the tenant filter applied after them can
-   * leave fewer than k rows, or none, for a tenant holding a small share of the vectors.
-   * relaxed_order may return the k rows slightly out of order: the caller sorts them.
+   * k nearest by pgvector's distance operators (pgvector installed, VectorEngine): through the
+   * tenant's own HNSW index of the metric when it has one (drizzle/0031,
+   * src/database/tenant-vector-indexes.ts), otherwise by an exact sort of the tenant's own rows.
+   * PostgreSQL chooses: a partial index WHERE tenant_id = '<tenant>' matches the tenant filter
+   * TenantDb adds (the statement is planned with its parameters' values), no other tenant's index
+   * ever does, and there is no shared one. The ORDER BY must be exactly the index's expression
+   * (embedding::vector(<dimension>) <op> query); the dimension is the deployment's, written into
+   * the SQL because a parameter there would not match the index. Run it through
+   * TenantDb.withSettings with hnsw.iterative_scan (SearchService): with a tag filter, the index
+   * would otherwise stop after ef_search of the tenant's vectors and the filter could leave fewer
+   * than k. relaxed_order may return the k rows slightly out of order: the caller sorts them.
    */
   @GenerateSql({ name: 'cosine', params: [SAMPLE_QUERY, 384] }, { name: 'inner product, with a tag', params: [{ ...SAMPLE_QUERY, metric: 'inner_product', tag: DummyValue.STRING }, 384] })
   async searchHnsw(query: SearchQuery, dimension: number, db: TenantDb = this.db): Promise<SearchRow[]> {

@@ -83,15 +83,15 @@ export class SearchService {
     const query = { vector, norm, k: input.k, metric: input.metric, tag: input.filter?.tag };
     const engine = await this.engine.engineFor(TenantContext.current());
     if (engine === 'exact-scan') return await this.embeddings.searchExact(query);
-    // Iterative scan: the index keeps producing candidates until k rows pass the tenant (and tag)
-    // filter, or hnsw.max_scan_tuples is reached, instead of stopping after ef_search candidates
-    // of all tenants. Transaction-local, in the statement's own round trip (withSettings).
+    // Iterative scan: the tenant's index keeps producing candidates until k rows pass the tag
+    // filter, or hnsw.max_scan_tuples is reached, instead of stopping after ef_search of them.
+    // Transaction-local, in the statement's own round trip (withSettings); no effect on an exact sort.
     const settings = { 'hnsw.iterative_scan': 'relaxed_order', 'hnsw.ef_search': String(Math.max(MIN_EF_SEARCH, 2 * input.k)) };
     const rows = await this.db.withSettings(settings, (db) => this.embeddings.searchHnsw(query, this.config.vectors.dimension, db));
-    // Fewer than k: either the tenant holds fewer matching vectors, or the iterative scan stopped at
-    // hnsw.max_scan_tuples while wading through other tenants' vectors. The exact scan over the
-    // tenant's own rows then answers (cheap: few of them matched), so how many results come back never
-    // depends on what other tenants hold.
+    // Fewer than k: either the tenant holds fewer matching vectors, or the scan of its index stopped
+    // at hnsw.max_scan_tuples before k of them passed the tag filter (or HNSW's graph left some
+    // unreachable). The exact scan over the tenant's own rows then answers (cheap: few of them
+    // matched), so the count is always min(k, the tenant's own matches).
     if (rows.length < input.k) return await this.embeddings.searchExact(query);
     // relaxed_order may return the k nearest slightly out of order.
     return rows.sort(bestFirst);

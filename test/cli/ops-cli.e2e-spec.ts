@@ -9,6 +9,7 @@ import { TEST_ADMIN_KEY, TEST_ROLE_PASSWORDS } from '../helpers/test-env';
 import { ensureBuilt } from '../helpers/built';
 import { closedPort } from '../helpers/closed-port';
 import { ProcessResult, runNodeScript } from '../helpers/node-process';
+import { createStandInVectorIndexes, vectorIndexTenantsOn } from '../helpers/vector-indexes';
 
 /**
  * The built ops CLI (dist/cli/cli.js) and the bench entry points
@@ -207,6 +208,37 @@ describe('ops CLI: tenants', () => {
     } finally {
       await su.end();
     }
+  });
+
+  it("tenants vector-index: without pgvector, exit 1 saying so and nothing built; vector-indexes lists a tenant's indexes, --drop removes only its own", async () => {
+    const ownerEnv = { ...env, DATABASE_MIGRATION_URL: db.ownerUrl };
+    const made = await run(CLI, ['tenants', 'create', '--slug', 'cli-vectors', '--name', 'Vectors', '--json'], env);
+    const other = await run(CLI, ['tenants', 'create', '--slug', 'cli-vectors-b', '--name', 'Vectors B', '--json'], env);
+    const [tenant, otherTenant] = [JSON.parse(made.stdout), JSON.parse(other.stdout)];
+
+    const refused = await run(CLI, ['tenants', 'vector-index', 'cli-vectors'], ownerEnv);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/database "shared" has no pgvector extension \(0\.8 or later\)/);
+    expect(await vectorIndexTenantsOn(db.superuserUrl)).not.toContain(tenant.id);
+
+    // Indexes by the names it gives them (stand-ins: btree, no pgvector here), for both tenants.
+    await createStandInVectorIndexes(db.superuserUrl, tenant.id);
+    await createStandInVectorIndexes(db.superuserUrl, otherTenant.id);
+    const listed = await run(CLI, ['tenants', 'vector-indexes', '--json'], ownerEnv);
+    expect(listed.code).toBe(0);
+    const indexes = JSON.parse(listed.stdout) as { tenantId: string; metric: string; valid: boolean }[];
+    expect(indexes.filter((index) => index.tenantId === tenant.id).map((index) => [index.metric, index.valid])).toEqual([['cosine', true], ['inner_product', true]]);
+
+    const dropped = await run(CLI, ['tenants', 'vector-index', 'cli-vectors', '--drop'], ownerEnv);
+    expect(dropped).toMatchObject({ code: 0, stdout: `cli-vectors (${tenant.id}) on shared: 2 index(es) dropped\n` });
+    const left = await vectorIndexTenantsOn(db.superuserUrl);
+    expect(left).not.toContain(tenant.id);
+    expect(left.filter((id) => id === otherTenant.id)).toHaveLength(2);
+    // Without the owner connection: a clear error, nothing dropped.
+    const noOwner = await run(CLI, ['tenants', 'vector-index', 'cli-vectors-b', '--drop'], env);
+    expect(noOwner.code).toBe(1);
+    expect(noOwner.stderr).toMatch(/DATABASE_MIGRATION_URL/);
+    expect((await vectorIndexTenantsOn(db.superuserUrl)).filter((id) => id === otherTenant.id)).toHaveLength(2);
   });
 
   it('refuses an invalid slug with exit 2 before touching the database, and a missing tenant with exit 1', async () => {

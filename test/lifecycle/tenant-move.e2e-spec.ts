@@ -1,4 +1,5 @@
 import { JobKinds } from '../../src/jobs/job-kinds';
+import { createStandInVectorIndexes, vectorIndexTenantsOn } from '../helpers/vector-indexes';
 import { withClient } from '../helpers/pg-client';
 import { TenantMoveFailedError, TenantMoveService, TenantMoveStoppedError } from '../../src/lifecycle/tenant-move.service';
 import { seedTenantData } from '../helpers/isolation-harness';
@@ -74,6 +75,12 @@ describe('moving a tenant', () => {
     // Every tenant table holds rows of the tenant: the copy is exercised on each.
     for (const [table, n] of Object.entries(before)) expect([table, n > 0]).toEqual([table, true]);
 
+    // A has its own vector indexes (stand-ins: no pgvector here). The move carries them where the
+    // target has pgvector; big1 has not, so the tenant is searched exactly there (logged), and the
+    // source's go with its rows.
+    await createStandInVectorIndexes(sharedUrl(), a.id);
+    expect(await vectorIndexTenantsOn(sharedUrl())).toContain(a.id);
+
     const started = await moves.start({ tenant: a.slug, to: 'big1', requestedBy: 'test' });
     expect(started).toMatchObject({ from: 'shared', to: 'big1', status: 'running', step: 'requested' });
     const done = await moves.run(started.id);
@@ -87,6 +94,8 @@ describe('moving a tenant', () => {
 
     expect(await rowsOn(big1Url(), a.id)).toEqual(before);
     expect(await rowsOn(sharedUrl(), a.id)).toEqual(zeros(before));
+    expect(await vectorIndexTenantsOn(sharedUrl())).not.toContain(a.id);
+    expect(await vectorIndexTenantsOn(big1Url())).not.toContain(a.id);
     // The ledger's counters were copied, not counted again by the usage trigger.
     expect(await usageCounters(big1Url(), a.id)).toEqual(countersBefore);
     expect(await anchorOn(sharedUrl(), a.id)).toEqual({ database: 'big1', move_state: null });

@@ -2,6 +2,7 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { withClient } from '../helpers/pg-client';
+import { createStandInVectorIndexes, vectorIndexTenantsOn } from '../helpers/vector-indexes';
 import { CacheService } from '../../src/cache/cache.service';
 import { TenantErasure } from '../../src/database/tenant-erasure';
 import { StorageService } from '../../src/storage/storage.service';
@@ -127,6 +128,10 @@ describe('tenant offboarding', () => {
     expect(await objectsOf(b.id)).toBe(2);
     // The owner connection's count (what verification reads) sees rows that exist.
     expect(await t.app.get(TenantErasure).countRows({ tenantId: a.id, database: 'shared' })).toEqual(aRows);
+    // Both have their own vector indexes (stand-ins: no pgvector here); the deletion drops A's only.
+    await createStandInVectorIndexes(t.db.superuserUrl, a.id);
+    await createStandInVectorIndexes(t.db.superuserUrl, b.id);
+    expect(await vectorIndexTenantsOn(t.db.superuserUrl)).toEqual(expect.arrayContaining([a.id, a.id, b.id, b.id]));
     // So do the cache's and storage's counts (verification's keys and objects).
     const [appKeys, appObjects] = await t.app.get(TenantResolver).runForTenant(a.id, () => Promise.all([t.app.get(CacheService).countTenantKeys(), t.app.get(StorageService).countTenantObjects()]));
     expect(appKeys).toBe(await redisKeysOf(a.id));
@@ -177,6 +182,9 @@ describe('tenant offboarding', () => {
     expect(await tenantRowExists(t.db.superuserUrl, a.id)).toBe(false);
     expect(await redisKeysOf(a.id)).toBe(0);
     expect(await objectsOf(a.id)).toBe(0);
+    const indexed = await vectorIndexTenantsOn(t.db.superuserUrl);
+    expect(indexed).not.toContain(a.id);
+    expect(indexed.filter((id) => id === b.id)).toHaveLength(2);
     // B untouched (its keys may only have grown: nothing of B was read meanwhile, so equal).
     expect(await rowsOf(t.db.superuserUrl, b.id)).toEqual(bRows);
     expect(await redisKeysOf(b.id)).toBe(bKeys);

@@ -14,9 +14,10 @@ export const MAX_EMBEDDING_DIMENSION = 2000;
  * also how every query finds rows: by tenant, then document.
  *
  * Stored as real[] (float4, as pgvector's `vector` is) so the table is the same with and without the
- * pgvector extension: drizzle/0026_vector_search.sql adds HNSW expression indexes on
- * `embedding::vector(384)` when the extension is available, and the exact scan (vector_dot) reads the
- * array directly otherwise (src/database/vector-engine.ts decides which one runs).
+ * pgvector extension: per-tenant HNSW indexes on `embedding::vector(<EMBEDDING_DIMENSION>)`
+ * (src/database/tenant-vector-indexes.ts) where the extension is installed, and the exact scan
+ * (vector_dot, drizzle/0026) reads the array directly otherwise (src/database/vector-engine.ts
+ * decides which one runs).
  */
 export const documentEmbeddings = tenantTable(
   'document_embeddings',
