@@ -74,15 +74,15 @@ export class RecentRefusals {
 
   /** Called with the 429 of a budget already known spent (the second refusal in a window, not the first). */
   remember(subject: RefusalSubject, refused: BudgetStillSpent, now = Date.now()): void {
-    const resetSeconds = Number(refused.headers?.['retry-after']);
-    if (!Number.isFinite(resetSeconds)) return;
+    const windowEnd = refused.windowEndsAt;
+    if (!(windowEnd > now)) return;
     if (this.refusals.size >= MAX_ENTRIES) {
       for (const [key, entry] of this.refusals) if (entry.until <= now) this.refusals.delete(key);
       if (this.refusals.size >= MAX_ENTRIES) this.refusals.delete(this.refusals.keys().next().value!);
     }
     this.refusals.set(fingerprint(subject), {
-      until: now + Math.min(resetSeconds * 1000, REPLAY_MS),
-      windowEnd: now + resetSeconds * 1000,
+      until: Math.min(windowEnd, now + REPLAY_MS),
+      windowEnd,
       refused,
       limit: refused.headers?.['ratelimit-limit'] ?? '',
       message: refused.message,

@@ -103,7 +103,7 @@ export class RequestRateLimiter {
         continue;
       }
       const refusal = this.tooManyRequests(budgets[i].scope, this.enforcedLimit(spent.limit, spent.store), Math.max(1, Math.ceil((spent.until - now) / 1000)), spent.store);
-      throw new BudgetStillSpent(refusal, budgets[i].scope, spent.store);
+      throw new BudgetStillSpent(refusal, budgets[i].scope, spent.store, spent.until);
     }
   }
 
@@ -158,10 +158,12 @@ export class RequestRateLimiter {
  * window onward): the request may be answered earlier next time (RecentRefusals).
  */
 export class BudgetStillSpent extends AppError {
+  /** `windowEndsAt`: when the spent budget's window ends (epoch ms), exact, where Retry-After is whole seconds. */
   constructor(
     refusal: AppError,
     readonly scope: Exclude<RateLimitScope, 'sign_in'>,
     readonly store: CounterStore,
+    readonly windowEndsAt: number,
   ) {
     super(refusal.code, refusal.message, refusal.details, refusal.headers);
     this.name = 'BudgetStillSpent';
