@@ -50,6 +50,21 @@ import { startRedisServer } from '../src/runtime/redis-server';
 /** The start of each phase of the interleaved run counts for neither side: the previous phase's queue drains then. */
 const PHASE_GUARD_MS = 50;
 
+/** One round's separate runs (all but --interleaved-only). */
+interface PairsOfRound {
+  openLoop: Pair;
+  closedLoop: Pair;
+  limited: LoadResult;
+  unlimited: LoadResult;
+}
+
+/** Q alone, then Q with N's flood, and the flood. */
+interface Pair {
+  alone: LoadResult;
+  withFlood: LoadResult;
+  flood: LoadResult;
+}
+
 /** Q's response times by the phase they were due in, and N's flood over the whole run. */
 interface Interleaved {
   on: number[];
@@ -77,6 +92,10 @@ interface Options {
   phaseMs: number;
   /** N's load generator's nice value (19: its CPU comes after the server's on these shared cores). */
   floodNice: number;
+  /** Only the interleaved measure (the one the target is judged on): no separate pairs, no limiter cost. */
+  interleavedOnly: boolean;
+  /** Node flags of the API process, space-separated (e.g. "--max-semi-space-size=64"). */
+  apiNodeFlags: string;
 }
 
 const log = (message: string) => process.stderr.write(`[bench:noisy] ${message}\n`);
@@ -94,6 +113,8 @@ function noisyCommand(): Command {
     .option('--interleaved-duration <s>', "seconds of each round's interleaved run (Q steady, N's flood switched on and off by phases; at most 45: it runs within the minute whose budget N spent)", atMost45Seconds, 40)
     .option('--phase-ms <ms>', 'length of each on or off phase of the interleaved run', positiveInt, 1000)
     .option('--flood-nice <n>', "nice value of N's load generator, 0-19 (19, the lowest priority: it stands for a client on another machine; 0: as the server's)", niceValue, 19)
+    .option('--interleaved-only', 'only the interleaved measure (the one the target is judged on): more rounds in the same time', false)
+    .option('--api-node-flags <flags>', 'Node flags of the API process, space-separated (e.g. "--max-semi-space-size=64")', '')
     .option('--no-spend-first', "let N's allowed requests (its minute's budget, at up to its per-second burst) fall inside the measured flood")
     .option('--flood-rate <n>', "N's requests per second (default: 50 times its budget); always paced, so the interleaved measure can switch it by phases", positiveInt);
 }
@@ -154,7 +175,7 @@ async function main(): Promise<void> {
         TENANT_CACHE_TTL_MS: '60000',
         REDIS_URL: redis.url,
       },
-      { script: 'server.js', execArgv: [] },
+      { script: 'server.js', execArgv: options.apiNodeFlags.split(/\s+/).filter(Boolean) },
     );
     cleanup.unshift(() => api.stop());
     const headers = await obtainCredentials(api.url, db.superuserUrl, traffic.tenants);
@@ -195,7 +216,6 @@ async function main(): Promise<void> {
       load(noisy, options.noisyConnections, options.warmup, 4, options.floodRate),
     ]);
 
-    type Pair = { alone: LoadResult; withFlood: LoadResult; flood: LoadResult };
     /**
      * N's minute budget spent, unmeasured: requests until one is refused by the minute budget
      * (ratelimit-limit = --noisy-limit; the per-second burst refuses with its own, smaller limit).
@@ -266,8 +286,13 @@ async function main(): Promise<void> {
       });
       return { on, off, flood };
     };
-    const rounds: Array<{ openLoop: Pair; closedLoop: Pair; interleaved: Interleaved; limited: LoadResult; unlimited: LoadResult }> = [];
+    const rounds: Array<{ interleaved: Interleaved; pairs?: PairsOfRound }> = [];
     for (let round = 0; round < options.rounds; round++) {
+      if (options.interleavedOnly) {
+        log(`round ${round + 1}/${options.rounds}: Q at ${options.quietRate}/s with N's flood on and off`);
+        rounds.push({ interleaved: await interleaved(round) });
+        continue;
+      }
       log(`round ${round + 1}/${options.rounds}: Q at ${options.quietRate}/s alone and with the flood, Q closed-loop alone and with the flood, then limited vs unlimited`);
       const openLoop = await quietPair(round, options.quietRate);
       const closedLoop = await quietPair(round);
@@ -276,41 +301,13 @@ async function main(): Promise<void> {
       const pair = round % 2 === 0 ? [limited, unlimited] : [unlimited, limited];
       const first = await load(pair[0], options.connections, options.duration, 30 + round);
       const second = await load(pair[1], options.connections, options.duration, 30 + round);
-      rounds.push({ openLoop, closedLoop, interleaved: mixed, limited: pair[0] === limited ? first : second, unlimited: pair[0] === limited ? second : first });
+      rounds.push({ interleaved: mixed, pairs: { openLoop, closedLoop, limited: pair[0] === limited ? first : second, unlimited: pair[0] === limited ? second : first } });
     }
 
-    const ratioOf = (pair: Pair) => pair.withFlood.p99 / pair.alone.p99;
     const interleavedOn = percentileOf(rounds.flatMap((r) => r.interleaved.on), 99);
     const interleavedOff = percentileOf(rounds.flatMap((r) => r.interleaved.off), 99);
     const interleavedRatio = interleavedOn / interleavedOff;
-    // Every round's samples together: a p99 over rounds x duration x rate responses, steadier than one run's ~30 worst.
-    const pooledP99 = (runs: LoadResult[]) => percentileOf(runs.flatMap((run) => run.paced?.samples ?? []), 99);
-    const pooledAlone = pooledP99(rounds.map((r) => r.openLoop.alone));
-    const pooledWithFlood = pooledP99(rounds.map((r) => r.openLoop.withFlood));
-    const pooledRatio = pooledWithFlood / pooledAlone;
-    const openRatio = rounds.map((r) => ratioOf(r.openLoop));
-    const closedRatio = rounds.map((r) => ratioOf(r.closedLoop));
-    const rpsRatio = rounds.map((r) => r.limited.requestsPerSecond / r.unlimited.requestsPerSecond);
-    const f = (n: number, d = 2) => n.toFixed(d);
-    const fromSend = (pick: (r: (typeof rounds)[number]) => Pair) => [
-      '| round | Q p99 from send, alone | with flood | ratio | Q sender lateness p99 / max, alone | with flood |',
-      '|---|---:|---:|---:|---:|---:|',
-      ...rounds.map((round, i) => {
-        const { alone, withFlood } = pick(round);
-        if (!alone.paced || !withFlood.paced) return `| ${i + 1} | | | | | |`;
-        return `| ${i + 1} | ${f(alone.paced.fromSend.p99)} ms | ${f(withFlood.paced.fromSend.p99)} ms | ${f(withFlood.paced.fromSend.p99 / alone.paced.fromSend.p99)}x | ${f(alone.paced.lateness.p99)} / ${f(alone.paced.lateness.max)} ms | ${f(withFlood.paced.lateness.p99)} / ${f(withFlood.paced.lateness.max)} ms |`;
-      }),
-    ];
-    const pairTable = (pick: (r: (typeof rounds)[number]) => Pair) => [
-      '| round | Q p50 alone | Q p99 alone | Q p99 with flood | ratio | Q req/s alone / with flood | N req/s | N 429 share | N 2xx in the run | N past its limit |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-      ...rounds.map((round, i) => {
-        const r = pick(round);
-        const rejected = (r.flood.statusCodes['429'] ?? 0) / r.flood.totalRequests;
-        const pastLimit = r.flood.totalRequests / (options.noisyLimit * (r.flood.durationSeconds / 60));
-        return `| ${i + 1} | ${f(r.alone.p50)} ms | ${f(r.alone.p99)} ms | ${f(r.withFlood.p99)} ms | ${f(ratioOf(r))}x | ${f(r.alone.requestsPerSecond, 0)} / ${f(r.withFlood.requestsPerSecond, 0)} | ${f(r.flood.requestsPerSecond, 0)} | ${f(rejected * 100, 1)}% | ${r.flood.statusCodes['200'] ?? 0} | ${f(pastLimit, 0)}x |`;
-      }),
-    ];
+    const pairs = rounds.flatMap((r) => (r.pairs ? [r.pairs] : []));
     const lines = [
       `# Rate limits under a noisy neighbour (${startedAt.toISOString()})`,
       '',
@@ -336,33 +333,7 @@ async function main(): Promise<void> {
       '',
       `Q's p99 over every round's responses: flood off ${f(interleavedOff)} ms, flood on ${f(interleavedOn)} ms: **${f(interleavedRatio)}x** (target <= 1.2x: ${interleavedRatio <= 1.2 ? 'met' : 'not met'}).`,
       '',
-      `## Noisy neighbour: Q at ${options.quietRate} requests/s (open loop), alone then with the flood`,
-      '',
-      ...pairTable((r) => r.openLoop),
-      '',
-      `Q's p99 over every round's responses together: alone ${f(pooledAlone)} ms, with the flood ${f(pooledWithFlood)} ms: ${f(pooledRatio)}x. Median of the per-round ratios: ${f(median(openRatio))}x (each from one run's ~${Math.round((options.quietRate * options.duration) / 100)} slowest responses; the two runs of a pair are ${options.duration} s apart, so a pause that falls in one only decides its ratio: the interleaved measure above is the one the target is judged on).`,
-      '',
-      "The same requests timed from when Q's sender handed them to http rather than from when they were due (the difference is the sender's own lateness: its timer running late because the generators share the server's cores, not the server's doing):",
-      '',
-      ...fromSend((r) => r.openLoop),
-      '',
-      '## Noisy neighbour: Q as fast as it is answered (closed loop, every core busy before N starts)',
-      '',
-      ...pairTable((r) => r.closedLoop),
-      '',
-      `Median ratio of Q's p99 (with flood / alone): **${f(median(closedRatio))}x** (Q alone already saturates the cores: this shows how they are shared).`,
-      '',
-      '## Cost of the limiter (GET /documents/:id)',
-      '',
-      '| round | limited plan req/s | p50 | p99 | unlimited plan req/s | p50 | p99 | req/s limited / unlimited |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|',
-      ...rounds.map(
-        (r, i) =>
-          `| ${i + 1} | ${f(r.limited.requestsPerSecond, 0)} | ${f(r.limited.p50)} ms | ${f(r.limited.p99)} ms | ${f(r.unlimited.requestsPerSecond, 0)} | ${f(r.unlimited.p50)} ms | ${f(r.unlimited.p99)} ms | ${f(rpsRatio[i])} |`,
-      ),
-      '',
-      `Median req/s ratio (limited / unlimited): **${f(median(rpsRatio))}**.`,
-      '',
+      ...(pairs.length ? pairsSections(pairs, options) : ['(--interleaved-only: no separate pairs, no limiter cost.)', '']),
     ];
     const report = lines.join('\n');
     const resultsDir = path.resolve(__dirname, '..', 'results');
@@ -375,6 +346,69 @@ async function main(): Promise<void> {
   } finally {
     for (const step of cleanup) await step().catch((error) => log(`cleanup: ${error}`));
   }
+}
+
+const f = (n: number, d = 2) => n.toFixed(d);
+const ratioOf = (pair: Pair) => pair.withFlood.p99 / pair.alone.p99;
+
+/** The report's sections on the separate runs: Q alone then with the flood (open and closed loop), and the limiter's cost. */
+function pairsSections(rounds: PairsOfRound[], options: Options): string[] {
+  // Every round's samples together: a p99 over rounds x duration x rate responses, steadier than one run's ~30 worst.
+  const pooledP99 = (runs: LoadResult[]) => percentileOf(runs.flatMap((run) => run.paced?.samples ?? []), 99);
+  const pooledAlone = pooledP99(rounds.map((r) => r.openLoop.alone));
+  const pooledWithFlood = pooledP99(rounds.map((r) => r.openLoop.withFlood));
+  const pooledRatio = pooledWithFlood / pooledAlone;
+  const openRatio = rounds.map((r) => ratioOf(r.openLoop));
+  const closedRatio = rounds.map((r) => ratioOf(r.closedLoop));
+  const rpsRatio = rounds.map((r) => r.limited.requestsPerSecond / r.unlimited.requestsPerSecond);
+  const fromSend = (pick: (r: PairsOfRound) => Pair) => [
+    '| round | Q p99 from send, alone | with flood | ratio | Q sender lateness p99 / max, alone | with flood |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...rounds.map((round, i) => {
+      const { alone, withFlood } = pick(round);
+      if (!alone.paced || !withFlood.paced) return `| ${i + 1} | | | | | |`;
+      return `| ${i + 1} | ${f(alone.paced.fromSend.p99)} ms | ${f(withFlood.paced.fromSend.p99)} ms | ${f(withFlood.paced.fromSend.p99 / alone.paced.fromSend.p99)}x | ${f(alone.paced.lateness.p99)} / ${f(alone.paced.lateness.max)} ms | ${f(withFlood.paced.lateness.p99)} / ${f(withFlood.paced.lateness.max)} ms |`;
+    }),
+  ];
+  const pairTable = (pick: (r: PairsOfRound) => Pair) => [
+    '| round | Q p50 alone | Q p99 alone | Q p99 with flood | ratio | Q req/s alone / with flood | N req/s | N 429 share | N 2xx in the run | N past its limit |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rounds.map((round, i) => {
+      const r = pick(round);
+      const rejected = (r.flood.statusCodes['429'] ?? 0) / r.flood.totalRequests;
+      const pastLimit = r.flood.totalRequests / (options.noisyLimit * (r.flood.durationSeconds / 60));
+      return `| ${i + 1} | ${f(r.alone.p50)} ms | ${f(r.alone.p99)} ms | ${f(r.withFlood.p99)} ms | ${f(ratioOf(r))}x | ${f(r.alone.requestsPerSecond, 0)} / ${f(r.withFlood.requestsPerSecond, 0)} | ${f(r.flood.requestsPerSecond, 0)} | ${f(rejected * 100, 1)}% | ${r.flood.statusCodes['200'] ?? 0} | ${f(pastLimit, 0)}x |`;
+    }),
+  ];
+  return [
+    `## Noisy neighbour: Q at ${options.quietRate} requests/s (open loop), alone then with the flood`,
+    '',
+    ...pairTable((r) => r.openLoop),
+    '',
+    `Q's p99 over every round's responses together: alone ${f(pooledAlone)} ms, with the flood ${f(pooledWithFlood)} ms: ${f(pooledRatio)}x. Median of the per-round ratios: ${f(median(openRatio))}x (each from one run's ~${Math.round((options.quietRate * options.duration) / 100)} slowest responses; the two runs of a pair are ${options.duration} s apart, so a pause that falls in one only decides its ratio: the interleaved measure above is the one the target is judged on).`,
+    '',
+    "The same requests timed from when Q's sender handed them to http rather than from when they were due (the difference is the sender's own lateness: its timer running late because the generators share the server's cores, not the server's doing):",
+    '',
+    ...fromSend((r) => r.openLoop),
+    '',
+    '## Noisy neighbour: Q as fast as it is answered (closed loop, every core busy before N starts)',
+    '',
+    ...pairTable((r) => r.closedLoop),
+    '',
+    `Median ratio of Q's p99 (with flood / alone): **${f(median(closedRatio))}x** (Q alone already saturates the cores: this shows how they are shared).`,
+    '',
+    '## Cost of the limiter (GET /documents/:id)',
+    '',
+    '| round | limited plan req/s | p50 | p99 | unlimited plan req/s | p50 | p99 | req/s limited / unlimited |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...rounds.map(
+      (r, i) =>
+        `| ${i + 1} | ${f(r.limited.requestsPerSecond, 0)} | ${f(r.limited.p50)} ms | ${f(r.limited.p99)} ms | ${f(r.unlimited.requestsPerSecond, 0)} | ${f(r.unlimited.p50)} ms | ${f(r.unlimited.p99)} ms | ${f(rpsRatio[i])} |`,
+    ),
+    '',
+    `Median req/s ratio (limited / unlimited): **${f(median(rpsRatio))}**.`,
+    '',
+  ];
 }
 
 main().catch((error) => {

@@ -8,7 +8,7 @@ import { createTenant, signIn } from './api-tenants';
 import { commandLine, nonNegativeInt, parsedOrRefused, positiveInt } from './command-line';
 import type { LoadResult, LoadTarget } from './load';
 import { BENCH_ROLE_PASSWORDS, createBenchDatabase, startServer, withClient } from './postgres';
-import { ApiServer, benchApiEnv, runLoad, startApiServer } from './processes';
+import { ApiServer, benchApiEnv, cpuMeter, runLoad, startApiServer } from './processes';
 import { findProfile, nowMicros, summariseProfile, Window } from './profile';
 import { median } from './report';
 import { seedDocuments } from './seed';
@@ -45,7 +45,13 @@ import { dedicatedPoolMax } from '../src/database/pg/database-pools';
  * tenant's documents (the same seeded sequence of targets for each API),
  * --connections in a closed loop, document cache off. Per round A then B (then
  * T), the next round T, B, A, so neither A nor B always runs on a warmer
- * machine. Target: median p50 of B / A <= 1.2x.
+ * machine. Target: median p50 of B / A <= 1.2x. The closed loop keeps every
+ * core busy, so its p50 is the machine's capacity more than a request's time;
+ * each variant is therefore also measured at steady rates (--rates, default
+ * 1,000 and 2,000 requests/s: open loop, latency from when each request was
+ * due) that the cores serve without saturating, as a service is run. The report
+ * gives the p50 ratio of each, and CPU per request (API process, PostgreSQL)
+ * so that what the spread costs PostgreSQL itself is seen apart from the API.
  *
  * FA, FB (unless --no-floor). The floor of A and B: bench/bare-server.ts (node:http + pg,
  *    the API's statement through its queryForTenant, nothing else) on A's database, and on
@@ -67,6 +73,8 @@ interface Options {
   docsPerTenant: number;
   poolSize: number;
   poolSizePerDatabase: number;
+  /** Requests/s of the steady-rate (open-loop) measures; empty: none. */
+  rates: number[];
   /** DB_POOL_BUDGET of variant T; 0: no T. */
   tightBudget: number;
   /** The bare node:http + pg floor of A and B (FA, FB). */
@@ -97,11 +105,22 @@ interface Measured {
   sessionsStarted: number;
   /** Pools opened and evicted during the run (B and T), from GET /metrics. */
   pools?: PoolCounters;
+  /**
+   * CPU time (user + system, /proc) per request served, in microseconds: of the API process (every
+   * thread) and of PostgreSQL (postmaster and backends; NaN with BENCH_DATABASE_URL, whose processes
+   * are not visible here). What a profile of the API's main thread cannot tell apart: on these shared
+   * cores a backend woken by the API's write often runs at once on the API's core, and the API's
+   * sampled time "in writev" then includes the backend's work.
+   */
+  cpuUsPerRequest: { api: number; postgres: number };
 }
 
 interface Round {
   order: VariantKey[];
+  /** Closed loop: every core busy (capacity). */
   results: Partial<Record<VariantKey, Measured>>;
+  /** Per --rates entry, in order (open loop at that many requests/s). */
+  steady: Array<Partial<Record<VariantKey, Measured>>>;
 }
 
 interface MigrationRun {
@@ -115,12 +134,29 @@ interface MigrationRun {
 /** Unmeasured load before each measured run (see the rounds). */
 const REWARM_SECONDS = 2;
 
+/**
+ * The steady-rate measures' default: about a sixth and a third of what A serves with every core
+ * busy on this 2-core machine (5,800-6,800 requests/s), a quarter and a half of B's (3,400-4,700):
+ * loads served without queueing behind saturated cores, as a service is run.
+ */
+const DEFAULT_STEADY_RATES = [1_000, 2_000];
+
 /** The default DB_POOL_BUDGET (src/config/env.schema.ts). */
 const DEFAULT_POOL_BUDGET = 100;
 /** No pool closes for being idle while its process waits for its turn: reopening is what T measures. */
 const IDLE_CLOSE_MS = 600_000;
 
 const log = (message: string) => process.stderr.write(`[bench:scale-out] ${message}\n`);
+
+/** JSON.stringify replacer: a paced run's per-request arrays (samples, dueEpochMs) left out. */
+function withoutSamples(key: string, value: unknown): unknown {
+  return key === 'samples' || key === 'dueEpochMs' ? undefined : value;
+}
+
+function rateList(raw: string): number[] {
+  if (raw.trim() === '0') return [];
+  return concurrencyList(raw);
+}
 
 function concurrencyList(raw: string): number[] {
   const values = raw.split(',').map((part) => Number(part.trim()));
@@ -138,6 +174,11 @@ function scaleOutCommand(): Command {
     .option('--warmup <s>', 'warm-up seconds per API process', positiveInt, 3)
     .option('--dedicated <n>', 'dedicated databases (and tenants on them); the shared-only API gets as many tenants plus one', positiveInt, 20)
     .option('--connections <n>', 'connections of each load run (closed loop)', positiveInt, 16)
+    .addOption(
+      new Option('--rates <list>', 'requests/s of the steady-rate measures (open loop, each variant after its closed-loop run); 0: none')
+        .argParser(rateList)
+        .default(DEFAULT_STEADY_RATES, DEFAULT_STEADY_RATES.join(',')),
+    )
     .option('--docs-per-tenant <n>', 'documents per tenant', positiveInt, 100)
     .option('--pool-size <n>', 'DB_POOL_SIZE (the shared pool) of every API process', positiveInt, 10)
     .option('--pool-size-per-database <n>', 'DB_POOL_SIZE_PER_DATABASE', positiveInt, 5)
@@ -318,14 +359,18 @@ async function main(): Promise<void> {
 
     // pg_stat_database.sessions counts each backend at its start (PostgreSQL 14+); the query's own session counts one.
     const sessions = () => withClient(server, async (client) => Number((await client.query<{ n: string }>('select coalesce(sum(sessions), 0) as n from pg_stat_database')).rows[0].n));
-    const measure = async (variant: Variant, durationSeconds: number, seed: number): Promise<Measured> => {
+    const measure = async (variant: Variant, durationSeconds: number, seed: number, overallRate?: number): Promise<Measured> => {
       const before = variant.budget ? await poolCounters(variant.api, adminKey) : undefined;
       const sessionsBefore = await sessions();
-      const load = await runLoad({ url: variant.api.url, targets: variant.targets, connections: options.connections, durationSeconds, seed });
+      const apiCpu = cpuMeter(() => [variant.api.pid]);
+      const postgresCpu = postgres.processIds ? cpuMeter(postgres.processIds) : undefined;
+      const load = await runLoad({ url: variant.api.url, targets: variant.targets, connections: options.connections, durationSeconds, seed, overallRate });
+      const perRequestUs = (ms: number) => (load.totalRequests > 0 ? (ms * 1000) / load.totalRequests : NaN);
+      const cpuUsPerRequest = { api: perRequestUs(apiCpu.stop()), postgres: perRequestUs(postgresCpu?.stop() ?? NaN) };
       const sessionsStarted = (await sessions()) - sessionsBefore - 1;
-      if (!before) return { load, sessionsStarted };
+      if (!before) return { load, sessionsStarted, cpuUsPerRequest };
       const after = await poolCounters(variant.api, adminKey);
-      return { load, sessionsStarted, pools: { opened: after.opened - before.opened, evicted: after.evicted - before.evicted } };
+      return { load, sessionsStarted, cpuUsPerRequest, pools: { opened: after.opened - before.opened, evicted: after.evicted - before.evicted } };
     };
 
     log(`warm-up ${options.warmup} s per API`);
@@ -340,6 +385,7 @@ async function main(): Promise<void> {
       const order = round % 2 === 0 ? keys : [...keys].reverse();
       log(`round ${round + 1}/${options.rounds}: ${order.join(', ')}, ${options.duration} s each`);
       const results: Round['results'] = {};
+      const steady: Round['steady'] = [];
       for (const key of order) {
         // Each process sat idle while the others ran (30-40 s): its pools' connections idle longer than pg's
         // idleTimeoutMillis (30 s) were closed. An unmeasured second of load reopens them first, so the measured
@@ -348,8 +394,9 @@ async function main(): Promise<void> {
         const from = nowMicros();
         results[key] = await measure(byKey.get(key)!, options.duration, 100 + round);
         windows.set(key, [...(windows.get(key) ?? []), [from, nowMicros()]]);
+        for (const [i, rate] of options.rates.entries()) (steady[i] ??= {})[key] = await measure(byKey.get(key)!, options.duration, 200 + round, rate);
       }
-      rounds.push({ order, results });
+      rounds.push({ order, results, steady });
     }
     const loadAfterLoad = os.loadavg();
     for (const variant of variants) await variant.api.stop();
@@ -402,7 +449,8 @@ async function main(): Promise<void> {
     writeFileSync(path.join(resultsDir, 'scale-out-latest.md'), report);
     writeFileSync(
       path.join(resultsDir, `scale-out-${stamp}.json`),
-      JSON.stringify({ startedAt, options, fitBudget, tightBudget: tight ?? null, maxConnections, loadBefore, loadAfterLoad, loadAfter, provisionSeconds, provisionMs, rounds, migrationRuns }, null, 2),
+      // The steady-rate runs' every latency and due time (tens of MB) stay out: their summaries are kept.
+      JSON.stringify({ startedAt, options, fitBudget, tightBudget: tight ?? null, maxConnections, loadBefore, loadAfterLoad, loadAfter, provisionSeconds, provisionMs, rounds, migrationRuns }, withoutSamples, 2),
     );
     process.stdout.write(report);
   } finally {
@@ -459,7 +507,7 @@ function renderReport(input: ReportInput): string {
     `B's budget: ${input.fitBudget} = max(default ${DEFAULT_POOL_BUDGET}, ${options.poolSize} + ${options.dedicated} x ${options.poolSizePerDatabase} = ${input.needed})${input.fitBudget > DEFAULT_POOL_BUDGET ? `: the default ${DEFAULT_POOL_BUDGET} does **not** fit every pool, so B runs with ${input.fitBudget}` : ': the default fits every pool'}.`,
     `Placing the ${options.dedicated} dedicated tenants through POST /tenants (each creates its database, migrates it, writes its name and the tenant's anchor): ${f(input.provisionSeconds, 1)} s, median ${f(median(input.provisionMs), 0)} ms per tenant.`,
     '',
-    '## p50 with one shared and dedicated databases against one shared database',
+    "## Every core busy (closed loop): p50 with one shared and dedicated databases against one shared database",
     '',
     `Each cell: p50 / p99, requests/s.`,
     '',
@@ -476,7 +524,7 @@ function renderReport(input: ReportInput): string {
     '',
     `Median p50: A ${f(medianOf('A', (r) => r.p50))} ms, B ${f(medianOf('B', (r) => r.p50))} ms${hasT ? `, T ${f(medianOf('T', (r) => r.p50))} ms` : ''}. Median p99: A ${f(medianOf('A', (r) => r.p99))} ms, B ${f(medianOf('B', (r) => r.p99))} ms${hasT ? `, T ${f(medianOf('T', (r) => r.p99))} ms` : ''}. Median req/s: A ${f(medianOf('A', (r) => r.requestsPerSecond), 0)}, B ${f(medianOf('B', (r) => r.requestsPerSecond), 0)}${hasT ? `, T ${f(medianOf('T', (r) => r.requestsPerSecond), 0)}` : ''}.`,
     '',
-    `Median ratio of p50 (B / A): **${f(medianRatio)}x** (target <= 1.2x: **${medianRatio <= 1.2 ? 'met' : 'not met'}**; per round ${p50Ratio.map((r) => f(r)).join(', ')}).`,
+    `Median ratio of p50 with every core busy (B / A): **${f(medianRatio)}x** (target <= 1.2x: **${medianRatio <= 1.2 ? 'met' : 'not met'}**; per round ${p50Ratio.map((r) => f(r)).join(', ')}).`,
     `B's pools opened during measured runs: ${rounds.map((round) => of(round, 'B').pools!.opened).join(', ')}; evicted: ${rounds.map((round) => of(round, 'B').pools!.evicted).join(', ')} (every pool opened in the warm-up and stayed open).`,
     ...(hasFloor
       ? [
@@ -494,6 +542,8 @@ function renderReport(input: ReportInput): string {
             `req/s FB / FA ${f(median(ratio('FB', (r) => r.requestsPerSecond, 'FA')))}. What PostgreSQL on this server charges for the spread, with nothing of ours around the statement: compare with B / A.`,
         ]
       : []),
+    '',
+    ...cpuSection(input),
     ...(hasT
       ? [
           `Median ratio of p50 (T / A): **${f(median(ratio('T', (r) => r.p50)))}x**, with a budget of ${input.tight} where every pool at DB_POOL_SIZE_PER_DATABASE needs ${input.needed}: ` +
@@ -502,6 +552,7 @@ function renderReport(input: ReportInput): string {
         ]
       : []),
     '',
+    ...steadySection(input),
     `## Migration time across ${options.dedicated} databases`,
     '',
     `Empty databases (owned by app_owner, roles existing) migrated by migrateDatabases (what \`migrate --all\` runs: each database in its own connection, one transaction per migration, under that database's advisory lock); fresh databases for each run.`,
@@ -515,6 +566,77 @@ function renderReport(input: ReportInput): string {
       : []),
   ];
   return lines.join('\n');
+}
+
+/**
+ * The steady-rate measure: each variant at --rate requests/s (open loop, latency from when each
+ * request was due), a load every variant serves without the cores saturated. What a request costs
+ * in time with dedicated databases as a service is run, beside the closed loop's capacity.
+ */
+function steadySection(input: ReportInput): string[] {
+  return input.options.rates.flatMap((rate, index) => steadyRateSection(input, rate, index));
+}
+
+function steadyRateSection(input: ReportInput, rate: number, index: number): string[] {
+  const { options, rounds, variants } = input;
+  const f = (n: number, d = 2) => n.toFixed(d);
+  const keys = variants.map((v) => v.key);
+  const of = (round: Round, key: VariantKey) => round.steady[index][key]!;
+  const failed = (m: Measured) => m.load.non2xx + m.load.errors + m.load.timeouts;
+  const cell = (m: Measured) => `${f(m.load.p50)} / ${f(m.load.p99)} ms, ${f(m.load.requestsPerSecond, 0)}/s${failed(m) ? `, **${failed(m)} failed**` : ''}`;
+  const ratios = (key: VariantKey, base: VariantKey) => rounds.map((round) => of(round, key).load.p50 / of(round, base).load.p50);
+  const lateness = rounds.flatMap((round) => keys.map((key) => of(round, key).load.paced?.lateness.p99 ?? NaN));
+  const hasFloor = keys.includes('FA');
+  const bOverA = ratios('B', 'A');
+  const verdict = median(bOverA);
+  return [
+    `## p50 at a steady ${rate} requests/s`,
+    '',
+    `Each variant right after its closed-loop run: ${rate} requests/s for ${options.duration} s, evenly spaced (open loop, up to ${options.connections} connections), each request's latency counted from when it was due (a slow server is not hidden by the sender waiting). The same targets as above. Cores not saturated: what the spread costs a request in time, where the closed loop above measures capacity.`,
+    '',
+    `| round | ${keys.join(' | ')} | B/A p50 |${hasFloor ? ' FB/FA p50 |' : ''}`,
+    `|---|${keys.map(() => '---:').join('|')}|---:|${hasFloor ? '---:|' : ''}`,
+    ...rounds.map((round, i) => `| ${i + 1} | ${keys.map((key) => cell(of(round, key))).join(' | ')} | ${f(bOverA[i])}x |${hasFloor ? ` ${f(ratios('FB', 'FA')[i])}x |` : ''}`),
+    '',
+    `Median ratio of p50 at ${rate} requests/s (B / A): **${f(verdict)}x** (target <= 1.2x: **${verdict <= 1.2 ? 'met' : 'not met'}**; per round ${bOverA.map((r) => f(r)).join(', ')})` +
+      (keys.includes('T') ? `; T / A ${f(median(ratios('T', 'A')))}x` : '') +
+      (hasFloor ? `; floor FB / FA ${f(median(ratios('FB', 'FA')))}x` : '') +
+      `. The sender's own lateness (its timer, on the same cores), p99 over every run: at most ${f(Math.max(...lateness))} ms.`,
+    '',
+  ];
+}
+
+/**
+ * Where each request's CPU went, per variant (median over rounds): the API process and PostgreSQL.
+ * Read against the p50 ratios: with every process on the same cores, what PostgreSQL spends more per
+ * request in B than in A slows B's API as much as what the API spends itself.
+ */
+function cpuSection(input: ReportInput): string[] {
+  const { rounds, variants } = input;
+  const f = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : 'n/a');
+  const r = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}x` : 'n/a');
+  const medianCpu = (key: VariantKey, side: 'api' | 'postgres') => median(rounds.map((round) => round.results[key]!.cpuUsPerRequest[side]));
+  const row = (key: VariantKey) => {
+    const api = medianCpu(key, 'api');
+    const postgres = medianCpu(key, 'postgres');
+    return `| ${key} | ${f(api)} | ${f(postgres)} | ${f(api + postgres)} |`;
+  };
+  const pairs: Array<[VariantKey, VariantKey]> = [['B', 'A'], ...(variants.some((v) => v.key === 'FA') ? [['FB', 'FA'] as [VariantKey, VariantKey]] : [])];
+  return [
+    '### CPU per request',
+    '',
+    'CPU time (user + system, from /proc) per request served during the measured runs, median over rounds, in microseconds: the API process (every thread) and PostgreSQL (postmaster and backends). The load generator is not counted.',
+    '',
+    '| variant | API process | PostgreSQL | both |',
+    '|---|---:|---:|---:|',
+    ...variants.map((v) => row(v.key)),
+    '',
+    ...pairs.map(
+      ([x, y]) =>
+        `${x} / ${y}: API ${r(medianCpu(x, 'api') / medianCpu(y, 'api'))}, PostgreSQL ${r(medianCpu(x, 'postgres') / medianCpu(y, 'postgres'))}, both ${r((medianCpu(x, 'api') + medianCpu(x, 'postgres')) / (medianCpu(y, 'api') + medianCpu(y, 'postgres')))}.`,
+    ),
+    '',
+  ];
 }
 
 main().catch((error) => {
