@@ -36,14 +36,20 @@ import { startRedisServer } from '../src/runtime/redis-server';
  *    pair again with Q in a closed loop (as fast as it is answered: Q alone
  *    already takes every core, so this shows how the cores are shared, not
  *    whether N gets through).
- * 2. Cost of the limiter on GET /documents/:id: a tenant on a limited plan (one
+ * 2. Noisy neighbour side by side (the measure the target is judged on), per
+ *    round: Q at --quiet-rate for --interleaved-duration seconds while N's
+ *    flood is switched on and off every --phase-ms; Q's responses split by the
+ *    phase they were due in, p99s over every round pooled (see interleaved()).
+ *    --interleaved-only runs only this, so more rounds fit the same time.
+ * 3. Cost of the limiter on GET /documents/:id: a tenant on a limited plan (one
  *    Redis round trip per request, never refused) against one on an unlimited
  *    plan (no Redis call), alternated within each round.
  *
  * Flags: --no-spend-first, --flood-nice N (19), --duration S (10), --rounds N (5), --warmup S (2), --noisy-limit N (600
  * per minute), --flood-rate N (N's requests per second; default 50 times its
  * budget, 500/s), --quiet-rate N (Q's
- * requests per second, 300), --quiet-connections N (4), --noisy-connections N (16), --connections N (16, part 2). BENCH_DATABASE_URL and BENCH_REDIS_URL use existing servers;
+ * requests per second, 300), --quiet-connections N (4), --noisy-connections N (16), --connections N (16, part 3),
+ * --interleaved-duration S (40), --phase-ms MS (1000), --interleaved-only, --api-node-flags "FLAGS" (Node flags of the API process). BENCH_DATABASE_URL and BENCH_REDIS_URL use existing servers;
  * otherwise an embedded PostgreSQL and `redis-server` from PATH are started.
  */
 

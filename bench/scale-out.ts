@@ -136,7 +136,7 @@ const REWARM_SECONDS = 2;
 
 /**
  * The steady-rate measures' default: about a sixth and a third of what A serves with every core
- * busy on this 2-core machine (5,800-6,800 requests/s), a quarter and a half of B's (3,400-4,700):
+ * busy on this 2-core machine (5,200-6,800 requests/s), a quarter and a half of B's (2,700-5,100):
  * loads served without queueing behind saturated cores, as a service is run.
  */
 const DEFAULT_STEADY_RATES = [1_000, 2_000];
@@ -542,8 +542,6 @@ function renderReport(input: ReportInput): string {
             `req/s FB / FA ${f(median(ratio('FB', (r) => r.requestsPerSecond, 'FA')))}. What PostgreSQL on this server charges for the spread, with nothing of ours around the statement: compare with B / A.`,
         ]
       : []),
-    '',
-    ...cpuSection(input),
     ...(hasT
       ? [
           `Median ratio of p50 (T / A): **${f(median(ratio('T', (r) => r.p50)))}x**, with a budget of ${input.tight} where every pool at DB_POOL_SIZE_PER_DATABASE needs ${input.needed}: ` +
@@ -552,6 +550,8 @@ function renderReport(input: ReportInput): string {
         ]
       : []),
     '',
+    ...cpuSection(input, 'closed-loop runs (every core busy)', (round) => round.results),
+    ...input.options.rates.flatMap((rate, index) => cpuSection(input, `runs at a steady ${rate} requests/s`, (round) => round.steady[index])),
     ...steadySection(input),
     `## Migration time across ${options.dedicated} databases`,
     '',
@@ -611,30 +611,29 @@ function steadyRateSection(input: ReportInput, rate: number, index: number): str
  * Read against the p50 ratios: with every process on the same cores, what PostgreSQL spends more per
  * request in B than in A slows B's API as much as what the API spends itself.
  */
-function cpuSection(input: ReportInput): string[] {
+function cpuSection(input: ReportInput, runs: string, pick: (round: Round) => Partial<Record<VariantKey, Measured>>): string[] {
   const { rounds, variants } = input;
   const f = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : 'n/a');
   const r = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}x` : 'n/a');
-  const medianCpu = (key: VariantKey, side: 'api' | 'postgres') => median(rounds.map((round) => round.results[key]!.cpuUsPerRequest[side]));
-  const row = (key: VariantKey) => {
-    const api = medianCpu(key, 'api');
-    const postgres = medianCpu(key, 'postgres');
-    return `| ${key} | ${f(api)} | ${f(postgres)} | ${f(api + postgres)} |`;
+  type Side = 'api' | 'postgres' | 'both';
+  const cpu = (round: Round, key: VariantKey, side: Side) => {
+    const { api, postgres } = pick(round)[key]!.cpuUsPerRequest;
+    return side === 'api' ? api : side === 'postgres' ? postgres : api + postgres;
   };
+  const medianCpu = (key: VariantKey, side: Side) => median(rounds.map((round) => cpu(round, key, side)));
+  // As every other ratio of the report: the median of the per-round ratios.
+  const ratio = (x: VariantKey, y: VariantKey, side: Side) => r(median(rounds.map((round) => cpu(round, x, side) / cpu(round, y, side))));
   const pairs: Array<[VariantKey, VariantKey]> = [['B', 'A'], ...(variants.some((v) => v.key === 'FA') ? [['FB', 'FA'] as [VariantKey, VariantKey]] : [])];
   return [
-    '### CPU per request',
+    `### CPU per request: ${runs}`,
     '',
-    'CPU time (user + system, from /proc) per request served during the measured runs, median over rounds, in microseconds: the API process (every thread) and PostgreSQL (postmaster and backends). The load generator is not counted.',
+    `CPU time (user + system, from /proc) per request served during the ${runs}, median over rounds, in microseconds: the API process (every thread) and PostgreSQL (postmaster and backends). The load generator is not counted.`,
     '',
     '| variant | API process | PostgreSQL | both |',
     '|---|---:|---:|---:|',
-    ...variants.map((v) => row(v.key)),
+    ...variants.map((v) => `| ${v.key} | ${f(medianCpu(v.key, 'api'))} | ${f(medianCpu(v.key, 'postgres'))} | ${f(medianCpu(v.key, 'both'))} |`),
     '',
-    ...pairs.map(
-      ([x, y]) =>
-        `${x} / ${y}: API ${r(medianCpu(x, 'api') / medianCpu(y, 'api'))}, PostgreSQL ${r(medianCpu(x, 'postgres') / medianCpu(y, 'postgres'))}, both ${r((medianCpu(x, 'api') + medianCpu(x, 'postgres')) / (medianCpu(y, 'api') + medianCpu(y, 'postgres')))}.`,
-    ),
+    ...pairs.map(([x, y]) => `${x} / ${y} (median of the per-round ratios): API ${ratio(x, y, 'api')}, PostgreSQL ${ratio(x, y, 'postgres')}, both ${ratio(x, y, 'both')}.`),
     '',
   ];
 }
