@@ -476,6 +476,13 @@ interface ReportInput {
   tenants: number;
 }
 
+/** A measured run's table cell: p50 / p99, requests/s, and how many requests failed, if any. */
+function cell(m: Measured): string {
+  const f = (n: number, d = 2) => n.toFixed(d);
+  const failed = m.load.non2xx + m.load.errors + m.load.timeouts;
+  return `${f(m.load.p50)} / ${f(m.load.p99)} ms, ${f(m.load.requestsPerSecond, 0)}/s${failed ? `, **${failed} failed**` : ''}`;
+}
+
 function renderReport(input: ReportInput): string {
   const { options, rounds, variants, migrationRuns } = input;
   const f = (n: number, d = 2) => n.toFixed(d);
@@ -486,8 +493,6 @@ function renderReport(input: ReportInput): string {
   const medianRatio = median(p50Ratio);
   const hasT = variants.some((v) => v.key === 'T');
   const hasFloor = variants.some((v) => v.key === 'FA');
-  const non2xx = (m: Measured) => m.load.non2xx + m.load.errors + m.load.timeouts;
-  const cell = (m: Measured) => `${f(m.load.p50)} / ${f(m.load.p99)} ms, ${f(m.load.requestsPerSecond, 0)}/s${non2xx(m) ? `, **${non2xx(m)} failed**` : ''}`;
   const medianOf = (key: VariantKey, pick: (r: LoadResult) => number) => median(rounds.map((round) => pick(of(round, key).load)));
 
   const lines = [
@@ -569,7 +574,7 @@ function renderReport(input: ReportInput): string {
 }
 
 /**
- * The steady-rate measure: each variant at --rate requests/s (open loop, latency from when each
+ * The steady-rate measures: each variant at each --rates entry's requests/s (open loop, latency from when each
  * request was due), a load every variant serves without the cores saturated. What a request costs
  * in time with dedicated databases as a service is run, beside the closed loop's capacity.
  */
@@ -582,8 +587,6 @@ function steadyRateSection(input: ReportInput, rate: number, index: number): str
   const f = (n: number, d = 2) => n.toFixed(d);
   const keys = variants.map((v) => v.key);
   const of = (round: Round, key: VariantKey) => round.steady[index][key]!;
-  const failed = (m: Measured) => m.load.non2xx + m.load.errors + m.load.timeouts;
-  const cell = (m: Measured) => `${f(m.load.p50)} / ${f(m.load.p99)} ms, ${f(m.load.requestsPerSecond, 0)}/s${failed(m) ? `, **${failed(m)} failed**` : ''}`;
   const ratios = (key: VariantKey, base: VariantKey) => rounds.map((round) => of(round, key).load.p50 / of(round, base).load.p50);
   const lateness = rounds.flatMap((round) => keys.map((key) => of(round, key).load.paced?.lateness.p99 ?? NaN));
   const hasFloor = keys.includes('FA');
